@@ -1,0 +1,425 @@
+//! A loaded connector: the per-connector template, and the per-call store, instance and report.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use wasmtime::component::Linker;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::backend::{Backend, CallInfo};
+use crate::bindings::{self, sluice::connector::types};
+use crate::cache;
+use crate::config::RuntimeConfig;
+use crate::error::{Abort, Body, CallError, LoadError};
+use crate::limits::Limits;
+use crate::logs::{self, LogSink, LogStream};
+use crate::report::{CallReport, LogSource};
+use crate::state::{self, CallState, MemoryLimiter};
+
+/// The export every connector's code must have.
+pub const HANDLER_EXPORT: &str = "sluice:connector/handler@0.1.0";
+/// The contract's version, as it appears in import and export names.
+const CONTRACT_VERSION: &str = "0.1.0";
+/// The contract's interfaces code may import.
+const CONTRACT_IMPORTS: [&str; 4] = [
+    "sluice:connector/types",
+    "sluice:connector/backend",
+    "sluice:connector/log",
+    "sluice:connector/call",
+];
+/// WASI interfaces code may import: what Rust's standard library links in.
+/// The filesystem is there because `std` always imports it; code gets no
+/// directories, so it can open nothing. Sockets, HTTP and anything else are
+/// refused.
+const WASI_IMPORTS: [&str; 5] = ["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:filesystem/"];
+
+/// A connector's compiled code, ready to be called. Cheap to clone; calls
+/// may run concurrently, each in its own instance.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: Arc<str>,
+    engine: Engine,
+    pre: bindings::ConnectorPre<CallState>,
+    limits: Limits,
+    fuel_metering: bool,
+    code_bytes: usize,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("id", &self.inner.id)
+            .field("limits", &self.inner.limits)
+            .field("code_bytes", &self.inner.code_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One call of an operation: what the code's `handle` receives.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The operation's `operationId`.
+    pub operation_id: String,
+    /// The call's correlation id.
+    pub correlation_id: String,
+    /// The URL the client called on the gateway.
+    pub original_url: String,
+    /// The request as the backend would receive it: absolute URL, the
+    /// connection's credentials and the request policies applied.
+    pub request: http::Request<Bytes>,
+}
+
+/// The outcome of a call and what it cost. The report is there even when
+/// the call failed: its log lines often say why.
+#[derive(Debug)]
+pub struct CallOutput {
+    /// The response for the client, or why there is none.
+    pub result: Result<http::Response<Bytes>, CallError>,
+    /// Fuel, memory, time, backend calls and log lines.
+    pub report: CallReport,
+}
+
+pub(crate) fn load(
+    engine: &Engine,
+    linker: &Linker<CallState>,
+    config: &RuntimeConfig,
+    connector_id: &str,
+    code: &[u8],
+    limits: Limits,
+) -> Result<Connector, LoadError> {
+    let connector = || connector_id.to_string();
+    limits.check(config.max_memory_bytes).map_err(|(limit, reason)| LoadError::InvalidLimit {
+        connector: connector(),
+        limit,
+        reason,
+    })?;
+    if code.len() > config.max_code_bytes {
+        return Err(LoadError::CodeTooLarge {
+            connector: connector(),
+            size: code.len(),
+            limit: config.max_code_bytes,
+        });
+    }
+    if wasmparser::Parser::is_core_wasm(code) {
+        return Err(LoadError::CoreModule { connector: connector() });
+    }
+    if !wasmparser::Parser::is_component(code) {
+        return Err(LoadError::NotWasm { connector: connector() });
+    }
+    let started = Instant::now();
+    let component = cache::compile(engine, code, config.cache_dir.as_deref())
+        .map_err(|e| LoadError::Compile { connector: connector(), reason: format!("{e:#}") })?;
+    let ty = component.component_type();
+    for (import, _) in ty.imports(engine) {
+        if !import_allowed(import) {
+            return Err(LoadError::UnexpectedImport { connector: connector(), import: import.to_string() });
+        }
+    }
+    let handler = ty.exports(engine).find(|(name, _)| *name == HANDLER_EXPORT);
+    match handler {
+        Some((_, item)) if matches!(item.ty, ComponentItem::ComponentInstance(_)) => {}
+        _ => {
+            let found: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+            return Err(LoadError::MissingExport {
+                connector: connector(),
+                export: HANDLER_EXPORT,
+                found: if found.is_empty() { "nothing".into() } else { found.join(", ") },
+            });
+        }
+    }
+    let mismatch = |e: wasmtime::Error| LoadError::WorldMismatch { connector: connector(), reason: format!("{e:#}") };
+    let instance_pre = linker.instantiate_pre(&component).map_err(mismatch)?;
+    let pre = bindings::ConnectorPre::new(instance_pre).map_err(mismatch)?;
+    tracing::debug!(connector = connector_id, bytes = code.len(), elapsed = ?started.elapsed(), "connector code loaded");
+    Ok(Connector {
+        inner: Arc::new(Inner {
+            id: connector_id.into(),
+            engine: engine.clone(),
+            pre,
+            limits,
+            fuel_metering: config.fuel_metering,
+            code_bytes: code.len(),
+        }),
+    })
+}
+
+/// Whether a component may import `name` (e.g. `wasi:io/streams@0.2.3`).
+fn import_allowed(name: &str) -> bool {
+    let (interface, version) = name.split_once('@').unwrap_or((name, ""));
+    if CONTRACT_IMPORTS.contains(&interface) {
+        return version == CONTRACT_VERSION;
+    }
+    WASI_IMPORTS.iter().any(|prefix| interface.starts_with(prefix)) && version.starts_with("0.2.")
+}
+
+impl Connector {
+    /// The connector's id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The limits every call of this connector runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The size of the code, in bytes.
+    pub fn code_bytes(&self) -> usize {
+        self.inner.code_bytes
+    }
+
+    /// Runs the code's `handle` for one call, in a fresh instance, and
+    /// returns its response (or why there is none) with the call report.
+    ///
+    /// Backend calls the code makes go to `backend`. The call ends at the
+    /// connector's deadline whatever the code or the backend is doing.
+    pub async fn call(&self, invocation: Invocation, backend: Arc<dyn Backend>) -> CallOutput {
+        let limits = self.inner.limits;
+        let started = Instant::now();
+        let deadline = started + limits.deadline;
+        let body_size = invocation.request.body().len();
+        if body_size > limits.request_body_bytes {
+            let error = CallError::BodyTooLarge {
+                body: Body::Request,
+                size: body_size,
+                limit: limits.request_body_bytes,
+            };
+            return CallOutput { result: Err(error), report: CallReport::default() };
+        }
+
+        let mut store = self.new_store(&invocation, backend, started, deadline);
+        let ctx = types::Context {
+            connector_id: self.inner.id.to_string(),
+            operation_id: invocation.operation_id,
+            correlation_id: invocation.correlation_id,
+            original_url: invocation.original_url,
+        };
+        let request = to_wit_request(invocation.request);
+
+        let pre = &self.inner.pre;
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await.map_err(Failure::Instantiate)?;
+            instance
+                .sluice_connector_handler()
+                .call_handle(&mut store, &ctx, &request)
+                .await
+                .map_err(Failure::Run)
+        };
+        let outcome = tokio::time::timeout_at(deadline.into(), run).await;
+
+        let fuel_consumed = if self.inner.fuel_metering {
+            store.get_fuel().ok().map(|left| limits.fuel.saturating_sub(left))
+        } else {
+            None
+        };
+        let state = store.into_data();
+        let log_lines = logs::lock(&state.logs).finish();
+        let result = match outcome {
+            Err(_elapsed) => Err(CallError::DeadlineExceeded { deadline: limits.deadline }),
+            Ok(Ok(Ok(response))) => from_wit_response(response, &limits),
+            Ok(Ok(Err(error))) => Err(from_wit_error(error)),
+            Ok(Err(failure)) => Err(classify(failure, &state, &log_lines, &limits)),
+        };
+        let report = CallReport {
+            fuel_consumed,
+            peak_memory_bytes: state.memory.peak,
+            wall_time: started.elapsed(),
+            backend_calls: state.backend_calls,
+            logs: log_lines,
+        };
+        CallOutput { result, report }
+    }
+
+    /// Builds the call's store: its WASI context (clocks and randomness;
+    /// stdout and stderr into the call's log), its limits and its clock.
+    fn new_store(
+        &self,
+        invocation: &Invocation,
+        backend: Arc<dyn Backend>,
+        started: Instant,
+        deadline: Instant,
+    ) -> Store<CallState> {
+        let limits = self.inner.limits;
+        let sink = Arc::new(Mutex::new(LogSink::new(started, limits.log_bytes)));
+        let wasi = WasiCtxBuilder::new()
+            .stdout(LogStream::new(Arc::clone(&sink), LogSource::Stdout))
+            .stderr(LogStream::new(Arc::clone(&sink), LogSource::Stderr))
+            .build();
+        let state = CallState {
+            wasi,
+            table: Default::default(),
+            memory: MemoryLimiter::new(limits.memory_bytes),
+            logs: sink,
+            backend,
+            info: CallInfo {
+                connector_id: Arc::clone(&self.inner.id),
+                operation_id: invocation.operation_id.as_str().into(),
+                correlation_id: invocation.correlation_id.as_str().into(),
+                deadline,
+                index: 0,
+                max_response_bytes: limits.response_body_bytes,
+            },
+            limits,
+            backend_calls: Vec::new(),
+            abort: None,
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|state| &mut state.memory);
+        if self.inner.fuel_metering {
+            // Cannot fail: fuel metering is on in this engine.
+            let _ = store.set_fuel(limits.fuel);
+        }
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= deadline {
+                ctx.data_mut().abort.get_or_insert(Abort::Deadline);
+                Err(wasmtime::Error::new(Abort::Deadline))
+            } else {
+                // Let other calls on this thread run, then check again next tick.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+}
+
+/// Where a call failed inside wasmtime.
+enum Failure {
+    Instantiate(wasmtime::Error),
+    Run(wasmtime::Error),
+}
+
+/// Names the cause of a trap or failed instantiation precisely: first what
+/// the host itself enforced, then what wasmtime reports.
+fn classify(failure: Failure, state: &CallState, log_lines: &[crate::report::LogLine], limits: &Limits) -> CallError {
+    let (error, instantiating) = match &failure {
+        Failure::Instantiate(e) => (e, true),
+        Failure::Run(e) => (e, false),
+    };
+    let abort = state
+        .abort
+        .clone()
+        .or_else(|| state.memory.exceeded.clone())
+        .or_else(|| error.downcast_ref::<Abort>().cloned())
+        .or_else(|| logs::lock(&state.logs).exceeded().then_some(Abort::Log { limit: limits.log_bytes }));
+    if let Some(abort) = abort {
+        return abort.into_call_error(limits.deadline);
+    }
+    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        return CallError::Capacity(format!("{error:#}"));
+    }
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => CallError::FuelExhausted { limit: limits.fuel },
+            Trap::Interrupt => CallError::DeadlineExceeded { deadline: limits.deadline },
+            Trap::StackOverflow => CallError::Trap {
+                reason: "stack overflow: the code recursed deeper than its stack allows".into(),
+                panic: None,
+            },
+            other => CallError::Trap { reason: other.to_string(), panic: logs::panic_message(log_lines) },
+        };
+    }
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return CallError::Trap { reason: format!("the code called exit({})", exit.0), panic: None };
+    }
+    if instantiating {
+        return CallError::Host(format!("cannot instantiate the code: {error:#}"));
+    }
+    CallError::Trap { reason: format!("{error:#}"), panic: logs::panic_message(log_lines) }
+}
+
+fn to_wit_request(request: http::Request<Bytes>) -> types::Request {
+    let (parts, body) = request.into_parts();
+    types::Request {
+        method: parts.method.as_str().to_string(),
+        url: parts.uri.to_string(),
+        headers: state::to_wit_headers(&parts.headers),
+        body: body.into(),
+    }
+}
+
+fn from_wit_response(response: types::Response, limits: &Limits) -> Result<http::Response<Bytes>, CallError> {
+    let invalid = CallError::InvalidOutput;
+    if !(100..=599).contains(&response.status) {
+        return Err(invalid(format!("status {} is not between 100 and 599", response.status)));
+    }
+    if response.body.len() > limits.response_body_bytes {
+        return Err(CallError::BodyTooLarge {
+            body: Body::Response,
+            size: response.body.len(),
+            limit: limits.response_body_bytes,
+        });
+    }
+    let mut builder = http::Response::builder().status(response.status);
+    for header in response.headers {
+        let name = http::HeaderName::from_bytes(header.name.as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not a valid header name", header.name)))?;
+        let value = http::HeaderValue::from_str(&header.value)
+            .map_err(|_| invalid(format!("the value of header `{}` is not a valid header value", header.name)))?;
+        builder = builder.header(name, value);
+    }
+    builder.body(Bytes::from(response.body)).map_err(|e| invalid(e.to_string()))
+}
+
+fn from_wit_error(error: types::Error) -> CallError {
+    match error {
+        types::Error::Client(client) if (400..=499).contains(&client.status) => {
+            CallError::Client { status: client.status, message: client.message }
+        }
+        types::Error::Client(client) => CallError::InvalidOutput(format!(
+            "a client error must have a 4xx status, not {} (message: {})",
+            client.status, client.message
+        )),
+        types::Error::Upstream(message) => CallError::Upstream(message),
+        types::Error::Internal(message) => CallError::Internal(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_and_plain_wasi_imports_are_allowed() {
+        assert!(import_allowed("sluice:connector/backend@0.1.0"));
+        assert!(import_allowed("wasi:io/streams@0.2.3"));
+        assert!(import_allowed("wasi:filesystem/preopens@0.2.0"));
+    }
+
+    #[test]
+    fn sockets_http_and_other_versions_are_refused() {
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.3"));
+        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.3"));
+        assert!(!import_allowed("sluice:connector/backend@0.2.0"));
+        assert!(!import_allowed("wasi:io/streams@0.3.0"));
+        assert!(!import_allowed("evil:net/raw"));
+    }
+
+    #[test]
+    fn client_error_outside_4xx_is_invalid_output() {
+        let error = from_wit_error(types::Error::Client(types::ClientError { status: 503, message: "x".into() }));
+        assert!(matches!(error, CallError::InvalidOutput(_)));
+        let error = from_wit_error(types::Error::Client(types::ClientError { status: 404, message: "x".into() }));
+        assert_eq!(error, CallError::Client { status: 404, message: "x".into() });
+    }
+
+    #[test]
+    fn response_with_bad_status_or_header_is_invalid_output() {
+        let limits = Limits::default();
+        let response = |status, name: &str| types::Response {
+            status,
+            headers: vec![types::Header { name: name.into(), value: "v".into() }],
+            body: Vec::new(),
+        };
+        assert!(matches!(from_wit_response(response(700, "x"), &limits), Err(CallError::InvalidOutput(_))));
+        assert!(matches!(from_wit_response(response(200, "a b"), &limits), Err(CallError::InvalidOutput(_))));
+        assert!(from_wit_response(response(201, "x"), &limits).is_ok());
+    }
+}

@@ -1,0 +1,152 @@
+//! The process-wide [`Runtime`]: the one owner of the wasmtime engine, its linker and the epoch clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::bindings;
+use crate::config::RuntimeConfig;
+use crate::connector::{self, Connector};
+use crate::error::{LoadError, RuntimeError};
+use crate::limits::Limits;
+use crate::state::CallState;
+
+/// Core instances one component may hold. A Rust guest built for
+/// `wasm32-wasip2` has its own module plus a few adapter and shim modules.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories one component may hold (the guest's and an adapter's).
+const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one component may hold.
+const TABLES_PER_COMPONENT: u32 = 4;
+/// Host stack above the guest's WebAssembly stack on each call's fiber, for
+/// host functions and wasmtime itself.
+const HOST_STACK_BYTES: usize = 1 << 20;
+
+/// Runs connector code. One per process: it owns the engine (compilation
+/// settings, the instance pool, the epoch clock) and the linker that
+/// provides the contract's imports.
+///
+/// Cloning is cheap and shares everything.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: RuntimeConfig,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine and the linker, and starts the epoch clock.
+    ///
+    /// With pooling, this reserves address space (not memory) for
+    /// [`RuntimeConfig::max_concurrent_calls`] instances.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| RuntimeError::Engine { reason: format!("{e:#}") })?;
+        let mut linker = Linker::new(&engine);
+        // The linker offers all of WASI p2; the import check at load admits
+        // only the parts the contract allows (no sockets, and a filesystem
+        // with no directories), so a component never reaches the rest.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| {
+                bindings::Connector::add_to_linker::<CallState, HasSelf<CallState>>(
+                    &mut linker,
+                    |state| state,
+                )
+            })
+            .map_err(|e| RuntimeError::Engine { reason: format!("{e:#}") })?;
+        spawn_epoch_clock(&engine, config.epoch_tick);
+        Ok(Self { inner: Arc::new(Inner { engine, linker, config }) })
+    }
+
+    /// The settings this runtime was built with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Loads a connector's code: checks its size and kind, compiles it (or
+    /// takes it from the cache), checks that it implements the contract and
+    /// prepares the instance template every call starts from.
+    ///
+    /// This is the per-connector step: do it once when the connector loads,
+    /// then [`Connector::call`] as often as needed.
+    pub fn load(&self, connector_id: &str, code: &[u8], limits: Limits) -> Result<Connector, LoadError> {
+        connector::load(
+            &self.inner.engine,
+            &self.inner.linker,
+            &self.inner.config,
+            connector_id,
+            code,
+            limits,
+        )
+    }
+}
+
+/// The one place where wasmtime is configured; each choice says why.
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut cfg = Config::new();
+    cfg.wasm_component_model(true);
+    // Deadlines: a clock thread bumps the epoch, and each call's store traps
+    // (or yields to other calls) when its deadline tick comes. Cheaper than
+    // fuel, and it bounds wall time, which fuel cannot.
+    cfg.epoch_interruption(true);
+    // Fuel: a deterministic budget of work per call, reported per call.
+    cfg.consume_fuel(config.fuel_metering);
+    // Bounded recursion traps cleanly as a stack overflow.
+    cfg.max_wasm_stack(config.max_wasm_stack);
+    cfg.async_stack_size(config.max_wasm_stack + HOST_STACK_BYTES);
+    // Data segments are mapped copy-on-write from the compiled image instead
+    // of being copied into every new instance.
+    cfg.memory_init_cow(true);
+    if config.pooling {
+        let calls = config.max_concurrent_calls.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls.saturating_mul(CORE_INSTANCES_PER_COMPONENT / 2))
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(calls.saturating_mul(MEMORIES_PER_COMPONENT))
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .total_tables(calls.saturating_mul(TABLES_PER_COMPONENT))
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .total_stacks(calls)
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+            // A slot's first pages stay mapped between calls and are reset
+            // with memset: cheaper than unmapping and faulting them in again.
+            .linear_memory_keep_resident(config.keep_resident_bytes)
+            .table_keep_resident(64 << 10);
+        cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    cfg
+}
+
+/// Starts the thread that advances the engine's epoch every `tick`. It ends
+/// by itself once the engine is dropped.
+fn spawn_epoch_clock(engine: &Engine, tick: Duration) {
+    let weak = engine.weak();
+    let tick = tick.max(Duration::from_millis(1));
+    let spawned = std::thread::Builder::new().name("sluice-epoch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(tick);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        // Without the clock, deadlines still hold through the async timeout
+        // around each call; only guest code that never yields could overrun.
+        tracing::error!(%error, "cannot start the epoch clock thread");
+    }
+}
