@@ -1,65 +1,141 @@
-//! `sluice`: runs a connector's custom code in the sandbox.
+//! `sluice`: the gateway that runs API connectors and their custom code in a
+//! WebAssembly sandbox, and the tools around it.
 //!
-//! Until the gateway lands, the binary is a demo of the runtime: it loads the
-//! example `items-transform` code, calls it once against an in-process
-//! backend that answers like the real API, and prints the response and the
-//! call report.
+//! - `sluice` (or `sluice demo`): the offline demo, the example connectors
+//!   against a sample backend on loopback;
+//! - `sluice serve --config sluice.toml`: the gateway;
+//! - `sluice egress check ...`: explain egress decisions.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use async_trait::async_trait;
-use bytes::Bytes;
-use sluice_runtime::{Backend, CallInfo, Invocation, Limits, Runtime, RuntimeConfig, SendError};
+use clap::{Parser, Subcommand};
+use sluice::config::{ConnectionConfig, GatewayConfig, ValueSource};
+use sluice::gateway::{Gateway, GatewayOptions};
 
-/// The example connector's code, built from `examples/items-transform/guest` by build.rs.
-const ITEMS_TRANSFORM: &[u8] = include_bytes!(concat!(env!("SLUICE_GUEST_DIR"), "/items_transform.wasm"));
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about = "Run API connectors and their custom code in a WebAssembly sandbox")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-/// Answers every request with the canonical list of 20 items.
-struct ItemsBackend;
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the example connectors against a sample backend, offline (the default).
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Serve the connectors of a settings file.
+    Serve {
+        /// The gateway's settings file (TOML).
+        #[arg(long, short, env = "SLUICE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Egress policy tools.
+    Egress {
+        #[command(subcommand)]
+        command: EgressCommand,
+    },
+}
 
-#[async_trait]
-impl Backend for ItemsBackend {
-    async fn send(&self, _call: &CallInfo, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
-        println!("backend <- {} {} (x-sluice: {:?})", request.method(), request.uri(), request.headers().get("x-sluice"));
-        let items: Vec<serde_json::Value> =
-            (1..=20).map(|i| serde_json::json!({"id": i, "name": format!("item{i}"), "ok": true})).collect();
-        let body = serde_json::to_vec(&items).map_err(|e| SendError::Failed(e.to_string()))?;
-        http::Response::builder()
-            .header("content-type", "application/json")
-            .body(Bytes::from(body))
-            .map_err(|e| SendError::Failed(e.to_string()))
+#[derive(Debug, Subcommand)]
+enum EgressCommand {
+    /// Explain whether URLs may be called: one `allow` or `deny` line each.
+    Check(sluice_egress::CheckArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Egress { command: EgressCommand::Check(args) }) => {
+                let mut out = std::io::stdout();
+                let mut err = std::io::stderr();
+                sluice_egress::check_command(args, &mut out, &mut err).await
+            }
+            Some(Command::Serve { config }) => report(serve(config).await),
+            Some(Command::Demo { listen }) => report(demo(listen).await),
+            None => report(demo("127.0.0.1:8080".parse().expect("a valid address")).await),
+        }
+    });
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn report(result: Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            1
+        }
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() })
-        .context("starting the runtime")?;
-    let connector = runtime.load("items-transform", ITEMS_TRANSFORM, Limits::default()).context("loading the example code")?;
-    let request = http::Request::get("https://api.contoso.example/items")
-        .header("accept", "application/json")
-        .body(Bytes::new())
-        .context("building the request")?;
-    let invocation = Invocation {
-        operation_id: "ListItems".into(),
-        correlation_id: "demo-1".into(),
-        original_url: "http://127.0.0.1:8080/apim/items/demo/items".into(),
-        request,
-    };
-    let output = connector.call(invocation, Arc::new(ItemsBackend)).await;
-    match &output.result {
-        Ok(response) => println!("response {}\n{}", response.status(), String::from_utf8_lossy(response.body())),
-        Err(error) => println!("error: {error}"),
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sluice::guest=debug"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+async fn serve(config_path: PathBuf) -> Result<()> {
+    init_tracing();
+    let config = GatewayConfig::load(&config_path)?;
+    let listen = config.listen;
+    let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+    run_server(gateway, listen).await
+}
+
+async fn run_server(gateway: Arc<Gateway>, listen: std::net::SocketAddr) -> Result<()> {
+    let (ready, failed) = gateway.status();
+    tracing::info!(?ready, "connectors loaded");
+    for (connector, reason) in failed {
+        tracing::error!(%connector, %reason, "connector not loaded");
     }
-    let report = &output.report;
-    println!(
-        "report: fuel {:?}, peak memory {} bytes, wall time {:?}, {} backend call(s), {} log line(s)",
-        report.fuel_consumed,
-        report.peak_memory_bytes,
-        report.wall_time,
-        report.backend_calls.len(),
-        report.logs.len()
-    );
-    Ok(())
+    gateway.watch().context("watching the packages directory")?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "gateway listening");
+    axum::serve(listener, sluice::server::router(gateway))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+}
+
+async fn demo(listen: std::net::SocketAddr) -> Result<()> {
+    init_tracing();
+    let backend = sluice::demo::start_backend().await?;
+    let dir = std::env::temp_dir().join(format!("sluice-demo-{}", std::process::id()));
+    sluice::demo::write_packages(&dir, backend)?;
+    let config = GatewayConfig {
+        listen,
+        packages: dir.clone(),
+        environment: Default::default(),
+        requests: Default::default(),
+        runtime: Default::default(),
+        connections: vec![ConnectionConfig {
+            id: "demo".into(),
+            connector: "items-transform".into(),
+            parameters: [("api_key".to_string(), ValueSource::Literal(sluice::demo::DEMO_API_KEY.into()))].into_iter().collect(),
+        }],
+    };
+    // The sample backend listens on loopback, which egress never allows from
+    // configuration; the demo grants it in code.
+    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await?;
+    println!("sluice demo: packages in {}, sample backend on {backend}", dir.display());
+    println!("  with custom code:    curl -s http://{listen}/apim/items-transform/demo/items");
+    println!("  without custom code: curl -s http://{listen}/apim/items-transform/demo/items/3");
+    println!("  metrics:             curl -s http://{listen}/metrics");
+    run_server(gateway, listen).await
 }

@@ -66,6 +66,12 @@ impl Handler for Misbehave {
                     black_box(&hoard);
                 }
             }
+            "headers" => {
+                let headers: serde_json::Map<String, serde_json::Value> =
+                    request.headers().iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
+                sluice_guest::info!("headers: {headers:?}");
+                Response::json_body(200, &json!({"url": request.url(), "headers": headers}))
+            }
             "recurse" => Ok(Response::text_body(200, recurse(0).to_string())),
             "panic" => panic!("boom: the answer is {}", 42),
             "exit" => std::process::exit(3),

@@ -1,0 +1,115 @@
+//! The offline demo: the example packages embedded in the binary, a sample
+//! backend for them on loopback in the same process, and a gateway serving
+//! both with a ready connection.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use axum::Json;
+use axum::extract::Path as UrlPath;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+/// One example package, embedded by build.rs.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedPackage {
+    /// The folder name: the connector id.
+    pub name: &'static str,
+    /// `apiDefinition.swagger.json`.
+    pub definition: Option<&'static [u8]>,
+    /// `apiProperties.json`.
+    pub properties: Option<&'static [u8]>,
+    /// `sluice.toml`.
+    pub settings: Option<&'static [u8]>,
+    /// The built `script.wasm`.
+    pub script: Option<&'static [u8]>,
+}
+
+/// Every example package under `examples/`.
+pub const EXAMPLES: &[EmbeddedPackage] = include!(concat!(env!("OUT_DIR"), "/examples.rs"));
+
+/// The API key the demo backend expects and the demo connection holds.
+pub const DEMO_API_KEY: &str = "demo-key-123";
+
+/// Starts the sample backend on loopback; returns its address.
+pub async fn start_backend() -> Result<SocketAddr> {
+    let app = axum::Router::new()
+        .route("/v1/items", get(list_items))
+        .route("/v1/items/{id}", get(get_item));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the demo backend")?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "demo backend stopped");
+        }
+    });
+    Ok(address)
+}
+
+/// The canonical 20 items.
+pub fn items() -> Vec<Value> {
+    (1..=20).map(|i| json!({"id": i, "name": format!("item{i}"), "ok": true})).collect()
+}
+
+/// The answer for a request without the demo key, if it lacks it.
+fn unauthorised(headers: &HeaderMap) -> Option<Response> {
+    match headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        Some(DEMO_API_KEY) => None,
+        _ => Some((StatusCode::UNAUTHORIZED, Json(json!({"error": "missing or wrong X-Api-Key"}))).into_response()),
+    }
+}
+
+async fn list_items(headers: HeaderMap) -> Response {
+    if let Some(denied) = unauthorised(&headers) {
+        return denied;
+    }
+    Json(items()).into_response()
+}
+
+async fn get_item(headers: HeaderMap, UrlPath(id): UrlPath<u64>) -> Response {
+    if let Some(denied) = unauthorised(&headers) {
+        return denied;
+    }
+    match items().into_iter().find(|item| item["id"] == id) {
+        Some(item) => Json(item).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": format!("no item {id}")}))).into_response(),
+    }
+}
+
+/// Writes the example packages into `dir`, pointing the items connector at
+/// the sample backend.
+pub fn write_packages(dir: &Path, backend: SocketAddr) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for package in EXAMPLES {
+        let folder = dir.join(package.name);
+        std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+        let files = [
+            ("apiDefinition.swagger.json", package.definition),
+            ("apiProperties.json", package.properties),
+            ("sluice.toml", package.settings),
+            ("script.wasm", package.script),
+        ];
+        for (name, bytes) in files {
+            let Some(bytes) = bytes else { continue };
+            let bytes = if name == "apiDefinition.swagger.json" && package.name == "items-transform" {
+                point_at(bytes, backend)?
+            } else {
+                bytes.to_vec()
+            };
+            std::fs::write(folder.join(name), bytes).with_context(|| format!("writing {name} of {}", package.name))?;
+        }
+        written.push(folder);
+    }
+    Ok(written)
+}
+
+/// Rewrites a definition's host and scheme to the sample backend.
+fn point_at(definition: &[u8], backend: SocketAddr) -> Result<Vec<u8>> {
+    let mut definition: Value = serde_json::from_slice(definition).context("example definition")?;
+    definition["host"] = json!(backend.to_string());
+    definition["schemes"] = json!(["http"]);
+    Ok(serde_json::to_vec_pretty(&definition)?)
+}
