@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use sluice_egress::{Allowlist, EgressClient, Environment, Policy};
 use sluice_runtime::{Runtime, RuntimeConfig};
 
-use crate::config::{GatewayConfig, RequestLimits};
+use crate::config::{EnvironmentConfig, GatewayConfig, RequestLimits};
 use crate::connections::Connection;
 use crate::metrics::Metrics;
 use crate::package::{self, Package};
@@ -39,13 +39,14 @@ pub struct LoadedConnector {
     pub connections: HashMap<String, Result<Arc<ConnectionState>, String>>,
 }
 
-/// A connection with the egress policy its calls run under.
+/// A connection with the hosts its calls may go to.
 #[derive(Debug)]
 pub struct ConnectionState {
     /// The connection's values.
     pub connection: Connection,
-    /// Where its calls may go.
-    pub egress: Policy,
+    /// The hosts its calls may reach: the definition's, the connector's
+    /// extra rules, and its `dynamichosturl` results for this connection.
+    pub allowlist: Allowlist,
 }
 
 /// What the registry holds for one package folder.
@@ -79,7 +80,11 @@ pub enum Lookup {
 pub struct Gateway {
     runtime: Runtime,
     config: GatewayConfig,
-    environment: Environment,
+    /// The environment's network; swapped whole when its settings change,
+    /// and read by every call, so a change applies without reloading
+    /// connectors.
+    environment: ArcSwap<Environment>,
+    grant_loopback: bool,
     client: EgressClient,
     registry: ArcSwap<Registry>,
     metrics: Metrics,
@@ -114,14 +119,7 @@ impl Gateway {
             cache_dir: config.runtime.cache_dir.clone(),
             ..RuntimeConfig::default()
         })?;
-        let mut subnets = Vec::new();
-        for subnet in &config.environment.subnets {
-            subnets.push(sluice_egress::parse_subnet(subnet).map_err(|e| StartError::Environment(e.to_string()))?);
-        }
-        let mut environment = Environment::new(subnets, config.environment.public);
-        if options.grant_loopback {
-            environment = environment.with_test_loopback_grant();
-        }
+        let environment = build_environment(&config.environment, options.grant_loopback)?;
         let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
         if let Err(source) = std::fs::read_dir(&config.packages) {
             return Err(StartError::Packages { path: config.packages.clone(), source });
@@ -129,7 +127,8 @@ impl Gateway {
         let gateway = Arc::new(Self {
             runtime,
             config,
-            environment,
+            environment: ArcSwap::from_pointee(environment),
+            grant_loopback: options.grant_loopback,
             client,
             registry: ArcSwap::from_pointee(Registry::default()),
             metrics: Metrics::default(),
@@ -147,6 +146,20 @@ impl Gateway {
     /// The limits on incoming requests.
     pub fn request_limits(&self) -> &RequestLimits {
         &self.config.requests
+    }
+
+    /// The egress policy a call of `connection` runs under now.
+    pub fn egress_policy(&self, connection: &ConnectionState) -> Policy {
+        Policy::new(connection.allowlist.clone(), Environment::clone(&self.environment.load()))
+    }
+
+    /// Applies new environment network settings to every call that starts
+    /// from now on; connectors need no reload.
+    pub fn set_environment(&self, settings: &EnvironmentConfig) -> Result<(), StartError> {
+        let environment = build_environment(settings, self.grant_loopback)?;
+        tracing::info!(subnets = ?settings.subnets, public = settings.public, "environment network settings changed");
+        self.environment.store(Arc::new(environment));
+        Ok(())
     }
 
     /// The egress client every backend call goes through.
@@ -242,10 +255,9 @@ impl Gateway {
             let state = Connection::resolve(config, &package.properties.connection_parameters, |v| std::env::var(v).ok())
                 .map_err(|e| e.to_string())
                 .and_then(|connection| {
-                    let mut rules = base_rules.clone();
-                    rules.extend(self.dynamic_host_rules(&package.policies, &connection)?.rules().iter().cloned());
-                    let egress = Policy::new(rules, self.environment.clone());
-                    Ok(Arc::new(ConnectionState { connection, egress }))
+                    let mut allowlist = base_rules.clone();
+                    allowlist.extend(self.dynamic_host_rules(&package.policies, &connection)?.rules().iter().cloned());
+                    Ok(Arc::new(ConnectionState { connection, allowlist }))
                 });
             if let Err(reason) = &state {
                 tracing::error!(connector = %package.id, connection = %config.id, %reason, "connection refused");
@@ -309,6 +321,15 @@ impl Gateway {
         });
         Ok(())
     }
+}
+
+fn build_environment(settings: &EnvironmentConfig, grant_loopback: bool) -> Result<Environment, StartError> {
+    let mut subnets = Vec::new();
+    for subnet in &settings.subnets {
+        subnets.push(sluice_egress::parse_subnet(subnet).map_err(|e| StartError::Environment(e.to_string()))?);
+    }
+    let environment = Environment::new(subnets, settings.public);
+    Ok(if grant_loopback { environment.with_test_loopback_grant() } else { environment })
 }
 
 /// Every folder under `root` that holds a definition.

@@ -93,7 +93,26 @@ async fn serve(config_path: PathBuf) -> Result<()> {
     let config = GatewayConfig::load(&config_path)?;
     let listen = config.listen;
     let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+    reload_environment_on_hangup(Arc::clone(&gateway), config_path)?;
     run_server(gateway, listen).await
+}
+
+/// On SIGHUP, re-reads the settings file and applies its `[environment]`
+/// to every call from then on, without reloading connectors.
+fn reload_environment_on_hangup(gateway: Arc<Gateway>, config_path: PathBuf) -> Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let applied = GatewayConfig::load(&config_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|config| gateway.set_environment(&config.environment).map_err(anyhow::Error::from));
+            if let Err(error) = applied {
+                tracing::error!(error = %format!("{error:#}"), "environment settings not changed");
+            }
+        }
+    });
+    Ok(())
 }
 
 async fn run_server(gateway: Arc<Gateway>, listen: std::net::SocketAddr) -> Result<()> {

@@ -209,7 +209,8 @@ async fn send_direct(
         timeout: gateway.request_limits().backend_timeout,
         max_response_bytes: connector.package.settings.limits.response_body_bytes,
     };
-    gateway.client().send(&connection.egress, request, options).await.map_err(|error| {
+    let policy = gateway.egress_policy(connection);
+    gateway.client().send(&policy, request, options).await.map_err(|error| {
         if let EgressError::Denied { reason } = &error {
             count_denial(gateway, &connector.package.id, operation_id, "direct");
             return GatewayError::EgressDenied(reason.to_string());
@@ -393,7 +394,8 @@ impl Backend for CodeBackend {
             timeout: call.deadline.saturating_duration_since(Instant::now()),
             max_response_bytes: call.max_response_bytes,
         };
-        self.gateway.client().send(&self.connection.egress, request, options).await.map_err(|error| {
+        let policy = self.gateway.egress_policy(&self.connection);
+        self.gateway.client().send(&policy, request, options).await.map_err(|error| {
             let redact = |text: String| self.connection.connection.redact(&text);
             match error {
                 EgressError::Denied { reason } => {

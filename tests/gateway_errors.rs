@@ -124,6 +124,20 @@ async fn unreachable_backend_is_502() {
 }
 
 #[tokio::test]
+async fn slow_backend_without_code_is_504() {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(json!({}), None, json!([])))
+        .connection("shop", "c1", &[])
+        .backend_timeout(std::time::Duration::from_millis(200))
+        .start()
+        .await;
+    let answer = gateway.get("/apim/shop/c1/slow").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (504, "backend-timeout"));
+}
+
+#[tokio::test]
 async fn code_client_error_keeps_its_status_and_message() {
     let (gateway, _, _) = shop_with(Some("misbehave"), None).await;
     let answer = gateway.get("/apim/shop/c1/run/client-error").await;

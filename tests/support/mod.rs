@@ -42,6 +42,7 @@ pub struct TestGatewayBuilder {
     public: bool,
     grant_loopback: bool,
     max_body_bytes: Option<usize>,
+    backend_timeout: Option<std::time::Duration>,
 }
 
 impl TestGatewayBuilder {
@@ -53,6 +54,7 @@ impl TestGatewayBuilder {
             public: true,
             grant_loopback: true,
             max_body_bytes: None,
+            backend_timeout: None,
         }
     }
 
@@ -106,6 +108,11 @@ impl TestGatewayBuilder {
         self
     }
 
+    pub fn backend_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.backend_timeout = Some(timeout);
+        self
+    }
+
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = Some(limit);
         self
@@ -115,6 +122,9 @@ impl TestGatewayBuilder {
         let mut requests = sluice::config::RequestLimits::default();
         if let Some(limit) = self.max_body_bytes {
             requests.max_body_bytes = limit;
+        }
+        if let Some(timeout) = self.backend_timeout {
+            requests.backend_timeout = timeout;
         }
         let config = GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
