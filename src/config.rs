@@ -48,6 +48,71 @@ pub struct GatewayConfig {
     /// The connections clients may call.
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,
+    /// The gateway's public base URL, which OAuth redirect URIs start with.
+    /// Default: `http://` and the listen address.
+    #[serde(default)]
+    pub public_url: Option<url::Url>,
+    /// OAuth 2.0 sign-in and credential storage.
+    #[serde(default)]
+    pub oauth: OAuthConfig,
+}
+
+/// OAuth 2.0 sign-in, token storage and the global-redirect cut-off.
+///
+/// ```toml
+/// [oauth]
+/// database = "sluice-credentials.db"   # default, beside the settings file
+/// key_env = "SLUICE_SECRET_KEY"          # 32 bytes, base64 (or key_file)
+/// global_redirect_cutoff = "2026-02-17"  # no new sign-ins on the global redirect URI from then
+/// refresh_margin = "60s"
+/// [oauth.clients.Industrial_App_Store]
+/// client_secret = { env = "IAS_CLIENT_SECRET" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// The SQLite database of tokens; relative to the settings file.
+    /// Default: `sluice-credentials.db` beside the settings file; `None` when
+    /// the gateway is built in code, meaning an in-memory database.
+    pub database: Option<PathBuf>,
+    /// The environment variable holding the key secrets are sealed with.
+    /// Default: `SLUICE_SECRET_KEY`.
+    pub key_env: String,
+    /// A file holding the key instead; relative to the settings file.
+    pub key_file: Option<PathBuf>,
+    /// From this date on, connectors still on the global redirect URI refuse
+    /// new sign-ins. Default: none.
+    pub global_redirect_cutoff: Option<chrono::NaiveDate>,
+    /// Tokens are refreshed this long before they expire. Default: 60 s.
+    #[serde(with = "humantime_serde")]
+    pub refresh_margin: std::time::Duration,
+    /// Client settings per connector.
+    pub clients: IndexMap<String, OAuthClientConfig>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            database: None,
+            key_env: "SLUICE_SECRET_KEY".into(),
+            key_file: None,
+            global_redirect_cutoff: None,
+            refresh_margin: std::time::Duration::from_secs(60),
+            clients: IndexMap::new(),
+        }
+    }
+}
+
+/// A connector's OAuth client registration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientConfig {
+    /// Overrides `clientId` of `apiProperties.json`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The client secret, if the provider wants one.
+    #[serde(default)]
+    pub client_secret: Option<ValueSource>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -183,6 +248,11 @@ impl GatewayConfig {
         config.packages = base.join(&config.packages);
         if let Some(dir) = &config.runtime.cache_dir {
             config.runtime.cache_dir = Some(base.join(dir));
+        }
+        let database = config.oauth.database.take().unwrap_or_else(|| PathBuf::from("sluice-credentials.db"));
+        config.oauth.database = Some(base.join(database));
+        if let Some(file) = &config.oauth.key_file {
+            config.oauth.key_file = Some(base.join(file));
         }
         Ok(config)
     }

@@ -5,7 +5,8 @@
 //! Which connection parameter holds what follows the platform: an API key
 //! comes from the parameter named like the security definition, else from
 //! `api_key`; basic auth from `username` and `password`; OAuth 2.0 from the
-//! parameter of type `oauthSetting` (its value is the access token).
+//! parameter of type `oauthSetting` (its value is the access token), else
+//! from the connection's sign-in (see `crate::oauth`).
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -15,9 +16,26 @@ use crate::connections::Connection;
 use crate::package::{Package, SecurityScheme, SecurityLocation};
 use crate::problem::GatewayError;
 
+/// Whether the connection's OAuth token comes from a sign-in (the token
+/// store) rather than from a value in the settings file.
+pub fn needs_signed_in_token(package: &Package, connection: &Connection) -> bool {
+    crate::oauth::uses_oauth(package)
+        && !package
+            .properties
+            .connection_parameters
+            .iter()
+            .any(|(name, p)| p.kind == "oauthSetting" && connection.value(name).is_some())
+}
+
 /// Adds the connection's credentials to `request` for every security
-/// definition the connection has values for.
-pub fn apply(package: &Package, connection: &Connection, request: &mut http::Request<Bytes>) -> Result<(), GatewayError> {
+/// definition the connection has values for; `signed_in_token` is the OAuth
+/// access token from a sign-in, if the connection has one.
+pub fn apply(
+    package: &Package,
+    connection: &Connection,
+    signed_in_token: Option<&str>,
+    request: &mut http::Request<Bytes>,
+) -> Result<(), GatewayError> {
     for (name, scheme) in &package.definition.security_definitions {
         match scheme {
             SecurityScheme::ApiKey { name: key_name, location } => {
@@ -40,7 +58,8 @@ pub fn apply(package: &Package, connection: &Connection, request: &mut http::Req
                     .connection_parameters
                     .iter()
                     .filter(|(_, p)| p.kind == "oauthSetting")
-                    .find_map(|(param, _)| connection.value(param));
+                    .find_map(|(param, _)| connection.value(param))
+                    .or(signed_in_token);
                 if let Some(token) = token {
                     set_header(request, "authorization", &format!("Bearer {token}"))?;
                 }

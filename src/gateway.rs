@@ -16,6 +16,10 @@ use sluice_runtime::{Runtime, RuntimeConfig};
 use crate::config::{EnvironmentConfig, GatewayConfig, RequestLimits};
 use crate::connections::Connection;
 use crate::metrics::Metrics;
+use crate::oauth::OAuth;
+use crate::oauth::key::{KeySource, SecretKey};
+use crate::oauth::store::SqliteStore;
+use crate::problem::GatewayError;
 use crate::package::{self, Package};
 use crate::policy::{ExprContext, PolicySet};
 
@@ -89,6 +93,8 @@ pub struct Gateway {
     registry: ArcSwap<Registry>,
     metrics: Metrics,
     reloading: tokio::sync::Mutex<()>,
+    /// OAuth sign-in and tokens; the reason when it is not configured.
+    oauth: Result<OAuth, String>,
 }
 
 /// The gateway could not start.
@@ -121,6 +127,10 @@ impl Gateway {
         })?;
         let environment = build_environment(&config.environment, options.grant_loopback)?;
         let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
+        let oauth = open_oauth(&config);
+        if let Err(reason) = &oauth {
+            tracing::info!(%reason, "OAuth sign-in unavailable");
+        }
         if let Err(source) = std::fs::read_dir(&config.packages) {
             return Err(StartError::Packages { path: config.packages.clone(), source });
         }
@@ -133,6 +143,7 @@ impl Gateway {
             registry: ArcSwap::from_pointee(Registry::default()),
             metrics: Metrics::default(),
             reloading: tokio::sync::Mutex::new(()),
+            oauth,
         });
         gateway.reload().await;
         Ok(gateway)
@@ -146,6 +157,32 @@ impl Gateway {
     /// The limits on incoming requests.
     pub fn request_limits(&self) -> &RequestLimits {
         &self.config.requests
+    }
+
+    /// The OAuth service, or why it is unavailable.
+    pub fn oauth(&self) -> Result<&OAuth, GatewayError> {
+        self.oauth.as_ref().map_err(|reason| GatewayError::OAuthUnavailable(reason.clone()))
+    }
+
+    /// Every loaded package, for reports such as the redirect audit.
+    pub fn packages(&self) -> Vec<Arc<LoadedConnector>> {
+        let registry = self.registry.load();
+        let mut packages: Vec<Arc<LoadedConnector>> = registry
+            .entries
+            .values()
+            .filter_map(|(_, entry)| match entry {
+                Entry::Ready(connector) => Some(Arc::clone(connector)),
+                Entry::Failed(_) => None,
+            })
+            .collect();
+        packages.sort_by(|a, b| a.package.id.cmp(&b.package.id));
+        packages
+    }
+
+    /// A policy for the gateway's own calls (e.g. to a token endpoint)
+    /// under the current environment.
+    pub fn policy_for(&self, allowlist: Allowlist) -> Policy {
+        Policy::new(allowlist, Environment::clone(&self.environment.load()))
     }
 
     /// The egress policy a call of `connection` runs under now.
@@ -321,6 +358,22 @@ impl Gateway {
         });
         Ok(())
     }
+}
+
+/// Opens the credential store with the configured key.
+fn open_oauth(config: &GatewayConfig) -> Result<OAuth, String> {
+    let source = match &config.oauth.key_file {
+        Some(file) => KeySource::File(file.clone()),
+        None => KeySource::Env(config.oauth.key_env.clone()),
+    };
+    let key = SecretKey::load(&source).map_err(|e| e.to_string())?;
+    let path = config.oauth.database.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+    let store = SqliteStore::open(&path, key).map_err(|e| format!("{}: {e}", path.display()))?;
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => url::Url::parse(&format!("http://{}", config.listen)).map_err(|e| e.to_string())?,
+    };
+    Ok(OAuth::new(Arc::new(store), config.oauth.clone(), public_url))
 }
 
 fn build_environment(settings: &EnvironmentConfig, grant_loopback: bool) -> Result<Environment, StartError> {

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod demo;
 pub mod gateway;
 pub mod metrics;
+pub mod oauth;
 pub mod package;
 pub mod pipeline;
 pub mod policy;

@@ -148,6 +148,8 @@ async fn demo(listen: std::net::SocketAddr) -> Result<()> {
             connector: "items-transform".into(),
             parameters: [("api_key".to_string(), ValueSource::Literal(sluice::demo::DEMO_API_KEY.into()))].into_iter().collect(),
         }],
+        public_url: None,
+        oauth: Default::default(),
     };
     // The sample backend listens on loopback, which egress never allows from
     // configuration; the demo grants it in code.

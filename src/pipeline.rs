@@ -175,27 +175,41 @@ pub async fn run(gateway: &Arc<Gateway>, call: Call<'_>, operation_id: &mut Stri
             .map_err(|_| GatewayError::Internal(format!("the default of header `{name}` is not a valid header value")))?;
         request.headers_mut().insert(name, value);
     }
-    crate::credentials::apply(package, &connection.connection, &mut request)?;
+    let token = if crate::credentials::needs_signed_in_token(package, &connection.connection) {
+        Some(gateway.oauth()?.access_token(gateway, package, call.connection).await?)
+    } else {
+        None
+    };
+    let secrets = CallSecrets::new(&connection.connection, token.as_deref());
+    crate::credentials::apply(package, &connection.connection, token.as_deref(), &mut request)?;
     let values = connection.connection.values();
     let ctx = ExprContext { connection_parameters: &values, headers: &call.parts.headers, query: &query };
     connector
         .package
         .policies
         .apply_request(&operation.id, &route.path_params, &mut request, &ctx)
-        .map_err(|e| GatewayError::Policy(connection.connection.redact(&e.to_string())))?;
+        .map_err(|e| GatewayError::Policy(secrets.redact(&e.to_string())))?;
 
+    let signed_in = token.map(|token| SignedIn { connection: call.connection.to_string(), token });
     let mut response = match (&connector.code, package.runs_code(&operation.id)) {
         (Some(code), true) => {
-            run_code(gateway, &connector, &connection, code, operation_id, &call, request).await?
+            run_code(gateway, &connector, &connection, code, operation_id, &call, request, signed_in, secrets.clone()).await?
         }
-        _ => send_direct(gateway, &connector, &connection, operation_id, request).await?,
+        _ => send_direct(gateway, &connector, &connection, operation_id, request, signed_in.as_ref()).await?,
     };
     connector
         .package
         .policies
         .apply_response(&operation.id, &mut response, &ctx)
-        .map_err(|e| GatewayError::Policy(connection.connection.redact(&e.to_string())))?;
+        .map_err(|e| GatewayError::Policy(secrets.redact(&e.to_string())))?;
     Ok(into_axum(response))
+}
+
+/// The OAuth token a call started with, for the one retry after a 401.
+#[derive(Debug, Clone)]
+struct SignedIn {
+    connection: String,
+    token: String,
 }
 
 async fn send_direct(
@@ -204,22 +218,81 @@ async fn send_direct(
     connection: &ConnectionState,
     operation_id: &str,
     request: http::Request<Bytes>,
+    signed_in: Option<&SignedIn>,
 ) -> Result<http::Response<Bytes>, GatewayError> {
     let options = SendOptions {
         timeout: gateway.request_limits().backend_timeout,
         max_response_bytes: connector.package.settings.limits.response_body_bytes,
     };
-    let policy = gateway.egress_policy(connection);
-    gateway.client().send(&policy, request, options).await.map_err(|error| {
-        if let EgressError::Denied { reason } = &error {
-            count_denial(gateway, &connector.package.id, operation_id, "direct");
-            return GatewayError::EgressDenied(reason.to_string());
+    let retry = signed_in.map(|_| copy_request(&request));
+    let send = |request| async {
+        let policy = gateway.egress_policy(connection);
+        gateway.client().send(&policy, request, options).await.map_err(|error| {
+            if let EgressError::Denied { reason } = &error {
+                count_denial(gateway, &connector.package.id, operation_id, "direct");
+                return GatewayError::EgressDenied(reason.to_string());
+            }
+            match error {
+                EgressError::Timeout { .. } => GatewayError::BackendTimeout,
+                other => GatewayError::Backend(other.to_string()),
+            }
+        })
+    };
+    let response = send(request).await?;
+    match (response.status(), signed_in, retry) {
+        (http::StatusCode::UNAUTHORIZED, Some(signed_in), Some(mut retry)) => {
+            // The provider may have revoked the token early: refresh once and retry.
+            let fresh = gateway.oauth()?.refresh(gateway, &connector.package, &signed_in.connection, &signed_in.token).await?;
+            set_bearer(&mut retry, &fresh)?;
+            send(retry).await
         }
-        match error {
-            EgressError::Timeout { .. } => GatewayError::BackendTimeout,
-            other => GatewayError::Backend(other.to_string()),
+        _ => Ok(response),
+    }
+}
+
+/// A copy of a request (requests with a `Bytes` body are cheap to copy).
+fn copy_request(request: &http::Request<Bytes>) -> http::Request<Bytes> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+fn set_bearer(request: &mut http::Request<Bytes>, token: &str) -> Result<(), GatewayError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| GatewayError::Backend("the provider issued a token that is not a valid header value".into()))?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(header::AUTHORIZATION, value);
+    Ok(())
+}
+
+/// The secrets of one call (the connection's and its OAuth token), for
+/// hiding them from the code and redacting them from text.
+#[derive(Debug, Clone)]
+struct CallSecrets {
+    secrets: Vec<String>,
+}
+
+impl CallSecrets {
+    fn new(connection: &crate::connections::Connection, token: Option<&str>) -> Self {
+        let mut secrets: Vec<String> = connection.secrets().into_iter().map(str::to_string).collect();
+        secrets.extend(token.filter(|t| !t.is_empty()).map(str::to_string));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Self { secrets }
+    }
+
+    fn as_strs(&self) -> Vec<&str> {
+        self.secrets.iter().map(String::as_str).collect()
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.secrets {
+            text = text.replace(secret.as_str(), "***");
         }
-    })
+        text
+    }
 }
 
 fn count_denial(gateway: &Gateway, connector: &str, operation: &str, kind: &str) {
@@ -230,6 +303,9 @@ fn count_denial(gateway: &Gateway, connector: &str, operation: &str, kind: &str)
         .inc();
 }
 
+// The call's parts travel separately because each has its own lifetime
+// (the gateway and connector are shared, the call is borrowed).
+#[allow(clippy::too_many_arguments)]
 async fn run_code(
     gateway: &Arc<Gateway>,
     connector: &Arc<LoadedConnector>,
@@ -238,17 +314,21 @@ async fn run_code(
     operation_id: &str,
     call: &Call<'_>,
     mut request: http::Request<Bytes>,
+    signed_in: Option<SignedIn>,
+    secrets: CallSecrets,
 ) -> Result<http::Response<Bytes>, GatewayError> {
     let hidden = if connector.package.settings.code.sees_credentials {
         HiddenCredentials::default()
     } else {
-        HiddenCredentials::take(&mut request, &connection.connection.secrets())
+        HiddenCredentials::take(&mut request, &secrets.as_strs())
     };
     let backend = Arc::new(CodeBackend {
         gateway: Arc::clone(gateway),
         connection: Arc::clone(connection),
-        connector: connector.package.id.clone(),
-        hidden,
+        connector: Arc::clone(connector),
+        hidden: std::sync::Mutex::new(hidden),
+        signed_in: std::sync::Mutex::new(signed_in),
+        secrets: secrets.clone(),
     });
     let invocation = Invocation {
         operation_id: operation_id.to_string(),
@@ -260,7 +340,7 @@ async fn run_code(
     let output = code.call(invocation, backend).await;
     let report = &output.report;
     for line in &report.logs {
-        let message = connection.connection.redact(&line.message);
+        let message = secrets.redact(&line.message);
         let source = line.source.to_string();
         match line.level {
             LogLevel::Trace => tracing::trace!(target: "sluice::guest", source, "{message}"),
@@ -297,9 +377,9 @@ async fn run_code(
         }
         match error {
             CallError::Client { status, message } => {
-                GatewayError::Code(CallError::Client { status, message: connection.connection.redact(&message) })
+                GatewayError::Code(CallError::Client { status, message: secrets.redact(&message) })
             }
-            CallError::Upstream(message) => GatewayError::Code(CallError::Upstream(connection.connection.redact(&message))),
+            CallError::Upstream(message) => GatewayError::Code(CallError::Upstream(secrets.redact(&message))),
             other => GatewayError::Code(other),
         }
     })
@@ -353,6 +433,20 @@ impl HiddenCredentials {
         hidden
     }
 
+    /// Swaps a refreshed token into the hidden `Authorization` header.
+    fn replace_bearer(&mut self, stale: &str, fresh: &str) {
+        let stale = format!("Bearer {stale}");
+        for (name, value) in &mut self.headers {
+            if *name == header::AUTHORIZATION
+                && value.as_bytes() == stale.as_bytes()
+                && let Ok(mut fresh) = HeaderValue::from_str(&format!("Bearer {fresh}"))
+            {
+                fresh.set_sensitive(true);
+                *value = fresh;
+            }
+        }
+    }
+
     /// Puts the credentials back on a request to the same host, unless the
     /// code set those headers itself.
     fn restore(&self, request: &mut http::Request<Bytes>) {
@@ -378,28 +472,28 @@ impl HiddenCredentials {
 }
 
 /// The code's `send`: through the connection's egress policy, with the
-/// hidden credentials put back.
+/// hidden credentials put back, and one token refresh after a 401.
 struct CodeBackend {
     gateway: Arc<Gateway>,
     connection: Arc<ConnectionState>,
-    connector: String,
-    hidden: HiddenCredentials,
+    connector: Arc<LoadedConnector>,
+    hidden: std::sync::Mutex<HiddenCredentials>,
+    signed_in: std::sync::Mutex<Option<SignedIn>>,
+    secrets: CallSecrets,
 }
 
-#[async_trait]
-impl Backend for CodeBackend {
-    async fn send(&self, call: &CallInfo, mut request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
-        self.hidden.restore(&mut request);
+impl CodeBackend {
+    async fn send_once(&self, call: &CallInfo, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
         let options = SendOptions {
             timeout: call.deadline.saturating_duration_since(Instant::now()),
             max_response_bytes: call.max_response_bytes,
         };
         let policy = self.gateway.egress_policy(&self.connection);
         self.gateway.client().send(&policy, request, options).await.map_err(|error| {
-            let redact = |text: String| self.connection.connection.redact(&text);
+            let redact = |text: String| self.secrets.redact(&text);
             match error {
                 EgressError::Denied { reason } => {
-                    count_denial(&self.gateway, &self.connector, &call.operation_id, "code");
+                    count_denial(&self.gateway, &self.connector.package.id, &call.operation_id, "code");
                     tracing::info!(reason = %reason, "code's backend call denied");
                     SendError::Denied(reason.to_string())
                 }
@@ -409,6 +503,46 @@ impl Backend for CodeBackend {
                 other => SendError::Failed(redact(other.to_string())),
             }
         })
+    }
+
+    fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Backend for CodeBackend {
+    async fn send(&self, call: &CallInfo, mut request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
+        Self::lock(&self.hidden).restore(&mut request);
+        let signed_in = Self::lock(&self.signed_in).clone();
+        let bearer = signed_in.as_ref().map(|s| format!("Bearer {}", s.token));
+        let carries_token = bearer.as_deref().is_some_and(|b| {
+            request.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes() == b.as_bytes())
+        });
+        let retry = carries_token.then(|| copy_request(&request));
+        let response = self.send_once(call, request).await?;
+        let (Some(signed_in), Some(mut retry)) = (signed_in, retry) else { return Ok(response) };
+        if response.status() != http::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let oauth = match self.gateway.oauth() {
+            Ok(oauth) => oauth,
+            Err(_) => return Ok(response),
+        };
+        let fresh = match oauth.refresh(&self.gateway, &self.connector.package, &signed_in.connection, &signed_in.token).await {
+            Ok(fresh) => fresh,
+            // The code sees the backend's 401; the connection is marked for sign-in.
+            Err(error) => {
+                tracing::warn!(error = %error, "token refresh after a 401 failed");
+                return Ok(response);
+            }
+        };
+        Self::lock(&self.hidden).replace_bearer(&signed_in.token, &fresh);
+        *Self::lock(&self.signed_in) = Some(SignedIn { connection: signed_in.connection.clone(), token: fresh.clone() });
+        if set_bearer(&mut retry, &fresh).is_err() {
+            return Ok(response);
+        }
+        self.send_once(call, retry).await
     }
 }
 

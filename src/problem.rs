@@ -95,6 +95,36 @@ pub enum GatewayError {
     /// The custom code failed or was stopped.
     #[error(transparent)]
     Code(#[from] CallError),
+    /// The connection must be signed in (again).
+    #[error("connection `{connection}` of connector `{connector}` needs to sign in: {reason}; sign in at {signin_url}")]
+    SignInRequired {
+        /// The connector.
+        connector: String,
+        /// The connection.
+        connection: String,
+        /// Why.
+        reason: String,
+        /// Where to sign in.
+        signin_url: String,
+    },
+    /// A sign-in could not be completed.
+    #[error("sign-in failed: {0}")]
+    SignInFailed(String),
+    /// The connector is still on the global redirect URI after the cut-off.
+    #[error(
+        "connector `{connector}` still uses the global redirect URI, which takes no new sign-ins since {cutoff}; set \"redirectMode\": \"GlobalPerConnector\" in its apiProperties.json and register {redirect_uri} with the identity provider"
+    )]
+    GlobalRedirectRetired {
+        /// The connector.
+        connector: String,
+        /// The cut-off date.
+        cutoff: String,
+        /// The per-connector redirect URI to register.
+        redirect_uri: String,
+    },
+    /// OAuth is not configured or the connector lacks OAuth settings.
+    #[error("OAuth sign-in is unavailable: {0}")]
+    OAuthUnavailable(String),
     /// The gateway itself failed; the detail is logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -132,6 +162,12 @@ impl GatewayError {
             E::Backend(_) => (StatusCode::BAD_GATEWAY, "backend-failed", "Backend call failed"),
             E::BackendTimeout => (StatusCode::GATEWAY_TIMEOUT, "backend-timeout", "Backend timed out"),
             E::Policy(_) => (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed"),
+            E::SignInRequired { .. } => (StatusCode::UNAUTHORIZED, "signin-required", "Sign-in required"),
+            E::SignInFailed(_) => (StatusCode::BAD_REQUEST, "signin-failed", "Sign-in failed"),
+            E::GlobalRedirectRetired { .. } => {
+                (StatusCode::FORBIDDEN, "global-redirect-retired", "Global redirect URI retired")
+            }
+            E::OAuthUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable"),
             E::Code(error) => classify_call_error(error),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }

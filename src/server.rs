@@ -4,14 +4,19 @@
 //! - `ANY /apim/{connector}/{connection}/{operation path}`: call an operation,
 //!   the platform's runtime URL shape;
 //! - `GET /healthz`: liveness;
-//! - `GET /metrics`: Prometheus text.
+//! - `GET /metrics`: Prometheus text;
+//! - `GET /connections/{connector}/{connection}/signin`: start an OAuth sign-in;
+//! - `GET /redirect/{connector}` and `GET /redirect`: the provider's redirect
+//!   back (per-connector and global redirect URIs);
+//! - `GET /admin/redirect-audit` (JSON) and `/admin/redirect-audit.html`:
+//!   OAuth connectors still on the global redirect URI.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -26,6 +31,11 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/connections/{connector}/{connection}/signin", get(signin))
+        .route("/redirect", get(redirect_global))
+        .route("/redirect/{connector}", get(redirect_connector))
+        .route("/admin/redirect-audit", get(redirect_audit))
+        .route("/admin/redirect-audit.html", get(redirect_audit_html))
         .route("/apim/{connector}/{connection}", any(operation_root))
         .route("/apim/{connector}/{connection}/", any(operation_root))
         .route("/apim/{connector}/{connection}/{*path}", any(operation))
@@ -39,6 +49,106 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+/// Starts signing a connection in: a redirect to the provider.
+async fn signin(
+    State(gateway): State<Arc<Gateway>>,
+    Path((connector, connection)): Path<(String, String)>,
+) -> Response {
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let started = (|| {
+        let loaded = match gateway.connector(&connector) {
+            crate::gateway::Lookup::Ready(loaded) => loaded,
+            crate::gateway::Lookup::Failed(reason) => {
+                return Err(GatewayError::ConnectorUnavailable { connector: connector.clone(), reason });
+            }
+            crate::gateway::Lookup::Missing => return Err(GatewayError::UnknownConnector { connector: connector.clone() }),
+        };
+        gateway.oauth()?.start_signin(&loaded, &connection)
+    })();
+    match started {
+        Ok(url) => match HeaderValue::from_str(&url) {
+            Ok(location) => (axum::http::StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => GatewayError::Internal("authorization URL is not a valid header".into()).into_problem(&correlation_id),
+        },
+        Err(error) => {
+            tracing::info!(%connector, %connection, error = %error, "sign-in not started");
+            error.into_problem(&correlation_id)
+        }
+    }
+}
+
+/// The provider's redirect back, on the query.
+#[derive(Debug, serde::Deserialize)]
+struct RedirectQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn redirect_global(State(gateway): State<Arc<Gateway>>, Query(query): Query<RedirectQuery>) -> Response {
+    finish_signin(gateway, None, query).await
+}
+
+async fn redirect_connector(
+    State(gateway): State<Arc<Gateway>>,
+    Path(connector): Path<String>,
+    Query(query): Query<RedirectQuery>,
+) -> Response {
+    finish_signin(gateway, Some(connector), query).await
+}
+
+async fn finish_signin(gateway: Arc<Gateway>, connector: Option<String>, query: RedirectQuery) -> Response {
+    let correlation_id = uuid::Uuid::new_v4().to_string();
+    let result = async {
+        if let Some(error) = query.error {
+            let description = query.error_description.map(|d| format!(": {d}")).unwrap_or_default();
+            return Err(GatewayError::SignInFailed(format!("the provider answered `{error}`{description}")));
+        }
+        let (Some(code), Some(state)) = (query.code, query.state) else {
+            return Err(GatewayError::SignInFailed("the redirect carries no `code` and `state`".into()));
+        };
+        gateway.oauth()?.finish_signin(&gateway, connector.as_deref(), &code, &state).await
+    }
+    .await;
+    match result {
+        Ok((connector, connection)) => axum::response::Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
+             <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in. You can close this page.</p></body></html>",
+            html_text(&connection),
+            html_text(&connector)
+        ))
+        .into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, "sign-in failed");
+            error.into_problem(&correlation_id)
+        }
+    }
+}
+
+fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn audit_entries(gateway: &Gateway) -> Vec<crate::oauth::audit::AuditEntry> {
+    let loaded = gateway.packages();
+    crate::oauth::audit::audit(loaded.iter().map(|c| &c.package))
+}
+
+async fn redirect_audit(State(gateway): State<Arc<Gateway>>) -> Response {
+    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
+    axum::Json(serde_json::json!({
+        "cutoff": cutoff.map(|d| d.to_string()),
+        "connectors": audit_entries(&gateway),
+    }))
+    .into_response()
+}
+
+async fn redirect_audit_html(State(gateway): State<Arc<Gateway>>) -> Response {
+    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
+    axum::response::Html(crate::oauth::audit::render_html(&audit_entries(&gateway), cutoff)).into_response()
 }
 
 async fn operation_root(

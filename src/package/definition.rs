@@ -18,6 +18,8 @@ use super::route::PathTemplate;
 /// The parsed definition of a connector's API.
 #[derive(Debug, Clone)]
 pub struct Definition {
+    /// `info.title`, the connector's display name, when the file has one.
+    pub title: Option<String>,
     /// `host` (with port, if any), e.g. `api.annature.com.au`; `None` when
     /// the definition has none.
     pub host: Option<String>,
@@ -195,6 +197,8 @@ pub enum SecurityLocation {
 #[derive(Deserialize)]
 struct RawDefinition {
     swagger: Option<Value>,
+    #[serde(default)]
+    info: Option<Value>,
     host: Option<String>,
     #[serde(rename = "basePath")]
     base_path: Option<String>,
@@ -329,6 +333,7 @@ impl Definition {
         }
 
         Ok(Self {
+            title: raw.info.as_ref().and_then(|info| info.get("title")).and_then(Value::as_str).map(str::to_string),
             host: raw.host.filter(|h| !h.trim().is_empty()),
             base_path,
             schemes: raw.schemes,

@@ -43,6 +43,7 @@ pub struct TestGatewayBuilder {
     grant_loopback: bool,
     max_body_bytes: Option<usize>,
     backend_timeout: Option<std::time::Duration>,
+    oauth: sluice::config::OAuthConfig,
 }
 
 impl TestGatewayBuilder {
@@ -55,6 +56,7 @@ impl TestGatewayBuilder {
             grant_loopback: true,
             max_body_bytes: None,
             backend_timeout: None,
+            oauth: Default::default(),
         }
     }
 
@@ -108,6 +110,11 @@ impl TestGatewayBuilder {
         self
     }
 
+    pub fn oauth(mut self, oauth: sluice::config::OAuthConfig) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
     pub fn backend_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.backend_timeout = Some(timeout);
         self
@@ -126,6 +133,8 @@ impl TestGatewayBuilder {
         if let Some(timeout) = self.backend_timeout {
             requests.backend_timeout = timeout;
         }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+        let address = listener.local_addr().unwrap();
         let config = GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             packages: self.dir.path().to_path_buf(),
@@ -137,10 +146,10 @@ impl TestGatewayBuilder {
                 cache_dir: Some(PathBuf::from(env!("SLUICE_GUEST_DIR")).join("../compiled-cache")),
             },
             connections: self.connections,
+            public_url: Some(format!("http://{address}").parse().unwrap()),
+            oauth: self.oauth,
         };
         let gateway = Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback }).await.expect("gateway starts");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
-        let address = listener.local_addr().unwrap();
         let app = sluice::server::router(Arc::clone(&gateway));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("gateway serves") });
         TestGateway { address, gateway, _dir: self.dir, client: Client::builder(TokioExecutor::new()).build_http() }
