@@ -16,3 +16,4 @@ pub mod pipeline;
 pub mod policy;
 pub mod problem;
 pub mod server;
+pub mod tools;

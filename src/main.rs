@@ -4,7 +4,9 @@
 //! - `sluice` (or `sluice demo`): the offline demo, the example connectors
 //!   against a sample backend on loopback;
 //! - `sluice serve --config sluice.toml`: the gateway;
-//! - `sluice egress check ...`: explain egress decisions.
+//! - `sluice egress check ...`: explain egress decisions;
+//! - `sluice validate`, `sluice run`, `sluice import postman`, `sluice new`:
+//!   the connector authors' tools (`sluice::tools`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +42,20 @@ enum Command {
         #[command(subcommand)]
         command: EgressCommand,
     },
+    /// Check connector packages the way certification would (exit 0: clean or
+    /// warnings only, 1: errors, 2: unreadable input).
+    Validate(sluice::tools::cli::ValidateArgs),
+    /// Run one operation's custom code offline, against a fixture of canned
+    /// backend responses (exit 0: passed, 1: failed, 2: bad input).
+    Run(sluice::tools::cli::RunArgs),
+    /// Import an API description from another tool.
+    Import {
+        #[command(subcommand)]
+        command: sluice::tools::cli::ImportCommand,
+    },
+    /// Create a connector: a package folder and a guest crate that builds,
+    /// validates and runs as is.
+    New(sluice::tools::cli::NewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +79,18 @@ fn main() -> std::process::ExitCode {
                 let mut out = std::io::stdout();
                 let mut err = std::io::stderr();
                 sluice_egress::check_command(args, &mut out, &mut err).await
+            }
+            Some(Command::Validate(args)) => {
+                i32::from(sluice::tools::cli::validate_command(args, &mut std::io::stdout(), &mut std::io::stderr()))
+            }
+            Some(Command::Run(args)) => {
+                i32::from(sluice::tools::cli::run_command(args, &mut std::io::stdout(), &mut std::io::stderr()).await)
+            }
+            Some(Command::Import { command }) => {
+                i32::from(sluice::tools::cli::import_command(command, &mut std::io::stdout(), &mut std::io::stderr()))
+            }
+            Some(Command::New(args)) => {
+                i32::from(sluice::tools::cli::new_command(args, &mut std::io::stdout(), &mut std::io::stderr()))
             }
             Some(Command::Serve { config }) => report(serve(config).await),
             Some(Command::Demo { listen }) => report(demo(listen).await),
