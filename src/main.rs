@@ -5,6 +5,8 @@
 //!   against a sample backend on loopback;
 //! - `sluice serve --config sluice.toml`: the gateway;
 //! - `sluice egress check ...`: explain egress decisions;
+//! - `sluice connectors redirect-audit DIR`: OAuth connectors still on the
+//!   global redirect URI;
 //! - `sluice validate`, `sluice run`, `sluice import postman`, `sluice new`:
 //!   the connector authors' tools (`sluice::tools`).
 
@@ -53,9 +55,36 @@ enum Command {
         #[command(subcommand)]
         command: sluice::tools::cli::ImportCommand,
     },
+    /// Connector reports.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
     /// Create a connector: a package folder and a guest crate that builds,
     /// validates and runs as is.
     New(sluice::tools::cli::NewArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnectorsCommand {
+    /// List the OAuth connectors still on the global redirect URI, with their
+    /// name, publisher and stack owner.
+    RedirectAudit {
+        /// The directory of connector packages.
+        packages: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: AuditFormat,
+        /// The cut-off date (YYYY-MM-DD) to show on the HTML page.
+        #[arg(long)]
+        cutoff: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    Json,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,12 +121,36 @@ fn main() -> std::process::ExitCode {
             Some(Command::New(args)) => {
                 i32::from(sluice::tools::cli::new_command(args, &mut std::io::stdout(), &mut std::io::stderr()))
             }
+            Some(Command::Connectors { command: ConnectorsCommand::RedirectAudit { packages, format, cutoff } }) => {
+                redirect_audit(&packages, format, cutoff)
+            }
             Some(Command::Serve { config }) => report(serve(config).await),
             Some(Command::Demo { listen }) => report(demo(listen).await),
             None => report(demo("127.0.0.1:8080".parse().expect("a valid address")).await),
         }
     });
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Prints the redirect audit of a packages directory; exit 2 when it cannot be read.
+fn redirect_audit(packages: &std::path::Path, format: AuditFormat, cutoff: Option<chrono::NaiveDate>) -> i32 {
+    if let Err(error) = std::fs::read_dir(packages) {
+        eprintln!("error: cannot read the packages directory {}: {error}", packages.display());
+        return 2;
+    }
+    let (loaded, failed) = sluice::package::load_packages(packages);
+    for (dir, error) in &failed {
+        eprintln!("warning: {} not audited: {error}", dir.display());
+    }
+    let entries = sluice::oauth::audit::audit(&loaded);
+    match format {
+        AuditFormat::Json => {
+            let json = serde_json::json!({ "cutoff": cutoff.map(|d| d.to_string()), "connectors": entries });
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        AuditFormat::Html => print!("{}", sluice::oauth::audit::render_html(&entries, cutoff)),
+    }
+    0
 }
 
 fn report(result: Result<()>) -> i32 {

@@ -154,7 +154,11 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         file: file.to_string(),
         reason,
     };
-    let id = dir
+    // `.` and `..` name no folder; the canonical path does.
+    let canonical = dir.canonicalize().ok();
+    let id = canonical
+        .as_deref()
+        .unwrap_or(dir)
         .file_name()
         .and_then(|n| n.to_str())
         .filter(|n| !n.is_empty())
@@ -722,5 +726,11 @@ mod tests {
         let (packages, errors) = load_packages(Path::new("/nonexistent/sluice-packages"));
         assert!(packages.is_empty());
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn package_loaded_through_dot_takes_the_folder_name() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/connectors/Tulip/."));
+        assert_eq!(load_package(dir).unwrap().id, "Tulip");
     }
 }
