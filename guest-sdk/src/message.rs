@@ -74,6 +74,16 @@ impl Request {
         self.edit_query(name, Some(value))
     }
 
+    /// Adds the query pair `name=value` after the existing ones, keeping
+    /// earlier values of `name`: for lists such as `name[]=a&name[]=b`, or to
+    /// add a parameter the way a script appends `&name=value` to the URL.
+    pub fn append_query(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let mut url = self.parsed_url()?;
+        url.query_pairs_mut().append_pair(name, value);
+        self.url = url.into();
+        Ok(())
+    }
+
     /// Removes every value of query parameter `name`.
     pub fn remove_query(&mut self, name: &str) -> Result<(), Error> {
         self.edit_query(name, None)
@@ -305,6 +315,17 @@ mod tests {
         request.remove_query("b").unwrap();
         request.remove_query("a").unwrap();
         assert_eq!(request.url(), "https://api.example/items");
+    }
+
+    #[test]
+    fn append_query_keeps_earlier_values_in_order() {
+        let mut request = Request::get("https://api.example/");
+        request.append_query("name[]", "ann").unwrap();
+        request.append_query("name[]", "bo b").unwrap();
+        assert_eq!(request.url(), "https://api.example/?name%5B%5D=ann&name%5B%5D=bo+b");
+        let mut request = Request::get("https://api.example/types?count=2&organization=a");
+        request.append_query("organization", "b").unwrap();
+        assert_eq!(request.url(), "https://api.example/types?count=2&organization=a&organization=b");
     }
 
     #[test]

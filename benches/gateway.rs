@@ -1,0 +1,248 @@
+//! The gateway end to end on loopback: what custom code does to a real
+//! operation's throughput and latency, and what 1,000 calls in flight cost in
+//! memory.
+//!
+//! Three targets, each a real HTTP server on 127.0.0.1: the operation with
+//! the canonical transform as code (`items-transform`, `ListItems`), the same
+//! operation without code (`items-plain`), and the backend called directly.
+//! The load generator runs in this process (tokio + hyper, one pooled
+//! client, N tasks each sending requests back to back), as do the gateway
+//! and the backend: on a 2-core machine they share the cores, so the figures
+//! are a floor for a dedicated gateway.
+//!
+//! Run: `cargo bench --bench gateway` (`-- --quick`, or
+//! `SLUICE_BENCH_QUICK=1`, for a smoke run of a few seconds).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use criterion::Criterion;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sluice::config::{ConnectionConfig, GatewayConfig, ValueSource};
+use sluice::gateway::{Gateway, GatewayOptions};
+
+const GUEST_DIR: &str = env!("SLUICE_GUEST_DIR");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/items-transform");
+const API_KEY: &str = "bench-key";
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn quick() -> bool {
+    std::env::args().any(|a| a == "--quick") || std::env::var_os("SLUICE_BENCH_QUICK").is_some()
+}
+
+fn items() -> Bytes {
+    let items: Vec<serde_json::Value> =
+        (1..=20).map(|i| serde_json::json!({"id": i, "name": format!("item{i}"), "ok": true})).collect();
+    Bytes::from(serde_json::to_vec(&items).expect("json"))
+}
+
+async fn start_backend() -> SocketAddr {
+    let body = items();
+    let slow = body.clone();
+    let app = Router::new()
+        .route(
+            "/v1/items",
+            get(move || {
+                let body = body.clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        )
+        .route(
+            "/v1/slow/items",
+            get(move || {
+                let body = slow.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    ([("content-type", "application/json")], body)
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("backend") });
+    address
+}
+
+/// Writes a copy of the example package pointing at `backend`, with or without code.
+fn write_package(dir: &Path, name: &str, backend: SocketAddr, base_path: &str, with_code: bool) {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).expect("package dir");
+    let definition = std::fs::read(format!("{EXAMPLE}/apiDefinition.swagger.json")).expect("definition");
+    let mut definition: serde_json::Value = serde_json::from_slice(&definition).expect("json");
+    definition["host"] = serde_json::json!(backend.to_string());
+    definition["schemes"] = serde_json::json!(["http"]);
+    definition["basePath"] = serde_json::json!(base_path);
+    std::fs::write(folder.join("apiDefinition.swagger.json"), serde_json::to_vec(&definition).expect("json")).expect("write");
+    std::fs::copy(format!("{EXAMPLE}/apiProperties.json"), folder.join("apiProperties.json")).expect("properties");
+    if with_code {
+        std::fs::copy(format!("{GUEST_DIR}/items_transform.wasm"), folder.join("script.wasm")).expect("script");
+    }
+}
+
+async fn start_gateway(dir: &Path) -> SocketAddr {
+    let connection = |connector: &str| ConnectionConfig {
+        id: "c".into(),
+        connector: connector.into(),
+        parameters: [("api_key".to_string(), ValueSource::Literal(API_KEY.into()))].into_iter().collect(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+    let address = listener.local_addr().expect("address");
+    let config = GatewayConfig {
+        listen: address,
+        packages: dir.to_path_buf(),
+        environment: Default::default(),
+        requests: Default::default(),
+        runtime: Default::default(),
+        connections: ["items-transform", "items-plain", "items-slow"].map(connection).to_vec(),
+        public_url: None,
+        oauth: Default::default(),
+    };
+    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await.expect("gateway");
+    let (_, failed) = gateway.status();
+    assert!(failed.is_empty(), "{failed:?}");
+    tokio::spawn(async move { axum::serve(listener, sluice::server::router(gateway)).await.expect("gateway serves") });
+    address
+}
+
+async fn fetch(client: &HttpClient, url: &str) -> Duration {
+    let started = Instant::now();
+    let request = http::Request::get(url).header("x-api-key", API_KEY).body(Full::new(Bytes::new())).expect("request");
+    let response = client.request(request).await.expect("answer");
+    let status = response.status();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert!(status.is_success(), "{url}: {status} {}", String::from_utf8_lossy(&body));
+    started.elapsed()
+}
+
+/// Requests per second and latency percentiles at a concurrency.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Duration) -> Load {
+    // Warm the connection pool and the instance pool first.
+    for _ in 0..concurrency.max(8) {
+        fetch(client, url).await;
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < duration {
+                    latencies.push(fetch(&client, &url).await);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("load task"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
+}
+
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (gateway, backend) = rt.block_on(async {
+        let backend = start_backend().await;
+        write_package(dir.path(), "items-transform", backend, "/v1", true);
+        write_package(dir.path(), "items-plain", backend, "/v1", false);
+        write_package(dir.path(), "items-slow", backend, "/v1/slow", true);
+        (start_gateway(dir.path()).await, backend)
+    });
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(2048).build_http();
+    let targets = [
+        ("code", format!("http://{gateway}/apim/items-transform/c/items")),
+        ("no_code", format!("http://{gateway}/apim/items-plain/c/items")),
+        ("direct", format!("http://{backend}/v1/items")),
+    ];
+
+    // Latency of one request at a time, measured by criterion.
+    let mut criterion = Criterion::default().configure_from_args();
+    if quick() {
+        criterion = criterion.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(10);
+    }
+    {
+        let mut group = criterion.benchmark_group("gateway_request");
+        for (name, url) in &targets {
+            group.bench_function(*name, |b| b.to_async(&rt).iter(|| fetch(&client, url)));
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    // Throughput and tail latency at concurrency 1 and 32.
+    let duration = if quick() { Duration::from_secs(1) } else { Duration::from_secs(5) };
+    println!("\ngateway load on loopback ({duration:?} per run; generator, gateway and backend share this process)");
+    println!("{:<10} {:>5} {:>10} {:>10} {:>10}", "target", "conc", "req/s", "p50", "p99");
+    let mut results = std::collections::HashMap::new();
+    for concurrency in [1, 32] {
+        for (name, url) in &targets {
+            let result = rt.block_on(load(&client, url, concurrency, duration));
+            println!("{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?}", result.rps, result.p50, result.p99);
+            results.insert((*name, concurrency), result);
+        }
+    }
+    for concurrency in [1, 32] {
+        let code = results[&("code", concurrency)];
+        let plain = results[&("no_code", concurrency)];
+        println!(
+            "ratio at {concurrency:>2}: code / no-code throughput {:.2}; code adds {:.2?} at p99",
+            code.rps / plain.rps,
+            code.p99.saturating_sub(plain.p99)
+        );
+    }
+
+    // Resident memory with 1,000 calls of code in flight against a slow backend.
+    let in_flight = 1000;
+    let before = resident_bytes();
+    let peak = rt.block_on(async {
+        let url = format!("http://{gateway}/apim/items-slow/c/items");
+        let calls: Vec<_> = (0..in_flight)
+            .map(|_| {
+                let client = client.clone();
+                let url = url.clone();
+                tokio::spawn(async move { fetch(&client, &url).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let peak = resident_bytes();
+        for call in calls {
+            call.await.expect("slow call");
+        }
+        peak
+    });
+    println!(
+        "\nresident memory with {in_flight} calls in flight: {:.0} MiB (this whole process; {:.0} MiB before the calls)",
+        peak as f64 / (1 << 20) as f64,
+        before as f64 / (1 << 20) as f64
+    );
+}
