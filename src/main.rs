@@ -223,7 +223,11 @@ async fn demo(listen: std::net::SocketAddr) -> Result<()> {
         packages: dir.clone(),
         environment: Default::default(),
         requests: Default::default(),
-        runtime: Default::default(),
+        // Compiled code is cached across runs, so a restarted demo is ready at once.
+        runtime: sluice::config::RuntimeSettings {
+            cache_dir: Some(std::env::temp_dir().join("sluice-demo-compiled")),
+            ..Default::default()
+        },
         connections: vec![ConnectionConfig {
             id: "demo".into(),
             connector: "items-transform".into(),
