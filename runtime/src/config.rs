@@ -44,8 +44,16 @@ pub struct RuntimeConfig {
     /// per tick. Default: 10 ms.
     pub epoch_tick: Duration,
     /// Linear memory kept resident (not returned to the OS) per pool slot
-    /// between calls, in bytes; it is reset by `memset` instead of being
-    /// faulted in again. Default: 1 MiB.
+    /// between calls, in bytes. Pages kept are reset in place (zeroed, or
+    /// copied back from the code's data image) when a call ends, so the next
+    /// call in the slot takes no page faults; pages beyond are returned to
+    /// the OS and faulted in again when touched.
+    ///
+    /// On Linux 6.7 and later only the pages a call dirtied are reset (found
+    /// with the `PAGEMAP_SCAN` ioctl), up to this many bytes, so a generous
+    /// value costs nothing per call; elsewhere the first this-many bytes of
+    /// every memory are reset, so it should be close to what a call touches.
+    /// Only used with [`pooling`](Self::pooling). Default: 1 MiB.
     pub keep_resident_bytes: usize,
     /// A directory where compiled components are cached, keyed by the hash
     /// of their bytes and the engine's settings, so that a restart or a

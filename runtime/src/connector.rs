@@ -7,16 +7,15 @@ use bytes::Bytes;
 use wasmtime::component::Linker;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::backend::{Backend, CallInfo};
+use crate::backend::{Backend, CallInfo, NoBackend};
 use crate::bindings::{self, sluice::connector::types};
 use crate::cache;
 use crate::config::RuntimeConfig;
 use crate::error::{Abort, Body, CallError, LoadError};
 use crate::limits::Limits;
-use crate::logs::{self, LogSink, LogStream};
-use crate::report::{CallReport, LogSource};
+use crate::logs::{self, LogSink};
+use crate::report::CallReport;
 use crate::state::{self, CallState, MemoryLimiter};
 
 /// The export every connector's code must have.
@@ -194,7 +193,15 @@ impl Connector {
             return CallOutput { result: Err(error), report: CallReport::default() };
         }
 
-        let mut store = self.new_store(&invocation, backend, started, deadline);
+        let info = CallInfo {
+            connector_id: Arc::clone(&self.inner.id),
+            operation_id: invocation.operation_id.as_str().into(),
+            correlation_id: invocation.correlation_id.as_str().into(),
+            deadline,
+            index: 0,
+            max_response_bytes: limits.response_body_bytes,
+        };
+        let mut store = self.new_store(info, backend, started);
         let ctx = types::Context {
             connector_id: self.inner.id.to_string(),
             operation_id: invocation.operation_id,
@@ -237,35 +244,49 @@ impl Connector {
         CallOutput { result, report }
     }
 
-    /// Builds the call's store: its WASI context (clocks and randomness;
-    /// stdout and stderr into the call's log), its limits and its clock.
-    fn new_store(
-        &self,
-        invocation: &Invocation,
-        backend: Arc<dyn Backend>,
-        started: Instant,
-        deadline: Instant,
-    ) -> Store<CallState> {
+    /// Instantiates the code once without calling it, in a store built as
+    /// for a call, then drops the instance.
+    ///
+    /// This checks that the code instantiates under its limits (its initial
+    /// memory fits [`Limits::memory_bytes`], the pool has a free slot) and,
+    /// with pooling, leaves a pool slot holding the code's memory image, so
+    /// that the first call does not map it. A host may call it right after
+    /// [`Runtime::load`](crate::Runtime::load); the benchmarks use it to
+    /// measure instantiation alone.
+    pub async fn warm_up(&self) -> Result<(), CallError> {
         let limits = self.inner.limits;
-        let sink = Arc::new(Mutex::new(LogSink::new(started, limits.log_bytes)));
-        let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(Arc::clone(&sink), LogSource::Stdout))
-            .stderr(LogStream::new(Arc::clone(&sink), LogSource::Stderr))
-            .build();
+        let started = Instant::now();
+        let info = CallInfo {
+            connector_id: Arc::clone(&self.inner.id),
+            operation_id: Arc::from(""),
+            correlation_id: Arc::from(""),
+            deadline: started + limits.deadline,
+            index: 0,
+            max_response_bytes: limits.response_body_bytes,
+        };
+        let mut store = self.new_store(info, Arc::new(NoBackend), started);
+        match self.inner.pre.instantiate_async(&mut store).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let state = store.into_data();
+                let log_lines = logs::lock(&state.logs).finish();
+                Err(classify(Failure::Instantiate(error), &state, &log_lines, &limits))
+            }
+        }
+    }
+
+    /// Builds the call's store: its log, its limits and its clock. The WASI
+    /// context is built only if the code calls WASI (see [`CallState`]).
+    fn new_store(&self, info: CallInfo, backend: Arc<dyn Backend>, started: Instant) -> Store<CallState> {
+        let limits = self.inner.limits;
+        let deadline = info.deadline;
         let state = CallState {
-            wasi,
+            wasi: None,
             table: Default::default(),
             memory: MemoryLimiter::new(limits.memory_bytes),
-            logs: sink,
+            logs: Arc::new(Mutex::new(LogSink::new(started, limits.log_bytes))),
             backend,
-            info: CallInfo {
-                connector_id: Arc::clone(&self.inner.id),
-                operation_id: invocation.operation_id.as_str().into(),
-                correlation_id: invocation.correlation_id.as_str().into(),
-                deadline,
-                index: 0,
-                max_response_bytes: limits.response_body_bytes,
-            },
+            info,
             limits,
             backend_calls: Vec::new(),
             abort: None,

@@ -6,7 +6,8 @@
 //! - once per process, a [`Runtime`] owns the engine and its settings
 //!   ([`RuntimeConfig`]);
 //! - once per connector, [`Runtime::load`] compiles and checks the code and
-//!   keeps a pre-linked template ([`Connector`]), under its [`Limits`];
+//!   keeps a pre-linked template ([`Connector`]), under its [`Limits`]
+//!   ([`Connector::warm_up`] can then check that it instantiates);
 //! - once per call, [`Connector::call`] makes a store and an instance, runs
 //!   the code's `handle`, and returns the response with a [`CallReport`].
 //!

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::bindings;
 use crate::config::RuntimeConfig;
@@ -20,6 +20,9 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 /// Tables one component may hold.
 const TABLES_PER_COMPONENT: u32 = 4;
+/// Table memory reset in place rather than decommitted when a slot is
+/// freed, per table. A Rust guest's function table is a page or two.
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 /// Host stack above the guest's WebAssembly stack on each call's fiber, for
 /// host functions and wasmtime itself.
 const HOST_STACK_BYTES: usize = 1 << 20;
@@ -94,9 +97,16 @@ impl Runtime {
 }
 
 /// The one place where wasmtime is configured; each choice says why.
+///
+/// The per-call cost (a fresh store and instance for every call) is what
+/// these settings are tuned for; `benches/runtime.rs` measures each of them.
 fn engine_config(config: &RuntimeConfig) -> Config {
     let mut cfg = Config::new();
     cfg.wasm_component_model(true);
+    // Connector code is compiled once per load and run for every call, so
+    // compile time is worth spending on faster code. (This is wasmtime's
+    // default; it is set here so that it stays a decision.)
+    cfg.cranelift_opt_level(OptLevel::Speed);
     // Deadlines: a clock thread bumps the epoch, and each call's store traps
     // (or yields to other calls) when its deadline tick comes. Cheaper than
     // fuel, and it bounds wall time, which fuel cannot.
@@ -107,7 +117,8 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     cfg.max_wasm_stack(config.max_wasm_stack);
     cfg.async_stack_size(config.max_wasm_stack + HOST_STACK_BYTES);
     // Data segments are mapped copy-on-write from the compiled image instead
-    // of being copied into every new instance.
+    // of being copied into every new instance; with pooling the image stays
+    // mapped in the slot, and a call's writes to it are undone at reset.
     cfg.memory_init_cow(true);
     if config.pooling {
         let calls = config.max_concurrent_calls.max(1);
@@ -121,10 +132,20 @@ fn engine_config(config: &RuntimeConfig) -> Config {
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .total_stacks(calls)
             .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
-            // A slot's first pages stay mapped between calls and are reset
-            // with memset: cheaper than unmapping and faulting them in again.
+            // Pages a call dirtied stay mapped when its slot is freed, and
+            // are reset in place (zeroed, or copied back from the memory
+            // image): the next call in the slot takes no page faults, and
+            // freeing takes no `madvise`. Rust guests use one small table
+            // (a page or two), so tables are always reset in place.
             .linear_memory_keep_resident(config.keep_resident_bytes)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
+            // Where the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and
+            // later), reset only the pages the call actually dirtied instead
+            // of the whole first `keep_resident_bytes` of memory: the reset
+            // costs what the call touched (a few pages for a typical
+            // transform), whatever the guest's memory layout. Elsewhere this
+            // falls back to resetting the first `keep_resident_bytes`.
+            .pagemap_scan(Enabled::Auto);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     cfg

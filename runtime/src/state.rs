@@ -5,19 +5,23 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::backend::{Backend, CallInfo, SendError};
 use crate::bindings::sluice::connector::{backend, call, log, types};
 use crate::error::{Abort, Body};
 use crate::limits::Limits;
-use crate::logs::{self, LogSink};
-use crate::report::{BackendCall, LogLevel};
+use crate::logs::{self, LogSink, LogStream};
+use crate::report::{BackendCall, LogLevel, LogSource};
 
 /// Everything one call's store holds. Built fresh for every call and dropped
 /// with it, so nothing survives from one call to the next.
 pub(crate) struct CallState {
-    pub(crate) wasi: WasiCtx,
+    /// The call's WASI context, built the first time the code calls a WASI
+    /// function. Most connector code never does (it talks to the host
+    /// through the contract), and building one costs two seeded random
+    /// generators and a dozen allocations per call.
+    pub(crate) wasi: Option<WasiCtx>,
     pub(crate) table: ResourceTable,
     pub(crate) memory: MemoryLimiter,
     pub(crate) logs: Arc<Mutex<LogSink>>,
@@ -39,8 +43,19 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let logs = &self.logs;
+        let ctx = self.wasi.get_or_insert_with(|| new_wasi(logs));
+        WasiCtxView { ctx, table: &mut self.table }
     }
+}
+
+/// A call's WASI context: clocks and randomness of its own, no environment,
+/// arguments or directories, and stdout and stderr into the call's log.
+fn new_wasi(logs: &Arc<Mutex<LogSink>>) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stdout(LogStream::new(Arc::clone(logs), LogSource::Stdout))
+        .stderr(LogStream::new(Arc::clone(logs), LogSource::Stderr))
+        .build()
 }
 
 /// Caps the total linear memory of one instance and records its peak.
@@ -115,7 +130,7 @@ impl call::Host for CallState {
 impl backend::Host for CallState {
     async fn send(
         &mut self,
-        request: types::Request,
+        mut request: types::Request,
     ) -> wasmtime::Result<Result<types::Response, types::SendError>> {
         let index = u32::try_from(self.backend_calls.len()).unwrap_or(u32::MAX);
         if index >= self.limits.backend_calls {
@@ -128,10 +143,8 @@ impl backend::Host for CallState {
                 limit: self.limits.request_body_bytes,
             }));
         }
-        let method = request.method.clone();
-        let url = request.url.clone();
         let started = Instant::now();
-        let outcome = match to_http_request(request) {
+        let outcome = match to_http_request(&mut request) {
             Ok(http_request) => {
                 let info = CallInfo { index, ..self.info.clone() };
                 let backend = Arc::clone(&self.backend);
@@ -139,9 +152,11 @@ impl backend::Host for CallState {
             }
             Err(reason) => Err(SendError::InvalidRequest(reason)),
         };
+        // The method and URL move into the report as the code gave them;
+        // the HTTP request was built from copies.
         self.backend_calls.push(BackendCall {
-            method,
-            url,
+            method: request.method,
+            url: request.url,
             outcome: outcome.as_ref().map(|r| r.status().as_u16()).map_err(ToString::to_string),
             duration: started.elapsed(),
         });
@@ -175,7 +190,8 @@ impl From<SendError> for types::SendError {
 }
 
 /// Builds an HTTP request from the guest's, checking method, URL and headers.
-pub(crate) fn to_http_request(request: types::Request) -> Result<http::Request<Bytes>, String> {
+/// The body moves out of `request`; method and URL stay for the report.
+pub(crate) fn to_http_request(request: &mut types::Request) -> Result<http::Request<Bytes>, String> {
     let method = http::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| format!("`{}` is not a valid HTTP method", request.method))?;
     let uri: http::Uri =
@@ -184,14 +200,14 @@ pub(crate) fn to_http_request(request: types::Request) -> Result<http::Request<B
         return Err(format!("`{}` is not an absolute URL with a scheme and a host", request.url));
     }
     let mut builder = http::Request::builder().method(method).uri(uri);
-    for header in request.headers {
+    for header in &request.headers {
         let name = http::HeaderName::from_bytes(header.name.as_bytes())
             .map_err(|_| format!("`{}` is not a valid header name", header.name))?;
         let value = http::HeaderValue::from_str(&header.value)
             .map_err(|_| format!("the value of header `{}` is not a valid header value", header.name))?;
         builder = builder.header(name, value);
     }
-    builder.body(Bytes::from(request.body)).map_err(|e| e.to_string())
+    builder.body(Bytes::from(std::mem::take(&mut request.body))).map_err(|e| e.to_string())
 }
 
 /// Turns a backend's response into the guest's.
@@ -231,15 +247,17 @@ mod tests {
 
     #[test]
     fn guest_request_with_bad_parts_is_refused_with_the_part_named() {
-        let bad_method = to_http_request(request("GE T", "http://a.example/", ("x", "1")));
+        let bad_method = to_http_request(&mut request("GE T", "http://a.example/", ("x", "1")));
         assert!(bad_method.unwrap_err().contains("method"));
-        let relative = to_http_request(request("GET", "/items", ("x", "1")));
+        let relative = to_http_request(&mut request("GET", "/items", ("x", "1")));
         assert!(relative.unwrap_err().contains("absolute URL"));
-        let bad_header = to_http_request(request("GET", "http://a.example/", ("x y", "1")));
+        let bad_header = to_http_request(&mut request("GET", "http://a.example/", ("x y", "1")));
         assert!(bad_header.unwrap_err().contains("header name"));
-        let bad_value = to_http_request(request("GET", "http://a.example/", ("x", "a\nb")));
+        let bad_value = to_http_request(&mut request("GET", "http://a.example/", ("x", "a\nb")));
         assert!(bad_value.unwrap_err().contains("header value"));
-        assert!(to_http_request(request("POST", "https://a.example/x?y=1", ("x", "1"))).is_ok());
+        let mut ok = request("POST", "https://a.example/x?y=1", ("x", "1"));
+        assert!(to_http_request(&mut ok).is_ok());
+        assert_eq!((ok.method.as_str(), ok.url.as_str()), ("POST", "https://a.example/x?y=1"));
     }
 
     #[test]
