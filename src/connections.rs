@@ -151,10 +151,16 @@ impl Connection {
 
     /// `text` with every secret value of this connection replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in self.secrets() {
-            text = text.replace(secret, "***");
-        }
-        text
+        redact(&self.secrets(), text)
     }
+}
+
+/// `text` with every one of `secrets` replaced by `***`; give the secrets
+/// longest first, so that one containing another is hidden whole.
+pub fn redact<S: AsRef<str>>(secrets: &[S], text: &str) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "***");
+    }
+    text
 }

@@ -287,11 +287,7 @@ impl CallSecrets {
     }
 
     fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in &self.secrets {
-            text = text.replace(secret.as_str(), "***");
-        }
-        text
+        crate::connections::redact(&self.secrets, text)
     }
 }
 

@@ -7,22 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 use serde_json::Value;
 use sluice::tools::postman;
 use sluice::tools::validate::{ValidateOptions, Validator};
 
-const CONNECTORS: [&str; 10] = [
-    "Annature",
-    "Azure_Communication_Services_Identity",
-    "Calendly",
-    "HtmlToText",
-    "IBM_Watson_Text_to_Speech",
-    "Industrial_App_Store",
-    "Nationalize.io",
-    "Telstra_SMS",
-    "Tulip",
-    "VIES",
-];
+const CONNECTORS: [&str; 10] = support::SHARED_CONNECTORS;
 
 fn collection(name: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/postman"))

@@ -3,6 +3,8 @@
 //! package with its built code passing; and bad input answered with one line
 //! and exit code 2, through the real binary.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -182,18 +184,7 @@ fn findings_carry_file_and_json_path() {
 
 #[test]
 fn json_output_of_all_shared_packages_matches_the_library_and_exits_1() {
-    let dirs: Vec<String> = [
-        "Annature",
-        "Azure_Communication_Services_Identity",
-        "Calendly",
-        "HtmlToText",
-        "IBM_Watson_Text_to_Speech",
-        "Industrial_App_Store",
-        "Nationalize.io",
-        "Telstra_SMS",
-        "Tulip",
-        "VIES",
-    ]
+    let dirs: Vec<String> = support::SHARED_CONNECTORS
     .iter()
     .map(|n| shared(n).display().to_string())
     .collect();

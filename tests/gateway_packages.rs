@@ -9,25 +9,12 @@ use serde_json::json;
 use sluice::gateway::Lookup;
 use support::*;
 
-const SHARED: [&str; 10] = [
-    "Annature",
-    "Azure_Communication_Services_Identity",
-    "Calendly",
-    "HtmlToText",
-    "IBM_Watson_Text_to_Speech",
-    "Industrial_App_Store",
-    "Nationalize.io",
-    "Telstra_SMS",
-    "Tulip",
-    "VIES",
-];
-
 #[tokio::test]
 async fn all_ten_shared_packages_load_and_route() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
     let mut builder = TestGatewayBuilder::new();
-    for name in SHARED {
+    for name in SHARED_CONNECTORS {
         builder = builder.package_from(&shared_connectors().join(name), Some(backend));
     }
     let gateway = builder.connection("Nationalize.io", "n1", &[("api_key", "nk")]).start().await;

@@ -15,6 +15,20 @@ use hyper_util::rt::TokioExecutor;
 use sluice::config::{ConnectionConfig, GatewayConfig, ValueSource};
 use sluice::gateway::{Gateway, GatewayOptions};
 
+/// The ten shared connector packages, by folder name.
+pub const SHARED_CONNECTORS: [&str; 10] = [
+    "Annature",
+    "Azure_Communication_Services_Identity",
+    "Calendly",
+    "HtmlToText",
+    "IBM_Watson_Text_to_Speech",
+    "Industrial_App_Store",
+    "Nationalize.io",
+    "Telstra_SMS",
+    "Tulip",
+    "VIES",
+];
+
 /// The shared connector packages (MIT, see their PROVENANCE.md).
 pub fn shared_connectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/connectors")
