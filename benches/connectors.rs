@@ -19,6 +19,10 @@ use sluice_runtime::{Backend, CallInfo, Invocation, Limits, Runtime, RuntimeConf
 
 const GUEST_DIR: &str = env!("SLUICE_GUEST_DIR");
 
+/// The gateway binary's allocator, so that host-side figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Answers every backend call with a function of the request.
 struct Canned(fn(&http::Request<Bytes>) -> http::Response<Bytes>);
 

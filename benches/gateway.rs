@@ -10,8 +10,17 @@
 //! and the backend: on a 2-core machine they share the cores, so the figures
 //! are a floor for a dedicated gateway.
 //!
+//! Each load run also reports the process's CPU time per request (user and
+//! system, every thread): with the cores shared, that is what code costs the
+//! machine, and it is steadier than throughput between runs. The allocator
+//! is mimalloc, as in the `sluice` binary.
+//!
 //! Run: `cargo bench --bench gateway` (`-- --quick`, or
 //! `SLUICE_BENCH_QUICK=1`, for a smoke run of a few seconds).
+
+/// The gateway binary's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,6 +29,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
+use cpu_time::ProcessTime;
 use criterion::Criterion;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -122,12 +132,13 @@ async fn fetch(client: &HttpClient, url: &str) -> Duration {
     started.elapsed()
 }
 
-/// Requests per second and latency percentiles at a concurrency.
+/// Requests per second, latency percentiles and CPU time per request at a concurrency.
 #[derive(Debug, Clone, Copy)]
 struct Load {
     rps: f64,
     p50: Duration,
     p99: Duration,
+    cpu_per_request: Duration,
 }
 
 async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Duration) -> Load {
@@ -136,6 +147,7 @@ async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Dura
         fetch(client, url).await;
     }
     let started = Instant::now();
+    let cpu = ProcessTime::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let client = client.clone();
@@ -154,9 +166,10 @@ async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Dura
         latencies.extend(task.await.expect("load task"));
     }
     let elapsed = started.elapsed();
+    let cpu_per_request = cpu.elapsed() / u32::try_from(latencies.len()).expect("request count");
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
+    Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99), cpu_per_request }
 }
 
 fn resident_bytes() -> u64 {
@@ -202,12 +215,15 @@ fn main() {
     // Throughput and tail latency at concurrency 1 and 32.
     let duration = if quick() { Duration::from_secs(1) } else { Duration::from_secs(5) };
     println!("\ngateway load on loopback ({duration:?} per run; generator, gateway and backend share this process)");
-    println!("{:<10} {:>5} {:>10} {:>10} {:>10}", "target", "conc", "req/s", "p50", "p99");
+    println!("{:<10} {:>5} {:>10} {:>10} {:>10} {:>12}", "target", "conc", "req/s", "p50", "p99", "cpu/request");
     let mut results = std::collections::HashMap::new();
     for concurrency in [1, 32] {
         for (name, url) in &targets {
             let result = rt.block_on(load(&client, url, concurrency, duration));
-            println!("{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?}", result.rps, result.p50, result.p99);
+            println!(
+                "{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}",
+                result.rps, result.p50, result.p99, result.cpu_per_request
+            );
             results.insert((*name, concurrency), result);
         }
     }
@@ -215,9 +231,10 @@ fn main() {
         let code = results[&("code", concurrency)];
         let plain = results[&("no_code", concurrency)];
         println!(
-            "ratio at {concurrency:>2}: code / no-code throughput {:.2}; code adds {:.2?} at p99",
+            "ratio at {concurrency:>2}: code / no-code throughput {:.2}; code adds {:.2?} at p99 and {:.1?} of CPU per request",
             code.rps / plain.rps,
-            code.p99.saturating_sub(plain.p99)
+            code.p99.saturating_sub(plain.p99),
+            code.cpu_per_request.saturating_sub(plain.cpu_per_request)
         );
     }
 

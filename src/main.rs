@@ -18,6 +18,11 @@ use clap::{Parser, Subcommand};
 use sluice::config::{ConnectionConfig, GatewayConfig, ValueSource};
 use sluice::gateway::{Gateway, GatewayOptions};
 
+/// Every call of custom code allocates its store, instance and messages;
+/// mimalloc serves these faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about = "Run API connectors and their custom code in a WebAssembly sandbox")]
 struct Cli {

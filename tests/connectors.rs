@@ -771,10 +771,13 @@ mod direct {
     use async_trait::async_trait;
     use sluice_runtime::{Backend, CallInfo, CallOutput, Invocation, Limits, Runtime, RuntimeConfig, SendError};
 
+    /// How a canned backend answers a request.
+    pub(super) type Answer = Box<dyn Fn(&http::Request<Bytes>) -> http::Response<Bytes> + Send + Sync>;
+
     /// Records each request and answers with `answer`.
     pub(super) struct Canned {
         pub seen: Mutex<Vec<http::Request<Bytes>>>,
-        pub answer: Box<dyn Fn(&http::Request<Bytes>) -> http::Response<Bytes> + Send + Sync>,
+        pub answer: Answer,
     }
 
     #[async_trait]
