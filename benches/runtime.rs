@@ -5,9 +5,10 @@
 //! - `canonical/native`: the transform as a plain Rust function (1);
 //! - `canonical/sandboxed`: a full call, fresh store and instance, both hooks
 //!   around an in-process backend, instantiation and teardown included (2);
-//! - `instantiate/*`: a fresh store, instantiation from the prepared
-//!   template and teardown, no call (3), with the pooling allocator and with
-//!   on-demand allocation (4);
+//! - `instantiate/*`: instantiation alone, no call (3): a fresh store and
+//!   an instance from the prepared template, with the pooling allocator and
+//!   with on-demand allocation (4); `teardown/*`: dropping them again (the
+//!   pool slot's reset), timed separately so that neither hides in the other;
 //! - `allocation/*`: the full call, pooling versus on-demand (4);
 //! - `fuel/*`: the full call, fuel metering on versus off (4).
 //!
@@ -17,6 +18,8 @@
 //! their ratios come from the same moments, with p50 and p99; and the
 //! targets, judged on those per-call p50s.
 //!
+//! The host allocator is mimalloc, as in the `sluice` gateway binary.
+//!
 //! Run: `cargo bench --bench runtime`. Smoke run (well under two minutes):
 //! `SLUICE_BENCH_QUICK=1 cargo bench --bench runtime`, or
 //! `cargo bench --bench runtime -- --quick`.
@@ -24,11 +27,15 @@
 mod canonical;
 mod summary;
 
+/// The gateway binary's allocator, so that host-side figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, Criterion};
-use sluice_runtime::{Backend, Connector, Limits, Runtime, RuntimeConfig};
+use sluice_runtime::{Backend, Connector, Limits, Runtime, RuntimeConfig, WarmUp};
 use tokio::runtime::Runtime as Tokio;
 
 use canonical::Canned;
@@ -126,12 +133,20 @@ fn benches(c: &mut Criterion, setup: &Setup) {
     }
     bench_call(c, setup, "canonical", &[("sandboxed", &setup.pooled)]);
 
-    // 3: instantiation alone from the prepared template (store, instance,
-    // teardown), with either allocator.
-    {
-        let mut group = c.benchmark_group("instantiate");
+    // 3: instantiation alone from the prepared template (store and
+    // instance), with either allocator; then the teardown it leaves behind.
+    for (group, step) in [("instantiate", Step::Instantiation), ("teardown", Step::Teardown)] {
+        let mut group = c.benchmark_group(group);
         for (name, connector) in [("pooling", &setup.pooled), ("on-demand", &setup.on_demand)] {
-            group.bench_function(name, |b| b.to_async(&setup.tokio).iter(|| connector.warm_up()));
+            group.bench_function(name, |b| {
+                b.to_async(&setup.tokio).iter_custom(|iterations| async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        total += step.of(connector.warm_up().await.expect("warm up"));
+                    }
+                    total
+                })
+            });
         }
         group.finish();
     }
@@ -141,12 +156,28 @@ fn benches(c: &mut Criterion, setup: &Setup) {
     bench_call(c, setup, "fuel", &[("on", &setup.pooled), ("off", &setup.unmetered)]);
 }
 
+/// Which part of a [`WarmUp`] a bench reports.
+#[derive(Clone, Copy)]
+enum Step {
+    Instantiation,
+    Teardown,
+}
+
+impl Step {
+    fn of(self, warm: WarmUp) -> Duration {
+        match self {
+            Step::Instantiation => warm.instantiation,
+            Step::Teardown => warm.teardown,
+        }
+    }
+}
+
 /// What the interleaved loop times, one call at a time.
 #[derive(Clone, Copy)]
 enum Kind {
     Native,
     Call(Which),
-    Instantiate(Which),
+    Instantiate(Which, Step),
 }
 
 /// Which of the setup's connectors.
@@ -185,13 +216,7 @@ impl Setup {
                 std::hint::black_box(output);
                 elapsed
             }
-            Kind::Instantiate(which) => {
-                let started = Instant::now();
-                let output = self.connector(which).warm_up().await;
-                let elapsed = started.elapsed();
-                let _ = std::hint::black_box(output);
-                elapsed
-            }
+            Kind::Instantiate(which, step) => step.of(self.connector(which).warm_up().await.expect("warm up")),
         }
     }
 }
@@ -206,14 +231,18 @@ struct Latencies {
 
 /// Calls of one kind in a row before the next kind's turn.
 const BLOCK: usize = 200;
+/// Untimed calls at the start of each turn.
+const WARM_UP: usize = 20;
 /// The kinds the interleaved loop times, in the order of the summary.
-const KINDS: [(&str, Kind); 6] = [
+const KINDS: [(&str, Kind); 8] = [
     ("native", Kind::Native),
     ("sandboxed (pooling, fuel)", Kind::Call(Which::Pooled)),
     ("sandboxed, fuel off", Kind::Call(Which::Unmetered)),
     ("sandboxed, on-demand", Kind::Call(Which::OnDemand)),
-    ("instantiate (pooling)", Kind::Instantiate(Which::Pooled)),
-    ("instantiate (on-demand)", Kind::Instantiate(Which::OnDemand)),
+    ("instantiate (pooling)", Kind::Instantiate(Which::Pooled, Step::Instantiation)),
+    ("instantiate (on-demand)", Kind::Instantiate(Which::OnDemand, Step::Instantiation)),
+    ("teardown (pooling)", Kind::Instantiate(Which::Pooled, Step::Teardown)),
+    ("teardown (on-demand)", Kind::Instantiate(Which::OnDemand, Step::Teardown)),
 ];
 
 impl Latencies {
@@ -223,6 +252,11 @@ impl Latencies {
         setup.tokio.block_on(async {
             for _ in 0..per_kind.div_ceil(BLOCK) {
                 for ((_, kind), times) in KINDS.iter().zip(times.iter_mut()) {
+                    // The previous turn ran other code (and on-demand turns
+                    // map and unmap memory): warm up first, as criterion does.
+                    for _ in 0..WARM_UP {
+                        setup.time_one(*kind, &info).await;
+                    }
                     for _ in 0..BLOCK {
                         times.push(setup.time_one(*kind, &info).await);
                     }
@@ -262,6 +296,8 @@ fn print_summary(setup: &Setup, started: SystemTime) {
         ("canonical", "sandboxed"),
         ("instantiate", "pooling"),
         ("instantiate", "on-demand"),
+        ("teardown", "pooling"),
+        ("teardown", "on-demand"),
         ("allocation", "pooling"),
         ("allocation", "on-demand"),
         ("fuel", "on"),
@@ -283,7 +319,9 @@ fn print_summary(setup: &Setup, started: SystemTime) {
 
     let per_kind = if summary::quick() { 2 * BLOCK * 5 } else { 20 * BLOCK * 5 };
     let latencies = Latencies::measure(setup, per_kind);
-    println!("-- per call, {per_kind} of each timed one by one, kinds interleaved in turns of {BLOCK}");
+    println!(
+        "-- per call, {per_kind} of each timed one by one, kinds interleaved in turns of {BLOCK} (each after {WARM_UP} untimed)"
+    );
     for (index, (name, _)) in KINDS.iter().enumerate() {
         println!(
             "   {name:<26} p50 {:>10}   p99 {:>10}",

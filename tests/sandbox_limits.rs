@@ -203,3 +203,19 @@ async fn calls_beyond_pool_capacity_get_capacity_error() {
     assert!(matches!(busy.result, Err(CallError::DeadlineExceeded { .. }) | Err(CallError::FuelExhausted { .. })));
     assert_next_call_succeeds(&connector).await;
 }
+
+#[tokio::test]
+async fn warm_up_reports_instantiation_and_teardown_times() {
+    let connector = load("misbehave", Limits::default());
+    let warm = connector.warm_up().await.expect("the code instantiates");
+    assert!(warm.instantiation > Duration::ZERO && warm.teardown > Duration::ZERO, "{warm:?}");
+    assert_next_call_succeeds(&connector).await;
+}
+
+#[tokio::test]
+async fn warm_up_refuses_code_whose_initial_memory_is_over_the_limit() {
+    // The guest's initial memory (stack and data) is several 64 KiB pages.
+    let connector = load("misbehave", Limits { memory_bytes: 64 << 10, ..Limits::default() });
+    let error = connector.warm_up().await.unwrap_err();
+    assert!(matches!(error, CallError::MemoryLimit { limit: 65536, .. }), "{error:?}");
+}

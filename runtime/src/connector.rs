@@ -245,15 +245,15 @@ impl Connector {
     }
 
     /// Instantiates the code once without calling it, in a store built as
-    /// for a call, then drops the instance.
+    /// for a call, then drops the instance, and says how long each step took.
     ///
     /// This checks that the code instantiates under its limits (its initial
     /// memory fits [`Limits::memory_bytes`], the pool has a free slot) and,
     /// with pooling, leaves a pool slot holding the code's memory image, so
     /// that the first call does not map it. A host may call it right after
-    /// [`Runtime::load`](crate::Runtime::load); the benchmarks use it to
-    /// measure instantiation alone.
-    pub async fn warm_up(&self) -> Result<(), CallError> {
+    /// [`Runtime::load`](crate::Runtime::load); the benchmarks use the times
+    /// it reports to measure instantiation alone.
+    pub async fn warm_up(&self) -> Result<WarmUp, CallError> {
         let limits = self.inner.limits;
         let started = Instant::now();
         let info = CallInfo {
@@ -266,7 +266,12 @@ impl Connector {
         };
         let mut store = self.new_store(info, Arc::new(NoBackend), started);
         match self.inner.pre.instantiate_async(&mut store).await {
-            Ok(_) => Ok(()),
+            Ok(_instance) => {
+                let instantiation = started.elapsed();
+                let dropping = Instant::now();
+                drop(store);
+                Ok(WarmUp { instantiation, teardown: dropping.elapsed() })
+            }
             Err(error) => {
                 let state = store.into_data();
                 let log_lines = logs::lock(&state.logs).finish();
@@ -309,6 +314,17 @@ impl Connector {
         });
         store
     }
+}
+
+/// What [`Connector::warm_up`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmUp {
+    /// Building the call's store and instantiating the code in it, from the
+    /// template prepared at load: what every call pays before the code runs.
+    pub instantiation: std::time::Duration,
+    /// Dropping the instance and its store: the pool slot's reset (only the
+    /// pages written are reset) and the store's bookkeeping.
+    pub teardown: std::time::Duration,
 }
 
 /// Where a call failed inside wasmtime.

@@ -61,7 +61,7 @@ mod state;
 
 pub use backend::{Backend, CallInfo, NoBackend, SendError};
 pub use config::RuntimeConfig;
-pub use connector::{CallOutput, Connector, HANDLER_EXPORT, Invocation};
+pub use connector::{CallOutput, Connector, HANDLER_EXPORT, Invocation, WarmUp};
 pub use error::{Body, CallError, LoadError, RuntimeError};
 pub use limits::Limits;
 pub use report::{BackendCall, CallReport, LogLevel, LogLine, LogSource};
