@@ -412,6 +412,11 @@ impl HiddenCredentials {
             request.headers_mut().remove(&name);
             hidden.headers.extend(values.into_iter().map(|value| (name.clone(), value)));
         }
+        // Only a query can hide a secret beyond the headers; most calls have
+        // none, and parsing the URL is the costliest step here.
+        if request.uri().query().is_none_or(str::is_empty) {
+            return hidden;
+        }
         if let Ok(mut url) = url::Url::parse(&request.uri().to_string()) {
             let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
             let (secret, kept): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(_, value)| holds_secret(value));
@@ -446,7 +451,7 @@ impl HiddenCredentials {
     /// Puts the credentials back on a request to the same host, unless the
     /// code set those headers itself.
     fn restore(&self, request: &mut http::Request<Bytes>) {
-        if self.authority.is_none() || request.uri().authority().map(|a| a.to_string()) != self.authority {
+        if self.authority.is_none() || request.uri().authority().map(|a| a.as_str()) != self.authority.as_deref() {
             return;
         }
         let set_by_code: Vec<&HeaderName> =
