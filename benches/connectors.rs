@@ -17,7 +17,8 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sluice_runtime::{Backend, CallInfo, Invocation, Limits, Runtime, RuntimeConfig, SendError};
 
-const GUEST_DIR: &str = env!("SLUICE_GUEST_DIR");
+/// Where `sluice-test-programs` put the guest components.
+const GUEST_DIR: &str = sluice_test_programs::COMPONENT_DIR;
 
 /// The gateway binary's allocator, so that host-side figures match it.
 #[global_allocator]
@@ -213,15 +214,18 @@ impl Case {
 
 fn calls(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).expect("runtime");
+    let runtime =
+        Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).expect("runtime");
     let mut group = c.benchmark_group("connector");
     eprintln!("| connector | guest bytes | fuel | peak memory bytes |\n|---|---:|---:|---:|");
     for case in cases() {
-        let code = std::fs::read(format!("{GUEST_DIR}/{}.wasm", case.krate)).expect("guest built by build.rs");
+        let code =
+            std::fs::read(format!("{GUEST_DIR}/{}.wasm", case.krate)).expect("guest built by sluice-test-programs");
         let connector = runtime.load(case.name, &code, Limits::default()).expect("load");
         let backend: Arc<dyn Backend> = Arc::new(Canned(case.backend));
         let output = rt.block_on(connector.call(case.invocation(), Arc::clone(&backend)));
-        let status = output.result.as_ref().map(|r| r.status().as_u16()).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let status =
+            output.result.as_ref().map(|r| r.status().as_u16()).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         assert!(status < 300, "{}: the typical call answered {status}", case.name);
         eprintln!(
             "| {} | {} | {} | {} |",

@@ -35,10 +35,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use sluice::config::{ConnectionConfig, GatewayConfig, ValueSource};
-use sluice::gateway::{Gateway, GatewayOptions};
+use sluice_gateway::config::{ConnectionConfig, GatewayConfig, ValueSource};
+use sluice_gateway::{Gateway, GatewayOptions};
 
-const GUEST_DIR: &str = env!("SLUICE_GUEST_DIR");
+/// Where `sluice-test-programs` put the guest components.
+const GUEST_DIR: &str = sluice_test_programs::COMPONENT_DIR;
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/items-transform");
 const API_KEY: &str = "bench-key";
 
@@ -90,7 +91,8 @@ fn write_package(dir: &Path, name: &str, backend: SocketAddr, base_path: &str, w
     definition["host"] = serde_json::json!(backend.to_string());
     definition["schemes"] = serde_json::json!(["http"]);
     definition["basePath"] = serde_json::json!(base_path);
-    std::fs::write(folder.join("apiDefinition.swagger.json"), serde_json::to_vec(&definition).expect("json")).expect("write");
+    std::fs::write(folder.join("apiDefinition.swagger.json"), serde_json::to_vec(&definition).expect("json"))
+        .expect("write");
     std::fs::copy(format!("{EXAMPLE}/apiProperties.json"), folder.join("apiProperties.json")).expect("properties");
     if with_code {
         std::fs::copy(format!("{GUEST_DIR}/items_transform.wasm"), folder.join("script.wasm")).expect("script");
@@ -113,12 +115,15 @@ async fn start_gateway(dir: &Path) -> SocketAddr {
         runtime: Default::default(),
         connections: ["items-transform", "items-plain", "items-slow"].map(connection).to_vec(),
         public_url: None,
-        oauth: Default::default(),
+        oauth: None,
+        state_dir: None,
     };
     let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await.expect("gateway");
-    let (_, failed) = gateway.status();
+    let (_, failed) = gateway.registry().status();
     assert!(failed.is_empty(), "{failed:?}");
-    tokio::spawn(async move { axum::serve(listener, sluice::server::router(gateway)).await.expect("gateway serves") });
+    tokio::spawn(async move {
+        axum::serve(listener, sluice_gateway::server::router(gateway)).await.expect("gateway serves")
+    });
     address
 }
 
@@ -201,7 +206,8 @@ fn main() {
     // Latency of one request at a time, measured by criterion.
     let mut criterion = Criterion::default().configure_from_args();
     if quick() {
-        criterion = criterion.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(10);
+        criterion =
+            criterion.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1)).sample_size(10);
     }
     {
         let mut group = criterion.benchmark_group("gateway_request");

@@ -65,7 +65,7 @@ struct Setup {
 impl Setup {
     fn new() -> Self {
         let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-        let code = std::fs::read(canonical::GUEST).expect("the guest is built by build.rs");
+        let code = std::fs::read(canonical::guest()).expect("the guest is built by sluice-test-programs");
         let mut runtimes = Vec::new();
         let mut load = |config: RuntimeConfig| {
             let runtime = Runtime::new(config).expect("runtime");
@@ -323,11 +323,7 @@ fn print_summary(setup: &Setup, started: SystemTime) {
         "-- per call, {per_kind} of each timed one by one, kinds interleaved in turns of {BLOCK} (each after {WARM_UP} untimed)"
     );
     for (index, (name, _)) in KINDS.iter().enumerate() {
-        println!(
-            "   {name:<26} p50 {:>10}   p99 {:>10}",
-            micros(latencies.p50(index)),
-            micros(latencies.p99(index))
-        );
+        println!("   {name:<26} p50 {:>10}   p99 {:>10}", micros(latencies.p50(index)), micros(latencies.p99(index)));
     }
     let fuel = latencies.ratio(1, 2);
     println!(

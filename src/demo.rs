@@ -12,6 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+use sluice_gateway::config::{ConnectionConfig, GatewayConfig, ValueSource};
+use sluice_gateway::{Gateway, GatewayOptions};
 
 /// One example package, embedded by build.rs.
 #[derive(Debug, Clone, Copy)]
@@ -31,14 +33,15 @@ pub struct EmbeddedPackage {
 /// Every example package under `examples/`.
 pub const EXAMPLES: &[EmbeddedPackage] = include!(concat!(env!("OUT_DIR"), "/examples.rs"));
 
+/// Where the demo listens by default.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// The API key the demo backend expects and the demo connection holds.
 pub const DEMO_API_KEY: &str = "demo-key-123";
 
 /// Starts the sample backend on loopback; returns its address.
 pub async fn start_backend() -> Result<SocketAddr> {
-    let app = axum::Router::new()
-        .route("/v1/items", get(list_items))
-        .route("/v1/items/{id}", get(get_item));
+    let app = axum::Router::new().route("/v1/items", get(list_items)).route("/v1/items/{id}", get(get_item));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the demo backend")?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
@@ -112,4 +115,40 @@ fn point_at(definition: &[u8], backend: SocketAddr) -> Result<Vec<u8>> {
     definition["host"] = json!(backend.to_string());
     definition["schemes"] = json!(["http"]);
     Ok(serde_json::to_vec_pretty(&definition)?)
+}
+
+/// Runs the demo: the sample backend, the example packages in a folder of
+/// their own, and a gateway serving them with the connection `demo`.
+pub async fn run(listen: SocketAddr) -> Result<()> {
+    crate::serve::init_tracing();
+    let backend = start_backend().await?;
+    let dir = std::env::temp_dir().join(format!("sluice-demo-{}", std::process::id()));
+    write_packages(&dir, backend)?;
+    let config = GatewayConfig {
+        listen,
+        packages: dir.clone(),
+        environment: Default::default(),
+        requests: Default::default(),
+        // Compiled code is cached across runs, so a restarted demo is ready at once.
+        runtime: sluice_gateway::config::RuntimeSettings {
+            cache_dir: Some(std::env::temp_dir().join("sluice-demo-compiled")),
+            ..Default::default()
+        },
+        connections: vec![ConnectionConfig {
+            id: "demo".into(),
+            connector: "items-transform".into(),
+            parameters: [("api_key".to_string(), ValueSource::Literal(DEMO_API_KEY.into()))].into_iter().collect(),
+        }],
+        public_url: None,
+        oauth: None,
+        state_dir: None,
+    };
+    // The sample backend listens on loopback, which egress never allows from
+    // configuration; the demo grants it in code.
+    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await?;
+    println!("sluice demo: packages in {}, sample backend on {backend}", dir.display());
+    println!("  with custom code:    curl -s http://{listen}/apim/items-transform/demo/items");
+    println!("  without custom code: curl -s http://{listen}/apim/items-transform/demo/items/3");
+    println!("  metrics:             curl -s http://{listen}/metrics");
+    crate::serve::run(gateway, listen).await
 }

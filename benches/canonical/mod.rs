@@ -13,8 +13,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sluice_runtime::{Backend, CallInfo, Invocation, SendError};
 
-/// The guest component built by build.rs for the canonical transform.
-pub const GUEST: &str = concat!(env!("SLUICE_GUEST_DIR"), "/items_transform.wasm");
+/// The guest component of the canonical transform, built by `sluice-test-programs`.
+pub fn guest() -> std::path::PathBuf {
+    sluice_test_programs::path("items-transform")
+}
 
 /// One item as the backend sends it: the guest's type, field for field.
 #[derive(Serialize, Deserialize)]

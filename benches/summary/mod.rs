@@ -14,8 +14,7 @@ use std::time::{Duration, SystemTime};
 /// Whether the run is the quick smoke run: `SLUICE_BENCH_QUICK=1`, or
 /// criterion's own `--quick` flag.
 pub fn quick() -> bool {
-    std::env::var_os("SLUICE_BENCH_QUICK").is_some_and(|v| v != "0")
-        || std::env::args().any(|arg| arg == "--quick")
+    std::env::var_os("SLUICE_BENCH_QUICK").is_some_and(|v| v != "0") || std::env::args().any(|arg| arg == "--quick")
 }
 
 /// Criterion settings for this run: short sampling in quick mode, so that

@@ -69,7 +69,10 @@ pub use wit_bindgen as __wit_bindgen;
 #[allow(missing_docs, unsafe_code, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        // The crate carries its own copy of the contract, so that it builds
+        // (and publishes) from its folder alone; a test keeps it equal to
+        // the repository's `wit/`.
+        path: "wit",
         world: "connector",
         pub_export_macro: true,
         export_macro_name: "__export_connector",
@@ -143,7 +146,7 @@ macro_rules! export {
                 }
             }
 
-            $crate::bindings::__export_connector!(__SluiceExport with_types_in $crate::bindings);
+    $crate::bindings::__export_connector!(__SluiceExport with_types_in $crate::bindings);
         };
     };
 }

@@ -177,7 +177,8 @@ impl Request {
 
     /// The body parsed as JSON; invalid JSON is the client's mistake (400).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::bad_request(format!("request body is not valid JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::bad_request(format!("request body is not valid JSON: {e}")))
     }
 
     /// Replaces the body with `value` as JSON and sets `content-type`.

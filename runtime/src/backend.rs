@@ -19,11 +19,7 @@ use bytes::Bytes;
 #[async_trait]
 pub trait Backend: Send + Sync {
     /// Sends one request for the call described by `call`.
-    async fn send(
-        &self,
-        call: &CallInfo,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, SendError>;
+    async fn send(&self, call: &CallInfo, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError>;
 }
 
 /// Who is asking: the call a backend request belongs to.
@@ -70,14 +66,7 @@ pub struct NoBackend;
 
 #[async_trait]
 impl Backend for NoBackend {
-    async fn send(
-        &self,
-        _call: &CallInfo,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, SendError> {
-        Err(SendError::Denied(format!(
-            "this host allows no backend calls (asked for {})",
-            request.uri()
-        )))
+    async fn send(&self, _call: &CallInfo, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
+        Err(SendError::Denied(format!("this host allows no backend calls (asked for {})", request.uri())))
     }
 }

@@ -26,7 +26,9 @@ pub(crate) fn compile(engine: &Engine, code: &[u8], dir: Option<&Path>) -> wasmt
         let cached = unsafe { Component::deserialize_file(engine, &path) };
         match cached {
             Ok(component) => return Ok(component),
-            Err(error) => tracing::warn!(path = %path.display(), error = %error, "ignoring unusable compiled-code cache entry"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), error = %error, "ignoring unusable compiled-code cache entry")
+            }
         }
     }
     let component = Component::new(engine, code)?;

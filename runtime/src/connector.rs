@@ -12,7 +12,7 @@ use crate::backend::{Backend, CallInfo, NoBackend};
 use crate::bindings::{self, sluice::connector::types};
 use crate::cache;
 use crate::config::RuntimeConfig;
-use crate::error::{Abort, Body, CallError, LoadError};
+use crate::error::{Abort, Body, CallError, EngineError, LoadError};
 use crate::limits::Limits;
 use crate::logs::{self, LogSink};
 use crate::report::CallReport;
@@ -23,12 +23,8 @@ pub const HANDLER_EXPORT: &str = "sluice:connector/handler@0.1.0";
 /// The contract's version, as it appears in import and export names.
 const CONTRACT_VERSION: &str = "0.1.0";
 /// The contract's interfaces code may import.
-const CONTRACT_IMPORTS: [&str; 4] = [
-    "sluice:connector/types",
-    "sluice:connector/backend",
-    "sluice:connector/log",
-    "sluice:connector/call",
-];
+const CONTRACT_IMPORTS: [&str; 4] =
+    ["sluice:connector/types", "sluice:connector/backend", "sluice:connector/log", "sluice:connector/call"];
 /// WASI interfaces code may import: what Rust's standard library links in.
 /// The filesystem is there because `std` always imports it; code gets no
 /// directories, so it can open nothing. Sockets, HTTP and anything else are
@@ -100,11 +96,7 @@ pub(crate) fn load(
         reason,
     })?;
     if code.len() > config.max_code_bytes {
-        return Err(LoadError::CodeTooLarge {
-            connector: connector(),
-            size: code.len(),
-            limit: config.max_code_bytes,
-        });
+        return Err(LoadError::CodeTooLarge { connector: connector(), size: code.len(), limit: config.max_code_bytes });
     }
     if wasmparser::Parser::is_core_wasm(code) {
         return Err(LoadError::CoreModule { connector: connector() });
@@ -114,7 +106,7 @@ pub(crate) fn load(
     }
     let started = Instant::now();
     let component = cache::compile(engine, code, config.cache_dir.as_deref())
-        .map_err(|e| LoadError::Compile { connector: connector(), reason: format!("{e:#}") })?;
+        .map_err(|e| LoadError::Compile { connector: connector(), source: EngineError::new(e) })?;
     let ty = component.component_type();
     for (import, _) in ty.imports(engine) {
         if !import_allowed(import) {
@@ -185,11 +177,8 @@ impl Connector {
         let deadline = started + limits.deadline;
         let body_size = invocation.request.body().len();
         if body_size > limits.request_body_bytes {
-            let error = CallError::BodyTooLarge {
-                body: Body::Request,
-                size: body_size,
-                limit: limits.request_body_bytes,
-            };
+            let error =
+                CallError::BodyTooLarge { body: Body::Request, size: body_size, limit: limits.request_body_bytes };
             return CallOutput { result: Err(error), report: CallReport::default() };
         }
 
@@ -213,11 +202,7 @@ impl Connector {
         let pre = &self.inner.pre;
         let run = async {
             let instance = pre.instantiate_async(&mut store).await.map_err(Failure::Instantiate)?;
-            instance
-                .sluice_connector_handler()
-                .call_handle(&mut store, &ctx, &request)
-                .await
-                .map_err(Failure::Run)
+            instance.sluice_connector_handler().call_handle(&mut store, &ctx, &request).await.map_err(Failure::Run)
         };
         let outcome = tokio::time::timeout_at(deadline.into(), run).await;
 

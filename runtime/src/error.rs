@@ -9,22 +9,55 @@
 //! - the host itself failed ([`CallError::Capacity`], [`CallError::Host`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// An error wasmtime reported, with its whole chain of causes kept: its
+/// `Display` shows the chain, `source()` walks it.
+#[derive(Clone)]
+pub struct EngineError(Arc<wasmtime::Error>);
+
+impl EngineError {
+    pub(crate) fn new(error: wasmtime::Error) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 /// The runtime could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// The engine rejected its configuration, or the pool could not reserve
     /// its address space.
-    #[error("cannot create the WebAssembly engine: {reason}")]
+    #[error("cannot create the WebAssembly engine: {source}")]
     Engine {
         /// What wasmtime reported.
-        reason: String,
+        #[source]
+        source: EngineError,
     },
 }
 
 /// A connector's code could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The code is larger than [`RuntimeConfig::max_code_bytes`](crate::RuntimeConfig::max_code_bytes).
     #[error("connector `{connector}`: code is {size} bytes, over the limit of {limit} bytes")]
@@ -51,12 +84,13 @@ pub enum LoadError {
         connector: String,
     },
     /// The component failed to validate or compile.
-    #[error("connector `{connector}`: code does not compile: {reason}")]
+    #[error("connector `{connector}`: code does not compile: {source}")]
     Compile {
         /// The connector.
         connector: String,
         /// What the compiler reported.
-        reason: String,
+        #[source]
+        source: EngineError,
     },
     /// The component does not export the handler.
     #[error(
@@ -126,6 +160,7 @@ impl fmt::Display for Body {
 
 /// Why a call did not produce a response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// The code chose to answer the client with a 4xx.
     #[error("the code answered {status}: {message}")]

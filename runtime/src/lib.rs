@@ -47,22 +47,39 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+// Without the `engine` feature only the limits vocabulary is built.
+#[cfg(feature = "engine")]
 mod backend;
+#[cfg(feature = "engine")]
 mod bindings;
+#[cfg(feature = "engine")]
 mod cache;
+#[cfg(feature = "engine")]
 mod config;
+#[cfg(feature = "engine")]
 mod connector;
+#[cfg(feature = "engine")]
 mod error;
 mod limits;
+#[cfg(feature = "engine")]
 mod logs;
+#[cfg(feature = "engine")]
 mod report;
+#[cfg(feature = "engine")]
 mod runtime;
+#[cfg(feature = "engine")]
 mod state;
 
+#[cfg(feature = "engine")]
 pub use backend::{Backend, CallInfo, NoBackend, SendError};
+#[cfg(feature = "engine")]
 pub use config::RuntimeConfig;
+#[cfg(feature = "engine")]
 pub use connector::{CallOutput, Connector, HANDLER_EXPORT, Invocation, WarmUp};
-pub use error::{Body, CallError, LoadError, RuntimeError};
+#[cfg(feature = "engine")]
+pub use error::{Body, CallError, EngineError, LoadError, RuntimeError};
 pub use limits::Limits;
+#[cfg(feature = "engine")]
 pub use report::{BackendCall, CallReport, LogLevel, LogLine, LogSource};
+#[cfg(feature = "engine")]
 pub use runtime::Runtime;

@@ -59,14 +59,12 @@ impl Default for Limits {
 impl Limits {
     /// Checks that the limits make sense under the given runtime maximum
     /// memory; returns the name of the offending field and why.
+    #[cfg_attr(not(feature = "engine"), allow(dead_code))]
     pub(crate) fn check(&self, max_memory_bytes: u64) -> Result<(), (&'static str, String)> {
         if self.memory_bytes > max_memory_bytes {
             return Err((
                 "memory_bytes",
-                format!(
-                    "{} bytes is more than the runtime's maximum of {max_memory_bytes} bytes",
-                    self.memory_bytes
-                ),
+                format!("{} bytes is more than the runtime's maximum of {max_memory_bytes} bytes", self.memory_bytes),
             ));
         }
         if self.memory_bytes == 0 {

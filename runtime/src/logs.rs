@@ -26,15 +26,7 @@ pub(crate) struct LogSink {
 
 impl LogSink {
     pub(crate) fn new(started: Instant, limit: usize) -> Self {
-        Self {
-            started,
-            limit,
-            used: 0,
-            lines: Vec::new(),
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            exceeded: false,
-        }
+        Self { started, limit, used: 0, lines: Vec::new(), stdout: Vec::new(), stderr: Vec::new(), exceeded: false }
     }
 
     fn charge(&mut self, bytes: usize) -> Result<(), Abort> {
@@ -128,9 +120,7 @@ const WRITE_PERMIT: usize = 4096;
 #[async_trait::async_trait]
 impl OutputStream for LogStream {
     fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        lock(&self.sink)
-            .stream(self.source, &bytes)
-            .map_err(|abort| StreamError::Trap(wasmtime::Error::new(abort)))
+        lock(&self.sink).stream(self.source, &bytes).map_err(|abort| StreamError::Trap(wasmtime::Error::new(abort)))
     }
 
     fn flush(&mut self) -> Result<(), StreamError> {
@@ -148,11 +138,7 @@ impl Pollable for LogStream {
 }
 
 impl tokio::io::AsyncWrite for LogStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         let result = lock(&self.sink).stream(self.source, buf);
         Poll::Ready(result.map(|()| buf.len()).map_err(std::io::Error::other))
     }
@@ -187,17 +173,10 @@ impl StdoutStream for LogStream {
 /// Rust's default hook prints `thread '...' panicked at file:line:col:`, the
 /// message on the following lines, then optionally a `note: ...` line.
 pub(crate) fn panic_message(lines: &[LogLine]) -> Option<String> {
-    let stderr: Vec<&str> = lines
-        .iter()
-        .filter(|l| l.source == LogSource::Stderr)
-        .map(|l| l.message.as_str())
-        .collect();
+    let stderr: Vec<&str> =
+        lines.iter().filter(|l| l.source == LogSource::Stderr).map(|l| l.message.as_str()).collect();
     let start = stderr.iter().rposition(|l| l.contains("panicked at"))?;
-    let message: Vec<&str> = stderr[start + 1..]
-        .iter()
-        .take_while(|l| !l.starts_with("note: "))
-        .copied()
-        .collect();
+    let message: Vec<&str> = stderr[start + 1..].iter().take_while(|l| !l.starts_with("note: ")).copied().collect();
     let message = message.join("\n").trim().to_string();
     if message.is_empty() {
         // Older formats put the message on the same line: `panicked at 'msg', file`.

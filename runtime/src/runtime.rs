@@ -9,7 +9,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, Po
 use crate::bindings;
 use crate::config::RuntimeConfig;
 use crate::connector::{self, Connector};
-use crate::error::{LoadError, RuntimeError};
+use crate::error::{EngineError, LoadError, RuntimeError};
 use crate::limits::Limits;
 use crate::state::CallState;
 
@@ -55,20 +55,17 @@ impl Runtime {
     /// With pooling, this reserves address space (not memory) for
     /// [`RuntimeConfig::max_concurrent_calls`] instances.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let engine = Engine::new(&engine_config(&config))
-            .map_err(|e| RuntimeError::Engine { reason: format!("{e:#}") })?;
+        let engine =
+            Engine::new(&engine_config(&config)).map_err(|e| RuntimeError::Engine { source: EngineError::new(e) })?;
         let mut linker = Linker::new(&engine);
         // The linker offers all of WASI p2; the import check at load admits
         // only the parts the contract allows (no sockets, and a filesystem
         // with no directories), so a component never reaches the rest.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| {
-                bindings::Connector::add_to_linker::<CallState, HasSelf<CallState>>(
-                    &mut linker,
-                    |state| state,
-                )
+                bindings::Connector::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
             })
-            .map_err(|e| RuntimeError::Engine { reason: format!("{e:#}") })?;
+            .map_err(|e| RuntimeError::Engine { source: EngineError::new(e) })?;
         spawn_epoch_clock(&engine, config.epoch_tick);
         Ok(Self { inner: Arc::new(Inner { engine, linker, config }) })
     }
@@ -85,14 +82,7 @@ impl Runtime {
     /// This is the per-connector step: do it once when the connector loads,
     /// then [`Connector::call`] as often as needed.
     pub fn load(&self, connector_id: &str, code: &[u8], limits: Limits) -> Result<Connector, LoadError> {
-        connector::load(
-            &self.inner.engine,
-            &self.inner.linker,
-            &self.inner.config,
-            connector_id,
-            code,
-            limits,
-        )
+        connector::load(&self.inner.engine, &self.inner.linker, &self.inner.config, connector_id, code, limits)
     }
 }
 

@@ -77,12 +77,7 @@ impl MemoryLimiter {
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let requested = (self.total - current as u64).saturating_add(desired as u64);
         if requested > self.limit {
             let abort = Abort::Memory { requested, limit: self.limit };
@@ -94,12 +89,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -194,8 +184,7 @@ impl From<SendError> for types::SendError {
 pub(crate) fn to_http_request(request: &mut types::Request) -> Result<http::Request<Bytes>, String> {
     let method = http::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| format!("`{}` is not a valid HTTP method", request.method))?;
-    let uri: http::Uri =
-        request.url.parse().map_err(|e| format!("`{}` is not a valid URL: {e}", request.url))?;
+    let uri: http::Uri = request.url.parse().map_err(|e| format!("`{}` is not a valid URL: {e}", request.url))?;
     if uri.scheme().is_none() || uri.authority().is_none() {
         return Err(format!("`{}` is not an absolute URL with a scheme and a host", request.url));
     }
@@ -213,11 +202,7 @@ pub(crate) fn to_http_request(request: &mut types::Request) -> Result<http::Requ
 /// Turns a backend's response into the guest's.
 pub(crate) fn from_http_response(response: http::Response<Bytes>) -> types::Response {
     let (parts, body) = response.into_parts();
-    types::Response {
-        status: parts.status.as_u16(),
-        headers: to_wit_headers(&parts.headers),
-        body: body.into(),
-    }
+    types::Response { status: parts.status.as_u16(), headers: to_wit_headers(&parts.headers), body: body.into() }
 }
 
 /// Copies headers into the contract's form; values that are not UTF-8 are

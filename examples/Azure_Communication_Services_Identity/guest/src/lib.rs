@@ -55,7 +55,8 @@ impl Handler for Identity {
         };
         let content_hash = BASE64.encode(Sha256::digest(request.body()));
         let date = httpdate::fmt_http_date(SystemTime::now());
-        let string_to_sign = format!("{}\n{path_and_query}\n{date};{host};{content_hash}", request.method().to_ascii_uppercase());
+        let string_to_sign =
+            format!("{}\n{path_and_query}\n{date};{host};{content_hash}", request.method().to_ascii_uppercase());
         let mut mac = Hmac::<Sha256>::new_from_slice(&connection.key)
             .map_err(|e| Error::bad_request(format!("the connection string's access key is unusable: {e}")))?;
         mac.update(string_to_sign.as_bytes());
@@ -65,7 +66,10 @@ impl Handler for Identity {
         let headers = request.headers_mut();
         headers.set("Date", date);
         headers.set("x-ms-content-sha256", content_hash);
-        headers.set("Authorization", format!("HMAC-SHA256 SignedHeaders=date;host;x-ms-content-sha256&Signature={signature}"));
+        headers.set(
+            "Authorization",
+            format!("HMAC-SHA256 SignedHeaders=date;host;x-ms-content-sha256&Signature={signature}"),
+        );
         Ok(send(request)?)
     }
 }
@@ -100,9 +104,8 @@ impl ConnectionString {
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
             .ok_or_else(|| Error::bad_request("the connection string's endpoint is not an http(s) URL"))?;
-        let key = BASE64
-            .decode(key)
-            .map_err(|_| Error::bad_request("the connection string's access key is not base64"))?;
+        let key =
+            BASE64.decode(key).map_err(|_| Error::bad_request("the connection string's access key is not base64"))?;
         Ok(Self { endpoint, key })
     }
 }

@@ -52,7 +52,9 @@ fn drop_tables(html: &str) -> Result<String, Error> {
     let mut depth = 0usize;
     let mut copied_to = 0;
     for found in tag.captures_iter(html) {
-        let (Some(whole), closing) = (found.get(0), found.get(1).is_some_and(|m| !m.as_str().is_empty())) else { continue };
+        let (Some(whole), closing) = (found.get(0), found.get(1).is_some_and(|m| !m.as_str().is_empty())) else {
+            continue;
+        };
         match (closing, depth) {
             (false, 0) => {
                 kept.push_str(&html[copied_to..whole.start()]);

@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use sluice_guest::serde_json::value::RawValue;
 use sluice_guest::{Context, Error, Response, Transform};
 

@@ -23,7 +23,8 @@ struct Nationalize;
 
 impl Handler for Nationalize {
     fn handle(_ctx: &Context, mut request: Request) -> Result<Response, Error> {
-        let names = request.query("name").ok_or_else(|| Error::bad_request("the query parameter `name` is required"))?;
+        let names =
+            request.query("name").ok_or_else(|| Error::bad_request("the query parameter `name` is required"))?;
         let key = request.query("apikey");
         let names: Vec<&str> = names.split(',').map(str::trim).filter(|n| !n.is_empty()).take(MAX_NAMES).collect();
         if names.is_empty() {

@@ -73,9 +73,8 @@ fn basic_credentials(request: &Request) -> Result<(String, String), Error> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| Error::bad_request("the connection's basic credentials are not valid base64 text"))?;
-    let (id, secret) = decoded
-        .split_once(':')
-        .ok_or_else(|| Error::bad_request("the connection's basic credentials have no `:`"))?;
+    let (id, secret) =
+        decoded.split_once(':').ok_or_else(|| Error::bad_request("the connection's basic credentials have no `:`"))?;
     Ok((id.to_string(), secret.to_string()))
 }
 

@@ -56,7 +56,8 @@ impl Handler for Vies {
 
 /// The whole check; an `Err` is the message the client gets.
 fn check(request: Request) -> Result<Output, String> {
-    let input: Input = sluice_guest::serde_json::from_slice(request.body()).map_err(|e| format!("invalid request body: {e}"))?;
+    let input: Input =
+        sluice_guest::serde_json::from_slice(request.body()).map_err(|e| format!("invalid request body: {e}"))?;
     let country_code = input.country_code.as_deref().map(str::trim).unwrap_or_default();
     let vat_number: String = input
         .vat_number
@@ -128,13 +129,11 @@ fn escape(text: &str) -> String {
 
 /// Reads `checkVatResponse` (or a SOAP fault, as an error) from the answer.
 fn parse_answer(xml: &str) -> Result<Output, Answer> {
-    let document = roxmltree::Document::parse(xml).map_err(|e| format!("the VIES service answered invalid XML: {e}"))?;
+    let document =
+        roxmltree::Document::parse(xml).map_err(|e| format!("the VIES service answered invalid XML: {e}"))?;
     if let Some(fault) = document.descendants().find(|n| n.has_tag_name("Fault")) {
-        let reason = fault
-            .children()
-            .find(|n| n.has_tag_name("faultstring"))
-            .and_then(|n| n.text())
-            .unwrap_or("unknown fault");
+        let reason =
+            fault.children().find(|n| n.has_tag_name("faultstring")).and_then(|n| n.text()).unwrap_or("unknown fault");
         return Err(Answer::Fault(reason.trim().to_string()));
     }
     let result = document

@@ -1,0 +1,220 @@
+//! URL canonicalisation: turns a URL into the scheme, host and port the HTTP
+//! client will actually use, before any egress decision is taken.
+//!
+//! Parsing follows the WHATWG URL standard (the `url` crate), so every
+//! spelling of an address collapses to one form: `http://0x7f000001/`,
+//! `http://2130706433/` and `http://0177.0.0.1/` are all `127.0.0.1`;
+//! percent-encoded and internationalised names become lowercase ASCII
+//! (punycode); userinfo plays no part; a trailing dot is removed.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use thiserror::Error;
+
+/// An egress scheme. Only HTTP and HTTPS exist as egress schemes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `http`, default port 80.
+    Http,
+    /// `https`, default port 443.
+    Https,
+}
+
+impl Scheme {
+    /// The port used when a URL names none: 80 for http, 443 for https.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+
+    /// The scheme as written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A canonical host: a lowercase ASCII name without trailing dot, or an IP
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A DNS name, resolved before any connection.
+    Name(String),
+    /// An IP literal; never resolved.
+    Ip(IpAddr),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name(name) => f.write_str(name),
+            Self::Ip(IpAddr::V4(ip)) => write!(f, "{ip}"),
+            Self::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+        }
+    }
+}
+
+/// Why a URL cannot be an egress target.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// The URL does not parse.
+    #[error("not a valid url: {0}")]
+    Invalid(#[source] url::ParseError),
+    /// The scheme is not http or https.
+    #[error("scheme `{0}` is not an egress scheme (only http and https are)")]
+    Scheme(String),
+    /// The URL has no host.
+    #[error("url has no host")]
+    NoHost,
+    /// The host has an empty label, e.g. `example..com` or `example.com..`.
+    #[error("host `{0}` has an empty label")]
+    EmptyLabel(String),
+}
+
+/// Where a request goes, as the HTTP client sees it: canonical scheme, host
+/// and port (the scheme's default when the URL names none).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The scheme.
+    pub scheme: Scheme,
+    /// The canonical host.
+    pub host: Host,
+    /// The port, defaulted from the scheme.
+    pub port: u16,
+}
+
+impl Target {
+    /// Parses and canonicalises `url`. Only `http` and `https` URLs with a
+    /// host are targets.
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let parsed = url::Url::parse(url).map_err(UrlError::Invalid)?;
+        let scheme = match parsed.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => return Err(UrlError::Scheme(other.to_owned())),
+        };
+        let host = match parsed.host() {
+            Some(url::Host::Domain(name)) => Host::Name(trim_name(name)?),
+            Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
+            None => return Err(UrlError::NoHost),
+        };
+        let port = parsed.port().unwrap_or(scheme.default_port());
+        Ok(Self { scheme, host, port })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// Canonicalises a bare host as a URL's host would be (IDNA, lowercase,
+/// numeric IPv4 forms, trailing dot removed). IPv6 addresses may be given
+/// with or without brackets.
+pub fn canonical_host(host: &str) -> Result<Host, UrlError> {
+    let bracketed;
+    let host = if host.contains(':') && !host.starts_with('[') {
+        bracketed = format!("[{host}]");
+        &bracketed
+    } else {
+        host
+    };
+    match url::Host::parse(host).map_err(UrlError::Invalid)? {
+        url::Host::Domain(name) => Ok(Host::Name(trim_name(&name)?)),
+        url::Host::Ipv4(ip) => Ok(Host::Ip(IpAddr::V4(ip))),
+        url::Host::Ipv6(ip) => Ok(Host::Ip(IpAddr::V6(ip))),
+    }
+}
+
+/// Removes the one trailing dot a fully qualified name may carry, and
+/// rejects names with empty labels, which no resolver would answer the same
+/// way twice.
+fn trim_name(name: &str) -> Result<String, UrlError> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() || trimmed.split('.').any(str::is_empty) {
+        return Err(UrlError::EmptyLabel(name.to_owned()));
+    }
+    Ok(trimmed.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(url: &str) -> String {
+        Target::parse(url).unwrap().host.to_string()
+    }
+
+    #[test]
+    fn numeric_ipv4_forms_canonicalised() {
+        for url in [
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://0x7f.0.0.1/",
+            "http://127.0.0.1./",
+            "http://%31%32%37.0.0.1/",
+        ] {
+            assert_eq!(host(url), "127.0.0.1", "{url}");
+        }
+    }
+
+    #[test]
+    fn names_lowercased_punycoded_and_trailing_dot_removed() {
+        assert_eq!(host("https://API.Allowed.Example./v1"), "api.allowed.example");
+        assert_eq!(host("https://bücher.example/"), "xn--bcher-kva.example");
+        assert_eq!(host("https://%61pi.example/"), "api.example");
+    }
+
+    #[test]
+    fn userinfo_ignored() {
+        assert_eq!(host("http://allowed.example@127.0.0.1/"), "127.0.0.1");
+        assert_eq!(host("http://a:b@[::1]:8080/"), "[::1]");
+    }
+
+    #[test]
+    fn port_defaults_from_scheme() {
+        assert_eq!(Target::parse("http://x.example").unwrap().port, 80);
+        assert_eq!(Target::parse("https://x.example").unwrap().port, 443);
+        assert_eq!(Target::parse("https://x.example:80").unwrap().port, 80);
+        assert_eq!(Target::parse("http://x.example:443").unwrap().port, 443);
+    }
+
+    #[test]
+    fn non_http_scheme_rejected() {
+        for url in ["file:///etc/passwd", "gopher://1.2.3.4/", "ftp://x.example/"] {
+            assert!(matches!(Target::parse(url), Err(UrlError::Scheme(_))), "{url}");
+        }
+    }
+
+    #[test]
+    fn empty_labels_rejected() {
+        assert!(Target::parse("http://a..example/").is_err());
+        assert!(Target::parse("http://example.com../").is_err());
+        // WHATWG skips extra slashes after a special scheme.
+        assert_eq!(host("http:///x"), "x");
+    }
+
+    #[test]
+    fn bare_hosts_canonicalised_like_url_hosts() {
+        assert_eq!(canonical_host("::1").unwrap(), Host::Ip("::1".parse().unwrap()));
+        assert_eq!(canonical_host("[::1]").unwrap(), Host::Ip("::1".parse().unwrap()));
+        assert_eq!(canonical_host("0x7f000001").unwrap(), Host::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(canonical_host("Eu.Allowed.Example.").unwrap(), Host::Name("eu.allowed.example".into()));
+    }
+}

@@ -1,0 +1,577 @@
+//! The enforcing egress client: every byte that leaves sluice for a backend
+//! goes through [`EgressClient::send`].
+//!
+//! Its connector resolves a host once through the [`Policy`], checks every
+//! address, and connects only to the vetted addresses, so a DNS answer that
+//! changes between check and connect (rebinding) cannot redirect the
+//! connection. TLS still verifies the original name. Redirects are returned,
+//! never followed. Connections are pooled per policy: a connection opened
+//! under one policy is never reused for a call under another.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, Uri, Version};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+
+use crate::canonical::{Host, Scheme, Target};
+use crate::policy::{Decision, DenyReason, Policy, log_decision};
+use crate::resolve::{Resolver, SystemResolver};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a call through the egress client failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EgressError {
+    /// The policy denies the call; nothing was sent.
+    #[error("egress denied: {reason}")]
+    Denied {
+        /// Why, in words fit for the connector author.
+        reason: DenyReason,
+    },
+    /// No vetted address accepted a connection.
+    #[error("cannot connect to {target}")]
+    Unreachable {
+        /// The canonical target.
+        target: String,
+        /// The last connection error.
+        #[source]
+        source: io::Error,
+    },
+    /// The connect timeout or the call's total timeout elapsed.
+    #[error("request to {target} timed out after {after:?}")]
+    Timeout {
+        /// The canonical target.
+        target: String,
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The TLS handshake or the HTTP exchange failed.
+    #[error("request to {target} failed")]
+    Failed {
+        /// The canonical target.
+        target: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The response body is larger than [`SendOptions::max_response_bytes`].
+    #[error("response from {target} exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The canonical target.
+        target: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request cannot be sent at all (e.g. a relative URI).
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Total time for the call: resolution, connection, request and the whole
+    /// response body. Default 30 seconds.
+    pub timeout: Duration,
+    /// Largest response body accepted, in bytes. Default 10 MiB.
+    pub max_response_bytes: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(30), max_response_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// Replaces the TCP connect to a vetted address: the seam through which
+/// tests see which addresses the client dials and serve them from loopback.
+/// Only addresses the policy vetted are ever passed in, so a dialer cannot
+/// widen what the policy allows.
+pub trait Dialer: Send + Sync + fmt::Debug {
+    /// Connects to `addr`, a vetted address, or to a stand-in for it.
+    fn dial(&self, addr: SocketAddr) -> Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+}
+
+/// Builds an [`EgressClient`].
+#[derive(Debug)]
+pub struct EgressClientBuilder {
+    resolver: Arc<dyn Resolver>,
+    tls: Option<Arc<ClientConfig>>,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+    max_pools: usize,
+    dialer: Option<Arc<dyn Dialer>>,
+}
+
+impl Default for EgressClientBuilder {
+    fn default() -> Self {
+        Self {
+            resolver: Arc::new(SystemResolver),
+            tls: None,
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            max_pools: 1024,
+            dialer: None,
+        }
+    }
+}
+
+impl EgressClientBuilder {
+    /// The resolver for host names. Default: the system resolver.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// The TLS configuration, e.g. with extra root certificates. Its ALPN
+    /// protocols must be empty or `http/1.1`. Default: the Mozilla roots of
+    /// `webpki-roots`, TLS 1.2 and 1.3, ALPN `http/1.1`.
+    pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Time allowed for each TCP connect and for the TLS handshake. Default
+    /// 10 seconds.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an idle pooled connection is kept. Default 90 seconds.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many distinct policies keep a connection pool at once; past it,
+    /// the least recently used pool is dropped. Default 1024.
+    pub fn max_pools(mut self, max: usize) -> Self {
+        self.max_pools = max.max(1);
+        self
+    }
+
+    /// Dials vetted addresses through `dialer` instead of a plain TCP
+    /// connect. Default: TCP.
+    pub fn dialer(mut self, dialer: Arc<dyn Dialer>) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> EgressClient {
+        let tls = self.tls.unwrap_or_else(default_tls_config);
+        EgressClient {
+            inner: Arc::new(Inner {
+                pools: Mutex::new(HashMap::new()),
+                resolver: self.resolver,
+                tls: TlsConnector::from(tls),
+                connect_timeout: self.connect_timeout,
+                pool_idle_timeout: self.pool_idle_timeout,
+                max_pools: self.max_pools,
+                dialer: self.dialer,
+            }),
+        }
+    }
+}
+
+fn default_tls_config() -> Arc<ClientConfig> {
+    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The ring provider supports every default protocol version, so this
+    // fails only if rustls itself is broken; the explicit provider keeps the
+    // client independent of any process-wide provider choice.
+    #[allow(clippy::expect_used)]
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions");
+    let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+type HyperClient = Client<PolicyConnector, Full<Bytes>>;
+
+/// The egress client: one per process, shared by every connector. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct EgressClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// One hyper client, hence one connection pool, per policy.
+    pools: Mutex<HashMap<Policy, (HyperClient, Instant)>>,
+    resolver: Arc<dyn Resolver>,
+    tls: TlsConnector,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+    max_pools: usize,
+    dialer: Option<Arc<dyn Dialer>>,
+}
+
+impl fmt::Debug for EgressClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EgressClient")
+            .field("resolver", &self.inner.resolver)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .field("pool_idle_timeout", &self.inner.pool_idle_timeout)
+            .field("max_pools", &self.inner.max_pools)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EgressClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EgressClient {
+    /// A client with the defaults of [`EgressClientBuilder`].
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder to change the resolver, TLS roots and timeouts.
+    pub fn builder() -> EgressClientBuilder {
+        EgressClientBuilder::default()
+    }
+
+    /// Sends `request` if `policy` allows it, and returns the response with
+    /// its whole body. A 3xx response is returned as is; following it is a
+    /// new call, checked again.
+    pub async fn send(
+        &self,
+        policy: &Policy,
+        request: Request<Bytes>,
+        options: SendOptions,
+    ) -> Result<Response<Bytes>, EgressError> {
+        let uri = request.uri();
+        if uri.scheme().is_none() || uri.authority().is_none() {
+            return Err(EgressError::InvalidRequest { reason: format!("uri `{uri}` is not absolute") });
+        }
+        let url = uri.to_string();
+        // Deny what the allowlist alone denies before touching the pools:
+        // no lookup, no connection, no pool for a policy that grants nothing.
+        let target = match Target::parse(&url) {
+            Ok(target) => target,
+            Err(e) => return Err(denied(&url, e.into())),
+        };
+        if policy.allowlist.grant(&target).is_none() {
+            return Err(denied(&url, DenyReason::NotGranted { target }));
+        }
+        let client = self.pool_for(policy);
+        let (mut parts, body) = request.into_parts();
+        // The connector speaks HTTP/1.1 only.
+        parts.version = Version::HTTP_11;
+        let request = Request::from_parts(parts, Full::new(body));
+        let target = target.to_string();
+        let exchange = exchange(&client, request, &target, options.max_response_bytes);
+        match tokio::time::timeout(options.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(EgressError::Timeout { target, after: options.timeout }),
+        }
+    }
+
+    fn pool_for(&self, policy: &Policy) -> HyperClient {
+        let inner = &self.inner;
+        // A poisoned lock only means another call panicked mid-insert; the
+        // map itself is still consistent.
+        let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some((client, used)) = pools.get_mut(policy) {
+            *used = now;
+            return client.clone();
+        }
+        if pools.len() >= inner.max_pools {
+            let oldest = pools.iter().min_by_key(|(_, (_, used))| *used).map(|(policy, _)| policy.clone());
+            if let Some(oldest) = oldest {
+                pools.remove(&oldest);
+            }
+        }
+        let connector = PolicyConnector {
+            policy: Arc::new(policy.clone()),
+            resolver: inner.resolver.clone(),
+            tls: inner.tls.clone(),
+            connect_timeout: inner.connect_timeout,
+            dialer: inner.dialer.clone(),
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(inner.pool_idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        pools.insert(policy.clone(), (client.clone(), now));
+        client
+    }
+}
+
+fn denied(url: &str, reason: DenyReason) -> EgressError {
+    log_decision(url, &Decision::Deny { reason: reason.clone() });
+    EgressError::Denied { reason }
+}
+
+async fn exchange(
+    client: &HyperClient,
+    request: Request<Full<Bytes>>,
+    target: &str,
+    limit: usize,
+) -> Result<Response<Bytes>, EgressError> {
+    let method = request.method().clone();
+    let response = client.request(request).await.map_err(|e| from_hyper(e, target))?;
+    let too_large = || EgressError::BodyTooLarge { target: target.to_owned(), limit };
+    // A HEAD response declares the length of a body it does not carry.
+    let declared = (method != http::Method::HEAD)
+        .then(|| response.headers().get(http::header::CONTENT_LENGTH))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = response.into_parts();
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
+        Err(source) => {
+            return Err(EgressError::Failed { target: target.to_owned(), source });
+        }
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
+/// Maps a hyper client error back to what happened, finding the connector's
+/// own error in its source chain.
+fn from_hyper(error: hyper_util::client::legacy::Error, target: &str) -> EgressError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
+    while let Some(e) = source {
+        if let Some(connect) = e.downcast_ref::<ConnectError>() {
+            return match connect {
+                ConnectError::Denied(reason) => EgressError::Denied { reason: reason.clone() },
+                ConnectError::Unreachable { source, .. } => EgressError::Unreachable {
+                    target: target.to_owned(),
+                    source: io::Error::new(source.kind(), source.to_string()),
+                },
+                ConnectError::Timeout { after, .. } => {
+                    EgressError::Timeout { target: target.to_owned(), after: *after }
+                }
+                ConnectError::Tls { .. } => EgressError::Failed { target: target.to_owned(), source: Box::new(error) },
+            };
+        }
+        source = e.source();
+    }
+    EgressError::Failed { target: target.to_owned(), source: Box::new(error) }
+}
+
+/// The connector's failures; mapped to [`EgressError`] by [`from_hyper`].
+#[derive(Debug, Error)]
+enum ConnectError {
+    #[error("egress denied: {0}")]
+    Denied(DenyReason),
+    #[error("cannot connect to {target}")]
+    Unreachable {
+        target: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("connecting to {target} timed out after {after:?}")]
+    Timeout { target: String, after: Duration },
+    #[error("tls handshake with {target} failed")]
+    Tls {
+        target: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// hyper's connector for one policy: check, then dial vetted addresses only.
+#[derive(Clone)]
+struct PolicyConnector {
+    policy: Arc<Policy>,
+    resolver: Arc<dyn Resolver>,
+    tls: TlsConnector,
+    connect_timeout: Duration,
+    dialer: Option<Arc<dyn Dialer>>,
+}
+
+impl tower_service::Service<Uri> for PolicyConnector {
+    type Response = TokioIo<EgressStream>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.connect(uri).await.map(TokioIo::new) })
+    }
+}
+
+impl PolicyConnector {
+    async fn connect(self, uri: Uri) -> Result<EgressStream, ConnectError> {
+        let target = Target::parse(&uri.to_string()).map_err(|e| ConnectError::Denied(DenyReason::Url(e)))?;
+        // The one lookup for this connection: what it vets is what we dial.
+        let addrs = match self.policy.check_target(&target, &*self.resolver).await {
+            Decision::Allow { addrs, .. } => addrs,
+            Decision::Deny { reason } => return Err(ConnectError::Denied(reason)),
+        };
+        let tcp = self.dial(&target, &addrs).await?;
+        if target.scheme == Scheme::Http {
+            return Ok(EgressStream::Plain(tcp));
+        }
+        let tls_error = |source| ConnectError::Tls { target: target.to_string(), source };
+        let name = match &target.host {
+            Host::Name(name) => ServerName::try_from(name.clone())
+                .map_err(|e| tls_error(io::Error::new(io::ErrorKind::InvalidInput, e)))?,
+            Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
+        };
+        match tokio::time::timeout(self.connect_timeout, self.tls.connect(name, tcp)).await {
+            Ok(Ok(tls)) => Ok(EgressStream::Tls(Box::new(tls))),
+            Ok(Err(e)) => Err(tls_error(e)),
+            Err(_) => Err(ConnectError::Timeout { target: target.to_string(), after: self.connect_timeout }),
+        }
+    }
+
+    /// Tries the vetted addresses in order; never any other address.
+    async fn dial(&self, target: &Target, addrs: &[SocketAddr]) -> Result<TcpStream, ConnectError> {
+        let mut last_error = None;
+        for &addr in addrs {
+            match tokio::time::timeout(self.connect_timeout, self.dial_one(addr)).await {
+                Ok(Ok(tcp)) => {
+                    // Latency matters more than packet count for API calls.
+                    let _ = tcp.set_nodelay(true);
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => last_error = Some(e),
+                Err(_) => last_error = None,
+            }
+        }
+        match last_error {
+            Some(source) => Err(ConnectError::Unreachable { target: target.to_string(), source }),
+            None => Err(ConnectError::Timeout { target: target.to_string(), after: self.connect_timeout }),
+        }
+    }
+
+    async fn dial_one(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        if let Some(dialer) = &self.dialer {
+            return dialer.dial(addr).await;
+        }
+        TcpStream::connect(addr).await
+    }
+}
+
+/// A connection to a vetted address, plain or TLS.
+enum EgressStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Connection for EgressStream {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl AsyncRead for EgressStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for EgressStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::Allowlist;
+
+    #[tokio::test]
+    async fn relative_uri_is_invalid_request() {
+        let client = EgressClient::new();
+        let request = Request::get("/v1/items").body(Bytes::new()).unwrap();
+        let e = client.send(&Policy::default(), request, SendOptions::default()).await.unwrap_err();
+        assert!(matches!(e, EgressError::InvalidRequest { .. }), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn ungranted_call_denied_without_pool() {
+        let client = EgressClient::new();
+        let policy = Policy::new(Allowlist::parse(["https://a.example"]).unwrap(), Default::default());
+        let request = Request::get("https://b.example/").body(Bytes::new()).unwrap();
+        let e = client.send(&policy, request, SendOptions::default()).await.unwrap_err();
+        assert_eq!(e.to_string(), "egress denied: no allow rule grants https://b.example:443");
+        assert!(client.inner.pools.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn default_tls_offers_http1_only() {
+        assert_eq!(default_tls_config().alpn_protocols, [b"http/1.1".to_vec()]);
+    }
+}

@@ -1,0 +1,320 @@
+//! The gateway's settings file (TOML): where to listen, where the packages
+//! are, the environment's network, request limits, and the connections.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! packages = "connectors"          # relative to this file
+//!
+//! [environment]                    # the virtual network
+//! subnets = ["10.1.0.0/16"]        # linked subnets
+//! public = true                    # public egress (a NAT gateway)
+//!
+//! [requests]
+//! max_body_bytes = 8388608
+//! max_header_bytes = 32768
+//!
+//! [[connections]]
+//! id = "main"
+//! connector = "Calendly"
+//! [connections.parameters]
+//! api_key = { env = "CALENDLY_API_KEY" }   # secret from the environment
+//! ```
+//!
+//! What can be typed without reading anything else is typed as the file is
+//! parsed (the environment's subnets, URLs, durations, dates); what names
+//! the process environment or other files (the sealing key, client secrets,
+//! connection values from variables) is resolved once when the gateway
+//! starts, which fails with the reason when any of it is broken.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use sluice_egress::Environment;
+
+/// The whole settings file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address to listen on. Default: `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory of connector packages, one folder each. Relative paths are
+    /// taken from the settings file's directory.
+    pub packages: PathBuf,
+    /// The environment's network settings: linked subnets and whether
+    /// public egress is allowed (`sluice_egress::Environment`; with linked
+    /// subnets, `public` must be stated). Default: no subnet, public.
+    #[serde(default)]
+    pub environment: Environment,
+    /// Limits on incoming requests.
+    #[serde(default)]
+    pub requests: RequestLimits,
+    /// Runtime settings.
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+    /// The connections clients may call.
+    #[serde(default)]
+    pub connections: Vec<ConnectionConfig>,
+    /// The gateway's public base URL, which OAuth redirect URIs start with.
+    /// Default: `http://` and the listen address.
+    #[serde(default)]
+    pub public_url: Option<url::Url>,
+    /// OAuth 2.0 sign-in and credential storage. When the section is present
+    /// it must be usable (its key loads), or the gateway does not start;
+    /// when absent, sign-in works if `SLUICE_SECRET_KEY` holds a key.
+    #[serde(default)]
+    pub oauth: Option<OAuthConfig>,
+    /// Where the gateway keeps its files by default (the credential
+    /// database): the settings file's folder when loaded from one; `None`
+    /// for a gateway built in code, whose database is then in memory.
+    #[serde(skip)]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// OAuth 2.0 sign-in, token storage and the global-redirect cut-off.
+///
+/// ```toml
+/// [oauth]
+/// database = "sluice-credentials.db"   # default, beside the settings file
+/// key_env = "SLUICE_SECRET_KEY"          # 32 bytes, base64 (or key_file)
+/// global_redirect_cutoff = "2026-02-17"  # no new sign-ins on the global redirect URI from then
+/// refresh_margin = "60s"
+/// [oauth.clients.Industrial_App_Store]
+/// client_secret = { env = "IAS_CLIENT_SECRET" }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// The SQLite database of tokens; relative to the settings file.
+    /// Default: `sluice-credentials.db` beside the settings file, or in
+    /// memory for a gateway built in code.
+    pub database: Option<PathBuf>,
+    /// The environment variable holding the key secrets are sealed with.
+    /// Default: `SLUICE_SECRET_KEY`.
+    pub key_env: String,
+    /// A file holding the key instead; relative to the settings file.
+    pub key_file: Option<PathBuf>,
+    /// From this date on, connectors still on the global redirect URI refuse
+    /// new sign-ins. Default: none.
+    pub global_redirect_cutoff: Option<chrono::NaiveDate>,
+    /// Tokens are refreshed this long before they expire. Default: 60 s.
+    #[serde(with = "humantime_serde")]
+    pub refresh_margin: std::time::Duration,
+    /// Client settings per connector.
+    pub clients: IndexMap<String, OAuthClientConfig>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            database: None,
+            key_env: "SLUICE_SECRET_KEY".into(),
+            key_file: None,
+            global_redirect_cutoff: None,
+            refresh_margin: std::time::Duration::from_secs(60),
+            clients: IndexMap::new(),
+        }
+    }
+}
+
+/// A connector's OAuth client registration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientConfig {
+    /// Overrides `clientId` of `apiProperties.json`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The client secret, if the provider wants one.
+    #[serde(default)]
+    pub client_secret: Option<ValueSource>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+/// Limits on what clients send.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLimits {
+    /// Largest request body, in bytes; more is answered 413. Default: 8 MiB.
+    pub max_body_bytes: usize,
+    /// Largest total of header names and values, in bytes; more is answered
+    /// 431. Default: 32 KiB.
+    pub max_header_bytes: usize,
+    /// Backend connect timeout. Default: 5 s.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: std::time::Duration,
+    /// Total backend call timeout for operations without code (code uses its
+    /// deadline). Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub backend_timeout: std::time::Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 << 20,
+            max_header_bytes: 32 << 10,
+            connect_timeout: std::time::Duration::from_secs(5),
+            backend_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runtime settings the gateway passes to `sluice-runtime`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Calls of custom code that may run at once. Default: 1000.
+    pub max_concurrent_calls: u32,
+    /// Meter fuel. Default: true.
+    pub fuel_metering: bool,
+    /// Directory for compiled code; relative to the settings file. Default: none.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self { max_concurrent_calls: 1000, fuel_metering: true, cache_dir: None }
+    }
+}
+
+/// One connection: a connector's parameter values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// The connection id used in URLs.
+    pub id: String,
+    /// The connector (package folder name).
+    pub connector: String,
+    /// Parameter values by name.
+    #[serde(default)]
+    pub parameters: IndexMap<String, ValueSource>,
+}
+
+/// Where a parameter value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSource {
+    /// The value itself.
+    Literal(String),
+    /// An environment variable holding the value (for secrets).
+    Env {
+        /// The variable's name.
+        env: String,
+    },
+}
+
+/// The settings file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("settings file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        #[source]
+        source: toml::de::Error,
+    },
+}
+
+/// A value reads an environment variable that is not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable `{variable}` is not set")]
+pub struct MissingEnv {
+    /// The variable.
+    pub variable: String,
+}
+
+impl ValueSource {
+    /// The value: the literal, or the variable's value read now.
+    pub fn resolve(&self) -> Result<sluice_package::Secret, MissingEnv> {
+        match self {
+            ValueSource::Literal(value) => Ok(sluice_package::Secret::new(value.clone())),
+            ValueSource::Env { env } => {
+                std::env::var(env).map(sluice_package::Secret::new).map_err(|_| MissingEnv { variable: env.clone() })
+            }
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// Reads and parses a settings file; relative paths in it are resolved
+    /// against its directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let mut config: GatewayConfig =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.packages = base.join(&config.packages);
+        if let Some(dir) = &config.runtime.cache_dir {
+            config.runtime.cache_dir = Some(base.join(dir));
+        }
+        config.state_dir = Some(base.to_path_buf());
+        if let Some(oauth) = &mut config.oauth {
+            if let Some(database) = &oauth.database {
+                oauth.database = Some(base.join(database));
+            }
+            if let Some(file) = &oauth.key_file {
+                oauth.key_file = Some(base.join(file));
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_with_env_and_literal_values() {
+        let config: GatewayConfig = toml::from_str(
+            r#"
+            packages = "connectors"
+            [[connections]]
+            id = "main"
+            connector = "Calendly"
+            [connections.parameters]
+            api_key = { env = "CALENDLY_KEY" }
+            region = "eu"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen, default_listen());
+        assert!(config.environment.public_allowed());
+        let params = &config.connections[0].parameters;
+        assert!(matches!(&params["api_key"], ValueSource::Env { env } if env == "CALENDLY_KEY"));
+        assert!(matches!(&params["region"], ValueSource::Literal(v) if v == "eu"));
+    }
+
+    #[test]
+    fn subnets_without_the_public_switch_are_refused() {
+        let error = toml::from_str::<GatewayConfig>("packages = \"x\"\n[environment]\nsubnets = [\"10.1.0.0/16\"]")
+            .unwrap_err();
+        assert!(error.to_string().contains("public"), "{error}");
+        let error =
+            toml::from_str::<GatewayConfig>("packages = \"x\"\n[environment]\nsubnets = [\"10.1/16\"]\npublic = true")
+                .unwrap_err();
+        assert!(error.to_string().contains("10.1/16"), "{error}");
+    }
+
+    #[test]
+    fn unknown_setting_is_rejected_with_its_name() {
+        let error = toml::from_str::<GatewayConfig>("packages = \"x\"\nlisten_on = \"1\"").unwrap_err();
+        assert!(error.to_string().contains("listen_on"), "{error}");
+    }
+}

@@ -1,0 +1,159 @@
+//! The gateway's parts, built once at start: the runtime, the network, the
+//! registry of connectors, OAuth, the metrics and the request limits. Each
+//! part is shared (`Arc`), so the gateway is cheap to clone, and a handler
+//! takes only the parts it uses (axum's `FromRef`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sluice_egress::{EgressClient, Environment};
+use sluice_runtime::{Runtime, RuntimeConfig};
+
+use crate::config::{GatewayConfig, RequestLimits};
+use crate::metrics::Metrics;
+use crate::network::Network;
+use crate::oauth::{OAuth, OAuthError, OAuthSettings, OAuthUnavailable};
+use crate::registry::{Loader, Registry};
+use crate::store::Vault;
+use crate::store::key::{KeySource, SecretKey};
+use crate::store::sqlite::SqliteStore;
+
+/// Settings only code can choose, never a settings file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatewayOptions {
+    /// Let backend calls reach loopback addresses: for the offline demo and
+    /// the tests, whose sample backends listen on 127.0.0.1.
+    pub grant_loopback: bool,
+}
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The runtime could not be built.
+    #[error(transparent)]
+    Runtime(#[from] sluice_runtime::RuntimeError),
+    /// The packages directory cannot be read.
+    #[error("cannot read the packages directory {path}")]
+    Packages {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The `[oauth]` section is broken.
+    #[error("[oauth]: {0}")]
+    OAuth(#[source] OAuthUnavailable),
+}
+
+/// The gateway.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    registry: Arc<Registry>,
+    network: Arc<Network>,
+    metrics: Arc<Metrics>,
+    /// OAuth sign-in and tokens; the reason when it is not available.
+    oauth: Arc<Result<OAuth, Arc<OAuthUnavailable>>>,
+    limits: RequestLimits,
+}
+
+impl Gateway {
+    /// Builds the gateway and loads every package. A broken `[oauth]`
+    /// section fails here, with the reason.
+    pub async fn start(config: GatewayConfig, options: GatewayOptions) -> Result<Self, StartError> {
+        let runtime = Runtime::new(RuntimeConfig {
+            max_concurrent_calls: config.runtime.max_concurrent_calls,
+            fuel_metering: config.runtime.fuel_metering,
+            cache_dir: config.runtime.cache_dir.clone(),
+            ..RuntimeConfig::default()
+        })?;
+        if let Err(source) = std::fs::read_dir(&config.packages) {
+            return Err(StartError::Packages { path: config.packages.clone(), source });
+        }
+        let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
+        let network = Arc::new(Network::new(client, config.environment.clone(), options.grant_loopback));
+        let oauth = match open_oauth(&config, &network).await {
+            Ok(oauth) => Ok(oauth),
+            Err(reason) if config.oauth.is_some() => return Err(StartError::OAuth(reason)),
+            Err(reason) => {
+                tracing::info!(%reason, "OAuth sign-in unavailable");
+                Err(Arc::new(reason))
+            }
+        };
+        let registry =
+            Arc::new(Registry::new(config.packages.clone(), Loader::new(runtime, config.connections.clone())));
+        registry.reload().await;
+        Ok(Self {
+            registry,
+            network,
+            metrics: Arc::new(Metrics::default()),
+            oauth: Arc::new(oauth),
+            limits: config.requests,
+        })
+    }
+
+    /// The registry of connectors.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The egress client and the environment's network.
+    pub fn network(&self) -> &Arc<Network> {
+        &self.network
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The limits on incoming requests.
+    pub fn request_limits(&self) -> &RequestLimits {
+        &self.limits
+    }
+
+    /// The OAuth service, or why it is unavailable.
+    pub fn oauth(&self) -> Result<&OAuth, OAuthError> {
+        self.oauth.as_ref().as_ref().map_err(|reason| OAuthError::Unavailable(Arc::clone(reason)))
+    }
+
+    /// Applies new environment network settings to every call that starts
+    /// from now on; connectors need no reload.
+    pub fn set_environment(&self, environment: Environment) {
+        tracing::info!(subnets = ?environment.subnets(), public = environment.public_allowed(), "environment network settings changed");
+        self.network.set_environment(environment);
+    }
+}
+
+/// Opens the credential store with the configured key. Without an `[oauth]`
+/// section the key is looked for in `SLUICE_SECRET_KEY`, and the database
+/// is beside the settings file (in memory for a gateway built in code).
+async fn open_oauth(config: &GatewayConfig, network: &Arc<Network>) -> Result<OAuth, OAuthUnavailable> {
+    let defaults = crate::config::OAuthConfig::default();
+    let oauth = config.oauth.as_ref().unwrap_or(&defaults);
+    let source = match &oauth.key_file {
+        Some(file) => KeySource::File(file.clone()),
+        None => KeySource::Env(oauth.key_env.clone()),
+    };
+    let key = match SecretKey::load(&source) {
+        Ok(key) => key,
+        Err(crate::store::key::KeyError::MissingEnv(_)) if config.oauth.is_none() => {
+            return Err(OAuthUnavailable::NoKey);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let settings = OAuthSettings::resolve(oauth)?;
+    let database =
+        oauth.database.clone().or_else(|| config.state_dir.as_ref().map(|dir| dir.join("sluice-credentials.db")));
+    let store = match &database {
+        Some(path) => SqliteStore::open(path).await,
+        None => SqliteStore::in_memory().await,
+    }
+    .map_err(OAuthUnavailable::Store)?;
+    let public_url = match &config.public_url {
+        Some(url) => url.clone(),
+        None => url::Url::parse(&format!("http://{}", config.listen)).map_err(OAuthUnavailable::PublicUrl)?,
+    };
+    Ok(OAuth::new(Vault::new(Arc::new(store), key), Arc::clone(network), settings, public_url))
+}

@@ -1,0 +1,36 @@
+//! `sluice-gateway`: the gateway. It loads connector packages, routes
+//! operations, applies connections' credentials and policy templates, runs
+//! custom code in `sluice-runtime`, and sends every backend call through
+//! `sluice-egress`; OAuth connections sign in through it.
+//!
+//! ```no_run
+//! use sluice_gateway::config::GatewayConfig;
+//! use sluice_gateway::{Gateway, GatewayOptions};
+//!
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = GatewayConfig::load(std::path::Path::new("sluice.toml"))?;
+//! let listen = config.listen;
+//! let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+//! gateway.registry().watch()?;
+//! let listener = tokio::net::TcpListener::bind(listen).await?;
+//! axum::serve(listener, sluice_gateway::server::router(gateway)).await?;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod audit;
+pub mod config;
+mod gateway;
+mod kinds;
+pub mod metrics;
+pub mod network;
+pub mod oauth;
+pub mod pipeline;
+pub mod problem;
+pub mod registry;
+pub mod server;
+pub mod store;
+
+pub use gateway::{Gateway, GatewayOptions, StartError};

@@ -1,0 +1,127 @@
+//! OAuth 2.0 connections: signing a connection in with the
+//! authorization-code flow (PKCE, a `state` bound to the connection),
+//! per-connector or global redirect URIs, tokens stored sealed, refreshed
+//! before expiry and once after a 401.
+//!
+//! Redirect URIs: a connector whose `oauthSetting` says
+//! `redirectMode: "GlobalPerConnector"` gets `{public_url}/redirect/{connector}`;
+//! any other mode uses the global `{public_url}/redirect`, and the connector
+//! is found from the `state`. Every call to the provider goes through the
+//! egress client, under a policy that allows only the provider's endpoint.
+//!
+//! The service takes what it uses, not the gateway: the [`Vault`] of tokens,
+//! the [`Network`] to reach providers, its settings, and the gateway's
+//! public URL.
+
+mod error;
+mod http;
+mod provider;
+mod refresh;
+mod signin;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use sluice_package::{RedirectMode, Secret};
+
+pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
+pub use provider::Provider;
+
+use crate::config::OAuthConfig;
+use crate::network::Network;
+use crate::store::Vault;
+
+/// A connector's OAuth client registration, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSettings {
+    /// Overrides `clientId` of `apiProperties.json`.
+    pub client_id: Option<String>,
+    /// The client secret, if the provider wants one.
+    pub client_secret: Option<Secret>,
+}
+
+/// The OAuth settings, with secrets resolved.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// From this date on, connectors still on the global redirect URI refuse
+    /// new sign-ins.
+    pub global_redirect_cutoff: Option<chrono::NaiveDate>,
+    /// Tokens are refreshed this long before they expire.
+    pub refresh_margin: std::time::Duration,
+    /// Client settings per connector.
+    pub clients: IndexMap<String, ClientSettings>,
+}
+
+impl OAuthSettings {
+    /// Resolves the settings file's `[oauth]` section: every client secret
+    /// read from its variable now.
+    pub fn resolve(config: &OAuthConfig) -> Result<Self, OAuthUnavailable> {
+        let mut clients = IndexMap::new();
+        for (connector, client) in &config.clients {
+            let client_secret = match &client.client_secret {
+                Some(source) => Some(
+                    source
+                        .resolve()
+                        .map_err(|source| OAuthUnavailable::ClientSecret { connector: connector.clone(), source })?,
+                ),
+                None => None,
+            };
+            clients.insert(connector.clone(), ClientSettings { client_id: client.client_id.clone(), client_secret });
+        }
+        Ok(Self {
+            global_redirect_cutoff: config.global_redirect_cutoff,
+            refresh_margin: config.refresh_margin,
+            clients,
+        })
+    }
+}
+
+/// A connection's key: connector id and connection id.
+type ConnectionKey = (String, String);
+
+/// The gateway's OAuth service.
+#[derive(Debug)]
+pub struct OAuth {
+    vault: Vault,
+    network: Arc<Network>,
+    settings: OAuthSettings,
+    public_url: url::Url,
+    /// One refresh at a time per connection.
+    refreshing: std::sync::Mutex<HashMap<ConnectionKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl OAuth {
+    /// The service over a vault, reaching providers through `network`.
+    pub fn new(vault: Vault, network: Arc<Network>, settings: OAuthSettings, public_url: url::Url) -> Self {
+        Self { vault, network, settings, public_url, refreshing: Default::default() }
+    }
+
+    /// The redirect URI of a connector in a mode.
+    pub fn redirect_uri(&self, connector: &str, mode: RedirectMode) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        match mode {
+            RedirectMode::PerConnector => format!("{base}/redirect/{connector}"),
+            RedirectMode::Global => format!("{base}/redirect"),
+        }
+    }
+
+    /// The sign-in URL of a connection, for messages.
+    pub fn signin_url(&self, connector: &str, connection: &str) -> String {
+        format!("{}/connections/{connector}/{connection}/signin", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    /// The configured cut-off for the global redirect URI.
+    pub fn cutoff(&self) -> Option<chrono::NaiveDate> {
+        self.settings.global_redirect_cutoff
+    }
+
+    fn signin_required(&self, connector: &str, connection: &str, reason: &str) -> OAuthError {
+        OAuthError::SignInRequired {
+            connector: connector.into(),
+            connection: connection.into(),
+            reason: reason.into(),
+            signin_url: self.signin_url(connector, connection),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Signing a connection in: the authorization URL with PKCE and a fresh
+//! `state`, and the provider's redirect back.
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use sluice_package::RedirectMode;
+
+use super::http::{EgressHttp, describe};
+use super::{OAuth, OAuthError, SignInFailure};
+use crate::registry::{LoadedConnector, Registry};
+use crate::store::{PendingSignIn, TokenSet, now};
+
+impl OAuth {
+    /// Starts signing `connection` in: remembers a PKCE verifier under a
+    /// fresh `state` and returns the provider's authorization URL.
+    pub async fn start_signin(&self, connector: &LoadedConnector, connection: &str) -> Result<String, OAuthError> {
+        let package = &connector.package;
+        if !connector.connections.contains_key(connection) {
+            return Err(OAuthError::UnknownConnection { connector: package.id.clone(), connection: connection.into() });
+        }
+        let provider = self.provider(package)?;
+        if provider.mode == RedirectMode::Global
+            && let Some(cutoff) = self.settings.global_redirect_cutoff
+            && chrono::Utc::now().date_naive() >= cutoff
+        {
+            return Err(OAuthError::GlobalRedirectRetired {
+                connector: package.id.clone(),
+                cutoff,
+                redirect_uri: self.redirect_uri(&package.id, RedirectMode::PerConnector),
+            });
+        }
+        let redirect_uri = self.redirect_uri(&package.id, provider.mode);
+        let bad = |source| OAuthError::BadEndpoint { connector: package.id.clone(), source };
+        let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(provider.authorization_url.clone()).map_err(bad)?)
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(bad)?);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = PendingSignIn {
+            connector: package.id.clone(),
+            connection: connection.into(),
+            pkce_verifier: verifier.secret().clone(),
+            redirect_uri,
+            created_at: now(),
+        };
+        self.vault.put_pending(state.secret(), &pending).await?;
+        tracing::info!(connector = %package.id, connection, "sign-in started");
+        Ok(url.to_string())
+    }
+
+    /// Finishes a sign-in on the provider's redirect, which arrived on
+    /// `/redirect/{connector}` (`path_connector`) or on the global
+    /// `/redirect`: takes the pending sign-in of `state` only if it belongs
+    /// to that redirect URI (one that came back on the wrong one stays
+    /// pending), exchanges the code and stores the tokens. Returns the
+    /// connector and connection signed in.
+    pub async fn finish_signin(
+        &self,
+        registry: &Registry,
+        path_connector: Option<&str>,
+        code: &str,
+        state: &str,
+    ) -> Result<(String, String), OAuthError> {
+        let redirect_uri = match path_connector {
+            Some(connector) => self.redirect_uri(connector, RedirectMode::PerConnector),
+            None => self.redirect_uri("", RedirectMode::Global),
+        };
+        let Some(pending) = self.vault.take_pending(state, &redirect_uri).await? else {
+            return Err(match self.vault.pending_destination(state).await? {
+                Some((connector, redirect_uri)) => SignInFailure::WrongRedirect { connector, redirect_uri },
+                None => SignInFailure::UnknownState,
+            }
+            .into());
+        };
+        let connector = registry
+            .get(&pending.connector)
+            .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
+        let provider = self.provider(&connector.package)?;
+        let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
+        let http = EgressHttp::new(&self.network, &provider.token_url);
+        let token = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&http)
+            .await
+            .map_err(|e| SignInFailure::CodeRefused { reason: describe(&e) })?;
+        let tokens = TokenSet {
+            access_token: token.access_token().secret().clone(),
+            refresh_token: token.refresh_token().map(|t| t.secret().clone()),
+            expires_at: token.expires_in().map(|d| now() + d.as_secs()),
+        };
+        self.vault.save_signin(&pending.connector, &pending.connection, &tokens).await?;
+        tracing::info!(connector = %pending.connector, connection = %pending.connection, "connection signed in");
+        Ok((pending.connector, pending.connection))
+    }
+}

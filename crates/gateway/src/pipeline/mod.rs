@@ -1,0 +1,146 @@
+//! One call of an operation, in order, each step a function of its own:
+//!
+//! 1. [`resolve`]: the connector, the connection and the operation (method
+//!    and path against the definition's templates);
+//! 2. the connection's OAuth token, when it signs in ([`token`]);
+//! 3. the backend request, built as `sluice_package::request::prepare`
+//!    builds it for every caller: defaults and required parameters, the
+//!    backend URL, the connection's credentials, the request policies in the
+//!    package's order;
+//! 4. [`dispatch`]: the custom code if the operation has it (its `send`
+//!    makes the backend calls, through the egress policy), else the request
+//!    itself through the egress policy;
+//! 5. the response policies.
+//!
+//! When the code may not see credentials (the default), the headers and
+//! query parameters that carry a secret after step 3 are taken out of the
+//! request the code gets, and put back on the code's backend requests to
+//! the same host.
+
+mod code;
+mod error;
+mod resolve;
+mod send;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sluice_package::credentials::{self, CallSecrets};
+use sluice_package::request::{self, ClientRequest, RequestError};
+use sluice_policy::ExprContext;
+
+pub use error::CallFailure;
+
+use crate::gateway::Gateway;
+use crate::registry::{ConnectionState, LoadedConnector};
+
+/// What the server hands to the pipeline.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// Connector id from the URL.
+    pub connector: &'a str,
+    /// Connection id from the URL.
+    pub connection: &'a str,
+    /// The operation path, `/` first.
+    pub path: String,
+    /// The call's correlation id.
+    pub correlation_id: &'a str,
+    /// The client's request head.
+    pub parts: http::request::Parts,
+    /// The client's body.
+    pub body: Bytes,
+}
+
+/// What the steps after routing share: the call's connector, connection and
+/// operation, and its secrets.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub(crate) connector: Arc<LoadedConnector>,
+    pub(crate) connection: Arc<ConnectionState>,
+    pub(crate) connection_id: String,
+    pub(crate) operation_id: String,
+    pub(crate) secrets: CallSecrets,
+}
+
+/// The OAuth token a call started with, for the one retry after a 401.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedIn {
+    pub(crate) token: String,
+}
+
+/// Runs the call; `operation_id` is filled in as soon as it is known.
+pub async fn run(
+    gateway: &Gateway,
+    call: Call<'_>,
+    operation_id: &mut String,
+) -> Result<http::Response<Bytes>, CallFailure> {
+    let (connector, connection) = resolve::target(gateway.registry(), call.connector, call.connection)?;
+    let route = resolve::route(&connector, &call)?;
+    *operation_id = route.operation.id.clone();
+    tracing::Span::current().record("operation", operation_id.as_str());
+
+    let token = token(gateway, &connector, &connection, call.connection).await?;
+    let secrets = CallSecrets::new(&connection.connection, token.as_deref());
+    let query = call.parts.uri.query().unwrap_or_default();
+    let client = ClientRequest { method: &call.parts.method, query, headers: &call.parts.headers, body: &call.body };
+    let request = request::prepare(&connector.package, &route, &client, &connection.connection, token.as_deref())
+        .map_err(|source| redacted(source, &secrets))?;
+
+    let scope = Scope {
+        connector: Arc::clone(&connector),
+        connection: Arc::clone(&connection),
+        connection_id: call.connection.to_string(),
+        operation_id: operation_id.clone(),
+        secrets,
+    };
+    let signed_in = token.map(|token| SignedIn { token });
+    let mut response = dispatch(gateway, &scope, &call, request, signed_in).await?;
+
+    let values = connection.connection.values();
+    let query = client.query_pairs();
+    let ctx = ExprContext { connection_parameters: &values, headers: &call.parts.headers, query: &query };
+    connector
+        .package
+        .policies
+        .apply_response(operation_id, &mut response, &ctx)
+        .map_err(|source| CallFailure::ResponsePolicy { message: scope.secrets.redact(&source.to_string()), source })?;
+    Ok(response)
+}
+
+/// Step 2: the connection's OAuth access token, when it signs in rather
+/// than holding a token among its values.
+async fn token(
+    gateway: &Gateway,
+    connector: &LoadedConnector,
+    connection: &ConnectionState,
+    connection_id: &str,
+) -> Result<Option<String>, CallFailure> {
+    if !credentials::needs_signed_in_token(&connector.package, &connection.connection) {
+        return Ok(None);
+    }
+    let oauth = gateway.oauth()?;
+    Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
+}
+
+/// Step 4: the code, when the operation runs it, else the backend directly.
+async fn dispatch(
+    gateway: &Gateway,
+    scope: &Scope,
+    call: &Call<'_>,
+    request: http::Request<Bytes>,
+    signed_in: Option<SignedIn>,
+) -> Result<http::Response<Bytes>, CallFailure> {
+    match (&scope.connector.code, scope.connector.package.runs_code(&scope.operation_id)) {
+        (Some(code), true) => code::run(gateway, scope, code, call, request, signed_in).await,
+        _ => send::direct(gateway, scope, request, signed_in.as_ref()).await,
+    }
+}
+
+/// A request-building failure, its message redacted of the call's secrets.
+fn redacted(source: RequestError, secrets: &CallSecrets) -> CallFailure {
+    let message = match &source {
+        RequestError::Policy(policy) => format!("policy failed: {}", secrets.redact(&policy.to_string())),
+        other => secrets.redact(&other.to_string()),
+    };
+    CallFailure::Request { message, source }
+}

@@ -1,0 +1,221 @@
+//! The gateway's one error type and its `application/problem+json` answers:
+//! the one place where domain errors (of the pipeline, OAuth, the registry)
+//! become statuses and problem types.
+//!
+//! Every error answer carries the call's correlation id, in the body and in
+//! the `x-correlation-id` header. Client mistakes get their real status and
+//! detail; failures of the code, the sandbox and the backend get distinct
+//! problem types; failures of the gateway itself get a generic 500 whose
+//! detail is only logged.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sluice_package::RouteError;
+use sluice_package::credentials::CredentialError;
+use sluice_package::request::RequestError;
+use sluice_runtime::CallError;
+
+use crate::kinds::{Classified, INTERNAL, classify_call_error};
+
+use crate::oauth::OAuthError;
+use crate::pipeline::CallFailure;
+use crate::registry::LookupError;
+
+/// The header that carries the correlation id on every answer.
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// Why the gateway answers with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// A call of an operation failed.
+    #[error(transparent)]
+    Call(#[from] CallFailure),
+    /// An OAuth sign-in or redirect failed.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The connector named is missing or did not load.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The request body is over the gateway's limit.
+    #[error("request body is over the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The request headers are over the gateway's limit.
+    #[error("request headers are {size} bytes, over the limit of {limit} bytes")]
+    HeadersTooLarge {
+        /// Their size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The provider's authorization URL cannot be sent as a `Location`.
+    #[error("the authorization URL is not a valid header value")]
+    AuthorizationUrl,
+}
+
+/// A problem detail (RFC 9457).
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    correlation_id: &'a str,
+}
+
+impl GatewayError {
+    /// The status, the problem type's short name and its title.
+    pub fn classify(&self) -> Classified {
+        match self {
+            GatewayError::Call(failure) => classify_call(failure),
+            GatewayError::OAuth(error) => classify_oauth(error),
+            GatewayError::Lookup(error) => classify_lookup(error),
+            GatewayError::BodyTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Request body too large")
+            }
+            GatewayError::HeadersTooLarge { .. } => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large")
+            }
+            GatewayError::AuthorizationUrl => INTERNAL,
+        }
+    }
+
+    /// Whether the detail may be shown to the client: not for failures of
+    /// the gateway itself, nor for the code's own failure messages, which
+    /// are logged only.
+    fn detail_is_public(&self) -> bool {
+        let code_internal =
+            matches!(self, GatewayError::Call(CallFailure::Code(CallError::Internal(_) | CallError::Host(_))));
+        !code_internal && self.classify().1 != "internal"
+    }
+
+    /// The methods to list in `Allow`, for a 405.
+    fn allowed(&self) -> Option<String> {
+        match self {
+            GatewayError::Call(CallFailure::Route { source: RouteError::MethodNotAllowed { allowed, .. }, .. }) => {
+                Some(allowed.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", "))
+            }
+            _ => None,
+        }
+    }
+
+    /// The problem+json answer for this error.
+    pub fn problem(&self, correlation_id: &str) -> Response {
+        let (status, kind, title) = self.classify();
+        let allowed = self.allowed();
+        let detail = if self.detail_is_public() {
+            self.to_string()
+        } else {
+            format!("the call failed; quote correlation id {correlation_id} to the operator")
+        };
+        let problem = Problem {
+            kind: format!("https://sluice.dev/problems/{kind}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            correlation_id,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Ok(value) = HeaderValue::from_str(correlation_id) {
+            headers.insert(CORRELATION_HEADER, value);
+        }
+        if let Some(allowed) = allowed
+            && let Ok(value) = HeaderValue::from_str(&allowed)
+        {
+            headers.insert(header::ALLOW, value);
+        }
+        response
+    }
+}
+
+fn classify_lookup(error: &LookupError) -> Classified {
+    match error {
+        LookupError::Missing { .. } => (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector"),
+        LookupError::Failed { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "connector-unavailable", "Connector not available")
+        }
+    }
+}
+
+fn classify_call(failure: &CallFailure) -> Classified {
+    let bad_request = (StatusCode::BAD_REQUEST, "bad-request", "Bad request");
+    match failure {
+        CallFailure::Connector(error) => classify_lookup(error),
+        CallFailure::UnknownConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        CallFailure::Route { source: RouteError::MethodNotAllowed { .. }, .. } => {
+            (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+        }
+        CallFailure::Route { .. } => (StatusCode::NOT_FOUND, "unknown-operation", "Unknown operation"),
+        CallFailure::Request { source, .. } => match source {
+            RequestError::MissingParameter { .. } | RequestError::BackendUrl(_) => bad_request,
+            // A connection value that cannot be sent is the connection's owner's to fix.
+            RequestError::Credentials(CredentialError::InvalidHeaderValue { .. }) => bad_request,
+            RequestError::Policy(_) => (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed"),
+            _ => INTERNAL,
+        },
+        CallFailure::OAuth(error) => classify_oauth(error),
+        CallFailure::EgressDenied(_) => (StatusCode::BAD_GATEWAY, "egress-denied", "Backend call denied"),
+        CallFailure::Backend(_) => (StatusCode::BAD_GATEWAY, "backend-failed", "Backend call failed"),
+        CallFailure::BackendTimeout => (StatusCode::GATEWAY_TIMEOUT, "backend-timeout", "Backend timed out"),
+        CallFailure::ResponsePolicy { .. } => (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed"),
+        CallFailure::Code(error) => classify_call_error(error),
+    }
+}
+
+fn classify_oauth(error: &OAuthError) -> Classified {
+    match error {
+        OAuthError::Unavailable(_) | OAuthError::NotConfigured { .. } | OAuthError::BadEndpoint { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable")
+        }
+        OAuthError::UnknownConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        OAuthError::SignInRequired { .. } => (StatusCode::UNAUTHORIZED, "signin-required", "Sign-in required"),
+        OAuthError::SignIn(_) => (StatusCode::BAD_REQUEST, "signin-failed", "Sign-in failed"),
+        OAuthError::GlobalRedirectRetired { .. } => {
+            (StatusCode::FORBIDDEN, "global-redirect-retired", "Global redirect URI retired")
+        }
+        OAuthError::Refresh { .. } | OAuthError::InvalidToken => {
+            (StatusCode::BAD_GATEWAY, "backend-failed", "Backend call failed")
+        }
+        _ => INTERNAL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sandbox_stop_has_its_own_problem_type() {
+        let stops = [
+            CallError::FuelExhausted { limit: 1 },
+            CallError::MemoryLimit { requested: 2, limit: 1 },
+            CallError::DeadlineExceeded { deadline: std::time::Duration::from_secs(1) },
+            CallError::Trap { reason: "x".into(), panic: None },
+            CallError::TooManyBackendCalls { limit: 1 },
+            CallError::LogLimit { limit: 1 },
+            CallError::InvalidOutput("x".into()),
+        ];
+        let kinds: std::collections::HashSet<_> = stops.iter().map(|e| classify_call_error(e).1).collect();
+        assert_eq!(kinds.len(), stops.len());
+        for stop in &stops {
+            assert!(classify_call_error(stop).0.is_server_error());
+        }
+    }
+
+    #[test]
+    fn client_error_keeps_its_status_and_internal_detail_is_hidden() {
+        let (status, _, _) = classify_call_error(&CallError::Client { status: 422, message: "x".into() });
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let internal = GatewayError::Call(CallFailure::Code(CallError::Internal("secret path".into())));
+        assert!(!internal.detail_is_public());
+        assert!(GatewayError::Call(CallFailure::BackendTimeout).detail_is_public());
+    }
+}

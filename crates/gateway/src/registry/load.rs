@@ -1,0 +1,186 @@
+//! Loading one package folder into a [`LoadedConnector`]: the package, its
+//! compiled code, and its connections with the hosts each may reach.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use sluice_egress::{AllowRule, Allowlist, RuleError};
+use sluice_package::{Connection, ConnectionError, Package, PackageError};
+use sluice_policy::{ExprContext, PolicyError};
+use sluice_runtime::Runtime;
+
+use crate::config::{ConnectionConfig, MissingEnv};
+
+/// A connector ready to serve: its package, compiled code and connections.
+#[derive(Debug)]
+pub struct LoadedConnector {
+    /// The package as loaded.
+    pub package: Package,
+    /// Its compiled code, if it has `script.wasm`.
+    pub code: Option<sluice_runtime::Connector>,
+    /// Its connections by id; a refused one keeps the reason.
+    pub connections: HashMap<String, Result<Arc<ConnectionState>, Arc<ConnectionRefused>>>,
+}
+
+/// A connection with the hosts its calls may go to.
+#[derive(Debug)]
+pub struct ConnectionState {
+    /// The connection's values.
+    pub connection: Connection,
+    /// The hosts its calls may reach: the package's, and its
+    /// `dynamichosturl` results for this connection.
+    pub allowlist: Allowlist,
+}
+
+/// A package folder did not load.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadFailure {
+    /// The package's files are unusable.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// Its code does not load.
+    #[error("{}: script.wasm: {source}", folder.display())]
+    Code {
+        /// The package folder.
+        folder: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: sluice_runtime::LoadError,
+    },
+    /// Loading panicked (a bug); the registry keeps serving the others.
+    #[error("loading panicked")]
+    Panicked(#[source] tokio::task::JoinError),
+}
+
+/// A connection of the settings file was refused at load.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionRefused {
+    /// A value reads an environment variable that is not set.
+    #[error("connection `{connection}`: parameter `{parameter}` reads environment variable `{}`, which is not set", source.variable)]
+    Env {
+        /// The connection.
+        connection: String,
+        /// The parameter.
+        parameter: String,
+        /// The variable.
+        #[source]
+        source: MissingEnv,
+    },
+    /// The values do not fit the connector's parameters.
+    #[error(transparent)]
+    Parameters(#[from] ConnectionError),
+    /// A `dynamichosturl` policy does not evaluate for this connection.
+    #[error("connection `{connection}`: {source}")]
+    DynamicHost {
+        /// The connection.
+        connection: String,
+        /// Why.
+        #[source]
+        source: PolicyError,
+    },
+    /// A `dynamichosturl` policy gives a URL that cannot be an egress target.
+    #[error("connection `{connection}`: dynamic host `{url}`: {reason}")]
+    DynamicHostUrl {
+        /// The connection.
+        connection: String,
+        /// The URL the policy gave.
+        url: String,
+        /// Why it is unusable.
+        reason: DynamicHostProblem,
+    },
+}
+
+/// Why a dynamic host URL is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DynamicHostProblem {
+    /// It does not parse.
+    #[error(transparent)]
+    Parse(#[from] url::ParseError),
+    /// It is not a rule.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+}
+
+/// What loading needs: the runtime that compiles code, and the settings
+/// file's connections.
+#[derive(Debug)]
+pub struct Loader {
+    runtime: Runtime,
+    connections: Vec<ConnectionConfig>,
+}
+
+impl Loader {
+    /// A loader compiling with `runtime`, for these connections.
+    pub fn new(runtime: Runtime, connections: Vec<ConnectionConfig>) -> Self {
+        Self { runtime, connections }
+    }
+
+    /// Loads one package folder with its code and connections.
+    pub fn load(&self, dir: &Path) -> Result<LoadedConnector, LoadFailure> {
+        let package = sluice_package::load_package(dir)?;
+        for warning in &package.warnings {
+            tracing::warn!(connector = %package.id, %warning, "package warning");
+        }
+        let code = match &package.script {
+            Some(bytes) => Some(
+                self.runtime
+                    .load(&package.id, bytes, package.settings.limits)
+                    .map_err(|source| LoadFailure::Code { folder: dir.to_path_buf(), source })?,
+            ),
+            None => None,
+        };
+        let mut connections = HashMap::new();
+        for config in self.connections.iter().filter(|c| c.connector == package.id) {
+            let state = connection_state(&package, config).map(Arc::new).map_err(Arc::new);
+            if let Err(reason) = &state {
+                tracing::error!(connector = %package.id, connection = %config.id, %reason, "connection refused");
+            }
+            connections.insert(config.id.clone(), state);
+        }
+        Ok(LoadedConnector { package, code, connections })
+    }
+}
+
+/// A connection of the settings file, resolved and checked, with the hosts
+/// it may reach.
+fn connection_state(package: &Package, config: &ConnectionConfig) -> Result<ConnectionState, ConnectionRefused> {
+    let mut values = indexmap::IndexMap::new();
+    for (name, source) in &config.parameters {
+        let value = source.resolve().map_err(|source| ConnectionRefused::Env {
+            connection: config.id.clone(),
+            parameter: name.clone(),
+            source,
+        })?;
+        values.insert(name.clone(), value);
+    }
+    let connection = Connection::new(&config.id, &package.id, values, &package.properties.connection_parameters)?;
+    let mut allowlist = package.allowlist.clone();
+    allowlist.extend(dynamic_host_rules(package, &connection)?.rules().iter().cloned());
+    Ok(ConnectionState { connection, allowlist })
+}
+
+/// Rules for the hosts `dynamichosturl` policies send to for this connection.
+fn dynamic_host_rules(package: &Package, connection: &Connection) -> Result<Allowlist, ConnectionRefused> {
+    let values = connection.values();
+    let headers = http::HeaderMap::new();
+    let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[] };
+    let urls = package
+        .policies
+        .dynamic_host_urls(&ctx)
+        .map_err(|source| ConnectionRefused::DynamicHost { connection: connection.id.clone(), source })?;
+    let mut rules = Allowlist::default();
+    for url in urls {
+        let refused = |reason: DynamicHostProblem| ConnectionRefused::DynamicHostUrl {
+            connection: connection.id.clone(),
+            url: url.clone(),
+            reason,
+        };
+        let parsed = url::Url::parse(&url).map_err(|e| refused(e.into()))?;
+        rules.push(AllowRule::for_url(&parsed).map_err(|e| refused(e.into()))?);
+    }
+    Ok(rules)
+}

@@ -1,0 +1,46 @@
+//! The operator's endpoints: metrics, and the redirect audit.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::audit::{self, AuditEntry};
+use crate::gateway::Gateway;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+/// `GET /metrics`: Prometheus text.
+pub(super) async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
+    let mut response = metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+fn entries(registry: &Registry) -> Vec<AuditEntry> {
+    let loaded = registry.loaded();
+    audit::audit(loaded.iter().map(|c| &c.package))
+}
+
+/// `GET /admin/redirect-audit`: JSON.
+pub(super) async fn redirect_audit(State(gateway): State<Gateway>, State(registry): State<Arc<Registry>>) -> Response {
+    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
+    axum::Json(serde_json::json!({
+        "cutoff": cutoff.map(|d| d.to_string()),
+        "connectors": entries(&registry),
+    }))
+    .into_response()
+}
+
+/// `GET /admin/redirect-audit.html`: a page.
+pub(super) async fn redirect_audit_html(
+    State(gateway): State<Gateway>,
+    State(registry): State<Arc<Registry>>,
+) -> Response {
+    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
+    Html(audit::render_html(&entries(&registry), cutoff)).into_response()
+}

@@ -1,0 +1,124 @@
+//! The HTTP surface: routes, and the layer every request passes through.
+//!
+//! - `ANY /apim/{connector}/{connection}/{operation path}`: call an operation,
+//!   the platform's runtime URL shape;
+//! - `GET /healthz`: liveness;
+//! - `GET /metrics`: Prometheus text;
+//! - `GET /connections/{connector}/{connection}/signin`: start an OAuth sign-in;
+//! - `GET /redirect/{connector}` and `GET /redirect`: the provider's redirect
+//!   back (per-connector and global redirect URIs);
+//! - `GET /admin/redirect-audit` (JSON) and `/admin/redirect-audit.html`:
+//!   OAuth connectors still on the global redirect URI.
+//!
+//! The layer ([`correlate`]) gives each request its correlation id (the
+//! client's when it sends a sane one) and a span carrying it, and turns a
+//! handler's [`GatewayError`] into its problem+json answer, logged once.
+
+mod admin;
+mod operation;
+mod signin;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use tracing::Instrument;
+
+use crate::gateway::Gateway;
+use crate::metrics::Metrics;
+use crate::problem::{CORRELATION_HEADER, GatewayError};
+use crate::registry::Registry;
+
+/// The gateway's router.
+pub fn router(gateway: Gateway) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(admin::metrics))
+        .route("/connections/{connector}/{connection}/signin", get(signin::start))
+        .route("/redirect", get(signin::redirect_global))
+        .route("/redirect/{connector}", get(signin::redirect_connector))
+        .route("/admin/redirect-audit", get(admin::redirect_audit))
+        .route("/admin/redirect-audit.html", get(admin::redirect_audit_html))
+        .route("/apim/{connector}/{connection}", any(operation::root))
+        .route("/apim/{connector}/{connection}/", any(operation::root))
+        .route("/apim/{connector}/{connection}/{*path}", any(operation::path))
+        .layer(axum::middleware::from_fn(correlate))
+        .with_state(gateway)
+}
+
+impl FromRef<Gateway> for Arc<Registry> {
+    fn from_ref(gateway: &Gateway) -> Self {
+        Arc::clone(gateway.registry())
+    }
+}
+
+impl FromRef<Gateway> for Arc<Metrics> {
+    fn from_ref(gateway: &Gateway) -> Self {
+        Arc::clone(gateway.metrics())
+    }
+}
+
+/// The correlation id of the request being served.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub Arc<str>);
+
+/// A failed handler's error, carried to [`correlate`] in the response.
+#[derive(Debug, Clone)]
+struct Failed(Arc<GatewayError>);
+
+impl IntoResponse for GatewayError {
+    /// A bare answer with the error's status; [`correlate`] writes the
+    /// problem body, which needs the request's correlation id.
+    fn into_response(self) -> Response {
+        let (status, _, _) = self.classify();
+        let mut response = status.into_response();
+        response.extensions_mut().insert(Failed(Arc::new(self)));
+        response
+    }
+}
+
+/// The layer: correlation id, the request's span, and the one log line and
+/// problem answer of a failure.
+async fn correlate(mut request: Request, next: Next) -> Response {
+    let id: Arc<str> = correlation_id(&request).into();
+    request.extensions_mut().insert(CorrelationId(Arc::clone(&id)));
+    let span = tracing::info_span!(
+        "call",
+        method = %request.method(),
+        path = %request.uri().path(),
+        connector = tracing::field::Empty,
+        connection = tracing::field::Empty,
+        operation = tracing::field::Empty,
+        correlation_id = %id,
+    );
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Some(Failed(error)) = response.extensions_mut().remove::<Failed>() {
+        let _inside = span.enter();
+        let (status, kind, _) = error.classify();
+        if status.is_server_error() {
+            tracing::error!(kind, error = %error, "call failed");
+        } else {
+            tracing::info!(kind, error = %error, "call refused");
+        }
+        response = error.problem(&id);
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(CORRELATION_HEADER, value);
+    }
+    response
+}
+
+/// The client's correlation id when it sent a sane one, else a new one.
+fn correlation_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}

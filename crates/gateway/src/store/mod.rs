@@ -1,0 +1,140 @@
+//! The gateway's state at rest: OAuth tokens and pending sign-ins, behind
+//! the async [`TokenStore`] trait whose backends live apart (SQLite,
+//! embedded, in [`sqlite`]).
+//!
+//! A backend stores opaque blobs. Sealing happens once, above every backend,
+//! in [`Vault`]: each secret value is encrypted under the gateway's
+//! [`SecretKey`](key::SecretKey) and bound to the row it belongs to, so a
+//! backend never sees a token, and a sealed value copied to another row does
+//! not open.
+
+pub mod key;
+pub mod sqlite;
+mod vault;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub use vault::{PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
+
+/// A connection's token row, as a backend keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// The sealed [`TokenSet`].
+    pub sealed: Vec<u8>,
+    /// Set when a refresh was refused: why the connection needs a new sign-in.
+    pub needs_signin: Option<String>,
+    /// Bumped on every write; compare-and-set writes name the version they read.
+    pub version: i64,
+}
+
+impl fmt::Debug for TokenRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRow")
+            .field("sealed", &format_args!("{} bytes", self.sealed.len()))
+            .field("needs_signin", &self.needs_signin)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// A sign-in waiting for the provider's redirect, as a backend keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    /// The connector being signed in.
+    pub connector: String,
+    /// The redirect URI the sign-in must come back on.
+    pub redirect_uri: String,
+    /// The sealed [`PendingSignIn`].
+    pub sealed: Vec<u8>,
+    /// When it started, in seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl fmt::Debug for PendingRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingRow")
+            .field("connector", &self.connector)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A backend failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the store {location}")]
+    Open {
+        /// The database (a path, or `memory`).
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database's migrations failed.
+    #[error("cannot migrate the store {location}")]
+    Migrate {
+        /// The database.
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A statement failed.
+    #[error("the store failed")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Where tokens and pending sign-ins are kept: an async trait, so that an
+/// embedded database and a shared server database can both serve it. Every
+/// value it holds is an opaque sealed blob.
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// A connection's token row, if it ever signed in.
+    async fn tokens(&self, connector: &str, connection: &str) -> Result<Option<TokenRow>, StoreError>;
+
+    /// Saves a connection's sealed tokens and clears any needs-sign-in mark.
+    /// With `expected`, only if the row is still at that version (a refresh
+    /// that must not overwrite a newer sign-in); without, unconditionally (a
+    /// sign-in). Returns the new version, or `None` when the row had moved on.
+    async fn put_tokens(
+        &self,
+        connector: &str,
+        connection: &str,
+        sealed: &[u8],
+        expected: Option<i64>,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Marks a connection as needing a new sign-in, if its row is still at
+    /// `expected`; returns whether it was marked.
+    async fn mark_needs_signin(
+        &self,
+        connector: &str,
+        connection: &str,
+        reason: &str,
+        expected: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a sign-in in progress under the hash of its `state`, and
+    /// forgets those started before `expired_before`.
+    async fn put_pending(&self, state_hash: &str, row: &PendingRow, expired_before: i64) -> Result<(), StoreError>;
+
+    /// Takes (deletes and returns, in one statement) the pending sign-in with
+    /// this state hash, if it was started at `created_after` or later and must
+    /// come back on `redirect_uri`. A sign-in that came back on the wrong
+    /// redirect URI is left in place.
+    async fn take_pending(
+        &self,
+        state_hash: &str,
+        redirect_uri: &str,
+        created_after: i64,
+    ) -> Result<Option<PendingRow>, StoreError>;
+
+    /// The connector and redirect URI of a pending sign-in, without taking
+    /// it: to explain a redirect that arrived on the wrong URI.
+    async fn pending_destination(&self, state_hash: &str) -> Result<Option<(String, String)>, StoreError>;
+}

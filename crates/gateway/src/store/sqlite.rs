@@ -1,0 +1,260 @@
+//! The embedded backend of [`TokenStore`]: one SQLite file (or an in-memory
+//! database), created and migrated on first open. SQLite runs on sqlx's
+//! worker threads, never on the async workers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::{PendingRow, StoreError, TokenRow, TokenStore, now};
+
+/// The versioned, forward-only migrations of the SQLite schema.
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies the
+    /// migrations it lacks.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { location: location.clone(), source })?;
+        Self::migrated(pool, location).await
+    }
+
+    /// A fresh in-memory database, for a gateway built in code without a
+    /// database file; its contents end with the process.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let location = "memory".to_string();
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| StoreError::Open { location: location.clone(), source })?;
+        // One connection: every connection to `:memory:` is a database of its own.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { location: location.clone(), source })?;
+        Self::migrated(pool, location).await
+    }
+
+    async fn migrated(pool: SqlitePool, location: String) -> Result<Self, StoreError> {
+        MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate { location, source })?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn tokens(&self, connector: &str, connection: &str) -> Result<Option<TokenRow>, StoreError> {
+        let row: Option<(Vec<u8>, Option<String>, i64)> =
+            sqlx::query_as("SELECT sealed, needs_signin, version FROM tokens WHERE connector = ?1 AND connection = ?2")
+                .bind(connector)
+                .bind(connection)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(sealed, needs_signin, version)| TokenRow { sealed, needs_signin, version }))
+    }
+
+    async fn put_tokens(
+        &self,
+        connector: &str,
+        connection: &str,
+        sealed: &[u8],
+        expected: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        let version: Option<(i64,)> = match expected {
+            None => {
+                sqlx::query_as(
+                    "INSERT INTO tokens (connector, connection, sealed, needs_signin, version, updated_at)
+                     VALUES (?1, ?2, ?3, NULL, 1, ?4)
+                     ON CONFLICT (connector, connection) DO UPDATE
+                     SET sealed = ?3, needs_signin = NULL, version = tokens.version + 1, updated_at = ?4
+                     RETURNING version",
+                )
+                .bind(connector)
+                .bind(connection)
+                .bind(sealed)
+                .bind(now() as i64)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Some(expected) => {
+                sqlx::query_as(
+                    "UPDATE tokens SET sealed = ?3, needs_signin = NULL, version = version + 1, updated_at = ?4
+                     WHERE connector = ?1 AND connection = ?2 AND version = ?5
+                     RETURNING version",
+                )
+                .bind(connector)
+                .bind(connection)
+                .bind(sealed)
+                .bind(now() as i64)
+                .bind(expected)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(version.map(|(v,)| v))
+    }
+
+    async fn mark_needs_signin(
+        &self,
+        connector: &str,
+        connection: &str,
+        reason: &str,
+        expected: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tokens SET needs_signin = ?3, version = version + 1, updated_at = ?4
+             WHERE connector = ?1 AND connection = ?2 AND version = ?5",
+        )
+        .bind(connector)
+        .bind(connection)
+        .bind(reason)
+        .bind(now() as i64)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_pending(&self, state_hash: &str, row: &PendingRow, expired_before: i64) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("DELETE FROM pending_signins WHERE created_at < ?1")
+            .bind(expired_before)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_signins (state_hash, connector, redirect_uri, sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(state_hash)
+        .bind(&row.connector)
+        .bind(&row.redirect_uri)
+        .bind(&row.sealed)
+        .bind(row.created_at)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn take_pending(
+        &self,
+        state_hash: &str,
+        redirect_uri: &str,
+        created_after: i64,
+    ) -> Result<Option<PendingRow>, StoreError> {
+        let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
+            "DELETE FROM pending_signins WHERE state_hash = ?1 AND redirect_uri = ?2 AND created_at >= ?3
+             RETURNING connector, redirect_uri, sealed, created_at",
+        )
+        .bind(state_hash)
+        .bind(redirect_uri)
+        .bind(created_after)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(connector, redirect_uri, sealed, created_at)| PendingRow {
+            connector,
+            redirect_uri,
+            sealed,
+            created_at,
+        }))
+    }
+
+    async fn pending_destination(&self, state_hash: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT connector, redirect_uri FROM pending_signins WHERE state_hash = ?1")
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store(dir: &Path) -> SqliteStore {
+        SqliteStore::open(&dir.join("creds.db")).await.unwrap()
+    }
+
+    fn pending(connector: &str) -> PendingRow {
+        PendingRow {
+            connector: connector.into(),
+            redirect_uri: "http://gw/redirect/c".into(),
+            sealed: vec![1, 2, 3],
+            created_at: now() as i64,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_versioned_and_compare_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        assert_eq!(store.tokens("c", "main").await.unwrap(), None);
+        assert_eq!(store.put_tokens("c", "main", b"one", None).await.unwrap(), Some(1));
+        assert_eq!(store.put_tokens("c", "main", b"two", Some(1)).await.unwrap(), Some(2));
+        // A writer that read version 1 lost the race: nothing is written.
+        assert_eq!(store.put_tokens("c", "main", b"stale", Some(1)).await.unwrap(), None);
+        let row = store.tokens("c", "main").await.unwrap().unwrap();
+        assert_eq!((row.sealed.as_slice(), row.version), (&b"two"[..], 2));
+    }
+
+    #[tokio::test]
+    async fn needs_signin_mark_is_cleared_by_new_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        store.put_tokens("c", "main", b"a", None).await.unwrap();
+        assert!(!store.mark_needs_signin("c", "main", "refused", 7).await.unwrap());
+        assert!(store.mark_needs_signin("c", "main", "refused", 1).await.unwrap());
+        assert_eq!(store.tokens("c", "main").await.unwrap().unwrap().needs_signin.as_deref(), Some("refused"));
+        store.put_tokens("c", "main", b"a", None).await.unwrap();
+        assert_eq!(store.tokens("c", "main").await.unwrap().unwrap().needs_signin, None);
+    }
+
+    #[tokio::test]
+    async fn pending_signin_is_taken_once_and_only_on_its_redirect_uri() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).await;
+        store.put_pending("h1", &pending("c"), 0).await.unwrap();
+        assert_eq!(store.take_pending("h1", "http://gw/redirect", 0).await.unwrap(), None);
+        assert_eq!(
+            store.pending_destination("h1").await.unwrap(),
+            Some(("c".to_string(), "http://gw/redirect/c".to_string()))
+        );
+        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 0).await.unwrap(), Some(pending("c")));
+        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 0).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn expired_pending_signins_are_not_taken() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let old = PendingRow { created_at: 10, ..pending("c") };
+        store.put_pending("h1", &old, 0).await.unwrap();
+        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 11).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_the_data_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path()).await.put_tokens("c", "main", b"kept", None).await.unwrap();
+        let again = store(dir.path()).await;
+        assert_eq!(again.tokens("c", "main").await.unwrap().unwrap().sealed, b"kept");
+    }
+}

@@ -1,0 +1,12 @@
+//! The gateway's integration tests, one binary: a real gateway on loopback
+//! port 0 in front of real backend servers on loopback port 0, the example
+//! connectors with their code, and test packages of `tests/data`.
+
+mod connectors;
+mod environment;
+mod errors;
+mod oauth;
+mod packages;
+mod policies;
+mod routing;
+mod support;

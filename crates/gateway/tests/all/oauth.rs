@@ -1,0 +1,358 @@
+//! OAuth 2.0 connections against an authorization server on loopback that
+//! checks PKCE, `state`, the exact redirect URI registered for the client,
+//! and issues expiring tokens; a resource server that accepts only live
+//! tokens.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use crate::support::*;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde_json::json;
+use sha2::Digest as _;
+
+#[derive(Default)]
+struct AuthState {
+    redirect_uris: Vec<String>,
+    codes: HashMap<String, (String, String)>,
+    live_tokens: HashMap<String, u64>,
+    refresh_tokens: HashMap<String, bool>,
+    refresh_grants: usize,
+    expires_in: u64,
+    counter: u64,
+}
+
+#[derive(Clone, Default)]
+struct Auth(Arc<Mutex<AuthState>>);
+
+impl Auth {
+    fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.0.lock().unwrap()
+    }
+
+    fn issue(&self) -> serde_json::Value {
+        let mut state = self.state();
+        state.counter += 1;
+        let access = format!("access-{}-{}", state.counter, uuid_like(state.counter));
+        let refresh = format!("refresh-{}-{}", state.counter, uuid_like(state.counter * 7));
+        let expires_in = state.expires_in;
+        state.live_tokens.insert(access.clone(), expires_in);
+        state.refresh_tokens.insert(refresh.clone(), true);
+        json!({"access_token": access, "token_type": "bearer", "expires_in": expires_in, "refresh_token": refresh})
+    }
+
+    fn revoke_access_tokens(&self) {
+        self.state().live_tokens.clear();
+    }
+
+    fn revoke_refresh_tokens(&self) {
+        for live in self.state().refresh_tokens.values_mut() {
+            *live = false;
+        }
+    }
+}
+
+fn uuid_like(seed: u64) -> String {
+    format!("{:016x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+async fn authorize(State(auth): State<Auth>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let redirect_uri = q.get("redirect_uri").cloned().unwrap_or_default();
+    if q.get("client_id").map(String::as_str) != Some("client-1") {
+        return (StatusCode::BAD_REQUEST, "unknown client").into_response();
+    }
+    if !auth.state().redirect_uris.contains(&redirect_uri) {
+        return (StatusCode::BAD_REQUEST, format!("redirect_uri {redirect_uri} is not registered")).into_response();
+    }
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") || !q.contains_key("code_challenge") {
+        return (StatusCode::BAD_REQUEST, "PKCE S256 required").into_response();
+    }
+    let code = format!("code-{}", q["code_challenge"].len() + auth.state().codes.len());
+    auth.state().codes.insert(code.clone(), (q["code_challenge"].clone(), redirect_uri.clone()));
+    let location = format!("{redirect_uri}?code={code}&state={}", q.get("state").cloned().unwrap_or_default());
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
+}
+
+async fn token(State(auth): State<Auth>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let invalid = || (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response();
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let Some((challenge, redirect_uri)) = form.get("code").and_then(|c| auth.state().codes.remove(c)) else {
+                return invalid();
+            };
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let computed =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+            if computed != challenge || form.get("redirect_uri") != Some(&redirect_uri) {
+                return invalid();
+            }
+            axum::Json(auth.issue()).into_response()
+        }
+        Some("refresh_token") => {
+            let live = form.get("refresh_token").and_then(|t| auth.state().refresh_tokens.get(t).copied());
+            if live != Some(true) {
+                return invalid();
+            }
+            auth.state().refresh_grants += 1;
+            axum::Json(auth.issue()).into_response()
+        }
+        _ => invalid(),
+    }
+}
+
+async fn resource(State(auth): State<Auth>, headers: HeaderMap) -> Response {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match token {
+        Some(token) if auth.state().live_tokens.contains_key(token) => {
+            axum::Json(json!({"ok": true, "token": token})).into_response()
+        }
+        _ => (StatusCode::UNAUTHORIZED, "bad token").into_response(),
+    }
+}
+
+async fn start_auth(expires_in: u64) -> (Auth, SocketAddr) {
+    let auth = Auth::default();
+    auth.state().expires_in = expires_in;
+    let app = Router::new()
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/v1/items", get(resource))
+        .with_state(auth.clone());
+    (auth.clone(), start_backend(app).await)
+}
+
+fn definition(server: SocketAddr) -> serde_json::Value {
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Plant Data", "description": "test", "version": "1.0"},
+        "host": server.to_string(),
+        "basePath": "/v1",
+        "schemes": ["http"],
+        "securityDefinitions": {"oauth2_auth": {"type": "oauth2", "flow": "accessCode",
+            "authorizationUrl": format!("http://{server}/authorize"), "tokenUrl": format!("http://{server}/token"),
+            "scopes": {"read": "read"}}},
+        "paths": {"/items": {"get": {"operationId": "ListItems", "responses": {"200": {"description": "ok"}}}}}
+    })
+}
+
+fn properties(mode: &str) -> serde_json::Value {
+    json!({"properties": {
+        "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
+            "identityProvider": "oauth2", "clientId": "client-1", "scopes": ["read"], "redirectMode": mode}}},
+        "publisher": "Plant Co", "stackOwner": "Plant Co"
+    }})
+}
+
+struct Setup {
+    gateway: TestGateway,
+    auth: Auth,
+    key_dir: tempfile::TempDir,
+}
+
+fn oauth_config(dir: &std::path::Path, cutoff: Option<&str>) -> sluice_gateway::config::OAuthConfig {
+    let key_file = dir.join("key");
+    if !key_file.exists() {
+        std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([42u8; 32])).unwrap();
+    }
+    sluice_gateway::config::OAuthConfig {
+        database: Some(dir.join("credentials.db")),
+        key_file: Some(key_file),
+        global_redirect_cutoff: cutoff.map(|d| d.parse().unwrap()),
+        ..Default::default()
+    }
+}
+
+async fn setup(mode: &str, expires_in: u64, register: &[&str]) -> Setup {
+    let (auth, server) = start_auth(expires_in).await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let gateway = gateway_on(server, mode, &key_dir, None).await;
+    for path in register {
+        auth.state().redirect_uris.push(gateway.url(path));
+    }
+    Setup { gateway, auth, key_dir }
+}
+
+async fn gateway_on(server: SocketAddr, mode: &str, key_dir: &tempfile::TempDir, cutoff: Option<&str>) -> TestGateway {
+    TestGatewayBuilder::new()
+        .package("plant", definition(server), properties(mode))
+        .connection("plant", "main", &[])
+        .oauth(oauth_config(key_dir.path(), cutoff))
+        .start()
+        .await
+}
+
+/// Follows the sign-in the way a browser would; returns the final answer.
+async fn sign_in(gateway: &TestGateway) -> Answer {
+    let started = gateway.get("/connections/plant/main/signin").await;
+    assert_eq!(started.status, 302, "{}", started.text());
+    let authorize = started.headers["location"].to_str().unwrap().to_string();
+    let provider = get_absolute(gateway, &authorize).await;
+    if provider.status != 302 {
+        return provider;
+    }
+    let back = provider.headers["location"].to_str().unwrap().to_string();
+    get_absolute(gateway, &back).await
+}
+
+async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
+    gateway.request(http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()).await
+}
+
+#[tokio::test]
+async fn sign_in_with_per_connector_redirect_then_calls_carry_the_token() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let before = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!((before.status, before.problem_type().as_str()), (401, "signin-required"));
+    assert!(before.json()["detail"].as_str().unwrap().contains("/connections/plant/main/signin"));
+
+    let started = setup.gateway.get("/connections/plant/main/signin").await;
+    let authorize = started.headers["location"].to_str().unwrap();
+    let expected_redirect = format!(
+        "redirect_uri={}",
+        url::form_urlencoded::byte_serialize(setup.gateway.url("/redirect/plant").as_bytes()).collect::<String>()
+    );
+    assert!(authorize.contains(&expected_redirect), "{authorize}");
+    assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("state="), "{authorize}");
+
+    let done = sign_in(&setup.gateway).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let answer = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(answer.json()["token"].as_str().unwrap().starts_with("access-"));
+}
+
+#[tokio::test]
+async fn sign_in_with_global_redirect_finds_the_connector_from_state() {
+    let setup = setup("Global", 3600, &["/redirect"]).await;
+    let done = sign_in(&setup.gateway).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 200);
+}
+
+#[tokio::test]
+async fn wrong_state_is_refused() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let _ = setup.gateway.get("/connections/plant/main/signin").await;
+    let answer = setup.gateway.get("/redirect/plant?code=code-1&state=forged").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (400, "signin-failed"));
+    assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 401);
+}
+
+#[tokio::test]
+async fn unregistered_redirect_uri_is_refused_by_the_provider() {
+    // The provider knows only the global redirect URI; the connector uses its own.
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect"]).await;
+    let answer = sign_in(&setup.gateway).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.text().contains("is not registered"), "{}", answer.text());
+}
+
+#[tokio::test]
+async fn redirect_on_the_wrong_path_is_refused() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let started = setup.gateway.get("/connections/plant/main/signin").await;
+    let provider = get_absolute(&setup.gateway, started.headers["location"].to_str().unwrap()).await;
+    let back = provider.headers["location"].to_str().unwrap().replace("/redirect/plant", "/redirect");
+    let answer = get_absolute(&setup.gateway, &back).await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (400, "signin-failed"));
+}
+
+#[tokio::test]
+async fn token_refreshed_before_expiry() {
+    let setup = setup("GlobalPerConnector", 1, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let answer = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(setup.auth.state().refresh_grants, 1, "the expiring token was refreshed first");
+}
+
+#[tokio::test]
+async fn token_refreshed_once_after_a_401() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    setup.auth.revoke_access_tokens();
+    let answer = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(setup.auth.state().refresh_grants, 1);
+}
+
+#[tokio::test]
+async fn revoked_refresh_token_marks_the_connection_for_sign_in() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    setup.auth.revoke_access_tokens();
+    setup.auth.revoke_refresh_tokens();
+    for _ in 0..2 {
+        let answer = setup.gateway.get("/apim/plant/main/items").await;
+        assert_eq!((answer.status, answer.problem_type().as_str()), (401, "signin-required"), "{}", answer.text());
+        assert!(answer.json()["detail"].as_str().unwrap().contains("refused to refresh"), "{}", answer.text());
+    }
+    assert_eq!(sign_in(&setup.gateway).await.status, 200, "signing in again heals it");
+    assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 200);
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_encrypted_on_disk() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let token = setup.gateway.get("/apim/plant/main/items").await.json()["token"].as_str().unwrap().to_string();
+    let server = setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap().parse().unwrap();
+    drop(setup.gateway);
+
+    let database = std::fs::read(setup.key_dir.path().join("credentials.db")).unwrap();
+    let tokens: Vec<String> = setup.auth.state().refresh_tokens.keys().cloned().chain([token.clone()]).collect();
+    for secret in &tokens {
+        assert!(!database.windows(secret.len()).any(|w| w == secret.as_bytes()), "`{secret}` is stored in clear");
+    }
+
+    let restarted = gateway_on(server, "GlobalPerConnector", &setup.key_dir, None).await;
+    let answer = restarted.get("/apim/plant/main/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["token"], token.as_str());
+}
+
+#[tokio::test]
+async fn redirect_audit_lists_global_connectors_and_cutoff_refuses_sign_in() {
+    let (_, server) = start_auth(3600).await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let gateway = gateway_on(server, "Global", &key_dir, Some("2000-01-01")).await;
+    let audit = gateway.get("/admin/redirect-audit").await.json();
+    assert_eq!(audit["cutoff"], "2000-01-01");
+    assert_eq!(audit["connectors"][0]["connector"], "plant");
+    assert_eq!(audit["connectors"][0]["name"], "Plant Data");
+    assert_eq!(audit["connectors"][0]["publisher"], "Plant Co");
+    assert_eq!(audit["connectors"][0]["stack_owner"], "Plant Co");
+    let html = gateway.get("/admin/redirect-audit.html").await;
+    assert!(html.text().contains("<td>Plant Data</td>"), "{}", html.text());
+
+    let refused = gateway.get("/connections/plant/main/signin").await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (403, "global-redirect-retired"));
+    let detail = refused.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("GlobalPerConnector") && detail.contains(&gateway.url("/redirect/plant")), "{detail}");
+
+    let per_connector = gateway_on(server, "GlobalPerConnector", &key_dir, Some("2000-01-01")).await;
+    assert_eq!(per_connector.get("/admin/redirect-audit").await.json()["connectors"], json!([]));
+    assert_eq!(per_connector.get("/connections/plant/main/signin").await.status, 302);
+}
+
+#[tokio::test]
+async fn an_oauth_section_without_its_key_fails_start_up_with_the_reason() {
+    let (_, server) = start_auth(3600).await;
+    let error = TestGatewayBuilder::new()
+        .package("plant", definition(server), properties("GlobalPerConnector"))
+        .connection("plant", "main", &[])
+        .oauth(sluice_gateway::config::OAuthConfig { key_env: "SLUICE_TEST_NO_SUCH_KEY".into(), ..Default::default() })
+        .try_start()
+        .await
+        .err()
+        .expect("the gateway does not start");
+    assert!(matches!(error, sluice_gateway::StartError::OAuth(_)), "{error:?}");
+    let text = format!("{error:#}");
+    assert!(text.contains("[oauth]") && text.contains("SLUICE_TEST_NO_SUCH_KEY"), "{text}");
+}

@@ -1,0 +1,206 @@
+//! Each policy template end to end, with `@connectionParameters`, `@headers`
+//! and `@queryParameters` expressions.
+
+use crate::support::*;
+use serde_json::json;
+
+fn instance(template: &str, operations: &[&str], section: &str, parameters: serde_json::Value) -> serde_json::Value {
+    let mut params = serde_json::Map::new();
+    for (key, value) in parameters.as_object().unwrap() {
+        params.insert(format!("x-ms-apimTemplateParameter.{key}"), value.clone());
+    }
+    params.insert("x-ms-apimTemplate-operationName".into(), json!(operations));
+    params.insert("x-ms-apimTemplate-policySection".into(), json!(section));
+    json!({"templateId": template, "title": template, "parameters": params})
+}
+
+async fn shop(policies: serde_json::Value) -> (TestGateway, Recorder, std::net::SocketAddr) {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let parameters = json!({
+        "api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}},
+        "region": {"type": "string", "uiDefinition": {"constraints": {"required": "false"}}}
+    });
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(parameters, None, policies))
+        .connection("shop", "c1", &[("api_key", "k-1"), ("region", "eu")])
+        .start()
+        .await;
+    (gateway, recorder, backend)
+}
+
+#[tokio::test]
+async fn setheader_with_connection_header_and_query_expressions() {
+    let policies = json!([
+        instance(
+            "setheader",
+            &[],
+            "Request",
+            json!({"name": "Authorization", "value": "Bearer @connectionParameters('api_key')", "existsAction": "override"})
+        ),
+        instance(
+            "setheader",
+            &[],
+            "Request",
+            json!({"name": "X-Copied", "value": "@headers('X-Source')/@queryParameters('q')", "existsAction": "override"})
+        ),
+        instance(
+            "setheader",
+            &["ListItems"],
+            "Response",
+            json!({"name": "X-Served-By", "value": "sluice", "existsAction": "override"})
+        ),
+    ]);
+    let (gateway, recorder, _) = shop(policies).await;
+    let answer = gateway.send("GET", "/apim/shop/c1/items?q=abc", &[("x-source", "src")], "").await;
+    assert_eq!(answer.status, 200);
+    let seen = recorder.last();
+    assert_eq!(seen.headers["authorization"], "Bearer k-1");
+    assert_eq!(seen.headers["x-copied"], "src/abc");
+    assert_eq!(answer.headers["x-served-by"], "sluice");
+    let other = gateway.get("/apim/shop/c1/orders/1").await;
+    assert!(!other.headers.contains_key("x-served-by"), "scoped to ListItems");
+}
+
+#[tokio::test]
+async fn setqueryparameter_adds_to_backend_query() {
+    let policies = json!([instance(
+        "setqueryparameter",
+        &[],
+        "Request",
+        json!({"name": "region", "value": "@connectionParameters('region')", "existsAction": "override"})
+    )]);
+    let (gateway, recorder, _) = shop(policies).await;
+    gateway.get("/apim/shop/c1/items?limit=2").await;
+    assert_eq!(recorder.last().path_and_query, "/v1/items?limit=2&region=eu");
+}
+
+#[tokio::test]
+async fn routerequesttoendpoint_rewrites_path_and_method() {
+    let policies = json!([instance(
+        "routerequesttoendpoint",
+        &["GetOrder"],
+        "Request",
+        json!({"newPath": "/archive/{orderId}", "httpMethod": "POST"})
+    )]);
+    let (gateway, recorder, _) = shop(policies).await;
+    gateway.get("/apim/shop/c1/orders/77").await;
+    let seen = recorder.last();
+    assert_eq!((seen.method.as_str(), seen.path_and_query.as_str()), ("POST", "/v1/archive/77"));
+}
+
+#[tokio::test]
+async fn dynamichosturl_sends_to_the_connection_host() {
+    let recorder = Recorder::default();
+    let other = start_backend(recorder.app()).await;
+    let parameters = json!({"url": {"type": "string", "uiDefinition": {"constraints": {"required": "true"}}}});
+    let policies = json!([{"templateId": "dynamichosturl", "title": "SetHost", "parameters": {"x-ms-apimTemplateParameter.urlTemplate": "@connectionParameters('url')"}}]);
+    let unused = Recorder::default();
+    let definition_host = start_backend(unused.app()).await;
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(definition_host, json!({})), shop_properties(parameters, None, policies))
+        .connection("shop", "c1", &[("url", &format!("http://{other}/tenant-7"))])
+        .start()
+        .await;
+    let answer = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(recorder.last().path_and_query, "/tenant-7/items");
+    assert_eq!(unused.count(), 0);
+}
+
+#[tokio::test]
+async fn setproperty_sets_a_request_body_property() {
+    let policies = json!([instance(
+        "setproperty",
+        &["AddLine"],
+        "Request",
+        json!({
+            "newPropertyParentPathTemplate": "@body()",
+            "newPropertySubPathTemplate": "region",
+            "propertyValuePathTemplate": "@connectionParameters('region')"
+        })
+    )]);
+    let (gateway, recorder, _) = shop(policies).await;
+    let answer = gateway
+        .send(
+            "POST",
+            "/apim/shop/c1/orders/1/lines?dryRun=1",
+            &[("x-tenant", "t"), ("content-type", "application/json")],
+            r#"{"sku":"a"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let body: serde_json::Value = serde_json::from_slice(&recorder.last().body).unwrap();
+    assert_eq!(body, json!({"sku": "a", "region": "eu"}));
+}
+
+#[tokio::test]
+async fn convertobjecttoarray_reshapes_the_response() {
+    let policies = json!([instance(
+        "convertobjecttoarray",
+        &["AddLine"],
+        "Response",
+        json!({
+            "propertyParentPath": "@body()",
+            "propertySubPath": "body",
+            "newPropertyPath": "@body().lines",
+            "keyName": "name",
+            "valueName": "value"
+        })
+    )]);
+    let (gateway, _, _) = shop(policies).await;
+    let answer =
+        gateway.send("POST", "/apim/shop/c1/orders/1/lines?dryRun=1", &[("x-tenant", "t")], r#"{"a":1,"b":2}"#).await;
+    assert_eq!(
+        answer.json()["lines"],
+        json!([{"name": "a", "value": 1}, {"name": "b", "value": 2}]),
+        "{}",
+        answer.text()
+    );
+}
+
+#[tokio::test]
+async fn convertarraytoobject_reshapes_the_response() {
+    let policies = json!([instance(
+        "convertarraytoobject",
+        &["AddLine"],
+        "Response",
+        json!({
+            "propertyParentPath": "@body()",
+            "propertySubPath": "body",
+            "keyWithinCollectionPath": "id",
+            "newPropertyPath": "@body().byId",
+            "retainKey": false
+        })
+    )]);
+    let (gateway, _, _) = shop(policies).await;
+    let answer = gateway
+        .send(
+            "POST",
+            "/apim/shop/c1/orders/1/lines?dryRun=1",
+            &[("x-tenant", "t")],
+            r#"[{"id":"x","n":1},{"id":"y","n":2}]"#,
+        )
+        .await;
+    assert_eq!(answer.json()["byId"], json!({"x": {"n": 1}, "y": {"n": 2}}), "{}", answer.text());
+}
+
+#[tokio::test]
+async fn stringreplace_rewrites_response_text() {
+    let policies = json!([instance(
+        "stringreplace",
+        &["GetOrder"],
+        "Response",
+        json!({"oldValue": "/v1/", "newValue": "/public/"})
+    )]);
+    let (gateway, _, _) = shop(policies).await;
+    let answer = gateway.get("/apim/shop/c1/orders/9").await;
+    assert_eq!(answer.json()["path"], "/public/orders/9", "{}", answer.text());
+}
+
+#[tokio::test]
+async fn unknown_template_is_a_warning_not_a_failure() {
+    let policies = json!([{"templateId": "doesnotexist", "title": "x", "parameters": {}}]);
+    let (gateway, _, _) = shop(policies).await;
+    assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
+}

@@ -1,0 +1,395 @@
+//! The one builder for end-to-end tests: a real gateway on loopback port 0,
+//! real backend servers on loopback port 0, packages in a temporary folder,
+//! and a small HTTP client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sluice_gateway::config::{ConnectionConfig, GatewayConfig, ValueSource};
+use sluice_gateway::{Gateway, GatewayOptions};
+
+/// The real connector packages of `examples/` (from the public connector
+/// repository, MIT: see each folder's PROVENANCE.md), by folder name.
+pub const EXAMPLE_CONNECTORS: &[&str] = sluice_test_programs::REAL_CONNECTORS;
+
+/// The repository's `examples/` folder.
+pub fn examples() -> PathBuf {
+    sluice_test_programs::examples_dir()
+}
+
+/// A test package of `tests/data/packages`.
+pub fn test_package(name: &str) -> PathBuf {
+    sluice_test_programs::test_data_dir().join("packages").join(name)
+}
+
+/// A guest component by crate name: a test guest (`misbehave`) or an
+/// example's (`items-transform`, `vies`).
+pub fn guest(name: &str) -> Vec<u8> {
+    let path = sluice_test_programs::path(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Starts an axum app on 127.0.0.1 port 0.
+pub async fn start_backend(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let address = listener.local_addr().expect("backend address");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("backend serves") });
+    address
+}
+
+/// Builds a test gateway.
+pub struct TestGatewayBuilder {
+    dir: tempfile::TempDir,
+    connections: Vec<ConnectionConfig>,
+    subnets: Vec<String>,
+    public: bool,
+    grant_loopback: bool,
+    max_body_bytes: Option<usize>,
+    backend_timeout: Option<std::time::Duration>,
+    oauth: Option<sluice_gateway::config::OAuthConfig>,
+}
+
+impl TestGatewayBuilder {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            connections: Vec::new(),
+            subnets: Vec::new(),
+            public: true,
+            grant_loopback: true,
+            max_body_bytes: None,
+            backend_timeout: None,
+            oauth: None,
+        }
+    }
+
+    pub fn packages_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Copies a package folder in, optionally pointing its host at a backend.
+    pub fn package_from(self, source: &Path, backend: Option<SocketAddr>) -> Self {
+        let name = source.file_name().expect("folder name").to_owned();
+        let target = self.dir.path().join(&name);
+        copy_package(source, &target, backend);
+        self
+    }
+
+    /// Writes a package from its parts.
+    pub fn package(self, name: &str, definition: serde_json::Value, properties: serde_json::Value) -> Self {
+        let target = self.dir.path().join(name);
+        std::fs::create_dir_all(&target).expect("package dir");
+        std::fs::write(target.join("apiDefinition.swagger.json"), serde_json::to_vec_pretty(&definition).unwrap())
+            .unwrap();
+        std::fs::write(target.join("apiProperties.json"), serde_json::to_vec_pretty(&properties).unwrap()).unwrap();
+        self
+    }
+
+    /// Adds a file to a package folder.
+    pub fn file(self, package: &str, name: &str, bytes: impl AsRef<[u8]>) -> Self {
+        std::fs::write(self.dir.path().join(package).join(name), bytes).expect("write package file");
+        self
+    }
+
+    pub fn connection(mut self, connector: &str, id: &str, values: &[(&str, &str)]) -> Self {
+        self.connections.push(ConnectionConfig {
+            id: id.into(),
+            connector: connector.into(),
+            parameters: values.iter().map(|(k, v)| (k.to_string(), ValueSource::Literal(v.to_string()))).collect(),
+        });
+        self
+    }
+
+    pub fn connection_from_env(mut self, connector: &str, id: &str, name: &str, variable: &str) -> Self {
+        self.connections.push(ConnectionConfig {
+            id: id.into(),
+            connector: connector.into(),
+            parameters: [(name.to_string(), ValueSource::Env { env: variable.into() })].into_iter().collect(),
+        });
+        self
+    }
+
+    pub fn without_loopback_grant(mut self) -> Self {
+        self.grant_loopback = false;
+        self
+    }
+
+    pub fn oauth(mut self, oauth: sluice_gateway::config::OAuthConfig) -> Self {
+        self.oauth = Some(oauth);
+        self
+    }
+
+    pub fn backend_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.backend_timeout = Some(timeout);
+        self
+    }
+
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = Some(limit);
+        self
+    }
+
+    pub async fn start(self) -> TestGateway {
+        self.try_start().await.expect("gateway starts")
+    }
+
+    /// Starts the gateway, or says why it does not start.
+    pub async fn try_start(self) -> Result<TestGateway, sluice_gateway::StartError> {
+        let mut requests = sluice_gateway::config::RequestLimits::default();
+        if let Some(limit) = self.max_body_bytes {
+            requests.max_body_bytes = limit;
+        }
+        if let Some(timeout) = self.backend_timeout {
+            requests.backend_timeout = timeout;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+        let address = listener.local_addr().unwrap();
+        let config = GatewayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            packages: self.dir.path().to_path_buf(),
+            environment: sluice_egress::Environment::new(
+                self.subnets.iter().map(|s| sluice_egress::parse_subnet(s).expect("test subnet")).collect(),
+                self.public,
+            ),
+            requests,
+            runtime: sluice_gateway::config::RuntimeSettings {
+                max_concurrent_calls: 16,
+                fuel_metering: true,
+                cache_dir: Some(sluice_test_programs::compiled_cache_dir()),
+            },
+            connections: self.connections,
+            public_url: Some(format!("http://{address}").parse().unwrap()),
+            oauth: self.oauth,
+            state_dir: None,
+        };
+        let gateway = Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback }).await?;
+        let app = sluice_gateway::server::router(gateway.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("gateway serves") });
+        Ok(TestGateway { address, gateway, _dir: self.dir, client: Client::builder(TokioExecutor::new()).build_http() })
+    }
+}
+
+/// Copies a package, pointing `host` at `backend` over plain HTTP when given.
+pub fn copy_package(source: &Path, target: &Path, backend: Option<SocketAddr>) {
+    std::fs::create_dir_all(target).expect("package dir");
+    for entry in std::fs::read_dir(source).expect("package source") {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let bytes = match (entry.file_name().to_str(), backend) {
+            (Some("apiDefinition.swagger.json"), Some(backend)) => {
+                let mut definition: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                definition["host"] = serde_json::json!(backend.to_string());
+                definition["schemes"] = serde_json::json!(["http"]);
+                serde_json::to_vec_pretty(&definition).unwrap()
+            }
+            _ => bytes,
+        };
+        std::fs::write(target.join(entry.file_name()), bytes).unwrap();
+    }
+}
+
+/// A running gateway.
+pub struct TestGateway {
+    pub address: SocketAddr,
+    pub gateway: Gateway,
+    _dir: tempfile::TempDir,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+/// An answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The problem type's short name of a problem+json answer.
+    pub fn problem_type(&self) -> String {
+        assert_eq!(self.headers["content-type"], "application/problem+json", "{}", self.text());
+        let kind = self.json()["type"].as_str().unwrap().to_string();
+        kind.rsplit('/').next().unwrap().to_string()
+    }
+}
+
+impl TestGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn request(&self, request: http::Request<Full<Bytes>>) -> Answer {
+        let response = self.client.request(request).await.expect("gateway answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.request(http::Request::get(self.url(path)).body(Full::new(Bytes::new())).unwrap()).await
+    }
+
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Answer {
+        let mut builder = http::Request::builder().method(method).uri(self.url(path));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.request(builder.body(Full::new(body.into())).unwrap()).await
+    }
+}
+
+/// What a recording backend saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A backend that records every request and answers by path:
+/// `.../items` the canonical items, `.../status/{code}` that status,
+/// `.../slow` after a second, `.../redirect` a 302 to the metadata address,
+/// anything else a JSON echo of the request.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    pub seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl Recorder {
+    pub fn app(&self) -> Router {
+        let seen = Arc::clone(&self.seen);
+        Router::new().fallback(move |request: axum::extract::Request| {
+            let seen = Arc::clone(&seen);
+            async move { record_and_answer(seen, request).await }
+        })
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen.lock().unwrap().last().cloned().expect("the backend saw a request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+async fn record_and_answer(
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let path_and_query = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        path_and_query: path_and_query.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    if path.ends_with("/items") {
+        let items: Vec<serde_json::Value> =
+            (1..=20).map(|i| serde_json::json!({"id": i, "name": format!("item{i}"), "ok": true})).collect();
+        return axum::Json(items).into_response();
+    }
+    if let Some(code) = path.rsplit_once("/status/").map(|(_, c)| c.parse::<u16>().unwrap_or(500)) {
+        let status = http::StatusCode::from_u16(code).unwrap();
+        return (status, axum::Json(serde_json::json!({"status": code}))).into_response();
+    }
+    if path.ends_with("/slow") {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        return "slow answer".into_response();
+    }
+    if path.ends_with("/redirect") {
+        return (http::StatusCode::FOUND, [(http::header::LOCATION, "http://169.254.169.254/latest/meta-data")])
+            .into_response();
+    }
+    let body_json: serde_json::Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    axum::Json(serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": path_and_query,
+        "body": body_json,
+    }))
+    .into_response()
+}
+
+/// A definition for the synthetic `shop` connector used by the routing and
+/// policy tests, pointing at `backend`.
+pub fn shop_definition(backend: SocketAddr, security: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "swagger": "2.0",
+        "info": {"title": "Shop", "description": "test", "version": "1.0"},
+        "host": backend.to_string(),
+        "basePath": "/v1",
+        "schemes": ["http"],
+        "securityDefinitions": security,
+        "paths": {
+            "/items": {"get": {"operationId": "ListItems", "summary": "List", "responses": {"200": {"description": "ok"}}}},
+            "/items/{id}": {"get": {"operationId": "GetItem", "parameters": [
+                {"name": "id", "in": "path", "required": true, "type": "string", "x-ms-url-encoding": "single"}
+            ], "responses": {"200": {"description": "ok"}}}},
+            "/orders/{orderId}/lines": {"post": {"operationId": "AddLine", "parameters": [
+                {"name": "orderId", "in": "path", "required": true, "type": "string", "x-ms-url-encoding": "single"},
+                {"name": "dryRun", "in": "query", "required": true, "type": "boolean"},
+                {"name": "X-Tenant", "in": "header", "required": true, "type": "string"},
+                {"name": "body", "in": "body", "required": false, "schema": {"type": "object"}}
+            ], "responses": {"200": {"description": "ok"}}}},
+            "/orders/{orderId}": {"get": {"operationId": "GetOrder", "parameters": [
+                {"name": "orderId", "in": "path", "required": true, "type": "string", "x-ms-url-encoding": "single"}
+            ], "responses": {"200": {"description": "ok"}}}},
+            "/status/{code}": {"get": {"operationId": "Status", "parameters": [
+                {"name": "code", "in": "path", "required": true, "type": "string", "x-ms-url-encoding": "single"}
+            ], "responses": {"200": {"description": "ok"}}}},
+            "/slow": {"get": {"operationId": "Slow", "responses": {"200": {"description": "ok"}}}},
+            "/redirect": {"get": {"operationId": "Redirect", "responses": {"200": {"description": "ok"}}}},
+            "/run/{action}": {"get": {"operationId": "Run", "parameters": [
+                {"name": "action", "in": "path", "required": true, "type": "string", "x-ms-url-encoding": "single"},
+                {"name": "to", "in": "query", "required": false, "type": "string"}
+            ], "responses": {"200": {"description": "ok"}}}}
+        }
+    })
+}
+
+/// Properties for the `shop` connector.
+pub fn shop_properties(
+    parameters: serde_json::Value,
+    script_operations: Option<&[&str]>,
+    policies: serde_json::Value,
+) -> serde_json::Value {
+    let mut properties = serde_json::json!({
+        "connectionParameters": parameters,
+        "publisher": "test",
+        "stackOwner": "test",
+        "policyTemplateInstances": policies,
+    });
+    if let Some(ops) = script_operations {
+        properties["scriptOperations"] = serde_json::json!(ops);
+    }
+    serde_json::json!({"properties": properties})
+}
+
+/// A secure API key parameter.
+pub fn api_key_parameter() -> serde_json::Value {
+    serde_json::json!({"api_key": {"type": "securestring", "uiDefinition": {"displayName": "key", "constraints": {"required": "true"}}}})
+}

@@ -1,0 +1,150 @@
+//! Connections: a connector's parameter values, checked against the
+//! connector's declared parameters, with the secret ones kept out of logs
+//! and error text. Where the values come from (a settings file, the
+//! environment, a fixture) is the caller's business.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+
+use crate::properties::ConnectionParameter;
+
+/// A parameter value that must not be shown: its `Debug` and `Display` print
+/// `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the places that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A connection could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// A required parameter has no value.
+    #[error("connection `{connection}`: required parameter `{parameter}` of connector `{connector}` has no value")]
+    MissingParameter {
+        /// The connection.
+        connection: String,
+        /// The connector.
+        connector: String,
+        /// The parameter.
+        parameter: String,
+    },
+    /// A value is given for a parameter the connector does not declare.
+    #[error(
+        "connection `{connection}`: connector `{connector}` declares no parameter `{parameter}` (it declares: {declared})"
+    )]
+    UnknownParameter {
+        /// The connection.
+        connection: String,
+        /// The connector.
+        connector: String,
+        /// The parameter.
+        parameter: String,
+        /// The declared names.
+        declared: String,
+    },
+}
+
+/// A usable connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The connection id.
+    pub id: String,
+    /// The connector it belongs to.
+    pub connector: String,
+    values: IndexMap<String, Secret>,
+    secret_names: Vec<String>,
+}
+
+impl Connection {
+    /// A connection of `connector` with these parameter values, checked
+    /// against the connector's declared parameters: every value names a
+    /// declared parameter, and every required parameter has a value.
+    pub fn new(
+        id: &str,
+        connector: &str,
+        values: IndexMap<String, Secret>,
+        declared: &IndexMap<String, ConnectionParameter>,
+    ) -> Result<Self, ConnectionError> {
+        if let Some(name) = values.keys().find(|name| !declared.contains_key(*name)) {
+            return Err(ConnectionError::UnknownParameter {
+                connection: id.to_string(),
+                connector: connector.to_string(),
+                parameter: name.clone(),
+                declared: declared.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        if let Some((name, _)) = declared.iter().find(|(name, p)| p.required && !values.contains_key(*name)) {
+            return Err(ConnectionError::MissingParameter {
+                connection: id.to_string(),
+                connector: connector.to_string(),
+                parameter: name.clone(),
+            });
+        }
+        let secret_names = declared.iter().filter(|(_, p)| p.is_secret()).map(|(name, _)| name.clone()).collect();
+        Ok(Self { id: id.to_string(), connector: connector.to_string(), values, secret_names })
+    }
+
+    /// A connection of `connector` with no values at all, not checked
+    /// against its parameters: for running code offline without one.
+    pub fn empty(connector: &str) -> Self {
+        Self { id: String::new(), connector: connector.to_string(), values: IndexMap::new(), secret_names: Vec::new() }
+    }
+
+    /// The value of parameter `name`.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(Secret::expose)
+    }
+
+    /// All values by name, for policy expressions.
+    pub fn values(&self) -> IndexMap<String, String> {
+        self.values.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect()
+    }
+
+    /// The values that are secrets (secure strings, tokens), longest first,
+    /// for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut secrets: Vec<&str> =
+            self.secret_names.iter().filter_map(|name| self.value(name)).filter(|value| !value.is_empty()).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets
+    }
+
+    /// `text` with every secret value of this connection replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        redact(&self.secrets(), text)
+    }
+}
+
+/// `text` with every one of `secrets` replaced by `***`; give the secrets
+/// longest first, so that one containing another is hidden whole.
+pub fn redact<S: AsRef<str>>(secrets: &[S], text: &str) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "***");
+    }
+    text
+}

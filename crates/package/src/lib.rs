@@ -1,0 +1,168 @@
+//! `sluice-package`: connector packages, a folder in the format the
+//! connector repositories use, loaded and parsed up front into a
+//! [`Package`], and what an operation call makes of them: routing, the
+//! backend request, the connection's values and credentials. No network I/O
+//! and no server: the gateway and the authors' tools both build on it, so
+//! that a call is prepared the same way online and offline.
+//!
+//! ```no_run
+//! use sluice_package::request::{self, ClientRequest};
+//! use sluice_package::{Connection, Secret, load_package};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let package = load_package(std::path::Path::new("connectors/contoso"))?;
+//! let method = http::Method::GET;
+//! let route = package.definition.resolve(&method, "/items/42")?;
+//! let values = [("api_key".to_string(), Secret::new("k-123"))].into_iter().collect();
+//! let connection = Connection::new("main", &package.id, values, &package.properties.connection_parameters)?;
+//! let headers = http::HeaderMap::new();
+//! let client = ClientRequest { method: &method, query: "", headers: &headers, body: &bytes::Bytes::new() };
+//! let backend = request::prepare(&package, &route, &client, &connection, None)?;
+//! println!("{} {}", backend.method(), backend.uri());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```text
+//! <connector-id>/                 the folder name is the connector id
+//!   apiDefinition.swagger.json    OpenAPI 2.0 (required)
+//!   apiProperties.json            connection parameters, scriptOperations,
+//!                                 policyTemplateInstances (required)
+//!   script.wasm                   the custom code component (optional)
+//!   sluice.toml                   sluice's own settings (optional)
+//! ```
+//!
+//! `sluice.toml` holds what the platform's files have no place for; every
+//! key is optional and unknown keys are errors:
+//!
+//! ```toml
+//! [egress]
+//! # Extra egress rules for this connector, beyond its definition's host:
+//! # `scheme://host[:port]`, `*.suffix` hosts or CIDRs. Default: none.
+//! allow = ["https://api.nationalize.io", "https://*.example.com:8443"]
+//!
+//! [limits]
+//! # Per-call limits, overriding sluice_runtime::Limits defaults
+//! # (fuel 1e9, memory_bytes 64 MiB, deadline 5 s, backend_calls 16,
+//! # request/response_body_bytes 8 MiB, log_bytes 64 KiB).
+//! fuel = 50_000_000
+//! deadline = "2s"
+//!
+//! [code]
+//! # Whether custom code sees the connection's credentials in its request.
+//! # Default: false.
+//! sees_credentials = false
+//! ```
+//!
+//! Loading does file I/O once; everything after works on the parsed model.
+//! A problem that makes a package unusable is a [`PackageError`] naming the
+//! folder, the file and the reason; problems that leave it usable (an
+//! operation that cannot be routed, an unknown policy template, a policy
+//! naming an undeclared connection parameter, ...) are
+//! [`Package::warnings`].
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod connection;
+pub mod credentials;
+mod definition;
+mod load;
+mod properties;
+pub mod request;
+mod route;
+mod settings;
+mod template;
+
+use std::path::PathBuf;
+
+pub use connection::{Connection, ConnectionError, Secret, redact};
+pub use definition::{
+    Definition, Operation, Parameter, ParameterLocation, SecurityLocation, SecurityScheme, Visibility,
+};
+pub use load::{PackageError, PackageErrorReason, load_package, load_packages};
+pub use properties::{ConnectionParameter, OAuthSettings, Properties};
+pub use route::{BackendUrlError, Route, RouteError};
+pub use settings::{CodeSettings, EgressSettings, Settings};
+pub use sluice_policy as policy;
+
+use sluice_egress::Allowlist;
+use sluice_policy::PolicySet;
+
+/// Where the identity provider sends the user back after an OAuth sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// `/redirect/{connector}`: the platform's `GlobalPerConnector`.
+    PerConnector,
+    /// The one global `/redirect`.
+    Global,
+}
+
+/// File name of the OpenAPI definition.
+pub const DEFINITION_FILE: &str = "apiDefinition.swagger.json";
+/// File name of the connector's properties.
+pub const PROPERTIES_FILE: &str = "apiProperties.json";
+/// File name of the custom code component.
+pub const SCRIPT_FILE: &str = "script.wasm";
+/// File name of sluice's own settings.
+pub const SETTINGS_FILE: &str = "sluice.toml";
+
+/// A loaded connector package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The connector id: the folder's name.
+    pub id: String,
+    /// The folder it was loaded from.
+    pub dir: PathBuf,
+    /// `apiDefinition.swagger.json`.
+    pub definition: Definition,
+    /// `apiProperties.json`.
+    pub properties: Properties,
+    /// The policies of `apiProperties.json`, parsed, with the definition's
+    /// base path set (use these rather than parsing `policy_instances` again:
+    /// `dynamichosturl` needs the base path).
+    pub policies: PolicySet,
+    /// `sluice.toml`, or defaults.
+    pub settings: Settings,
+    /// The hosts the connector's calls may reach, whatever the connection:
+    /// the definition's host with each of its schemes, and `sluice.toml`'s
+    /// `[egress] allow` rules. A connection adds its `dynamichosturl` hosts.
+    pub allowlist: Allowlist,
+    /// The bytes of `script.wasm`, if the package has custom code.
+    pub script: Option<Vec<u8>>,
+    /// Non-fatal problems, each starting with the file it concerns.
+    pub warnings: Vec<String>,
+}
+
+impl Package {
+    /// Whether the connector signs in with OAuth: an `oauth2` security
+    /// definition or an `oauthSetting` connection parameter.
+    pub fn uses_oauth(&self) -> bool {
+        self.definition.security_definitions.values().any(|s| matches!(s, SecurityScheme::OAuth2 { .. }))
+            || self.properties.connection_parameters.values().any(|p| p.kind == "oauthSetting")
+    }
+
+    /// The connector's OAuth redirect mode: per connector when an
+    /// `oauthSetting` parameter says `redirectMode: "GlobalPerConnector"`,
+    /// else the global redirect URI.
+    pub fn redirect_mode(&self) -> RedirectMode {
+        let per_connector = self
+            .properties
+            .connection_parameters
+            .values()
+            .filter_map(|p| p.oauth.as_ref())
+            .any(|o| o.redirect_mode.as_deref() == Some("GlobalPerConnector"));
+        if per_connector { RedirectMode::PerConnector } else { RedirectMode::Global }
+    }
+
+    /// Whether a call of `operation_id` runs the custom code: the package has
+    /// `script.wasm` and `scriptOperations` is absent, empty, or lists the
+    /// operation (the platform's rule).
+    pub fn runs_code(&self, operation_id: &str) -> bool {
+        self.script.is_some()
+            && match &self.properties.script_operations {
+                None => true,
+                Some(ops) => ops.is_empty() || ops.iter().any(|o| o == operation_id),
+            }
+    }
+}

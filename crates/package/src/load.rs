@@ -1,0 +1,247 @@
+//! Reading a package folder: each file parsed once into the typed model,
+//! checked against the others, with an error that names the folder, the
+//! file and the reason when the package is unusable.
+
+use std::path::{Path, PathBuf};
+
+use sluice_egress::{AllowRule, Allowlist, RuleError};
+use sluice_policy::PolicySet;
+
+use crate::definition::{self, Definition};
+use crate::properties::Properties;
+use crate::settings::Settings;
+use crate::{DEFINITION_FILE, PROPERTIES_FILE, Package, SCRIPT_FILE, SETTINGS_FILE};
+
+/// A package could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("connector package {}: {file}: {reason}", folder.display())]
+pub struct PackageError {
+    /// The package folder.
+    pub folder: PathBuf,
+    /// The file at fault, relative to the folder (`.` for the folder itself).
+    pub file: String,
+    /// What is wrong.
+    pub reason: PackageErrorReason,
+}
+
+/// What is wrong with a package file.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageErrorReason {
+    /// A required file does not exist.
+    #[error("the file is missing")]
+    Missing,
+    /// The file could not be read.
+    #[error("cannot read it: {0}")]
+    Io(std::io::Error),
+    /// The file is not valid JSON, or not the JSON shape expected.
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's complaint.
+        message: String,
+    },
+    /// `sluice.toml` is not valid TOML or has an unknown key or bad value.
+    #[error("invalid settings at line {line}, column {column}: {message}")]
+    Settings {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's complaint, naming the key.
+        message: String,
+    },
+    /// An `[egress] allow` rule of `sluice.toml` does not parse.
+    #[error("egress rule {0}")]
+    EgressRule(#[source] RuleError),
+    /// The definition's host cannot be an egress target.
+    #[error("host `{host}` is not a valid egress target: {source}")]
+    Host {
+        /// The host as written.
+        host: String,
+        /// Why.
+        #[source]
+        source: RuleError,
+    },
+    /// The content is well-formed but unusable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Loads the package in `dir`.
+pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
+    let error = |file: &str, reason| PackageError { folder: dir.to_path_buf(), file: file.to_string(), reason };
+    // `.` and `..` name no folder; the canonical path does.
+    let canonical = dir.canonicalize().ok();
+    let id = canonical
+        .as_deref()
+        .unwrap_or(dir)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| error(".", PackageErrorReason::Invalid("the folder name is not a valid connector id".into())))?
+        .to_string();
+
+    let mut definition_warnings = Vec::new();
+    let definition_bytes =
+        read(dir, DEFINITION_FILE)?.ok_or_else(|| error(DEFINITION_FILE, PackageErrorReason::Missing))?;
+    let definition =
+        definition::Definition::parse(&definition_bytes, &mut definition_warnings).map_err(|e| match e {
+            definition::ParseError::Json(e) => error(DEFINITION_FILE, json_reason(&e)),
+            definition::ParseError::Invalid(reason) => error(DEFINITION_FILE, PackageErrorReason::Invalid(reason)),
+        })?;
+
+    let mut property_warnings = Vec::new();
+    let properties_bytes =
+        read(dir, PROPERTIES_FILE)?.ok_or_else(|| error(PROPERTIES_FILE, PackageErrorReason::Missing))?;
+    let properties = Properties::parse(&properties_bytes, &mut property_warnings)
+        .map_err(|e| error(PROPERTIES_FILE, json_reason(&e)))?;
+
+    let settings = match read(dir, SETTINGS_FILE)? {
+        None => Settings::default(),
+        Some(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| error(SETTINGS_FILE, PackageErrorReason::Invalid("the file is not UTF-8".into())))?;
+            Settings::parse(&text).map_err(|e| error(SETTINGS_FILE, toml_reason(&text, &e)))?
+        }
+    };
+    let script = read(dir, SCRIPT_FILE)?;
+    let allowlist = egress_allowlist(&definition, &settings).map_err(|(file, reason)| error(file, reason))?;
+
+    let (policies, policy_warnings) = PolicySet::parse(&properties.policy_instances);
+    let policies = policies.with_base_path(&definition.base_path);
+    property_warnings.extend(policy_warnings);
+    property_warnings.extend(cross_check(&definition, &properties, &policies, script.is_some()));
+
+    let warnings = definition_warnings
+        .into_iter()
+        .map(|w| format!("{DEFINITION_FILE}: {w}"))
+        .chain(property_warnings.into_iter().map(|w| format!("{PROPERTIES_FILE}: {w}")))
+        .collect();
+    Ok(Package { id, dir: dir.to_path_buf(), definition, properties, policies, settings, allowlist, script, warnings })
+}
+
+/// The package's own allowlist: the definition's host with each of its
+/// schemes, then the `[egress] allow` rules of `sluice.toml`.
+fn egress_allowlist(
+    definition: &Definition,
+    settings: &Settings,
+) -> Result<Allowlist, (&'static str, PackageErrorReason)> {
+    let mut allowlist = Allowlist::default();
+    if let Some(host) = definition.host.as_deref() {
+        for scheme in definition.allowed_schemes() {
+            let rule = AllowRule::for_origin(scheme, host)
+                .map_err(|source| (DEFINITION_FILE, PackageErrorReason::Host { host: host.to_string(), source }))?;
+            allowlist.push(rule);
+        }
+    }
+    let extra =
+        Allowlist::parse(&settings.egress.allow).map_err(|e| (SETTINGS_FILE, PackageErrorReason::EgressRule(e)))?;
+    allowlist.extend(extra.rules().iter().cloned());
+    Ok(allowlist)
+}
+
+/// Loads every immediate subfolder of `root` that has an
+/// `apiDefinition.swagger.json`, in name order (folders whose name starts
+/// with `.` are skipped). A package that fails is reported beside the others;
+/// when `root` itself cannot be read, the one error names it.
+pub fn load_packages(root: &Path) -> (Vec<Package>, Vec<(PathBuf, PackageError)>) {
+    let mut packages = Vec::new();
+    let mut errors = Vec::new();
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) => {
+            let error =
+                PackageError { folder: root.to_path_buf(), file: ".".into(), reason: PackageErrorReason::Io(e) };
+            errors.push((root.to_path_buf(), error));
+            return (packages, errors);
+        }
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.join(DEFINITION_FILE).is_file())
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        match load_package(&dir) {
+            Ok(package) => packages.push(package),
+            Err(error) => errors.push((dir, error)),
+        }
+    }
+    (packages, errors)
+}
+
+/// Reads a package file; `None` when it does not exist.
+fn read(dir: &Path, file: &str) -> Result<Option<Vec<u8>>, PackageError> {
+    match std::fs::read(dir.join(file)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => {
+            Err(PackageError { folder: dir.to_path_buf(), file: file.to_string(), reason: PackageErrorReason::Io(e) })
+        }
+    }
+}
+
+fn json_reason(e: &serde_json::Error) -> PackageErrorReason {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    PackageErrorReason::Json { line: e.line(), column: e.column(), message }
+}
+
+fn toml_reason(text: &str, e: &toml::de::Error) -> PackageErrorReason {
+    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..offset).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    PackageErrorReason::Settings { line, column, message: e.message().trim().to_string() }
+}
+
+/// Checks the files against each other: operation ids named in
+/// `scriptOperations` and policies exist, and policies' connection
+/// parameters are declared.
+fn cross_check(
+    definition: &Definition,
+    properties: &Properties,
+    policies: &PolicySet,
+    has_script: bool,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let known = |id: &str| definition.operation(id).is_some();
+    let script_operations = properties.script_operations.as_deref().unwrap_or_default();
+    for id in script_operations.iter().filter(|id| !known(id)) {
+        warnings.push(format!("scriptOperations names `{id}`, which the definition does not have"));
+    }
+    if !has_script && !script_operations.is_empty() {
+        warnings.push(format!(
+            "scriptOperations lists {} operation(s) but the package has no {SCRIPT_FILE}; they are forwarded without custom code",
+            script_operations.len()
+        ));
+    }
+    for policy in policies.policies() {
+        for id in policy.operations().iter().filter(|id| !known(id)) {
+            warnings.push(format!(
+                "policy `{}` names operation `{id}`, which the definition does not have",
+                policy.title()
+            ));
+        }
+    }
+    let declared = &properties.connection_parameters;
+    for (policy, name) in policies.referenced_connection_parameters() {
+        if !declared.contains_key(name) {
+            let hint = declared
+                .keys()
+                .find(|d| d.eq_ignore_ascii_case(name))
+                .map(|d| format!(" (did you mean `{d}`? names are case-sensitive)"))
+                .unwrap_or_default();
+            warnings.push(format!(
+                "policy `{policy}` uses connection parameter `{name}`, which connectionParameters does not declare{hint}"
+            ));
+        }
+    }
+    warnings
+}

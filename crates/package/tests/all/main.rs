@@ -1,0 +1,3 @@
+//! The package crate's tests, one binary, through its public API.
+
+mod load;

@@ -1,0 +1,478 @@
+//! JSON bodies as body-reshaping policies see them: property paths such as
+//! `@body()`, `@body().items`, `@body()?['odd name']`, `@item().tags` or a
+//! bare `a.b[0]`, and the four reshaping operations (`setproperty`,
+//! `convertobjecttoarray`, `convertarraytoobject`, `stringreplace`).
+//!
+//! Paths: `@body()` anchors at the root of the body. `@item()` and bare paths
+//! are relative to the *parent* a template names: when a parent path resolves
+//! to an array, the operation runs once per element and relative paths are
+//! taken inside each element, as the platform's "parent object or collection"
+//! wording says. A step is `.name`, `['name']` or `[index]`, each optionally
+//! preceded by `?` (accepted and ignored: a missing step just means "absent").
+
+use serde_json::{Map, Value};
+
+/// Where a path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Anchor {
+    /// `@body()`: the root of the body.
+    Body,
+    /// `@item()` or no prefix: the parent element being worked on.
+    Item,
+}
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A parsed property path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BodyPath {
+    pub(crate) anchor: Anchor,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl BodyPath {
+    /// The root of the body.
+    #[cfg(test)]
+    pub(crate) fn root() -> Self {
+        Self { anchor: Anchor::Body, steps: Vec::new() }
+    }
+
+    /// Parses a path; an empty text is the parent itself.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (anchor, mut rest, bare) = if let Some(r) = strip_call(text, "body") {
+            (Anchor::Body, r, false)
+        } else if let Some(r) = strip_call(text, "item") {
+            (Anchor::Item, r, false)
+        } else {
+            (Anchor::Item, text, true)
+        };
+        let mut steps = Vec::new();
+        if bare && !rest.is_empty() && !rest.starts_with('[') {
+            let (name, tail) = split_name(rest);
+            if name.is_empty() {
+                return Err(format!("cannot read property path `{text}`"));
+            }
+            steps.push(Step::Key(name.to_string()));
+            rest = tail;
+        }
+        while !rest.is_empty() {
+            rest = rest.strip_prefix('?').unwrap_or(rest);
+            if let Some(tail) = rest.strip_prefix('.') {
+                let (name, tail) = split_name(tail);
+                if name.is_empty() {
+                    return Err(format!("empty property name in path `{text}`"));
+                }
+                steps.push(Step::Key(name.to_string()));
+                rest = tail;
+            } else if let Some(tail) = rest.strip_prefix('[') {
+                let close = tail.find(']').ok_or_else(|| format!("unclosed `[` in path `{text}`"))?;
+                let inner = tail[..close].trim();
+                let quoted = inner
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+                match quoted {
+                    Some(name) => steps.push(Step::Key(name.to_string())),
+                    None => {
+                        let index = inner.parse().map_err(|_| {
+                            format!("`[{inner}]` in path `{text}` is neither a quoted name nor an index")
+                        })?;
+                        steps.push(Step::Index(index));
+                    }
+                }
+                rest = &tail[close + 1..];
+            } else {
+                return Err(format!("unexpected `{rest}` in path `{text}`"));
+            }
+        }
+        Ok(Self { anchor, steps })
+    }
+
+    /// The concrete path this path names when working on `parent`.
+    fn under(&self, parent: &[Step]) -> Vec<Step> {
+        match self.anchor {
+            Anchor::Body => self.steps.clone(),
+            Anchor::Item => parent.iter().chain(&self.steps).cloned().collect(),
+        }
+    }
+}
+
+fn strip_call<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let text = text.strip_prefix('@').unwrap_or(text);
+    text.strip_prefix(name)?.strip_prefix("()")
+}
+
+fn split_name(s: &str) -> (&str, &str) {
+    let end = s.find(['.', '[', '?']).unwrap_or(s.len());
+    (&s[..end], &s[end..])
+}
+
+/// The value at a concrete path.
+pub(crate) fn get<'v>(root: &'v Value, path: &[Step]) -> Option<&'v Value> {
+    path.iter().try_fold(root, |value, step| match step {
+        Step::Key(key) => value.as_object()?.get(key),
+        Step::Index(i) => value.as_array()?.get(*i),
+    })
+}
+
+/// Sets the value at a concrete path, creating missing (or null) objects on
+/// the way.
+pub(crate) fn set(root: &mut Value, path: &[Step], new: Value) -> Result<(), String> {
+    let Some((last, init)) = path.split_last() else {
+        *root = new;
+        return Ok(());
+    };
+    let mut value = root;
+    for (depth, step) in init.iter().enumerate() {
+        value = child_mut(value, step, &path[..=depth])?;
+    }
+    match last {
+        Step::Key(key) => {
+            if value.is_null() {
+                *value = Value::Object(Map::new());
+            }
+            let object = value
+                .as_object_mut()
+                .ok_or_else(|| format!("cannot set `{}`: its parent is not an object", show(path)))?;
+            object.insert(key.clone(), new);
+        }
+        Step::Index(i) => {
+            let slot = value
+                .as_array_mut()
+                .and_then(|a| a.get_mut(*i))
+                .ok_or_else(|| format!("cannot set `{}`: no such array element", show(path)))?;
+            *slot = new;
+        }
+    }
+    Ok(())
+}
+
+fn child_mut<'v>(value: &'v mut Value, step: &Step, so_far: &[Step]) -> Result<&'v mut Value, String> {
+    match step {
+        Step::Key(key) => {
+            if value.is_null() {
+                *value = Value::Object(Map::new());
+            }
+            let object = value.as_object_mut().ok_or_else(|| format!("`{}` is not inside an object", show(so_far)))?;
+            Ok(object.entry(key.clone()).or_insert(Value::Null))
+        }
+        Step::Index(i) => value
+            .as_array_mut()
+            .and_then(|a| a.get_mut(*i))
+            .ok_or_else(|| format!("`{}` is not an array element", show(so_far))),
+    }
+}
+
+fn show(path: &[Step]) -> String {
+    let mut out = String::from("@body()");
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The concrete parents a parent path names: each element when it resolves
+/// to an array, else the value itself; nothing when it is absent.
+fn parents(root: &Value, parent: &BodyPath) -> Vec<Vec<Step>> {
+    let base = parent.under(&[]);
+    match get(root, &base) {
+        Some(Value::Array(items)) => {
+            (0..items.len()).map(|i| base.iter().cloned().chain([Step::Index(i)]).collect()).collect()
+        }
+        Some(_) => vec![base],
+        None => Vec::new(),
+    }
+}
+
+/// The value `setproperty` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PropertyValue {
+    /// A value already evaluated.
+    Fixed(Value),
+    /// A copy of the value at a path (`@body().x`, `@item().x`); absent
+    /// values copy as `null`.
+    Copy(BodyPath),
+}
+
+/// `setproperty`: sets `sub` under each parent to `value`; a missing parent
+/// is created as an object.
+pub(crate) fn set_property(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    value: &PropertyValue,
+) -> Result<(), String> {
+    let mut targets = parents(root, parent);
+    if targets.is_empty() {
+        targets.push(parent.under(&[]));
+    }
+    for target in targets {
+        let new = match value {
+            PropertyValue::Fixed(v) => v.clone(),
+            PropertyValue::Copy(path) => get(root, &path.under(&target)).cloned().unwrap_or(Value::Null),
+        };
+        set(root, &sub.under(&target), new)?;
+    }
+    Ok(())
+}
+
+/// `convertobjecttoarray`: under each parent, turns the object at `sub`
+/// into `[{key_name: key, value_name: value}, ...]` written at `new_path`.
+/// With an empty `value_name`, an object value's properties are merged into
+/// the item beside the key instead. A missing or non-object source is left
+/// alone. Returns whether anything was written.
+pub(crate) fn object_to_array(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    new_path: &BodyPath,
+    key_name: &str,
+    value_name: &str,
+) -> Result<bool, String> {
+    let mut written = false;
+    for target in parents(root, parent) {
+        let Some(Value::Object(object)) = get(root, &sub.under(&target)) else {
+            continue;
+        };
+        let array = object
+            .iter()
+            .map(|(key, value)| {
+                let mut item = Map::new();
+                item.insert(key_name.to_string(), Value::String(key.clone()));
+                match value {
+                    Value::Object(fields) if value_name.is_empty() => {
+                        item.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                    other => {
+                        item.insert(value_name.to_string(), other.clone());
+                    }
+                }
+                Value::Object(item)
+            })
+            .collect();
+        set(root, &new_path.under(&target), Value::Array(array))?;
+        written = true;
+    }
+    Ok(written)
+}
+
+/// `convertarraytoobject`: under each parent, turns the array at `sub` into
+/// an object keyed by each item's value at `key_path` (strings as they are,
+/// numbers and booleans as text), written at `new_path`; with `retain_key`
+/// false the key property is removed from each item. An item without a
+/// usable key is an error; a missing or non-array source is left alone.
+/// Returns whether anything was written.
+pub(crate) fn array_to_object(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    key_path: &BodyPath,
+    new_path: &BodyPath,
+    retain_key: bool,
+) -> Result<bool, String> {
+    let mut written = false;
+    for target in parents(root, parent) {
+        let source = sub.under(&target);
+        let Some(Value::Array(items)) = get(root, &source) else {
+            continue;
+        };
+        let mut object = Map::new();
+        for (index, item) in items.iter().enumerate() {
+            let key = match get(item, &key_path.steps) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+                _ => {
+                    return Err(format!(
+                        "item {index} of `{}` has no string or number key at `{}`",
+                        show(&source),
+                        show(&key_path.steps).trim_start_matches("@body()."),
+                    ));
+                }
+            };
+            let mut item = item.clone();
+            if !retain_key {
+                remove(&mut item, &key_path.steps);
+            }
+            object.insert(key, item);
+        }
+        set(root, &new_path.under(&target), Value::Object(object))?;
+        written = true;
+    }
+    Ok(written)
+}
+
+fn remove(value: &mut Value, path: &[Step]) {
+    let Some((Step::Key(last), init)) = path.split_last() else {
+        return;
+    };
+    let mut value = value;
+    for step in init {
+        let next = match step {
+            Step::Key(k) => value.as_object_mut().and_then(|o| o.get_mut(k)),
+            Step::Index(i) => value.as_array_mut().and_then(|a| a.get_mut(*i)),
+        };
+        match next {
+            Some(v) => value = v,
+            None => return,
+        }
+    }
+    if let Some(object) = value.as_object_mut() {
+        object.remove(last);
+    }
+}
+
+/// `stringreplace` inside JSON: replaces `old` with `new` in every string
+/// at `sub` under each parent (a string, or all strings nested in an object
+/// or array there). Returns whether anything was replaced.
+pub(crate) fn replace_in_strings(root: &mut Value, parent: &BodyPath, sub: &BodyPath, old: &str, new: &str) -> bool {
+    if old.is_empty() {
+        return false;
+    }
+    let mut replaced = false;
+    for target in parents(root, parent) {
+        let path = sub.under(&target);
+        if let Some(value) = get_mut(root, &path) {
+            replaced |= replace_all(value, old, new);
+        }
+    }
+    replaced
+}
+
+fn get_mut<'v>(root: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+    path.iter().try_fold(root, |value, step| match step {
+        Step::Key(key) => value.as_object_mut()?.get_mut(key),
+        Step::Index(i) => value.as_array_mut()?.get_mut(*i),
+    })
+}
+
+fn replace_all(value: &mut Value, old: &str, new: &str) -> bool {
+    match value {
+        Value::String(s) if s.contains(old) => {
+            *s = s.replace(old, new);
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |any, v| replace_all(v, old, new) | any),
+        Value::Object(fields) => fields.values_mut().fold(false, |any, v| replace_all(v, old, new) | any),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn p(text: &str) -> BodyPath {
+        BodyPath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn paths_parse_in_all_forms() {
+        assert_eq!(p("@body()"), BodyPath::root());
+        assert_eq!(p("@body().a.b").steps, [Step::Key("a".into()), Step::Key("b".into())]);
+        assert_eq!(p("@body()?['odd name'][2]").steps, [Step::Key("odd name".into()), Step::Index(2)]);
+        let item = p("@item().tags");
+        assert_eq!((item.anchor, item.steps), (Anchor::Item, vec![Step::Key("tags".into())]));
+        let bare = p("peopleObject.x");
+        assert_eq!(bare.anchor, Anchor::Item);
+        assert_eq!(bare.steps.len(), 2);
+        assert_eq!(p("").steps, []);
+        assert!(BodyPath::parse("@body().a[").is_err());
+        assert!(BodyPath::parse("@body().a[x]").is_err());
+    }
+
+    #[test]
+    fn set_creates_missing_objects() {
+        let mut v = json!({});
+        set(&mut v, &p("@body().a.b").steps, json!(1)).unwrap();
+        assert_eq!(v, json!({"a": {"b": 1}}));
+        let mut v = json!({"a": 3});
+        assert!(set(&mut v, &p("@body().a.b").steps, json!(1)).is_err());
+    }
+
+    #[test]
+    fn set_property_on_root_and_on_each_collection_element() {
+        let mut v = json!({"x": 1});
+        set_property(&mut v, &BodyPath::root(), &p("y"), &PropertyValue::Fixed(json!("!"))).unwrap();
+        assert_eq!(v, json!({"x": 1, "y": "!"}));
+
+        let mut v = json!({"items": [{"a": 1}, {"a": 2}]});
+        set_property(&mut v, &p("@body().items"), &p("b"), &PropertyValue::Copy(p("@item().a"))).unwrap();
+        assert_eq!(v, json!({"items": [{"a": 1, "b": 1}, {"a": 2, "b": 2}]}));
+    }
+
+    #[test]
+    fn object_to_array_matches_the_documented_example() {
+        let mut v = json!({"peopleObject": {"XYZ": {"Age": "30"}, "ABC": {"Age": "23"}}});
+        object_to_array(&mut v, &BodyPath::root(), &p("peopleObject"), &p("@body().peopleArray"), "Name", "Details")
+            .unwrap();
+        // Items follow the object's key order as serde_json keeps it: source
+        // order with its `preserve_order` feature, sorted without it.
+        let items = v["peopleArray"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(items.contains(&json!({"Name": "XYZ", "Details": {"Age": "30"}})));
+        assert!(items.contains(&json!({"Name": "ABC", "Details": {"Age": "23"}})));
+        assert!(v.get("peopleObject").is_some());
+    }
+
+    #[test]
+    fn object_to_array_runs_per_collection_element() {
+        let mut v = json!({"sets": [{"people": {"A": 1}}, {"people": {"B": 2}}]});
+        object_to_array(&mut v, &p("@body().sets"), &p("people"), &p("people"), "k", "v").unwrap();
+        assert_eq!(v, json!({"sets": [{"people": [{"k": "A", "v": 1}]}, {"people": [{"k": "B", "v": 2}]}]}));
+    }
+
+    #[test]
+    fn object_to_array_without_value_name_merges_fields() {
+        let mut v = json!({"o": {"A": {"age": 1}}});
+        object_to_array(&mut v, &BodyPath::root(), &p("o"), &p("o"), "name", "").unwrap();
+        assert_eq!(v, json!({"o": [{"name": "A", "age": 1}]}));
+    }
+
+    #[test]
+    fn array_to_object_retains_or_drops_the_key() {
+        let input = json!({"peopleArray": [{"Name": "XYZ", "Age": "30"}, {"Name": "ABC", "Age": "23"}]});
+        let mut v = input.clone();
+        array_to_object(&mut v, &BodyPath::root(), &p("peopleArray"), &p("Name"), &p("@body().peopleObject"), true)
+            .unwrap();
+        assert_eq!(v["peopleObject"]["XYZ"], json!({"Name": "XYZ", "Age": "30"}));
+        let mut v = input;
+        array_to_object(&mut v, &BodyPath::root(), &p("peopleArray"), &p("Name"), &p("peopleArray"), false).unwrap();
+        assert_eq!(v, json!({"peopleArray": {"XYZ": {"Age": "30"}, "ABC": {"Age": "23"}}}));
+    }
+
+    #[test]
+    fn array_to_object_without_key_is_an_error() {
+        let mut v = json!({"a": [{"id": 1}, {"other": 2}]});
+        let err = array_to_object(&mut v, &BodyPath::root(), &p("a"), &p("id"), &p("a"), true).unwrap_err();
+        assert!(err.contains("item 1"), "{err}");
+    }
+
+    #[test]
+    fn missing_sources_are_left_alone() {
+        let mut v = json!({"x": 1});
+        object_to_array(&mut v, &BodyPath::root(), &p("nope"), &p("out"), "k", "v").unwrap();
+        array_to_object(&mut v, &BodyPath::root(), &p("nope"), &p("id"), &p("out"), true).unwrap();
+        assert_eq!(v, json!({"x": 1}));
+    }
+
+    #[test]
+    fn replace_reaches_nested_strings() {
+        let mut v = json!({"links": {"a": "http://x", "b": ["http://y", 3]}, "keep": "http://z"});
+        replace_in_strings(&mut v, &BodyPath::root(), &p("links"), "http://", "https://");
+        assert_eq!(v, json!({"links": {"a": "https://x", "b": ["https://y", 3]}, "keep": "http://z"}));
+    }
+}

@@ -1,0 +1,93 @@
+//! `sluice-policy`: policy templates. A connector's `policyTemplateInstances`
+//! parsed once, when the package loads, into a [`PolicySet`] that edits each
+//! backend request and response. Parsing does no I/O; evaluation touches
+//! only the request or response it is given.
+//!
+//! ```
+//! use indexmap::IndexMap;
+//! use sluice_policy::{ExprContext, PolicySet};
+//!
+//! let instances: Vec<serde_json::Value> = serde_json::from_str(r#"[{
+//!     "templateId": "setheader",
+//!     "title": "Tenant",
+//!     "parameters": {
+//!         "x-ms-apimTemplateParameter.name": "X-Tenant",
+//!         "x-ms-apimTemplateParameter.value": "@connectionParameters('tenant')"
+//!     }
+//! }]"#).unwrap();
+//! let (policies, warnings) = PolicySet::parse(&instances);
+//! assert!(warnings.is_empty());
+//!
+//! let values: IndexMap<String, String> = [("tenant".to_string(), "contoso".to_string())].into();
+//! let headers = http::HeaderMap::new();
+//! let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[] };
+//! let mut request = http::Request::get("https://api.example.com/v1/items").body(bytes::Bytes::new()).unwrap();
+//! policies.apply_request("ListItems", &IndexMap::new(), &mut request, &ctx).unwrap();
+//! assert_eq!(request.headers()["x-tenant"], "contoso");
+//! ```
+//!
+//! # Instances
+//!
+//! Each instance is `{ "templateId", "title", "parameters": { ... } }`.
+//! Template parameters are the keys `x-ms-apimTemplateParameter.<name>`;
+//! two keys say where a policy applies:
+//! - `x-ms-apimTemplate-operationName`: operation ids; absent or empty means
+//!   every operation;
+//! - `x-ms-apimTemplate-policySection`: `Request` (the default) or `Response`.
+//!
+//! An unknown template id, a template sluice does not implement, a missing or
+//! malformed parameter and an unknown parameter key are load warnings; the
+//! policy (for an unknown key, just the key) is ignored and the rest load.
+//!
+//! # Order
+//!
+//! The gateway runs a call as: route the operation, build the backend URL,
+//! apply the connection's credentials, **request policies**, the custom code
+//! (whose `send` makes the backend call) or the backend call itself,
+//! **response policies**, answer. Within a section, policies apply in the
+//! order `policyTemplateInstances` lists them, each seeing the previous one's
+//! result. Expressions always read the client's *original* request
+//! (`@headers`, `@queryParameters`), not what earlier policies changed.
+//!
+//! # Templates
+//!
+//! | template | parameters | what it does |
+//! |---|---|---|
+//! | `setheader` | `name`, `value`, `existsAction` | sets a request (or, in `Response`, response) header; `existsAction` is `override` (default: replace all values), `skip` (leave an existing header) or `append` (add another value) |
+//! | `setqueryparameter` | `name`, `value`, `existsAction` | the same for a query parameter of the backend URL; request only. Untouched parameters keep their encoding |
+//! | `routerequesttoendpoint` | `newPath`, `httpMethod` | replaces the operation's path (relative to the base URL, i.e. after `basePath`); `{name}` placeholders are filled with the operation's path parameters, encoded as path segments, after expressions are evaluated. A `newPath` that is an absolute `http(s)` URL replaces the base URL too; a `?query` in it is appended. `httpMethod` is a method or `@Request.OriginalHTTPMethod` (the client's method). Request only |
+//! | `dynamichosturl` | `urlTemplate` | replaces scheme, host and base path of the backend URL with the evaluated URL (which must be absolute `http(s)` without query); the operation's path and the query stay. Request only |
+//! | `setproperty` | `newPropertyParentPathTemplate` (default `@body()`), `newPropertySubPathTemplate`, `propertyValuePathTemplate` | sets a JSON body property under the parent (under each element when the parent is an array), creating missing objects. The value is text with expressions, a JSON value when the parameter is not a string, or a copy of another property when it is a path (`@body().x`, `@item().x`). An empty request body becomes `{}` |
+//! | `convertobjecttoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath`, `keyName`, `valueName` | turns the object at parent/sub into `[{keyName: key, valueName: value}]` written at `newPropertyPath` (`@body()...` from the root, else relative to the parent); with no `valueName`, an object value's fields are merged beside the key |
+//! | `convertarraytoobject` | `propertyParentPath`, `propertySubPath`, `keyWithinCollectionPath`, `newPropertyPath`, `retainKey` (default `true`) | turns the array at parent/sub into an object keyed by each item's key property; with `retainKey` false the key is removed from the items. An item without a string or number key is an error |
+//! | `stringreplace` | `oldValue`, `newValue`, optional `propertyParentPath` / `propertySubPath` | replaces every occurrence of `oldValue`: in all strings at the property when a path is given, else in the whole body as text. (The platform does not document this template's parameters; these names follow the conversion templates.) |
+//!
+//! Paths in body templates are described in the `body` module: `@body()`,
+//! `@body().a.b`, `@body()?['odd name']`, `[0]`, `@item().x` and bare `a.b`.
+//!
+//! Bodies: a *request* body that JSON templates need must be JSON (else
+//! [`PolicyError::BodyNotJson`], a client mistake); a *response* body that is
+//! empty or not JSON is passed on unchanged, so a backend's HTML error page
+//! is not turned into a gateway error. An edited body is re-serialised and
+//! any `Content-Length` header updated.
+//!
+//! Not implemented (load warning, policy ignored): `updatenextlink`,
+//! `setvaluefromurl`, `stringtoarray`, `encodepropertyvalue`,
+//! `pollingtrigger`, `setconnectionstatustounauthenticated`.
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod body;
+mod error;
+mod expr;
+mod policy;
+mod set;
+mod target;
+mod templates;
+
+pub use error::PolicyError;
+pub use expr::{ConnectionValues, ExprContext};
+pub use policy::{Policy, Section};
+pub use set::PolicySet;
+pub use templates::{TEMPLATES, TemplateInfo, template};

@@ -1,0 +1,591 @@
+//! The policy templates sluice implements: each template's parameters parsed
+//! into a typed [`Kind`], and what each does to a request or a response.
+//! The semantics are documented on the crate root.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::PolicyError;
+use super::body::{self, BodyPath, PropertyValue};
+use super::expr::{ExprContext, Template, UndefinedParameter};
+use super::target::{Target, encode_segment};
+
+/// Prefix of a template parameter's key.
+pub(crate) const PARAMETER_PREFIX: &str = "x-ms-apimTemplateParameter.";
+
+/// One policy template the platform offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateInfo {
+    /// Its `templateId`, e.g. `setheader`.
+    pub id: &'static str,
+    /// Whether sluice runs it; a policy of a template it does not run is a
+    /// load warning and is ignored.
+    pub implemented: bool,
+}
+
+/// Every template the platform offers, and whether sluice runs it: the one
+/// list that loading and `sluice validate` both read.
+pub const TEMPLATES: &[TemplateInfo] = &[
+    TemplateInfo { id: "setheader", implemented: true },
+    TemplateInfo { id: "setqueryparameter", implemented: true },
+    TemplateInfo { id: "routerequesttoendpoint", implemented: true },
+    TemplateInfo { id: "dynamichosturl", implemented: true },
+    TemplateInfo { id: "setproperty", implemented: true },
+    TemplateInfo { id: "stringreplace", implemented: true },
+    TemplateInfo { id: "convertobjecttoarray", implemented: true },
+    TemplateInfo { id: "convertarraytoobject", implemented: true },
+    TemplateInfo { id: "updatenextlink", implemented: false },
+    TemplateInfo { id: "setvaluefromurl", implemented: false },
+    TemplateInfo { id: "stringtoarray", implemented: false },
+    TemplateInfo { id: "encodepropertyvalue", implemented: false },
+    TemplateInfo { id: "pollingtrigger", implemented: false },
+    TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
+];
+
+/// The platform's template with this id, if there is one.
+pub fn template(id: &str) -> Option<&'static TemplateInfo> {
+    TEMPLATES.iter().find(|t| t.id == id)
+}
+
+/// What to do when a header or query parameter already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExistsAction {
+    Override,
+    Skip,
+    Append,
+}
+
+/// The method `routerequesttoendpoint` sends with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MethodSpec {
+    /// `@Request.OriginalHTTPMethod`: the method the client used.
+    Original,
+    Fixed(Method),
+}
+
+/// A setproperty value as written in the parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ValueSpec {
+    Json(Value),
+    Template(Template),
+    Copy(BodyPath),
+}
+
+/// Where stringreplace works.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ReplaceTarget {
+    /// The whole body, as text.
+    Body,
+    /// Strings in a JSON property under each parent.
+    Property { parent: BodyPath, sub: BodyPath },
+}
+
+/// A parsed policy template.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    SetHeader { name: HeaderName, value: Template, exists: ExistsAction },
+    SetQueryParameter { name: String, value: Template, exists: ExistsAction },
+    RouteRequestToEndpoint { new_path: Option<Template>, method: Option<MethodSpec> },
+    DynamicHostUrl { url: Template },
+    SetProperty { parent: BodyPath, sub: BodyPath, value: ValueSpec },
+    ObjectToArray { parent: BodyPath, sub: BodyPath, new_path: BodyPath, key_name: String, value_name: String },
+    ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
+    StringReplace { target: ReplaceTarget, old: Template, new: Template },
+}
+
+/// Why a template was not parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotParsed {
+    Unknown,
+    Unsupported,
+    Invalid(String),
+}
+
+/// A template's parameters, read by short name.
+struct Params<'a> {
+    map: &'a Map<String, Value>,
+}
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.map.get(&format!("{PARAMETER_PREFIX}{name}"))
+    }
+
+    /// A parameter as text; numbers and booleans are taken as their text,
+    /// null and empty as absent.
+    fn text(&self, name: &str) -> Result<Option<String>, NotParsed> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
+            Some(_) => Err(invalid(format!("parameter `{PARAMETER_PREFIX}{name}` must be text"))),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String, NotParsed> {
+        self.text(name)?.ok_or_else(|| invalid(format!("missing parameter `{PARAMETER_PREFIX}{name}`")))
+    }
+
+    fn template(&self, name: &str) -> Result<Template, NotParsed> {
+        parse_template(name, &self.required(name)?)
+    }
+
+    fn path(&self, name: &str, default: &str) -> Result<BodyPath, NotParsed> {
+        let text = self.text(name)?.unwrap_or_else(|| default.to_string());
+        BodyPath::parse(&text).map_err(|e| invalid(format!("parameter `{PARAMETER_PREFIX}{name}`: {e}")))
+    }
+
+    fn exists_action(&self) -> Result<ExistsAction, NotParsed> {
+        match self.text("existsAction")?.map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("override") => Ok(ExistsAction::Override),
+            Some("skip") => Ok(ExistsAction::Skip),
+            Some("append") => Ok(ExistsAction::Append),
+            Some(other) => Err(invalid(format!("existsAction `{other}` is not one of override, skip, append"))),
+        }
+    }
+}
+
+fn invalid(reason: String) -> NotParsed {
+    NotParsed::Invalid(reason)
+}
+
+fn parse_template(name: &str, text: &str) -> Result<Template, NotParsed> {
+    Template::parse(text).map_err(|e| invalid(format!("parameter `{PARAMETER_PREFIX}{name}`: {e}")))
+}
+
+/// The template parameters (short names) each template reads; others are
+/// reported as load warnings.
+pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
+    match template_id {
+        "setheader" | "setqueryparameter" => &["name", "value", "existsAction"],
+        "routerequesttoendpoint" => &["newPath", "httpMethod"],
+        "dynamichosturl" => &["urlTemplate"],
+        "setproperty" => &["newPropertyParentPathTemplate", "newPropertySubPathTemplate", "propertyValuePathTemplate"],
+        "convertobjecttoarray" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "keyName", "valueName"],
+        "convertarraytoobject" => {
+            &["propertyParentPath", "propertySubPath", "keyWithinCollectionPath", "newPropertyPath", "retainKey"]
+        }
+        "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
+        _ => &[],
+    }
+}
+
+/// Parses one template's parameters.
+pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Result<Kind, NotParsed> {
+    let p = Params { map: parameters };
+    match template_id {
+        "setheader" => {
+            let name = p.required("name")?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
+            Ok(Kind::SetHeader { name, value: p.template("value")?, exists: p.exists_action()? })
+        }
+        "setqueryparameter" => Ok(Kind::SetQueryParameter {
+            name: p.required("name")?,
+            value: p.template("value")?,
+            exists: p.exists_action()?,
+        }),
+        "routerequesttoendpoint" => {
+            let new_path = p.text("newPath")?.map(|t| parse_template("newPath", &t)).transpose()?;
+            let method = match p.text("httpMethod")? {
+                None => None,
+                Some(m) if m.trim().eq_ignore_ascii_case("@Request.OriginalHTTPMethod") => Some(MethodSpec::Original),
+                Some(m) => Some(MethodSpec::Fixed(
+                    Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
+                        .map_err(|_| invalid(format!("`{m}` is not an HTTP method")))?,
+                )),
+            };
+            if new_path.is_none() && method.is_none() {
+                return Err(invalid("neither newPath nor httpMethod is given".into()));
+            }
+            Ok(Kind::RouteRequestToEndpoint { new_path, method })
+        }
+        "dynamichosturl" => Ok(Kind::DynamicHostUrl { url: p.template("urlTemplate")? }),
+        "setproperty" => {
+            let value = match p.get("propertyValuePathTemplate") {
+                None => {
+                    return Err(invalid(format!("missing parameter `{PARAMETER_PREFIX}propertyValuePathTemplate`")));
+                }
+                Some(Value::String(s)) if is_body_path(s) => {
+                    ValueSpec::Copy(BodyPath::parse(s).map_err(|e| invalid(format!("propertyValuePathTemplate: {e}")))?)
+                }
+                Some(Value::String(s)) => ValueSpec::Template(parse_template("propertyValuePathTemplate", s)?),
+                Some(other) => ValueSpec::Json(other.clone()),
+            };
+            let sub = p.path("newPropertySubPathTemplate", "")?;
+            if sub.steps.is_empty() {
+                return Err(invalid(format!("missing parameter `{PARAMETER_PREFIX}newPropertySubPathTemplate`")));
+            }
+            Ok(Kind::SetProperty { parent: p.path("newPropertyParentPathTemplate", "@body()")?, sub, value })
+        }
+        "convertobjecttoarray" => Ok(Kind::ObjectToArray {
+            parent: p.path("propertyParentPath", "@body()")?,
+            sub: p.path("propertySubPath", "")?,
+            new_path: p.path("newPropertyPath", "")?,
+            key_name: p.required("keyName")?,
+            value_name: p.text("valueName")?.unwrap_or_default(),
+        }),
+        "convertarraytoobject" => {
+            let retain_key = match p.text("retainKey")?.map(|s| s.to_ascii_lowercase()).as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(invalid(format!("retainKey `{other}` is not true or false")));
+                }
+            };
+            let key = p.path("keyWithinCollectionPath", "")?;
+            if key.steps.is_empty() {
+                return Err(invalid(format!("missing parameter `{PARAMETER_PREFIX}keyWithinCollectionPath`")));
+            }
+            Ok(Kind::ArrayToObject {
+                parent: p.path("propertyParentPath", "@body()")?,
+                sub: p.path("propertySubPath", "")?,
+                key,
+                new_path: p.path("newPropertyPath", "")?,
+                retain_key,
+            })
+        }
+        "stringreplace" => {
+            let target = if p.text("propertyParentPath")?.is_none() && p.text("propertySubPath")?.is_none() {
+                ReplaceTarget::Body
+            } else {
+                ReplaceTarget::Property {
+                    parent: p.path("propertyParentPath", "@body()")?,
+                    sub: p.path("propertySubPath", "")?,
+                }
+            };
+            let new = match p.text("newValue")? {
+                Some(text) => parse_template("newValue", &text)?,
+                None => parse_template("newValue", "")?,
+            };
+            Ok(Kind::StringReplace { target, old: p.template("oldValue")?, new })
+        }
+        id => match template(id) {
+            Some(info) if !info.implemented => Err(NotParsed::Unsupported),
+            // A template marked implemented must have an arm above.
+            Some(_) | None => Err(NotParsed::Unknown),
+        },
+    }
+}
+
+fn is_body_path(text: &str) -> bool {
+    let t = text.trim();
+    ["@body()", "@item()"].iter().any(|p| t.starts_with(p))
+}
+
+impl Kind {
+    /// Whether the template can run in the response section.
+    pub(crate) fn allowed_in_response(&self) -> bool {
+        !matches!(
+            self,
+            Kind::SetQueryParameter { .. } | Kind::RouteRequestToEndpoint { .. } | Kind::DynamicHostUrl { .. }
+        )
+    }
+
+    /// The templates whose text is evaluated per call.
+    pub(crate) fn templates(&self) -> Vec<&Template> {
+        match self {
+            Kind::SetHeader { value, .. } | Kind::SetQueryParameter { value, .. } => vec![value],
+            Kind::RouteRequestToEndpoint { new_path, .. } => new_path.iter().collect(),
+            Kind::DynamicHostUrl { url } => vec![url],
+            Kind::SetProperty { value: ValueSpec::Template(t), .. } => vec![t],
+            Kind::StringReplace { old, new, .. } => vec![old, new],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A body being edited: parsed as JSON on first use, serialised once at
+/// the end.
+pub(crate) struct Body {
+    raw: Bytes,
+    json: Option<Value>,
+    changed: bool,
+    /// Request bodies must be JSON for JSON templates; response bodies that
+    /// are not are left alone (see the module docs).
+    strict: bool,
+}
+
+impl Body {
+    pub(crate) fn new(raw: Bytes, strict: bool) -> Self {
+        Self { raw, json: None, changed: false, strict }
+    }
+
+    /// The body as JSON; `None` when there is nothing to work on.
+    fn json(&mut self, policy: &str, create_if_empty: bool) -> Result<Option<&mut Value>, PolicyError> {
+        if self.json.is_none() {
+            if self.raw.iter().all(u8::is_ascii_whitespace) {
+                if !create_if_empty {
+                    return Ok(None);
+                }
+                self.json = Some(Value::Object(Map::new()));
+            } else {
+                match serde_json::from_slice(&self.raw) {
+                    Ok(v) => self.json = Some(v),
+                    Err(_) if !self.strict => return Ok(None),
+                    Err(e) => {
+                        return Err(PolicyError::BodyNotJson { policy: policy.to_string(), reason: e.to_string() });
+                    }
+                }
+            }
+        }
+        Ok(self.json.as_mut())
+    }
+
+    /// The body as text, with any JSON edits so far serialised first.
+    fn text(&mut self, policy: &str) -> Result<Option<String>, PolicyError> {
+        self.flush();
+        match std::str::from_utf8(&self.raw) {
+            Ok(s) => Ok(Some(s.to_string())),
+            Err(_) if !self.strict => Ok(None),
+            Err(e) => Err(PolicyError::BodyNotJson { policy: policy.to_string(), reason: e.to_string() }),
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(json) = self.json.take()
+            && self.changed
+        {
+            self.raw = Bytes::from(json.to_string());
+        }
+    }
+
+    /// The new body, if a template changed it.
+    pub(crate) fn finish(mut self) -> Option<Bytes> {
+        if !self.changed {
+            return None;
+        }
+        self.flush();
+        Some(self.raw)
+    }
+}
+
+/// The request as request policies edit it.
+pub(crate) struct RequestParts<'r> {
+    pub(crate) target: Target,
+    pub(crate) method: &'r mut Method,
+    pub(crate) original_method: Method,
+    pub(crate) headers: &'r mut HeaderMap,
+    pub(crate) body: Body,
+    pub(crate) path_params: &'r IndexMap<String, String>,
+}
+
+fn render(policy: &str, template: &Template, ctx: &ExprContext<'_>) -> Result<String, PolicyError> {
+    template.render(ctx).map_err(|UndefinedParameter(name)| PolicyError::UndefinedConnectionParameter {
+        policy: policy.to_string(),
+        name,
+    })
+}
+
+fn set_header(
+    policy: &str,
+    headers: &mut HeaderMap,
+    name: &HeaderName,
+    value: &Template,
+    exists: ExistsAction,
+    ctx: &ExprContext<'_>,
+) -> Result<(), PolicyError> {
+    if exists == ExistsAction::Skip && headers.contains_key(name) {
+        return Ok(());
+    }
+    let text = render(policy, value, ctx)?;
+    // The value may hold a secret: the error names the header, never the value.
+    let value = HeaderValue::from_str(&text)
+        .map_err(|_| PolicyError::InvalidHeader { policy: policy.to_string(), name: name.to_string() })?;
+    match exists {
+        ExistsAction::Append => {
+            headers.append(name.clone(), value);
+        }
+        ExistsAction::Override | ExistsAction::Skip => {
+            headers.insert(name.clone(), value);
+        }
+    }
+    Ok(())
+}
+
+impl Kind {
+    /// Applies a request-section policy.
+    pub(crate) fn apply_request(
+        &self,
+        policy: &str,
+        req: &mut RequestParts<'_>,
+        ctx: &ExprContext<'_>,
+    ) -> Result<(), PolicyError> {
+        match self {
+            Kind::SetHeader { name, value, exists } => set_header(policy, req.headers, name, value, *exists, ctx),
+            Kind::SetQueryParameter { name, value, exists } => {
+                let query = &mut req.target.query;
+                match exists {
+                    ExistsAction::Skip if query.contains(name) => return Ok(()),
+                    ExistsAction::Override => query.remove(name),
+                    _ => {}
+                }
+                let value = render(policy, value, ctx)?;
+                query.push(name, &value);
+                Ok(())
+            }
+            Kind::RouteRequestToEndpoint { new_path, method } => {
+                if let Some(new_path) = new_path {
+                    let rendered = render(policy, new_path, ctx)?;
+                    let filled = fill_placeholders(policy, &rendered, req.path_params)?;
+                    route_to(policy, &mut req.target, &filled)?;
+                }
+                match method {
+                    Some(MethodSpec::Original) => *req.method = req.original_method.clone(),
+                    Some(MethodSpec::Fixed(m)) => *req.method = m.clone(),
+                    None => {}
+                }
+                Ok(())
+            }
+            Kind::DynamicHostUrl { url } => {
+                req.target.prefix = evaluate_base_url(policy, url, ctx)?;
+                Ok(())
+            }
+            _ => self.apply_body(policy, &mut req.body, ctx),
+        }
+    }
+
+    /// Applies a response-section policy.
+    pub(crate) fn apply_response(
+        &self,
+        policy: &str,
+        headers: &mut HeaderMap,
+        body: &mut Body,
+        ctx: &ExprContext<'_>,
+    ) -> Result<(), PolicyError> {
+        match self {
+            Kind::SetHeader { name, value, exists } => set_header(policy, headers, name, value, *exists, ctx),
+            _ => self.apply_body(policy, body, ctx),
+        }
+    }
+
+    fn apply_body(&self, policy: &str, body: &mut Body, ctx: &ExprContext<'_>) -> Result<(), PolicyError> {
+        let body_error = |reason: String| PolicyError::Body { policy: policy.to_string(), reason };
+        match self {
+            Kind::SetProperty { parent, sub, value } => {
+                let value = match value {
+                    ValueSpec::Json(v) => PropertyValue::Fixed(v.clone()),
+                    ValueSpec::Template(t) => PropertyValue::Fixed(Value::String(render(policy, t, ctx)?)),
+                    ValueSpec::Copy(path) => PropertyValue::Copy(path.clone()),
+                };
+                if let Some(json) = body.json(policy, true)? {
+                    body::set_property(json, parent, sub, &value).map_err(body_error)?;
+                    body.changed = true;
+                }
+            }
+            Kind::ObjectToArray { parent, sub, new_path, key_name, value_name } => {
+                if let Some(json) = body.json(policy, false)? {
+                    let written =
+                        body::object_to_array(json, parent, sub, new_path, key_name, value_name).map_err(body_error)?;
+                    body.changed |= written;
+                }
+            }
+            Kind::ArrayToObject { parent, sub, key, new_path, retain_key } => {
+                if let Some(json) = body.json(policy, false)? {
+                    let written =
+                        body::array_to_object(json, parent, sub, key, new_path, *retain_key).map_err(body_error)?;
+                    body.changed |= written;
+                }
+            }
+            Kind::StringReplace { target, old, new } => {
+                let old = render(policy, old, ctx)?;
+                let new = render(policy, new, ctx)?;
+                if old.is_empty() {
+                    return Ok(());
+                }
+                match target {
+                    ReplaceTarget::Body => {
+                        if let Some(text) = body.text(policy)?
+                            && text.contains(&old)
+                        {
+                            body.raw = Bytes::from(text.replace(&old, &new));
+                            body.changed = true;
+                        }
+                    }
+                    ReplaceTarget::Property { parent, sub } => {
+                        if let Some(json) = body.json(policy, false)? {
+                            let replaced = body::replace_in_strings(json, parent, sub, &old, &new);
+                            body.changed |= replaced;
+                        }
+                    }
+                }
+            }
+            // Request-only templates never reach here: parsing moves them to
+            // the request section.
+            Kind::SetHeader { .. }
+            | Kind::SetQueryParameter { .. }
+            | Kind::RouteRequestToEndpoint { .. }
+            | Kind::DynamicHostUrl { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Evaluates a `dynamichosturl` template to a checked base URL.
+pub(crate) fn evaluate_base_url(policy: &str, url: &Template, ctx: &ExprContext<'_>) -> Result<String, PolicyError> {
+    let text = render(policy, url, ctx)?;
+    base_url(policy, &text)
+}
+
+/// Replaces `{name}` with the operation's path parameter, encoded as a
+/// path segment.
+fn fill_placeholders(policy: &str, text: &str, params: &IndexMap<String, String>) -> Result<String, PolicyError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..close];
+        let value = params
+            .get(name)
+            .ok_or_else(|| PolicyError::MissingPathParameter { policy: policy.to_string(), name: name.to_string() })?;
+        out.push_str(&encode_segment(value));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Points the target at `new_path`: a path relative to the base URL, or an
+/// absolute URL replacing the base URL too. A query in it is appended.
+fn route_to(policy: &str, target: &mut Target, new_path: &str) -> Result<(), PolicyError> {
+    let (path, query) = match new_path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (new_path, None),
+    };
+    if path.starts_with("http://") || path.starts_with("https://") {
+        target.prefix = base_url(policy, path)?;
+        target.path = String::new();
+    } else if path.is_empty() || path.starts_with('/') {
+        target.path = path.to_string();
+    } else {
+        target.path = format!("/{path}");
+    }
+    if let Some(query) = query {
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            target.query.push(&name, &value);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a base URL and returns it without a trailing `/`.
+fn base_url(policy: &str, text: &str) -> Result<String, PolicyError> {
+    let fail = |reason: String| PolicyError::InvalidUrl { policy: policy.to_string(), reason };
+    let url = url::Url::parse(text.trim()).map_err(|e| fail(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(fail(format!("scheme `{}` is not http or https", url.scheme())));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(fail("it has no host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(fail("a base URL cannot carry a query or fragment".into()));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}

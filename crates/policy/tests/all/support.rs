@@ -1,0 +1,62 @@
+//! What the policy tests share: a call's expression context, requests,
+//! and the policies of the repository's packages.
+#![allow(dead_code)]
+
+pub use bytes::Bytes;
+pub use http::header::CONTENT_LENGTH;
+pub use http::{HeaderValue, Request, Response};
+pub use indexmap::IndexMap;
+pub use serde_json::{Value, json};
+pub use sluice_policy::{ExprContext, PolicyError, PolicySet, Section};
+
+pub struct Call {
+    pub conn: IndexMap<String, String>,
+    pub headers: http::HeaderMap,
+    pub query: Vec<(String, String)>,
+}
+
+impl Call {
+    pub fn new(conn: &[(&str, &str)]) -> Self {
+        Self {
+            conn: conn.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: http::HeaderMap::new(),
+            query: Vec::new(),
+        }
+    }
+
+    pub fn ctx(&self) -> ExprContext<'_> {
+        ExprContext { connection_parameters: &self.conn, headers: &self.headers, query: &self.query }
+    }
+}
+
+pub fn set(instances: Value) -> PolicySet {
+    let (set, warnings) = PolicySet::parse(instances.as_array().unwrap());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    set
+}
+
+pub fn request(method: &str, uri: &str, body: &str) -> Request<Bytes> {
+    Request::builder().method(method).uri(uri).body(Bytes::from(body.to_string())).unwrap()
+}
+
+pub fn json_body(req: &Request<Bytes>) -> Value {
+    serde_json::from_slice(req.body()).unwrap()
+}
+
+/// The policies of a package of the repository: an example connector,
+/// else a test package of `tests/data/packages`.
+pub fn connector(name: &str) -> Vec<Value> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let example = format!("{root}/examples/{name}/apiProperties.json");
+    let path = if std::path::Path::new(&example).exists() {
+        example
+    } else {
+        format!("{root}/tests/data/packages/{name}/apiProperties.json")
+    };
+    let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    file["properties"]["policyTemplateInstances"].as_array().cloned().unwrap_or_default()
+}
+
+pub fn no_params() -> IndexMap<String, String> {
+    IndexMap::new()
+}

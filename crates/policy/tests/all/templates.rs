@@ -1,0 +1,286 @@
+//! Each template's documented behaviour, on requests and responses written
+//! for the purpose.
+
+use crate::support::*;
+
+#[test]
+fn setheader_overrides_skips_and_appends() {
+    let call = Call::new(&[]);
+    for (action, expected) in [("override", vec!["new"]), ("skip", vec!["old"]), ("append", vec!["old", "new"])] {
+        let set = set(json!([{ "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-A",
+            "x-ms-apimTemplateParameter.value": "new",
+            "x-ms-apimTemplateParameter.existsAction": action }}]));
+        let mut req = request("GET", "https://h/x", "");
+        req.headers_mut().insert("x-a", HeaderValue::from_static("old"));
+        set.apply_request("Op", &no_params(), &mut req, &call.ctx()).unwrap();
+        let got: Vec<_> = req.headers().get_all("x-a").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(got, expected, "{action}");
+    }
+}
+
+#[test]
+fn setheader_in_response_section_sets_a_response_header() {
+    let set = set(json!([{ "templateId": "setheader", "parameters": {
+        "x-ms-apimTemplateParameter.name": "X-Out",
+        "x-ms-apimTemplateParameter.value": "@headers('x-in')",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut call = Call::new(&[]);
+    call.headers.insert("x-in", HeaderValue::from_static("echo"));
+    let mut res = Response::new(Bytes::from_static(b"<html>"));
+    set.apply_response("Op", &mut res, &call.ctx()).unwrap();
+    assert_eq!(res.headers()["x-out"], "echo");
+    assert_eq!(res.body().as_ref(), b"<html>");
+}
+
+#[test]
+fn setqueryparameter_overrides_skips_and_appends() {
+    let call = Call::new(&[("v", "2024-01-01")]);
+    for (action, expected) in [
+        ("override", "https://h/x?b=1&api-version=2024-01-01"),
+        ("skip", "https://h/x?api-version=old&b=1"),
+        ("append", "https://h/x?api-version=old&b=1&api-version=2024-01-01"),
+    ] {
+        let set = set(json!([{ "templateId": "setqueryparameter", "parameters": {
+            "x-ms-apimTemplateParameter.name": "api-version",
+            "x-ms-apimTemplateParameter.value": "@connectionParameters('v')",
+            "x-ms-apimTemplateParameter.existsAction": action }}]));
+        let mut req = request("GET", "https://h/x?api-version=old&b=1", "");
+        set.apply_request("Op", &no_params(), &mut req, &call.ctx()).unwrap();
+        assert_eq!(req.uri().to_string(), expected, "{action}");
+    }
+}
+
+#[test]
+fn setqueryparameter_reads_the_original_query() {
+    let set = set(json!([{ "templateId": "setqueryparameter", "parameters": {
+        "x-ms-apimTemplateParameter.name": "limit",
+        "x-ms-apimTemplateParameter.value": "@queryParameters('top')" }}]));
+    let mut call = Call::new(&[]);
+    call.query.push(("top".into(), "5".into()));
+    let mut req = request("GET", "https://h/x", "");
+    set.apply_request("Op", &no_params(), &mut req, &call.ctx()).unwrap();
+    assert_eq!(req.uri().to_string(), "https://h/x?limit=5");
+}
+
+#[test]
+fn routerequesttoendpoint_fills_path_params_and_changes_method() {
+    let set = set(json!([{ "templateId": "routerequesttoendpoint", "parameters": {
+        "x-ms-apimTemplateParameter.newPath": "/envelopes/{id}",
+        "x-ms-apimTemplateParameter.httpMethod": "DELETE" }}]))
+    .with_base_path("/v1");
+    let params: IndexMap<String, String> = [("id".to_string(), "a b/c".to_string())].into_iter().collect();
+    let mut req = request("HEAD", "https://api.annature.com.au/v1/envelopes/x?q=1", "");
+    set.apply_request("DeleteEnvelope", &params, &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.method(), http::Method::DELETE);
+    assert_eq!(req.uri().to_string(), "https://api.annature.com.au/v1/envelopes/a%20b%2Fc?q=1");
+}
+
+#[test]
+fn routerequesttoendpoint_keeps_the_original_method() {
+    let set = set(json!([{ "templateId": "routerequesttoendpoint", "parameters": {
+        "x-ms-apimTemplateParameter.newPath": "/webhook_subscriptions",
+        "x-ms-apimTemplateParameter.httpMethod": "@Request.OriginalHTTPMethod" }}]));
+    let mut req = request("POST", "https://api.calendly.com/webhook_subscriptions/routing_form_submission", "{}");
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(req.uri().to_string(), "https://api.calendly.com/webhook_subscriptions");
+}
+
+#[test]
+fn routerequesttoendpoint_names_a_missing_path_parameter() {
+    let set = set(json!([{ "templateId": "routerequesttoendpoint", "parameters": {
+        "x-ms-apimTemplateParameter.newPath": "/things/{thingId}" }}]));
+    let mut req = request("GET", "https://h/x", "");
+    let err = set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap_err();
+    assert!(matches!(&err, PolicyError::MissingPathParameter { name, .. } if name == "thingId"), "{err}");
+}
+
+#[test]
+fn dynamichosturl_replaces_scheme_host_and_base_path() {
+    let set = set(json!([{ "templateId": "dynamichosturl", "parameters": {
+        "x-ms-apimTemplateParameter.urlTemplate": "https://@connectionParameters('factoryUrl')/api/v3" }}]))
+    .with_base_path("/api/v3");
+    let call = Call::new(&[("factoryUrl", "acme.tulip.co")]);
+    let mut req = request("GET", "https://api.tulip.co/api/v3/tables/t1?x=1", "");
+    set.apply_request("GetTable", &no_params(), &mut req, &call.ctx()).unwrap();
+    assert_eq!(req.uri().to_string(), "https://acme.tulip.co/api/v3/tables/t1?x=1");
+}
+
+#[test]
+fn dynamichosturl_rejects_a_value_that_is_not_a_url() {
+    let set = set(json!([{ "templateId": "dynamichosturl", "parameters": {
+        "x-ms-apimTemplateParameter.urlTemplate": "@connectionParameters('url')" }}]));
+    let call = Call::new(&[("url", "not a url")]);
+    let mut req = request("GET", "https://h/x", "");
+    let err = set.apply_request("Op", &no_params(), &mut req, &call.ctx()).unwrap_err();
+    assert!(matches!(err, PolicyError::InvalidUrl { .. }), "{err}");
+    assert_eq!(req.uri().to_string(), "https://h/x", "request is left as it was");
+}
+
+#[test]
+fn setproperty_sets_request_and_response_properties() {
+    let set = set(json!([
+        { "templateId": "setproperty", "parameters": {
+            "x-ms-apimTemplateParameter.newPropertyParentPathTemplate": "@body().task",
+            "x-ms-apimTemplateParameter.newPropertySubPathTemplate": "priority",
+            "x-ms-apimTemplateParameter.propertyValuePathTemplate": "!" }},
+        { "templateId": "setproperty", "parameters": {
+            "x-ms-apimTemplateParameter.newPropertySubPathTemplate": "count",
+            "x-ms-apimTemplateParameter.propertyValuePathTemplate": 3,
+            "x-ms-apimTemplate-policySection": "Response" }},
+        { "templateId": "setproperty", "parameters": {
+            "x-ms-apimTemplateParameter.newPropertySubPathTemplate": "copy",
+            "x-ms-apimTemplateParameter.propertyValuePathTemplate": "@body().name",
+            "x-ms-apimTemplate-policySection": "Response" }}
+    ]));
+    let call = Call::new(&[]);
+    let mut req = request("POST", "https://h/x", "");
+    req.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    set.apply_request("Op", &no_params(), &mut req, &call.ctx()).unwrap();
+    assert_eq!(json_body(&req), json!({"task": {"priority": "!"}}));
+    assert_eq!(req.headers()[CONTENT_LENGTH], req.body().len().to_string().as_str());
+
+    let mut res = Response::new(Bytes::from_static(br#"{"name":"n"}"#));
+    set.apply_response("Op", &mut res, &call.ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body, json!({"name": "n", "count": 3, "copy": "n"}));
+}
+
+#[test]
+fn request_body_that_is_not_json_is_a_client_error() {
+    let set = set(json!([{ "templateId": "setproperty", "parameters": {
+        "x-ms-apimTemplateParameter.newPropertySubPathTemplate": "a",
+        "x-ms-apimTemplateParameter.propertyValuePathTemplate": "b" }}]));
+    let mut req = request("POST", "https://h/x", "not json");
+    let err = set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap_err();
+    assert!(matches!(err, PolicyError::BodyNotJson { .. }), "{err}");
+    assert_eq!(req.body().as_ref(), b"not json");
+}
+
+#[test]
+fn response_body_that_is_not_json_is_passed_on() {
+    let set = set(json!([{ "templateId": "convertobjecttoarray", "parameters": {
+        "x-ms-apimTemplateParameter.propertySubPath": "o",
+        "x-ms-apimTemplateParameter.newPropertyPath": "o",
+        "x-ms-apimTemplateParameter.keyName": "k",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut res = Response::new(Bytes::from_static(b"<html>oops</html>"));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(res.body().as_ref(), b"<html>oops</html>");
+}
+
+#[test]
+fn response_that_no_policy_changes_keeps_its_bytes() {
+    let set = set(json!([{ "templateId": "convertobjecttoarray", "parameters": {
+        "x-ms-apimTemplateParameter.propertySubPath": "absent",
+        "x-ms-apimTemplateParameter.newPropertyPath": "out",
+        "x-ms-apimTemplateParameter.keyName": "k",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let raw = br#"{ "z": 1,  "a": 2 }"#;
+    let mut res = Response::new(Bytes::from_static(raw));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(res.body().as_ref(), raw);
+}
+
+#[test]
+fn convertobjecttoarray_reshapes_the_response() {
+    let set = set(json!([{ "templateId": "convertobjecttoarray", "parameters": {
+        "x-ms-apimTemplateParameter.propertyParentPath": "@body()",
+        "x-ms-apimTemplateParameter.propertySubPath": "peopleObject",
+        "x-ms-apimTemplateParameter.newPropertyPath": "@body().peopleArray",
+        "x-ms-apimTemplateParameter.keyName": "Name",
+        "x-ms-apimTemplateParameter.valueName": "Details",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut res = Response::new(Bytes::from_static(br#"{"peopleObject":{"XYZ":{"Age":"30"}}}"#));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body["peopleArray"], json!([{"Name": "XYZ", "Details": {"Age": "30"}}]));
+}
+
+#[test]
+fn convertarraytoobject_reshapes_the_request() {
+    let set = set(json!([{ "templateId": "convertarraytoobject", "parameters": {
+        "x-ms-apimTemplateParameter.propertyParentPath": "@body()",
+        "x-ms-apimTemplateParameter.propertySubPath": "references",
+        "x-ms-apimTemplateParameter.keyWithinCollectionPath": "url",
+        "x-ms-apimTemplateParameter.newPropertyPath": "@body().references",
+        "x-ms-apimTemplateParameter.retainKey": "false" }}]));
+    let mut req = request("PATCH", "https://h/x", r#"{"references":[{"url":"u1","alias":"a"}]}"#);
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(json_body(&req), json!({"references": {"u1": {"alias": "a"}}}));
+}
+
+#[test]
+fn stringreplace_in_a_property_and_in_the_whole_body() {
+    let set = set(json!([
+        { "templateId": "stringreplace", "parameters": {
+            "x-ms-apimTemplateParameter.propertySubPath": "link",
+            "x-ms-apimTemplateParameter.oldValue": "http://",
+            "x-ms-apimTemplateParameter.newValue": "https://",
+            "x-ms-apimTemplate-policySection": "Response" }},
+        { "templateId": "stringreplace", "parameters": {
+            "x-ms-apimTemplateParameter.oldValue": "secret-host",
+            "x-ms-apimTemplateParameter.newValue": "@connectionParameters('alias')",
+            "x-ms-apimTemplate-policySection": "Response" }}
+    ]));
+    let call = Call::new(&[("alias", "public-host")]);
+    let mut res = Response::new(Bytes::from_static(br#"{"link":"http://secret-host/a","other":"http://x"}"#));
+    set.apply_response("Op", &mut res, &call.ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body, json!({"link": "https://public-host/a", "other": "http://x"}));
+}
+
+#[test]
+fn policies_apply_in_listed_order() {
+    let set = set(json!([
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-A", "x-ms-apimTemplateParameter.value": "1" }},
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-A", "x-ms-apimTemplateParameter.value": "2" }},
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-A", "x-ms-apimTemplateParameter.value": "3",
+            "x-ms-apimTemplateParameter.existsAction": "skip" }}
+    ]));
+    let mut req = request("GET", "https://h/x", "");
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.headers()["x-a"], "2");
+}
+
+#[test]
+fn operation_scope_limits_a_policy() {
+    let set = set(json!([{ "templateId": "setheader", "parameters": {
+        "x-ms-apimTemplateParameter.name": "X-A", "x-ms-apimTemplateParameter.value": "1",
+        "x-ms-apimTemplate-operationName": ["Other"] }}]));
+    let mut req = request("GET", "https://h/x", "");
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert!(req.headers().get("x-a").is_none());
+    set.apply_request("Other", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.headers()["x-a"], "1");
+}
+
+#[test]
+fn unknown_and_unsupported_templates_are_warnings() {
+    let (set, warnings) = PolicySet::parse(&[
+        json!({ "templateId": "frobnicate", "title": "F", "parameters": {} }),
+        json!({ "templateId": "updatenextlink", "title": "U", "parameters": {} }),
+        json!({ "templateId": "setheader", "title": "Bad", "parameters": {} }),
+        json!({ "templateId": "dynamichosturl", "parameters": {
+            "x-ms-apimTemplateParameter.urlTemplate": "https://x", "x-ms-apimTemplateParameter.typo": 1 } }),
+    ]);
+    assert_eq!(set.policies().len(), 1);
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(warnings[0].contains("unknown policy template `frobnicate`"), "{}", warnings[0]);
+    assert!(warnings[1].contains("not supported"), "{}", warnings[1]);
+    assert!(warnings[2].contains("x-ms-apimTemplateParameter.name"), "{}", warnings[2]);
+    assert!(warnings[3].contains("typo"), "{}", warnings[3]);
+}
+
+#[test]
+fn request_only_template_in_response_section_is_moved_with_a_warning() {
+    let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "dynamichosturl", "parameters": {
+        "x-ms-apimTemplateParameter.urlTemplate": "https://x",
+        "x-ms-apimTemplate-policySection": "Response" } })]);
+    assert_eq!(set.policies()[0].section(), Section::Request);
+    assert_eq!(warnings.len(), 1);
+}

@@ -1,0 +1,300 @@
+//! `sluice new`: starts a connector: a package folder whose one operation,
+//! `ListItems`, runs custom code, a guest crate for that code, and a fixture,
+//! so that `cargo build`, `sluice validate` and `sluice run` pass from the
+//! first minute.
+//!
+//! ```text
+//! <name>/
+//!   apiDefinition.swagger.json   one operation, GET /items (ListItems)
+//!   apiProperties.json           an API key, scriptOperations = [ListItems]
+//!   fixtures/ListItems.json      the request, a canned backend answer, the expected answer
+//!   README.md                    the commands
+//!   guest/                       the code: a sluice-guest crate (cdylib)
+//!     Cargo.toml
+//!     src/lib.rs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct NewOptions {
+    /// The connector id: the folder's name.
+    pub name: String,
+    /// The folder to create it in.
+    pub parent: PathBuf,
+    /// The `sluice-guest` crate the guest depends on, by path; `None` for
+    /// the published version.
+    pub sdk_path: Option<PathBuf>,
+}
+
+/// Where things were created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The package folder.
+    pub package: PathBuf,
+    /// The guest crate's folder.
+    pub guest: PathBuf,
+    /// The component `cargo build --target wasm32-wasip2 --release` makes,
+    /// relative to the guest crate (its target directory may differ).
+    pub component: PathBuf,
+    /// The fixture.
+    pub fixture: PathBuf,
+}
+
+/// The connector could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum NewError {
+    /// The name is not usable as a connector id and crate name.
+    #[error("`{0}` is not a usable connector name: use letters, digits, `-` and `_`, starting with a letter")]
+    Name(String),
+    /// The folder exists already.
+    #[error("{} already exists; choose another name or remove it", .0.display())]
+    Exists(PathBuf),
+    /// A file could not be written.
+    #[error("{}: cannot write it: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The path of this checkout's `guest-sdk`, the default `--sdk-path`.
+pub fn default_sdk_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-sdk")
+}
+
+/// The guest crate's name for a connector name: lower case, `-` for `_`.
+pub fn crate_name(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// Creates the connector.
+pub fn create(options: &NewOptions) -> Result<Created, NewError> {
+    let name = options.name.as_str();
+    let usable = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !usable {
+        return Err(NewError::Name(name.to_string()));
+    }
+    let package = options.parent.join(name);
+    if package.exists() {
+        return Err(NewError::Exists(package));
+    }
+    let krate = crate_name(name);
+    let guest = package.join("guest");
+    let write = |path: PathBuf, text: String| -> Result<(), NewError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| NewError::Io { path: dir.to_path_buf(), source })?;
+        }
+        std::fs::write(&path, text).map_err(|source| NewError::Io { path, source })
+    };
+
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
+    write(package.join(sluice_package::DEFINITION_FILE), pretty(definition(name)))?;
+    write(package.join(sluice_package::PROPERTIES_FILE), pretty(properties(name)))?;
+    let fixture = package.join("fixtures").join("ListItems.json");
+    write(fixture.clone(), pretty(fixture_json()))?;
+    let sdk = match &options.sdk_path {
+        Some(path) => {
+            let path = path.canonicalize().unwrap_or_else(|_| path.clone());
+            format!("{{ path = {} }}", toml_string(&path.display().to_string()))
+        }
+        None => "\"0.1\"".to_string(),
+    };
+    write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk))?;
+    write(guest.join("src").join("lib.rs"), LIB_RS.to_string())?;
+    write(guest.join(".gitignore"), "/target\n".to_string())?;
+    let component = Path::new("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
+    write(package.join("README.md"), readme(name, &component))?;
+    Ok(Created { package, guest, component, fixture })
+}
+
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn definition(name: &str) -> serde_json::Value {
+    json!({
+        "swagger": "2.0",
+        "info": { "title": name, "description": format!("The {name} connector."), "version": "1.0" },
+        "host": "api.example.com",
+        "basePath": "/v1",
+        "schemes": ["https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "securityDefinitions": { "api_key": { "type": "apiKey", "in": "header", "name": "X-Api-Key" } },
+        "security": [{ "api_key": [] }],
+        "paths": {
+            "/items": {
+                "get": {
+                    "operationId": "ListItems",
+                    "summary": "List items",
+                    "description": "Lists the items, wrapped with their count by the connector's code.",
+                    "parameters": [
+                        { "name": "limit", "in": "query", "type": "integer", "required": false,
+                          "description": "Most items to return", "x-ms-summary": "Limit" }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The items",
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "count": { "type": "integer", "description": "How many items" },
+                                    "items": { "type": "array", "items": { "$ref": "#/definitions/Item" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "definitions": {
+            "Item": {
+                "type": "object",
+                "properties": { "id": { "type": "integer" }, "name": { "type": "string" } }
+            }
+        }
+    })
+}
+
+fn properties(name: &str) -> serde_json::Value {
+    json!({
+        "properties": {
+            "connectionParameters": {
+                "api_key": {
+                    "type": "securestring",
+                    "uiDefinition": {
+                        "displayName": "API key",
+                        "description": "The key for the API",
+                        "tooltip": "Provide your API key",
+                        "constraints": { "tabIndex": 2, "clearText": false, "required": "true" }
+                    }
+                }
+            },
+            "iconBrandColor": "#da3b01",
+            "scriptOperations": ["ListItems"],
+            "capabilities": [],
+            "policyTemplateInstances": [],
+            "publisher": name,
+            "stackOwner": name
+        }
+    })
+}
+
+fn fixture_json() -> serde_json::Value {
+    json!({
+        "operation": "ListItems",
+        "request": { "path": "/items?limit=2", "headers": { "X-Api-Key": "test-key" } },
+        "backend": [
+            {
+                "method": "GET",
+                "url": "https://api.example.com/v1/items?limit=2",
+                "response": { "status": 200, "json": [ { "id": 1, "name": "one" }, { "id": 2, "name": "two" } ] }
+            }
+        ],
+        "expect": {
+            "status": 200,
+            "json": { "count": 2, "items": [ { "id": 1, "name": "one" }, { "id": 2, "name": "two" } ] }
+        }
+    })
+}
+
+fn cargo_toml(krate: &str, sdk: &str) -> String {
+    format!(
+        r#"[package]
+name = "{krate}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+sluice-guest = {sdk}
+serde_json = "1"
+
+# A workspace of its own: this crate builds for wasm32-wasip2, apart from
+# any host workspace around it.
+[workspace]
+
+# Small code: the size limit counts the component's bytes.
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = true
+debug = false
+"#
+    )
+}
+
+const LIB_RS: &str = r#"//! The connector's custom code. `ListItems` runs it (see `scriptOperations`
+//! in `apiProperties.json`): the backend request gets `x-sluice: 1`, and the
+//! backend's JSON list of items comes back as `{"count": n, "items": [...]}`.
+//!
+//! Build: `cargo build --target wasm32-wasip2 --release`.
+
+use sluice_guest::serde_json::{Value, json};
+use sluice_guest::{Context, Error, Request, Response, Transform};
+
+struct Items;
+
+impl Transform for Items {
+    fn on_request(ctx: &Context, request: Request) -> Result<Request, Error> {
+        sluice_guest::info!("{} -> {}", ctx.operation_id(), request.url());
+        Ok(request.with_header("x-sluice", "1"))
+    }
+
+    fn on_response(_ctx: &Context, response: Response) -> Result<Response, Error> {
+        if !response.is_success() {
+            return Ok(response);
+        }
+        let items: Vec<Value> = response.json()?;
+        Response::json_body(200, &json!({ "count": items.len(), "items": items }))
+    }
+}
+
+sluice_guest::export!(Items);
+"#;
+
+fn readme(name: &str, component: &Path) -> String {
+    let component = component.display();
+    format!(
+        r#"# {name}
+
+A sluice connector package: `apiDefinition.swagger.json`,
+`apiProperties.json`, and the custom code in `guest/`.
+
+```sh
+cd guest && cargo build --target wasm32-wasip2 --release && cd ..
+sluice validate . --script guest/{component}
+sluice run . ListItems --fixture fixtures/ListItems.json --script guest/{component}
+cp guest/{component} script.wasm     # the package as the gateway loads it
+```
+
+Before publishing, set `publisher`, `stackOwner` and `iconBrandColor` in
+`apiProperties.json`, and the real `host` in the definition.
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in ["", "1abc", "a b", "../x", "a/b"] {
+            let err =
+                create(&NewOptions { name: name.into(), parent: std::env::temp_dir(), sdk_path: None }).unwrap_err();
+            assert!(matches!(err, NewError::Name(_)), "{name}: {err}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! A Postman request's URL taken apart into the parts a definition needs:
+//! scheme, host, path segments with their parameters, and query entries.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::{Item, PostmanError, text, variables};
+
+/// A request's URL taken apart.
+pub(super) struct ParsedUrl {
+    pub(super) scheme: String,
+    pub(super) host: String,
+    /// Path segments, parameters written `{name}`.
+    pub(super) segments: Vec<String>,
+    /// Path parameter names with their descriptions.
+    pub(super) path_params: Vec<(String, Option<String>)>,
+    /// Whether the path ends with `/`.
+    pub(super) trailing_slash: bool,
+    /// Query entries: key, description, disabled.
+    pub(super) query: Vec<(String, Option<String>, bool)>,
+}
+
+impl ParsedUrl {
+    pub(super) fn of(item: &Item<'_>, collection_vars: &HashMap<String, Value>) -> Result<Self, PostmanError> {
+        let error = |reason: String| PostmanError::Url { request: item.name.clone(), reason };
+        let url = match item.request {
+            Value::String(raw) => json!({ "raw": raw }),
+            request => request.get("url").cloned().unwrap_or(Value::Null),
+        };
+        let raw = match &url {
+            Value::String(raw) => raw.clone(),
+            Value::Object(o) => match o.get("raw").and_then(Value::as_str) {
+                Some(raw) => raw.to_string(),
+                None => rebuild_raw(o),
+            },
+            _ => return Err(error("it has no URL".into())),
+        };
+        // Variables may be built from others (`{{baseUrl}}` = `https://{{host}}/v1`).
+        let mut raw = raw;
+        for _ in 0..4 {
+            let next = substitute(&raw, collection_vars);
+            if next == raw {
+                break;
+            }
+            raw = next;
+        }
+        let (before_query, query_text) = raw.split_once('?').unwrap_or((&raw, ""));
+        let (scheme, rest) = match before_query.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => ("https".to_string(), before_query),
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host.is_empty() || host.contains("{{") {
+            return Err(error(format!(
+                "its host `{host}` is not resolved; define the variable in the collection's `variable` list"
+            )));
+        }
+        let url_vars = variables(url.get("variable"));
+        let mut segments = Vec::new();
+        let mut path_params = Vec::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            let name =
+                segment.strip_prefix(':').or_else(|| segment.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")));
+            match name {
+                Some(name) => {
+                    let description = url_vars.get(name).and_then(|v| text(v.get("description")));
+                    segments.push(format!("{{{name}}}"));
+                    path_params.push((name.to_string(), description));
+                }
+                None => segments.push(segment.to_string()),
+            }
+        }
+        let query = match url.get("query").and_then(Value::as_array) {
+            Some(list) => list
+                .iter()
+                .filter_map(|q| {
+                    let key = q.get("key").and_then(Value::as_str)?;
+                    let disabled = q.get("disabled").and_then(Value::as_bool).unwrap_or(false);
+                    Some((key.to_string(), text(q.get("description")), disabled))
+                })
+                .collect(),
+            None => query_text
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| (p.split_once('=').map_or(p, |(k, _)| k).to_string(), None, false))
+                .collect(),
+        };
+        let trailing_slash = path.ends_with('/') && !segments.is_empty();
+        Ok(Self { scheme, host: host.to_string(), segments, path_params, trailing_slash, query })
+    }
+}
+
+/// A raw URL from the parts of a URL object without `raw`.
+pub(super) fn rebuild_raw(url: &Map<String, Value>) -> String {
+    let join = |v: Option<&Value>, sep: &str| match v {
+        Some(Value::Array(parts)) => parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep),
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let protocol = url.get("protocol").and_then(Value::as_str).unwrap_or("https");
+    let port = url.get("port").and_then(Value::as_str).map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{protocol}://{}{port}/{}", join(url.get("host"), "."), join(url.get("path"), "/"))
+}
+
+/// `{{name}}` replaced by the collection variable's value where one is defined.
+pub(super) fn substitute(text: &str, vars: &HashMap<String, Value>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}").map(|c| open + c) else {
+            break;
+        };
+        let name = &rest[open + 2..close];
+        out.push_str(&rest[..open]);
+        match vars.get(name).and_then(|v| v.get("value")).and_then(Value::as_str) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&rest[open..close + 2]),
+        }
+        rest = &rest[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The longest run of literal leading segments every request's path shares,
+/// not counting each path's last segment (so an operation keeps a path).
+pub(super) fn base_path(urls: &[ParsedUrl]) -> Vec<String> {
+    let mut common: Option<Vec<String>> = None;
+    for url in urls {
+        let directory: Vec<String> = url.segments[..url.segments.len().saturating_sub(1)]
+            .iter()
+            .take_while(|s| !s.starts_with('{'))
+            .cloned()
+            .collect();
+        common = Some(match common {
+            None => directory,
+            Some(common) => common.into_iter().zip(directory).take_while(|(a, b)| a == b).map(|(a, _)| a).collect(),
+        });
+    }
+    common.unwrap_or_default()
+}

@@ -1,0 +1,176 @@
+//! The properties' checks: metadata, connection parameters, script
+//! operations and policy instances, against the definition's operations.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+use sluice_policy::PolicySet;
+
+use super::{Findings, PROPERTIES_FILE, rule};
+use crate::jsonpath::{self, ROOT};
+
+/// The properties checks. `operations` is `None` when the definition could
+/// not be read (references to operations are then not checked).
+pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&HashSet<String>>, out: &mut Findings) {
+    let base = jsonpath::key(ROOT, "properties");
+    let text = |key: &str| props.get(key).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+    if text("publisher").is_none() {
+        out.push(
+            rule::PUBLISHER_MISSING,
+            PROPERTIES_FILE,
+            base.clone(),
+            "no `publisher`: who publishes the connector".into(),
+        );
+    }
+    if text("stackOwner").is_none() {
+        out.push(
+            rule::STACK_OWNER_MISSING,
+            PROPERTIES_FILE,
+            base.clone(),
+            "no `stackOwner`: who owns the API behind it".into(),
+        );
+    }
+    match text("iconBrandColor") {
+        None => out.push(rule::BRAND_COLOR_MISSING, PROPERTIES_FILE, base.clone(), "no `iconBrandColor`".into()),
+        Some(color) => {
+            let path = jsonpath::key(&base, "iconBrandColor");
+            let well_formed =
+                color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit());
+            if !well_formed {
+                out.push(
+                    rule::BRAND_COLOR_INVALID,
+                    PROPERTIES_FILE,
+                    path,
+                    format!("`{color}` is not a colour like `#da3b01`"),
+                );
+            } else if color.eq_ignore_ascii_case("#007ee5") || color.eq_ignore_ascii_case("#ffffff") {
+                out.push(
+                    rule::BRAND_COLOR_INVALID,
+                    PROPERTIES_FILE,
+                    path,
+                    format!("`{color}` is reserved; use the brand's own colour"),
+                );
+            }
+        }
+    }
+
+    let known = |id: &str| operations.is_none_or(|ops| ops.contains(id));
+    if let Some(list) = props.get("scriptOperations").and_then(Value::as_array) {
+        let list_path = jsonpath::key(&base, "scriptOperations");
+        for (index, id) in list.iter().enumerate() {
+            let id = id.as_str().unwrap_or_default();
+            if !known(id) {
+                out.push(
+                    rule::SCRIPT_OPERATION_UNKNOWN,
+                    PROPERTIES_FILE,
+                    jsonpath::index(&list_path, index),
+                    format!("scriptOperations names `{id}`, which the definition does not have"),
+                );
+            }
+        }
+    }
+
+    let empty = Map::new();
+    let declared = props.get("connectionParameters").and_then(Value::as_object).unwrap_or(&empty);
+    let parameters_path = jsonpath::key(&base, "connectionParameters");
+    for (name, parameter) in declared {
+        if parameter.get("type").and_then(Value::as_str) != Some("oauthSetting") {
+            continue;
+        }
+        let settings = parameter.get("oAuthSettings");
+        let mode = settings.and_then(|s| s.get("redirectMode")).and_then(Value::as_str);
+        if mode.is_none_or(|m| m.eq_ignore_ascii_case("Global")) {
+            let path = match mode {
+                Some(_) => jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "redirectMode"]),
+                None => jsonpath::keys(&parameters_path, &[name, "oAuthSettings"]),
+            };
+            out.push(
+                rule::OAUTH_GLOBAL_REDIRECT,
+                PROPERTIES_FILE,
+                path,
+                format!(
+                    "connection parameter `{name}` uses the global redirect URI (https://global.consent.azure-apim.net/redirect); set \"redirectMode\": \"GlobalPerConnector\" and register the per-connector redirect URI, https://global.consent.azure-apim.net/redirect/<connector-id>, with the identity provider"
+                ),
+            );
+        }
+    }
+
+    let policies_path = jsonpath::key(&base, "policyTemplateInstances");
+    for (index, instance) in
+        props.get("policyTemplateInstances").and_then(Value::as_array).into_iter().flatten().enumerate()
+    {
+        check_policy(instance, &jsonpath::index(&policies_path, index), declared, &known, out);
+    }
+}
+
+fn check_policy(
+    instance: &Value,
+    path: &str,
+    declared: &Map<String, Value>,
+    known: &dyn Fn(&str) -> bool,
+    out: &mut Findings,
+) {
+    let template_id = instance.get("templateId").and_then(Value::as_str).unwrap_or_default();
+    let template = sluice_policy::template(template_id);
+    if !template_id.is_empty() && template.is_none() {
+        out.push(
+            rule::POLICY_TEMPLATE_UNKNOWN,
+            PROPERTIES_FILE,
+            jsonpath::key(path, "templateId"),
+            format!("`{template_id}` is not a policy template of the platform"),
+        );
+        return;
+    }
+    let (set, warnings) = PolicySet::parse(std::slice::from_ref(instance));
+    let Some(policy) = set.policies().first() else {
+        if template.is_some_and(|t| !t.implemented) {
+            out.push(
+                rule::POLICY_TEMPLATE_UNSUPPORTED,
+                PROPERTIES_FILE,
+                jsonpath::key(path, "templateId"),
+                format!("sluice does not run `{template_id}`; the gateway ignores this policy"),
+            );
+        } else {
+            let reason = warnings.join("; ");
+            let reason = reason.strip_prefix("policy 0: ").unwrap_or(&reason);
+            out.push(rule::POLICY_INVALID, PROPERTIES_FILE, path.to_string(), reason.to_string());
+        }
+        return;
+    };
+    for warning in warnings {
+        out.push(rule::POLICY_PARAMETER, PROPERTIES_FILE, jsonpath::key(path, "parameters"), warning);
+    }
+    for operation in policy.operations().iter().filter(|o| !known(o)) {
+        out.push(
+            rule::POLICY_OPERATION_UNKNOWN,
+            PROPERTIES_FILE,
+            jsonpath::keys(path, &["parameters", "x-ms-apimTemplate-operationName"]),
+            format!("policy `{}` names operation `{operation}`, which the definition does not have", policy.title()),
+        );
+    }
+    let parameters = instance.get("parameters").and_then(Value::as_object);
+    for name in policy.connection_parameters() {
+        if declared.contains_key(name) {
+            continue;
+        }
+        // Point at the parameter whose expression names it.
+        let needle = format!("'{name}'");
+        let at = parameters
+            .and_then(|p| p.iter().find(|(_, v)| v.as_str().is_some_and(|s| s.contains(&needle))))
+            .map_or_else(|| jsonpath::key(path, "parameters"), |(key, _)| jsonpath::keys(path, &["parameters", key]));
+        let hint = declared
+            .keys()
+            .find(|d| d.eq_ignore_ascii_case(name))
+            .map(|d| format!("; did you mean `{d}`? names are case-sensitive"))
+            .unwrap_or_default();
+        out.push(
+            rule::CONNECTION_PARAMETER_UNDECLARED,
+            PROPERTIES_FILE,
+            at,
+            format!(
+                "policy `{}` uses @connectionParameters('{name}'), which connectionParameters does not declare{hint}",
+                policy.title()
+            ),
+        );
+    }
+}

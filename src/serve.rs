@@ -1,0 +1,60 @@
+//! `sluice serve`: the gateway of a settings file, reloading packages as
+//! they change and the environment's network settings on `SIGHUP`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use sluice_gateway::config::GatewayConfig;
+use sluice_gateway::{Gateway, GatewayOptions};
+
+/// Logs to stderr, `RUST_LOG` or `info` (guest lines at debug).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sluice::guest=debug"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Serves the settings file at `config_path` until Ctrl-C.
+pub async fn serve(config_path: PathBuf) -> Result<()> {
+    init_tracing();
+    let config = GatewayConfig::load(&config_path)?;
+    let listen = config.listen;
+    let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+    reload_environment_on_hangup(gateway.clone(), config_path)?;
+    run(gateway, listen).await
+}
+
+/// On SIGHUP, re-reads the settings file and applies its `[environment]`
+/// to every call from then on, without reloading connectors.
+fn reload_environment_on_hangup(gateway: Gateway, config_path: PathBuf) -> Result<()> {
+    let mut hangups =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match GatewayConfig::load(&config_path) {
+                Ok(config) => gateway.set_environment(config.environment),
+                Err(error) => tracing::error!(error = %format!("{error:#}"), "environment settings not changed"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Serves `gateway` on `listen` until Ctrl-C, reloading packages as they change.
+pub async fn run(gateway: Gateway, listen: SocketAddr) -> Result<()> {
+    let (ready, failed) = gateway.registry().status();
+    tracing::info!(?ready, "connectors loaded");
+    for (connector, reason) in failed {
+        tracing::error!(%connector, %reason, "connector not loaded");
+    }
+    gateway.registry().watch().context("watching the packages directory")?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "gateway listening");
+    axum::serve(listener, sluice_gateway::server::router(gateway))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+}

@@ -1,0 +1,301 @@
+//! `sluice import postman`: collections written for the ten example
+//! connectors (`tests/data/postman/`, four v2.0 and six v2.1) become
+//! definitions that pass `sluice validate` apart from the metadata only a
+//! person can supply; names, variables, bodies, examples and auth land
+//! where the platform puts them; bad input is one line and exit code 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sluice_tools::postman;
+use sluice_tools::validate::{ValidateOptions, Validator};
+
+const CONNECTORS: &[&str] = crate::support::EXAMPLE_CONNECTORS;
+
+fn collection(name: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/postman"))
+        .join(format!("{name}.postman_collection.json"))
+}
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice")).args(args).output().expect("the sluice binary runs")
+}
+
+fn import(name: &str) -> postman::Imported {
+    postman::import(&std::fs::read(collection(name)).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `(method, path, operationId)` of every operation.
+fn operations(definition: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in definition["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            out.push((method.clone(), path.clone(), op["operationId"].as_str().unwrap().to_string()));
+        }
+    }
+    out
+}
+
+fn parameter<'a>(definition: &'a Value, path: &str, method: &str, name: &str) -> Option<&'a Value> {
+    definition["paths"][path][method]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name)
+}
+
+#[test]
+fn every_collection_imports_and_validates_apart_from_person_supplied_metadata() {
+    let out = tempfile::tempdir().unwrap();
+    let mut validator = Validator::new();
+    for name in CONNECTORS {
+        let dir = out.path().join(name);
+        let output = sluice(&[
+            "import",
+            "postman",
+            &collection(name).display().to_string(),
+            "--out",
+            &dir.display().to_string(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        let report = validator.validate(&dir, &ValidateOptions::default()).unwrap();
+        assert_eq!(
+            report.rules(),
+            ["brand-color-missing", "publisher-missing", "stack-owner-missing"],
+            "{name}: {:#?}",
+            report.findings
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("note: apiProperties.json needs publisher, stackOwner and iconBrandColor"), "{stderr}");
+    }
+}
+
+#[test]
+fn both_schema_versions_are_read() {
+    let versions: Vec<bool> = CONNECTORS
+        .iter()
+        .map(|n| {
+            let c: Value = serde_json::from_slice(&std::fs::read(collection(n)).unwrap()).unwrap();
+            c["info"]["schema"].as_str().unwrap().contains("v2.1.0")
+        })
+        .collect();
+    assert_eq!((versions.iter().filter(|v| **v).count(), versions.iter().filter(|v| !**v).count()), (6, 4));
+}
+
+#[test]
+fn operation_ids_and_paths_are_pinned() {
+    type Operations = &'static [(&'static str, &'static str, &'static str)];
+    let expected: &[(&str, &str, &str, Operations)] = &[
+        (
+            "Annature",
+            "api.annature.com.au",
+            "/v1",
+            &[
+                ("get", "/documents", "GetDocuments"),
+                ("get", "/envelopes/{id}", "GetEnvelope"),
+                ("post", "/envelopes/{id}/void", "VoidEnvelope"),
+            ],
+        ),
+        (
+            "Azure_Communication_Services_Identity",
+            "contoso.communication.azure.com",
+            "/",
+            &[("post", "/identities", "CreateAUser"), ("delete", "/identities/{identityId}", "DeleteAUser")],
+        ),
+        ("Nationalize.io", "api.nationalize.io", "/", &[("get", "/", "CheckNamesNationality")]),
+        (
+            "Industrial_App_Store",
+            "appstore.intelligentplant.com",
+            "/gestalt/datacore/api/data",
+            &[
+                ("get", "/datasources/", "GetDataSources"),
+                ("get", "/tags/{dsn}/", "GetTags"),
+                ("post", "/v2/snapshot/{dsn}", "ReadSnapshotValue"),
+            ],
+        ),
+        (
+            "Tulip",
+            "contoso.tulip.co",
+            "/api/v3",
+            &[
+                ("get", "/tables", "GetTables"),
+                ("get", "/tables/{tableId}/records/{recordId}", "GetRecord"),
+                ("put", "/tables/{tableId}/records/{recordId}", "UpdateRecord"),
+                ("post", "/tables/{tableId}/records", "CreateRecord"),
+            ],
+        ),
+        (
+            "VIES",
+            "ec.europa.eu",
+            "/taxation_customs/vies/rest-api",
+            &[
+                ("post", "/check-vat-number", "CheckVATValidity"),
+                ("get", "/ms/{countryCode}/vat/{vatNumber}", "CheckVATValidityByCountry"),
+            ],
+        ),
+    ];
+    for (name, host, base, ops) in expected {
+        let d = import(name).definition;
+        assert_eq!((d["host"].as_str().unwrap(), d["basePath"].as_str().unwrap()), (*host, *base), "{name}");
+        let got = operations(&d);
+        let want: Vec<(String, String, String)> =
+            ops.iter().map(|(m, p, i)| (m.to_string(), p.to_string(), i.to_string())).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn names_descriptions_variables_and_examples_land_where_the_platform_puts_them() {
+    let d = import("Annature").definition;
+    let op = &d["paths"]["/envelopes/{id}/void"]["post"];
+    assert_eq!(op["summary"], "Void Envelope");
+    assert_eq!(op["description"], "Voids a sent envelope so that it can no longer be signed.");
+    let id = parameter(&d, "/envelopes/{id}/void", "post", "id").unwrap();
+    assert_eq!(
+        (id["in"].as_str(), id["required"].as_bool(), id["x-ms-url-encoding"].as_str()),
+        (Some("path"), Some(true), Some("single"))
+    );
+    assert_eq!(id["description"], "The envelope id");
+    let body = parameter(&d, "/envelopes/{id}/void", "post", "body").unwrap();
+    assert_eq!(body["schema"]["properties"]["reason"]["type"], "string");
+    assert_eq!(op["responses"]["200"]["schema"]["properties"]["status"]["type"], "string");
+    let page = parameter(&d, "/documents", "get", "page").unwrap();
+    assert_eq!((page["in"].as_str(), page["description"].as_str()), (Some("query"), Some("Page number")));
+
+    // The first saved example gives the status; a 204 has no schema.
+    let d = import("Calendly").definition;
+    assert!(d["paths"]["/webhook_subscriptions"]["post"]["responses"]["201"]["schema"].is_object());
+    assert!(d["paths"]["/webhook_subscriptions/{uuid}"]["delete"]["responses"]["204"].get("schema").is_none());
+    assert!(
+        parameter(&d, "/event_types", "get", "organization").is_some(),
+        "disabled query entries are optional parameters"
+    );
+
+    // Audio has no saved bytes: a binary schema.
+    let d = import("IBM_Watson_Text_to_Speech").definition;
+    assert_eq!(d["paths"]["/synthesize"]["post"]["responses"]["200"]["schema"]["format"], "binary");
+    // Text bodies and answers are strings.
+    let d = import("HtmlToText").definition;
+    let op = &d["paths"]["/HtmlToText"]["post"];
+    assert_eq!(op["responses"]["200"]["schema"]["type"], "string");
+    assert_eq!(op["parameters"][0]["schema"]["type"], "string");
+    // Unquoted {{variables}} in a JSON body do not stop the schema.
+    let d = import("Tulip").definition;
+    let body = parameter(&d, "/tables/{tableId}/records", "post", "body").unwrap();
+    assert_eq!(body["schema"]["properties"]["id"]["type"], "string");
+}
+
+#[test]
+fn auth_and_content_headers_are_left_to_the_connection() {
+    let imported = import("Annature");
+    let d = &imported.definition;
+    assert_eq!(d["securityDefinitions"]["api_key"]["name"], "X-Annature-Key");
+    assert!(parameter(d, "/envelopes/{id}/void", "post", "Content-Type").is_none());
+    assert!(parameter(d, "/documents", "get", "X-Annature-Id").is_some(), "other headers stay parameters");
+    assert_eq!(imported.properties["properties"]["connectionParameters"]["api_key"]["type"], "securestring");
+
+    let d = import("Nationalize.io").definition;
+    assert_eq!(d["securityDefinitions"]["api_key"]["in"], "query");
+    assert!(parameter(&d, "/", "get", "apikey").is_none());
+    assert_eq!(d["paths"]["/"]["get"]["parameters"].as_array().unwrap().len(), 1, "name[] once");
+
+    let d = import("Telstra_SMS").definition;
+    assert_eq!(d["securityDefinitions"]["api_key"]["name"], "Authorization");
+    assert!(parameter(&d, "/messages", "post", "Telstra-api-version").is_some());
+
+    let imported = import("Tulip");
+    assert_eq!(imported.definition["securityDefinitions"]["basic_auth"]["type"], "basic");
+    let parameters = imported.properties["properties"]["connectionParameters"].as_object().unwrap();
+    assert_eq!(parameters.keys().collect::<Vec<_>>(), ["username", "password"]);
+
+    let imported = import("Industrial_App_Store");
+    assert_eq!(imported.definition["securityDefinitions"]["oauth2_auth"]["flow"], "accessCode");
+    let token = &imported.properties["properties"]["connectionParameters"]["token"];
+    assert_eq!(token["oAuthSettings"]["redirectMode"], "GlobalPerConnector");
+    assert_eq!(token["oAuthSettings"]["scopes"][0], "DataRead");
+}
+
+#[test]
+fn without_out_the_definition_goes_to_stdout() {
+    let output = sluice(&["import", "postman", &collection("VIES").display().to_string()]);
+    assert_eq!(output.status.code(), Some(0));
+    let d: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(d["swagger"], "2.0");
+}
+
+#[test]
+fn existing_properties_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), "{\"properties\": {\"publisher\": \"me\"}}").unwrap();
+    let output = sluice(&[
+        "import",
+        "postman",
+        &collection("VIES").display().to_string(),
+        "-o",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("kept"));
+    assert!(std::fs::read_to_string(dir.path().join("apiProperties.json")).unwrap().contains("me"));
+}
+
+fn assert_usage_error(output: &Output, mentions: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("error:") && stderr.contains(mentions), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    assert_usage_error(&sluice(&["import", "postman", "/nonexistent/c.json"]), "cannot read");
+    assert_usage_error(&sluice(&["import", "postman", &write("a.json", "not json")]), "not JSON");
+    assert_usage_error(
+        &sluice(&["import", "postman", &write("v1.json", r#"{"id": "x", "name": "old", "requests": []}"#)]),
+        "v1 collection",
+    );
+    assert_usage_error(
+        &sluice(&[
+            "import",
+            "postman",
+            &write(
+                "v3.json",
+                r#"{"info": {"schema": "https://schema.getpostman.com/json/collection/v3.0.0/"}, "item": []}"#,
+            ),
+        ]),
+        "v2.1",
+    );
+    let swagger = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/items-transform/apiDefinition.swagger.json");
+    assert_usage_error(&sluice(&["import", "postman", swagger]), "not a Postman");
+    assert_usage_error(
+        &sluice(&[
+            "import",
+            "postman",
+            &write(
+                "empty.json",
+                r#"{"info": {"name": "e", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}, "item": []}"#,
+            ),
+        ]),
+        "no requests",
+    );
+    assert_usage_error(
+        &sluice(&[
+            "import",
+            "postman",
+            &write(
+                "host.json",
+                r#"{"info": {"name": "e", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}, "item": [{"name": "x", "request": {"url": "{{baseUrl}}/x"}}]}"#,
+            ),
+        ]),
+        "baseUrl",
+    );
+    let output = sluice(&["import", "postman"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error:"));
+    let output = sluice(&["import", "openapi", "x"]);
+    assert_eq!(output.status.code(), Some(2));
+}

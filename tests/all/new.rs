@@ -1,0 +1,94 @@
+//! `sluice new`: the created connector builds for wasm32-wasip2, passes
+//! `sluice validate` and `sluice run` as is; bad names and existing folders
+//! are refused with one line and exit code 2.
+//!
+//! The build is real and shares `target/wasm-guests` with the example and
+//! test guests, so their compiled dependencies are reused.
+
+use std::process::{Command, Output};
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice")).args(args).output().expect("the sluice binary runs")
+}
+
+use crate::support::guest_target_dir;
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn new_connector_builds_validates_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().display().to_string();
+    let output = sluice(&["new", "contoso_items", "--dir", &parent]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let package = dir.path().join("contoso_items");
+    let guest = package.join("guest");
+    assert!(guest.join("Cargo.toml").is_file() && guest.join("src/lib.rs").is_file());
+    let manifest = std::fs::read_to_string(guest.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("guest-sdk"), "depends on this checkout's SDK by path:\n{manifest}");
+
+    // The examples' lock file pins the same dependency versions the other
+    // guests were built with, so the build reuses them (and needs no network).
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/Cargo.lock"), guest.join("Cargo.lock")).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = guest_target_dir();
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&guest)
+        .args(["build", "--offline", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir);
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_TARGET_DIR"]
+    {
+        build.env_remove(var);
+    }
+    let built = build.output().expect("cargo runs");
+    assert!(built.status.success(), "{}", text(&built));
+    let component = target_dir.join("wasm32-wasip2/release/contoso_items.wasm");
+    assert!(component.is_file(), "{}", component.display());
+
+    let package_arg = package.display().to_string();
+    let component_arg = component.display().to_string();
+    let validated = sluice(&["validate", &package_arg, "--script", &component_arg]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated));
+    assert_eq!(String::from_utf8_lossy(&validated.stdout).trim(), "contoso_items: passes (0 errors, 0 warnings)");
+
+    let fixture = package.join("fixtures/ListItems.json").display().to_string();
+    let ran = sluice(&["run", &package_arg, "ListItems", "--fixture", &fixture, "--script", &component_arg]);
+    assert_eq!(ran.status.code(), Some(0), "{}", text(&ran));
+    let out = String::from_utf8_lossy(&ran.stdout);
+    assert!(out.contains(r#"{"count":2,"items":[{"id":1,"name":"one"},{"id":2,"name":"two"}]}"#), "{out}");
+    assert!(out.contains("info  log    ListItems -> https://api.example.com/v1/items?limit=2"), "{out}");
+
+    // As the gateway loads it: the component copied in as script.wasm.
+    std::fs::copy(&component, package.join("script.wasm")).unwrap();
+    let validated = sluice(&["validate", &package_arg]);
+    assert_eq!(validated.status.code(), Some(0), "{}", text(&validated));
+    let (packages, errors) = sluice_package::load_packages(dir.path());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(packages[0].runs_code("ListItems"));
+}
+
+#[test]
+fn existing_folder_and_bad_names_are_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().display().to_string();
+    std::fs::create_dir(dir.path().join("taken")).unwrap();
+    for (name, mentions) in [
+        ("taken", "already exists"),
+        // A name that climbs out of --dir; refused, never created (not a read).
+        ("../escape", "not a usable connector name"),
+        ("9lives", "not a usable"),
+    ] {
+        let output = sluice(&["new", name, "--dir", &parent]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error:") && stderr.contains(mentions), "{stderr}");
+    }
+    let output = sluice(&["new"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("error:"));
+}

@@ -1,0 +1,370 @@
+//! `sluice validate`: the findings of the ten real connector packages of
+//! `examples/`,
+//! pinned; each rule firing on a package written to break it; the example
+//! package with its built code passing; and bad input answered with one line
+//! and exit code 2, through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use sluice_tools::validate::{PackageReport, Severity, ValidateOptions, Validator};
+
+use crate::support::{self, guest_component, package_dir};
+
+fn example() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/items-transform")).to_path_buf()
+}
+
+fn guest(name: &str) -> PathBuf {
+    guest_component(name)
+}
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice")).args(args).output().expect("the sluice binary runs")
+}
+
+fn validate(dir: &Path) -> PackageReport {
+    Validator::new().validate(dir, &ValidateOptions::default()).expect("the package can be checked")
+}
+
+/// Writes a package from its parts into a fresh temporary folder.
+fn package(definition: &Value, properties: &Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), definition.to_string()).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), properties.to_string()).unwrap();
+    dir
+}
+
+fn good_properties() -> Value {
+    json!({"properties": {"connectionParameters": {}, "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"}})
+}
+
+fn operation(id: &str) -> Value {
+    json!({"operationId": id, "summary": "Do it", "description": "Does it",
+           "responses": {"200": {"description": "ok", "schema": {"type": "object"}}}})
+}
+
+/// The rule ids of each real package, and its error and warning counts:
+/// real packages, real findings.
+#[test]
+fn real_packages_findings_are_pinned() {
+    let expected: &[(&str, &[&str], usize, usize)] = &[
+        ("Annature", &["summary-characters"], 1, 0),
+        ("Azure_Communication_Services_Identity", &[], 0, 0),
+        ("Calendly", &["script-missing"], 1, 0),
+        (
+            "HtmlToText",
+            &[
+                "brand-color-invalid",
+                "default-response-schema",
+                "publisher-missing",
+                "response-schema-missing",
+                "stack-owner-missing",
+            ],
+            5,
+            0,
+        ),
+        ("IBM_Watson_Text_to_Speech", &["path-parameter-encoding", "script-missing"], 2, 0),
+        ("Industrial_App_Store", &["oauth-global-redirect", "operation-id-format"], 10, 1),
+        ("Nationalize.io", &["script-missing"], 1, 0),
+        ("Telstra_SMS", &["script-missing"], 1, 0),
+        // The example's `factoryUrl` is spelt as declared; the published
+        // package's mistake is in the `param-case-mismatch` test package.
+        ("Tulip", &["description-missing", "script-missing"], 2, 0),
+        ("VIES", &["script-missing"], 1, 0),
+    ];
+    let mut validator = Validator::new();
+    for (name, rules, errors, warnings) in expected {
+        let report = validator.validate(&package_dir(name), &ValidateOptions::default()).unwrap();
+        assert_eq!(report.package, *name);
+        assert_eq!(report.rules(), *rules, "{name}: {:#?}", report.findings);
+        assert_eq!((report.errors(), report.warnings()), (*errors, *warnings), "{name}: {:#?}", report.findings);
+    }
+}
+
+#[test]
+fn a_misspelt_connection_parameter_points_at_the_policy_parameter() {
+    let report = validate(&package_dir("param-case-mismatch"));
+    let finding = report.findings.iter().find(|f| f.rule == "connection-parameter-undeclared").unwrap();
+    assert_eq!(finding.severity, Severity::Error);
+    assert_eq!(finding.file, "apiProperties.json");
+    assert_eq!(
+        finding.path,
+        "$.properties.policyTemplateInstances[0].parameters['x-ms-apimTemplateParameter.urlTemplate']"
+    );
+    assert!(finding.message.contains("plantURL") && finding.message.contains("`plantUrl`"), "{}", finding.message);
+}
+
+#[test]
+fn global_oauth_redirect_points_to_the_per_connector_redirect_uri() {
+    let report = validate(&package_dir("Industrial_App_Store"));
+    let finding = report.findings.iter().find(|f| f.rule == "oauth-global-redirect").unwrap();
+    assert_eq!(finding.severity, Severity::Warning);
+    assert_eq!(finding.path, "$.properties.connectionParameters.token.oAuthSettings.redirectMode");
+    assert!(finding.message.contains("GlobalPerConnector"), "{}", finding.message);
+    assert!(finding.message.contains("/redirect/<connector-id>"), "{}", finding.message);
+}
+
+#[test]
+fn findings_carry_file_and_json_path() {
+    let report = validate(&package_dir("Annature"));
+    let finding = &report.findings[0];
+    assert_eq!(finding.file, "apiDefinition.swagger.json");
+    assert_eq!(finding.path, "$.paths['/endpoints'].post.summary");
+    assert!(finding.message.contains("`-`"), "{}", finding.message);
+}
+
+#[test]
+fn json_output_of_all_real_packages_matches_the_library_and_exits_1() {
+    let dirs: Vec<String> = support::EXAMPLE_CONNECTORS.iter().map(|n| package_dir(n).display().to_string()).collect();
+    let mut args = vec!["validate", "--format", "json"];
+    args.extend(dirs.iter().map(String::as_str));
+    let output = sluice(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let reports: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 10);
+    let tulip = reports.iter().find(|r| r["package"] == "Tulip").unwrap();
+    let rules: Vec<&str> = tulip["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["description-missing", "script-missing"]);
+    for finding in tulip["findings"].as_array().unwrap() {
+        for key in ["rule", "severity", "file", "path", "message"] {
+            assert!(finding[key].is_string(), "{key} in {finding}");
+        }
+    }
+}
+
+#[test]
+fn a_clean_package_exits_0_in_text() {
+    let output = sluice(&["validate", &package_dir("Azure_Communication_Services_Identity").display().to_string()]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.trim(), "Azure_Communication_Services_Identity: passes (0 errors, 0 warnings)");
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let dir = package(
+        &json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}}),
+        &json!({"properties": {"connectionParameters": {}, "publisher": "p", "stackOwner": "s"}}),
+    );
+    let output = sluice(&["validate", &dir.path().display().to_string()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("warning[brand-color-missing]"));
+}
+
+#[test]
+fn example_with_its_built_code_passes() {
+    let options = ValidateOptions { script: Some(guest("items_transform")) };
+    let report = Validator::new().validate(&example(), &options).unwrap();
+    assert_eq!(report.findings, [], "{:#?}", report.findings);
+    // Without the code, the same package misses its script.
+    assert_eq!(validate(&example()).rules(), ["script-missing"]);
+}
+
+#[test]
+fn code_that_breaks_the_contract_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["apiDefinition.swagger.json", "apiProperties.json"] {
+        std::fs::copy(example().join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::copy(guest("sneaky_import"), dir.path().join("script.wasm")).unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["script-contract"], "{:#?}", report.findings);
+    assert_eq!(report.findings[0].file, "script.wasm");
+    assert!(report.findings[0].message.contains("imports"), "{}", report.findings[0].message);
+
+    std::fs::write(dir.path().join("script.wasm"), b"MZ not wasm").unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["script-contract"]);
+    assert!(report.findings[0].message.contains("not a WebAssembly binary"), "{}", report.findings[0].message);
+}
+
+#[test]
+fn code_over_the_size_limit_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["apiDefinition.swagger.json", "apiProperties.json"] {
+        std::fs::copy(example().join(file), dir.path().join(file)).unwrap();
+    }
+    let mut big = b"\0asm".to_vec();
+    big.resize((4 << 20) + 1, 0);
+    std::fs::write(dir.path().join("script.wasm"), big).unwrap();
+    assert_eq!(validate(dir.path()).rules(), ["script-too-large"]);
+}
+
+#[test]
+fn bad_egress_rules_are_findings_with_their_index() {
+    let dir = package(&json!({"swagger": "2.0", "host": "h", "paths": {}}), &good_properties());
+    std::fs::write(
+        dir.path().join("sluice.toml"),
+        "[egress]\nallow = [\"https://api.example.com\", \"ftp://files.example.com\"]\n",
+    )
+    .unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["egress-rule-invalid"], "{:#?}", report.findings);
+    assert_eq!(report.findings[0].file, "sluice.toml");
+    assert_eq!(report.findings[0].path, "$.egress.allow[1]");
+
+    std::fs::write(dir.path().join("sluice.toml"), "[egress]\nallowed = []\n").unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["settings-invalid"]);
+    assert!(report.findings[0].message.contains("allowed"), "{}", report.findings[0].message);
+}
+
+#[test]
+fn every_operation_rule_fires_on_a_definition_that_breaks_it() {
+    let long = "A summary that goes on and on well past the eighty characters that certification allows";
+    let definition = json!({
+        "swagger": "2.0", "host": "h",
+        "parameters": {"Conn": {"name": "connectionId", "in": "query", "type": "string"}},
+        "paths": {
+            "/a/{id}": {
+                "get": {
+                    "operationId": "Get_A", "summary": long,
+                    "parameters": [
+                        {"name": "id", "in": "path", "type": "string", "required": true},
+                        {"name": "other", "in": "path", "type": "string", "required": true, "x-ms-url-encoding": "single"},
+                        {"name": "body", "in": "body", "schema": {}},
+                        {"$ref": "#/parameters/Conn"},
+                        {"$ref": "#/parameters/Nope"}
+                    ],
+                    "responses": {"200": {"description": "no schema"}, "default": {"description": "d", "schema": {}}}
+                },
+                "post": {"operationId": "Get_A", "summary": "Post it", "description": "d", "responses": {"204": {"description": "nothing"}}}
+            },
+            "/b/{x}": {"get": {"responses": {}}}
+        }
+    });
+    let report = validate(package(&definition, &good_properties()).path());
+    assert_eq!(
+        report.rules(),
+        [
+            "default-response-schema",
+            "description-missing",
+            "get-with-body",
+            "operation-id-duplicate",
+            "operation-id-format",
+            "operation-id-missing",
+            "parameter-connection-id",
+            "parameter-ref-unresolved",
+            "path-parameter-encoding",
+            "path-parameter-undeclared",
+            "path-parameter-unused",
+            "response-schema-missing",
+            "summary-missing",
+            "summary-too-long",
+        ],
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn property_and_policy_rules_fire_on_properties_that_break_them() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
+    let properties = json!({"properties": {
+        "connectionParameters": {
+            "token": {"type": "oauthSetting", "oAuthSettings": {"identityProvider": "oauth2", "redirectMode": "GlobalPerConnector"}},
+            "host": {"type": "string"}
+        },
+        "publisher": "p", "stackOwner": "s", "iconBrandColor": "#FFFFFF",
+        "scriptOperations": ["A", "Nope"],
+        "policyTemplateInstances": [
+            {"templateId": "setheaderz", "title": "typo", "parameters": {}},
+            {"templateId": "updatenextlink", "title": "paging", "parameters": {}},
+            {"templateId": "setheader", "title": "no name", "parameters": {"x-ms-apimTemplateParameter.value": "v"}},
+            {"templateId": "setheader", "title": "h", "parameters": {
+                "x-ms-apimTemplateParameter.name": "X-Host",
+                "x-ms-apimTemplateParameter.value": "@connectionParameters('Host')",
+                "x-ms-apimTemplateParameter.colour": "red",
+                "x-ms-apimTemplate-operationName": ["A", "B"]}}
+        ]
+    }});
+    let report = validate(package(&definition, &properties).path());
+    assert_eq!(
+        report.rules(),
+        [
+            "brand-color-invalid",
+            "connection-parameter-undeclared",
+            "policy-invalid",
+            "policy-operation-unknown",
+            "policy-parameter",
+            "policy-template-unknown",
+            "policy-template-unsupported",
+            "script-missing",
+            "script-operation-unknown",
+        ],
+        "{:#?}",
+        report.findings
+    );
+    let unknown = report.findings.iter().find(|f| f.rule == "script-operation-unknown").unwrap();
+    assert_eq!(unknown.path, "$.properties.scriptOperations[1]");
+}
+
+#[test]
+fn structure_problems_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["file-missing"]);
+    assert_eq!(report.errors(), 2);
+
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), "{\"swagger\": ").unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), good_properties().to_string()).unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["json-invalid"]);
+    assert!(report.findings[0].message.contains("line 1"), "{}", report.findings[0].message);
+
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), r#"{"openapi": "3.0.0", "paths": {}}"#).unwrap();
+    assert_eq!(validate(dir.path()).rules(), ["swagger-version"]);
+
+    let mut huge = json!({"swagger": "2.0", "host": "h", "paths": {}, "x-padding": "x".repeat(1 << 20)});
+    huge["info"] = json!({});
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), huge.to_string()).unwrap();
+    assert_eq!(validate(dir.path()).rules(), ["definition-too-large"]);
+
+    std::fs::write(
+        dir.path().join("apiDefinition.swagger.json"),
+        r#"{"swagger": "2.0", "basePath": "v1", "paths": {}}"#,
+    )
+    .unwrap();
+    assert_eq!(validate(dir.path()).rules(), ["package-invalid"]);
+
+    // Valid JSON of the wrong shape is not silently accepted.
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), r#"{"swagger": "2.0", "paths": {}}"#).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), "{}").unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["package-invalid"]);
+    assert_eq!(report.findings[0].file, "apiProperties.json");
+}
+
+/// Bad input: one `error:` line on stderr, exit 2, never a panic.
+fn assert_usage_error(output: &Output, mentions: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error:") && first.contains(mentions), "{stderr}");
+}
+
+#[test]
+fn missing_folder_is_exit_2_with_one_line() {
+    let output = sluice(&["validate", "/nonexistent/sluice-package"]);
+    assert_usage_error(&output, "/nonexistent/sluice-package");
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
+
+#[test]
+fn a_file_instead_of_a_folder_is_exit_2() {
+    let file = package_dir("Tulip").join("apiProperties.json");
+    assert_usage_error(&sluice(&["validate", &file.display().to_string()]), "not a package folder");
+}
+
+#[test]
+fn missing_arguments_and_unknown_formats_are_exit_2() {
+    assert_usage_error(&sluice(&["validate"]), "required");
+    assert_usage_error(&sluice(&["validate", "--format", "xml", "."]), "xml");
+    let tulip = package_dir("Tulip").display().to_string();
+    assert_usage_error(&sluice(&["validate", "--script", "x.wasm", &tulip, &tulip]), "one package");
+    assert_usage_error(&sluice(&["validate", "--script", "/nonexistent/x.wasm", &tulip]), "/nonexistent/x.wasm");
+}
