@@ -122,7 +122,7 @@ async fn start_gateway(dir: &Path) -> SocketAddr {
     let (_, failed) = gateway.registry().status();
     assert!(failed.is_empty(), "{failed:?}");
     tokio::spawn(async move {
-        axum::serve(listener, sluice_gateway::server::router(gateway)).await.expect("gateway serves")
+        sluice_gateway::server::serve_gateway(listener, gateway, std::future::pending()).await.expect("gateway serves")
     });
     address
 }

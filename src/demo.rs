@@ -122,18 +122,20 @@ fn point_at(definition: &[u8], backend: SocketAddr) -> Result<Vec<u8>> {
 pub async fn run(listen: SocketAddr) -> Result<()> {
     crate::serve::init_tracing();
     let backend = start_backend().await?;
-    let dir = std::env::temp_dir().join(format!("sluice-demo-{}", std::process::id()));
+    // A fresh folder only this user may open (mode 0700), removed at exit;
+    // never a predictable shared path another user could prepare.
+    let packages = tempfile::Builder::new().prefix("sluice-demo-").tempdir().context("creating the demo's folder")?;
+    let dir = packages.path().to_path_buf();
     write_packages(&dir, backend)?;
     let config = GatewayConfig {
         listen,
         packages: dir.clone(),
         environment: Default::default(),
         requests: Default::default(),
-        // Compiled code is cached across runs, so a restarted demo is ready at once.
-        runtime: sluice_gateway::config::RuntimeSettings {
-            cache_dir: Some(std::env::temp_dir().join("sluice-demo-compiled")),
-            ..Default::default()
-        },
+        // Compiled code is cached across runs in the user's own cache folder,
+        // so a restarted demo is ready at once; the runtime uses it only while
+        // it belongs to this user and no one else may write it.
+        runtime: sluice_gateway::config::RuntimeSettings { cache_dir: user_cache_dir(), ..Default::default() },
         connections: vec![ConnectionConfig {
             id: "demo".into(),
             connector: "items-transform".into(),
@@ -150,5 +152,17 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     println!("  with custom code:    curl -s http://{listen}/apim/items-transform/demo/items");
     println!("  without custom code: curl -s http://{listen}/apim/items-transform/demo/items/3");
     println!("  metrics:             curl -s http://{listen}/metrics");
-    crate::serve::run(gateway, listen).await
+    let served = crate::serve::run(gateway, listen).await;
+    drop(packages);
+    served
+}
+
+/// `$XDG_CACHE_HOME/sluice/compiled`, else `~/.cache/sluice/compiled`; none
+/// without a home.
+fn user_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("sluice").join("compiled"))
 }

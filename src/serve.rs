@@ -51,10 +51,8 @@ pub async fn run(gateway: Gateway, listen: SocketAddr) -> Result<()> {
     gateway.registry().watch().context("watching the packages directory")?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "gateway listening");
-    axum::serve(listener, sluice_gateway::server::router(gateway))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving")
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    sluice_gateway::server::serve_gateway(listener, gateway, shutdown).await.context("serving")
 }

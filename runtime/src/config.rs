@@ -31,6 +31,18 @@ pub struct RuntimeConfig {
     /// this many instances and a call beyond it fails with
     /// [`CallError::Capacity`](crate::CallError::Capacity). Default: `1000`.
     pub max_concurrent_calls: u32,
+    /// How many calls of one connector may run at once; a call beyond it
+    /// fails with [`CallError::Capacity`](crate::CallError::Capacity), so
+    /// that one connector with a slow backend cannot take every slot from
+    /// the others. Default: `250` (a quarter of the default pool).
+    pub max_calls_per_connector: u32,
+    /// The linear memory, in bytes, all calls in flight may hold together.
+    /// Each call's memory counts as it grows; growth past the budget fails
+    /// that call with [`CallError::Capacity`](crate::CallError::Capacity)
+    /// (a host answers 503, try again), whatever the call's own limit. With
+    /// the defaults, 32 calls at the 64 MiB per-call limit, or thousands of
+    /// small calls, fit. Default: 2 GiB.
+    pub max_total_memory_bytes: u64,
     /// The most linear memory, in bytes, any connector may be granted with
     /// [`Limits::memory_bytes`](crate::Limits::memory_bytes). Default: 128 MiB.
     pub max_memory_bytes: u64,
@@ -69,6 +81,8 @@ impl Default for RuntimeConfig {
             fuel_metering: true,
             pooling: true,
             max_concurrent_calls: 1000,
+            max_calls_per_connector: 250,
+            max_total_memory_bytes: 2 << 30,
             max_memory_bytes: 128 << 20,
             max_code_bytes: 4 << 20,
             max_wasm_stack: 512 << 10,

@@ -12,11 +12,11 @@ use crate::backend::{Backend, CallInfo, NoBackend};
 use crate::bindings::{self, sluice::connector::types};
 use crate::cache;
 use crate::config::RuntimeConfig;
-use crate::error::{Abort, Body, CallError, EngineError, LoadError};
+use crate::error::{Abort, Body, CallError, EngineError, LoadError, bounded};
 use crate::limits::Limits;
 use crate::logs::{self, LogSink};
 use crate::report::CallReport;
-use crate::state::{self, CallState, MemoryLimiter};
+use crate::state::{self, CallState, MemoryBudget, MemoryLimiter};
 
 /// The export every connector's code must have.
 pub const HANDLER_EXPORT: &str = "sluice:connector/handler@0.1.0";
@@ -45,6 +45,11 @@ struct Inner {
     limits: Limits,
     fuel_metering: bool,
     code_bytes: usize,
+    /// The connector's calls in flight, at most `max_calls_per_connector`.
+    calls: Arc<tokio::sync::Semaphore>,
+    max_calls: u32,
+    /// The memory all calls of the runtime share.
+    budget: Arc<MemoryBudget>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -88,6 +93,7 @@ pub(crate) fn load(
     connector_id: &str,
     code: &[u8],
     limits: Limits,
+    budget: Arc<MemoryBudget>,
 ) -> Result<Connector, LoadError> {
     let connector = || connector_id.to_string();
     limits.check(config.max_memory_bytes).map_err(|(limit, reason)| LoadError::InvalidLimit {
@@ -137,6 +143,9 @@ pub(crate) fn load(
             limits,
             fuel_metering: config.fuel_metering,
             code_bytes: code.len(),
+            calls: Arc::new(tokio::sync::Semaphore::new(config.max_calls_per_connector.max(1) as usize)),
+            max_calls: config.max_calls_per_connector.max(1),
+            budget,
         }),
     })
 }
@@ -172,9 +181,28 @@ impl Connector {
     /// Backend calls the code makes go to `backend`. The call ends at the
     /// connector's deadline whatever the code or the backend is doing.
     pub async fn call(&self, invocation: Invocation, backend: Arc<dyn Backend>) -> CallOutput {
+        self.call_started_at(invocation, backend, Instant::now()).await
+    }
+
+    /// [`Connector::call`] for a call that started at `started` (when the
+    /// host received the request, say): the deadline counts from then, so
+    /// that time spent before the code runs is part of it.
+    pub async fn call_started_at(
+        &self,
+        invocation: Invocation,
+        backend: Arc<dyn Backend>,
+        started: Instant,
+    ) -> CallOutput {
         let limits = self.inner.limits;
-        let started = Instant::now();
         let deadline = started + limits.deadline;
+        // One connector's calls may hold only so many of the pool's slots.
+        let Ok(_slot) = Arc::clone(&self.inner.calls).try_acquire_owned() else {
+            let error = CallError::Capacity(format!(
+                "connector `{}` has {} calls in flight, its limit; try again",
+                self.inner.id, self.inner.max_calls
+            ));
+            return CallOutput { result: Err(error), report: CallReport::default() };
+        };
         let body_size = invocation.request.body().len();
         if body_size > limits.request_body_bytes {
             let error =
@@ -273,7 +301,7 @@ impl Connector {
         let state = CallState {
             wasi: None,
             table: Default::default(),
-            memory: MemoryLimiter::new(limits.memory_bytes),
+            memory: MemoryLimiter::new(limits.memory_bytes, Arc::clone(&self.inner.budget)),
             logs: Arc::new(Mutex::new(LogSink::new(started, limits.log_bytes))),
             backend,
             info,
@@ -335,7 +363,7 @@ fn classify(failure: Failure, state: &CallState, log_lines: &[crate::report::Log
         return abort.into_call_error(limits.deadline);
     }
     if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
-        return CallError::Capacity(format!("{error:#}"));
+        return CallError::Capacity(bounded(error.root_cause().to_string()));
     }
     if let Some(trap) = error.downcast_ref::<Trap>() {
         return match trap {
@@ -344,17 +372,28 @@ fn classify(failure: Failure, state: &CallState, log_lines: &[crate::report::Log
             Trap::StackOverflow => CallError::Trap {
                 reason: "stack overflow: the code recursed deeper than its stack allows".into(),
                 panic: None,
+                detail: Some(format!("{error:?}")),
             },
-            other => CallError::Trap { reason: other.to_string(), panic: logs::panic_message(log_lines) },
+            other => CallError::Trap {
+                reason: other.to_string(),
+                panic: logs::panic_message(log_lines).map(bounded),
+                detail: Some(format!("{error:?}")),
+            },
         };
     }
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return CallError::Trap { reason: format!("the code called exit({})", exit.0), panic: None };
+        return CallError::Trap { reason: format!("the code called exit({})", exit.0), panic: None, detail: None };
     }
     if instantiating {
-        return CallError::Host(format!("cannot instantiate the code: {error:#}"));
+        return CallError::Host(bounded(format!("cannot instantiate the code: {}", error.root_cause())));
     }
-    CallError::Trap { reason: format!("{error:#}"), panic: logs::panic_message(log_lines) }
+    // An error raised inside a host function: its root cause says what
+    // happened; the context wasmtime adds (the wasm backtrace) is for the log.
+    CallError::Trap {
+        reason: bounded(error.root_cause().to_string()),
+        panic: logs::panic_message(log_lines).map(bounded),
+        detail: Some(format!("{error:?}")),
+    }
 }
 
 fn to_wit_request(request: http::Request<Bytes>) -> types::Request {
@@ -368,10 +407,13 @@ fn to_wit_request(request: http::Request<Bytes>) -> types::Request {
 }
 
 fn from_wit_response(response: types::Response, limits: &Limits) -> Result<http::Response<Bytes>, CallError> {
-    let invalid = CallError::InvalidOutput;
-    if !(100..=599).contains(&response.status) {
-        return Err(invalid(format!("status {} is not between 100 and 599", response.status)));
+    let invalid = |reason: String| CallError::InvalidOutput(bounded(reason));
+    // 1xx statuses (101 Switching Protocols among them) are not final
+    // answers: a gateway must never hand one to the client as the response.
+    if !(200..=599).contains(&response.status) {
+        return Err(invalid(format!("status {} is not a final status (200 to 599)", response.status)));
     }
+    state::check_headers(&response.headers).map_err(&invalid)?;
     if response.body.len() > limits.response_body_bytes {
         return Err(CallError::BodyTooLarge {
             body: Body::Response,
@@ -393,14 +435,14 @@ fn from_wit_response(response: types::Response, limits: &Limits) -> Result<http:
 fn from_wit_error(error: types::Error) -> CallError {
     match error {
         types::Error::Client(client) if (400..=499).contains(&client.status) => {
-            CallError::Client { status: client.status, message: client.message }
+            CallError::Client { status: client.status, message: bounded(client.message) }
         }
-        types::Error::Client(client) => CallError::InvalidOutput(format!(
+        types::Error::Client(client) => CallError::InvalidOutput(bounded(format!(
             "a client error must have a 4xx status, not {} (message: {})",
             client.status, client.message
-        )),
-        types::Error::Upstream(message) => CallError::Upstream(message),
-        types::Error::Internal(message) => CallError::Internal(message),
+        ))),
+        types::Error::Upstream(message) => CallError::Upstream(bounded(message)),
+        types::Error::Internal(message) => CallError::Internal(bounded(message)),
     }
 }
 
@@ -430,6 +472,37 @@ mod tests {
         assert!(matches!(error, CallError::InvalidOutput(_)));
         let error = from_wit_error(types::Error::Client(types::ClientError { status: 404, message: "x".into() }));
         assert_eq!(error, CallError::Client { status: 404, message: "x".into() });
+    }
+
+    #[test]
+    fn messages_from_the_code_are_cut_to_a_few_kib() {
+        let long = "m".repeat(20 << 20);
+        for error in [
+            types::Error::Client(types::ClientError { status: 400, message: long.clone() }),
+            types::Error::Upstream(long.clone()),
+            types::Error::Internal(long.clone()),
+            types::Error::Client(types::ClientError { status: 999, message: long.clone() }),
+        ] {
+            let text = from_wit_error(error).to_string();
+            assert!(text.len() <= crate::error::MAX_MESSAGE_BYTES + 100, "{} bytes", text.len());
+            assert!(text.ends_with(" bytes in all]"), "{}", &text[text.len() - 60..]);
+        }
+        let short = from_wit_error(types::Error::Upstream("é".repeat(3000)));
+        assert!(short.to_string().contains("[cut:"), "multi-byte text is cut at a character boundary");
+    }
+
+    #[test]
+    fn informational_statuses_and_header_floods_are_not_responses() {
+        let limits = Limits::default();
+        for status in [100, 101, 199] {
+            let response = types::Response { status, headers: vec![], body: vec![] };
+            assert!(matches!(from_wit_response(response, &limits), Err(CallError::InvalidOutput(_))), "{status}");
+        }
+        let headers = (0..300).map(|i| types::Header { name: format!("x-{i}"), value: "v".into() }).collect();
+        let response = types::Response { status: 200, headers, body: vec![] };
+        assert!(
+            matches!(from_wit_response(response, &limits), Err(CallError::InvalidOutput(m)) if m.contains("300 headers"))
+        );
     }
 
     #[test]

@@ -41,6 +41,26 @@ impl std::error::Error for EngineError {
     }
 }
 
+/// The longest message a call error carries from the code (a client,
+/// upstream or internal message, a panic message, a trap's reason), in
+/// bytes: what the code writes beyond it is cut, with a marker, so that no
+/// error body or log line grows with the code's output.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`] at a character boundary, with a
+/// marker saying how long it was.
+pub(crate) fn bounded(text: String) -> String {
+    if text.len() <= MAX_MESSAGE_BYTES {
+        return text;
+    }
+    let marker = format!("... [cut: {} bytes in all]", text.len());
+    let mut end = MAX_MESSAGE_BYTES - marker.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{marker}", &text[..end])
+}
+
 /// The runtime could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -200,10 +220,13 @@ pub enum CallError {
     /// overflow, an out-of-bounds access.
     #[error("the code trapped: {}", panic.as_deref().map_or_else(|| reason.clone(), |p| format!("panicked: {p}")))]
     Trap {
-        /// The trap as wasmtime describes it.
+        /// The trap as wasmtime describes it, without the wasm backtrace.
         reason: String,
         /// The guest's panic message, when it printed one.
         panic: Option<String>,
+        /// The whole error as wasmtime reports it, with the wasm backtrace:
+        /// for the operator's log, never for the client.
+        detail: Option<String>,
     },
     /// The code made more backend calls than its limit.
     #[error("too many backend calls: the limit is {limit} per call")]
@@ -240,6 +263,26 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// The error with every message it carries (the code's, a panic's, a
+    /// trap's and its detail, the host's) passed through `f`: how a host
+    /// redacts secrets from every path out at once.
+    pub fn map_messages(self, f: impl Fn(&str) -> String) -> CallError {
+        match self {
+            CallError::Client { status, message } => CallError::Client { status, message: f(&message) },
+            CallError::Upstream(message) => CallError::Upstream(f(&message)),
+            CallError::Internal(message) => CallError::Internal(f(&message)),
+            CallError::Trap { reason, panic, detail } => CallError::Trap {
+                reason: f(&reason),
+                panic: panic.as_deref().map(&f),
+                detail: detail.as_deref().map(&f),
+            },
+            CallError::InvalidOutput(message) => CallError::InvalidOutput(f(&message)),
+            CallError::Capacity(message) => CallError::Capacity(f(&message)),
+            CallError::Host(message) => CallError::Host(f(&message)),
+            other => other,
+        }
+    }
+
     /// Whether the sandbox stopped the code (a limit or a trap), as opposed
     /// to the code answering with an error or the host failing.
     pub fn is_sandbox_stop(&self) -> bool {
@@ -272,6 +315,8 @@ pub(crate) enum Abort {
     Body { body: Body, size: usize, limit: usize },
     #[error("log limit exceeded")]
     Log { limit: usize },
+    #[error("the runtime's memory budget is in use")]
+    MemoryBudget { budget: u64 },
 }
 
 impl Abort {
@@ -282,6 +327,9 @@ impl Abort {
             Abort::TooManyBackendCalls { limit } => CallError::TooManyBackendCalls { limit },
             Abort::Body { body, size, limit } => CallError::BodyTooLarge { body, size, limit },
             Abort::Log { limit } => CallError::LogLimit { limit },
+            Abort::MemoryBudget { budget } => CallError::Capacity(format!(
+                "the memory of the calls in flight has reached the runtime's budget of {budget} bytes; try again"
+            )),
         }
     }
 }

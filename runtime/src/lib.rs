@@ -80,6 +80,8 @@ pub use connector::{CallOutput, Connector, HANDLER_EXPORT, Invocation, WarmUp};
 pub use error::{Body, CallError, EngineError, LoadError, RuntimeError};
 pub use limits::Limits;
 #[cfg(feature = "engine")]
+pub use logs::escape_controls;
+#[cfg(feature = "engine")]
 pub use report::{BackendCall, CallReport, LogLevel, LogLine, LogSource};
 #[cfg(feature = "engine")]
 pub use runtime::Runtime;

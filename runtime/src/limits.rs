@@ -57,8 +57,19 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The longest deadline a connector may set: 5 minutes, sixty times the
+    /// platform's 5 seconds.
+    pub const MAX_DEADLINE: Duration = Duration::from_secs(300);
+    /// The most backend calls a connector may allow per call: 1,000.
+    pub const MAX_BACKEND_CALLS: u32 = 1_000;
+    /// The largest request or response body a connector may allow: 64 MiB.
+    pub const MAX_BODY_BYTES: usize = 64 << 20;
+    /// The largest log budget a connector may set: 16 MiB.
+    pub const MAX_LOG_BYTES: usize = 16 << 20;
+
     /// Checks that the limits make sense under the given runtime maximum
-    /// memory; returns the name of the offending field and why.
+    /// memory and the maxima above; returns the name of the offending field
+    /// and why, naming the maximum.
     #[cfg_attr(not(feature = "engine"), allow(dead_code))]
     pub(crate) fn check(&self, max_memory_bytes: u64) -> Result<(), (&'static str, String)> {
         if self.memory_bytes > max_memory_bytes {
@@ -75,6 +86,34 @@ impl Limits {
         }
         if self.deadline.is_zero() {
             return Err(("deadline", "must be longer than zero".into()));
+        }
+        if self.deadline > Self::MAX_DEADLINE {
+            return Err((
+                "deadline",
+                format!("{:?} is longer than the maximum of {:?}", self.deadline, Self::MAX_DEADLINE),
+            ));
+        }
+        if self.backend_calls > Self::MAX_BACKEND_CALLS {
+            return Err((
+                "backend_calls",
+                format!("{} is more than the maximum of {}", self.backend_calls, Self::MAX_BACKEND_CALLS),
+            ));
+        }
+        for (field, value) in
+            [("request_body_bytes", self.request_body_bytes), ("response_body_bytes", self.response_body_bytes)]
+        {
+            if value > Self::MAX_BODY_BYTES {
+                return Err((
+                    field,
+                    format!("{value} bytes is more than the maximum of {} bytes", Self::MAX_BODY_BYTES),
+                ));
+            }
+        }
+        if self.log_bytes > Self::MAX_LOG_BYTES {
+            return Err((
+                "log_bytes",
+                format!("{} bytes is more than the maximum of {} bytes", self.log_bytes, Self::MAX_LOG_BYTES),
+            ));
         }
         Ok(())
     }
@@ -96,6 +135,31 @@ mod tests {
     fn unknown_limit_is_rejected() {
         let err = serde_json::from_str::<Limits>(r#"{"fule": 10}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `fule`"), "{err}");
+    }
+
+    #[test]
+    fn limits_over_their_maxima_are_refused_naming_the_maximum() {
+        let huge: Limits = serde_json::from_str(r#"{"deadline": "1000000000years"}"#).unwrap();
+        let (field, reason) = huge.check(64 << 20).unwrap_err();
+        assert_eq!(field, "deadline");
+        assert!(reason.contains("300s"), "{reason}");
+        for (limits, field) in [
+            (Limits { backend_calls: 1_001, ..Limits::default() }, "backend_calls"),
+            (Limits { response_body_bytes: (64 << 20) + 1, ..Limits::default() }, "response_body_bytes"),
+            (Limits { request_body_bytes: usize::MAX, ..Limits::default() }, "request_body_bytes"),
+            (Limits { log_bytes: 1 << 30, ..Limits::default() }, "log_bytes"),
+        ] {
+            let (got, reason) = limits.check(64 << 20).unwrap_err();
+            assert_eq!(got, field);
+            assert!(reason.contains("maximum"), "{reason}");
+        }
+        let at_the_maxima = Limits {
+            deadline: Limits::MAX_DEADLINE,
+            backend_calls: Limits::MAX_BACKEND_CALLS,
+            response_body_bytes: Limits::MAX_BODY_BYTES,
+            ..Limits::default()
+        };
+        assert!(at_the_maxima.check(64 << 20).is_ok());
     }
 
     #[test]

@@ -12,6 +12,28 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use crate::error::Abort;
 use crate::report::{LogLevel, LogLine, LogSource};
 
+/// What a log line costs at the least, in bytes of the budget: about what
+/// keeping it costs the host (its text, level, source and time).
+pub(crate) const MIN_LINE_BYTES: usize = 32;
+
+/// `text` with every control character but tab written as an escape
+/// (`\n`, `\u{1b}`), so that a guest's line is one line wherever it is
+/// printed and cannot forge another, or drive a terminal.
+pub fn escape_controls(text: String) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text;
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 /// Collects a call's log output and enforces its byte budget.
 #[derive(Debug)]
 pub(crate) struct LogSink {
@@ -38,11 +60,12 @@ impl LogSink {
         Ok(())
     }
 
-    /// Records a line from the contract's `log.write`.
+    /// Records a line from the contract's `log.write`. Every line costs at
+    /// least [`MIN_LINE_BYTES`], so that empty lines are not free.
     pub(crate) fn line(&mut self, level: LogLevel, message: String) -> Result<(), Abort> {
-        self.charge(message.len())?;
+        self.charge(message.len().max(MIN_LINE_BYTES))?;
         let at = self.started.elapsed();
-        self.lines.push(LogLine { level, source: LogSource::Log, message, at });
+        self.lines.push(LogLine { level, source: LogSource::Log, message: escape_controls(message), at });
         Ok(())
     }
 
@@ -58,7 +81,7 @@ impl LogSink {
         let mut complete = Vec::new();
         while let Some(newline) = buffer.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buffer.drain(..=newline).collect();
-            complete.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+            complete.push(escape_controls(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned()));
         }
         for message in complete {
             self.lines.push(LogLine { level: stream_level(source), source, message, at });
@@ -80,7 +103,7 @@ impl LogSink {
                 _ => std::mem::take(&mut self.stdout),
             };
             if !buffer.is_empty() {
-                let message = String::from_utf8_lossy(&buffer).into_owned();
+                let message = escape_controls(String::from_utf8_lossy(&buffer).into_owned());
                 self.lines.push(LogLine { level: stream_level(source), source, message, at });
             }
         }
@@ -200,10 +223,30 @@ mod tests {
     }
 
     #[test]
+    fn empty_lines_cost_a_minimum() {
+        let mut sink = LogSink::new(Instant::now(), 10 * MIN_LINE_BYTES);
+        for _ in 0..10 {
+            sink.line(LogLevel::Info, String::new()).unwrap();
+        }
+        assert!(matches!(sink.line(LogLevel::Info, String::new()), Err(Abort::Log { .. })));
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_a_line() {
+        let mut sink = LogSink::new(Instant::now(), 1 << 20);
+        sink.line(LogLevel::Info, "ok\nERROR fake line\u{1b}[2J".into()).unwrap();
+        sink.stream(LogSource::Stderr, b"a\rb\tc\n").unwrap();
+        let lines: Vec<String> = sink.finish().into_iter().map(|l| l.message).collect();
+        assert_eq!(lines, ["ok\\nERROR fake line\\u{1b}[2J", "a\\rb\tc"]);
+    }
+
+    #[test]
     fn log_budget_exceeded_aborts() {
-        let mut sink = LogSink::new(Instant::now(), 8);
+        let mut sink = LogSink::new(Instant::now(), MIN_LINE_BYTES + 8);
         sink.line(LogLevel::Info, "12345".into()).unwrap();
-        assert!(matches!(sink.line(LogLevel::Info, "6789".into()), Err(Abort::Log { limit: 8 })));
+        assert!(
+            matches!(sink.line(LogLevel::Info, "6789".into()), Err(Abort::Log { limit }) if limit == MIN_LINE_BYTES + 8)
+        );
         assert!(sink.exceeded());
     }
 

@@ -11,7 +11,7 @@ use crate::config::RuntimeConfig;
 use crate::connector::{self, Connector};
 use crate::error::{EngineError, LoadError, RuntimeError};
 use crate::limits::Limits;
-use crate::state::CallState;
+use crate::state::{CallState, MemoryBudget};
 
 /// Core instances one component may hold. A Rust guest built for
 /// `wasm32-wasip2` has its own module plus a few adapter and shim modules.
@@ -41,6 +41,8 @@ struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
     config: RuntimeConfig,
+    /// The linear memory all calls of this runtime may hold together.
+    budget: Arc<MemoryBudget>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -67,7 +69,8 @@ impl Runtime {
             })
             .map_err(|e| RuntimeError::Engine { source: EngineError::new(e) })?;
         spawn_epoch_clock(&engine, config.epoch_tick);
-        Ok(Self { inner: Arc::new(Inner { engine, linker, config }) })
+        let budget = Arc::new(MemoryBudget::new(config.max_total_memory_bytes));
+        Ok(Self { inner: Arc::new(Inner { engine, linker, config, budget }) })
     }
 
     /// The settings this runtime was built with.
@@ -82,7 +85,16 @@ impl Runtime {
     /// This is the per-connector step: do it once when the connector loads,
     /// then [`Connector::call`] as often as needed.
     pub fn load(&self, connector_id: &str, code: &[u8], limits: Limits) -> Result<Connector, LoadError> {
-        connector::load(&self.inner.engine, &self.inner.linker, &self.inner.config, connector_id, code, limits)
+        let inner = &self.inner;
+        connector::load(
+            &inner.engine,
+            &inner.linker,
+            &inner.config,
+            connector_id,
+            code,
+            limits,
+            Arc::clone(&inner.budget),
+        )
     }
 }
 

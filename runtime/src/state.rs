@@ -58,18 +58,61 @@ fn new_wasi(logs: &Arc<Mutex<LogSink>>) -> WasiCtx {
         .build()
 }
 
-/// Caps the total linear memory of one instance and records its peak.
+/// The linear memory every call in flight holds, against the runtime's
+/// budget ([`RuntimeConfig::max_total_memory_bytes`](crate::RuntimeConfig)).
+#[derive(Debug)]
+pub(crate) struct MemoryBudget {
+    budget: u64,
+    used: std::sync::atomic::AtomicU64,
+}
+
+impl MemoryBudget {
+    pub(crate) fn new(budget: u64) -> Self {
+        Self { budget, used: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    /// Takes `bytes` from the budget, if that many are left.
+    fn take(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.budget)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The bytes held now.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Caps the total linear memory of one instance, takes it from the
+/// runtime's budget as it grows, and records its peak.
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     limit: u64,
     total: u64,
+    budget: Arc<MemoryBudget>,
     pub(crate) peak: u64,
     pub(crate) exceeded: Option<Abort>,
 }
 
 impl MemoryLimiter {
-    pub(crate) fn new(limit: u64) -> Self {
-        Self { limit, total: 0, peak: 0, exceeded: None }
+    pub(crate) fn new(limit: u64, budget: Arc<MemoryBudget>) -> Self {
+        Self { limit, total: 0, budget, peak: 0, exceeded: None }
+    }
+}
+
+impl Drop for MemoryLimiter {
+    /// The instance's memory goes back to the budget when its store is dropped.
+    fn drop(&mut self) {
+        self.budget.give_back(self.total);
     }
 }
 
@@ -81,6 +124,11 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         let requested = (self.total - current as u64).saturating_add(desired as u64);
         if requested > self.limit {
             let abort = Abort::Memory { requested, limit: self.limit };
+            self.exceeded.get_or_insert_with(|| abort.clone());
+            return Err(wasmtime::Error::new(abort));
+        }
+        if !self.budget.take(requested.saturating_sub(self.total)) {
+            let abort = Abort::MemoryBudget { budget: self.budget.budget };
             self.exceeded.get_or_insert_with(|| abort.clone());
             return Err(wasmtime::Error::new(abort));
         }
@@ -150,6 +198,11 @@ impl backend::Host for CallState {
             outcome: outcome.as_ref().map(|r| r.status().as_u16()).map_err(ToString::to_string),
             duration: started.elapsed(),
         });
+        // A send that ends at or past the deadline (the host's timeout is the
+        // deadline) stops the call here: the code does not run on after it.
+        if Instant::now() >= self.info.deadline {
+            return Err(self.stop(Abort::Deadline));
+        }
         match outcome {
             Ok(response) => {
                 let size = response.body().len();
@@ -179,21 +232,60 @@ impl From<SendError> for types::SendError {
     }
 }
 
+/// The most headers a request the code sends, or its response, may carry.
+pub const MAX_HEADERS: usize = 256;
+/// The largest total of header names and values in a request the code
+/// sends, or in its response, in bytes.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// Refuses more than [`MAX_HEADERS`] headers or [`MAX_HEADER_BYTES`] of them.
+pub(crate) fn check_headers(headers: &[types::Header]) -> Result<(), String> {
+    if headers.len() > MAX_HEADERS {
+        return Err(format!("{} headers are more than the limit of {MAX_HEADERS}", headers.len()));
+    }
+    let size: usize = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return Err(format!("{size} bytes of headers are more than the limit of {MAX_HEADER_BYTES}"));
+    }
+    Ok(())
+}
+
+/// At most 100 characters of a value the code gave, for an error message.
+fn shown(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Builds an HTTP request from the guest's, checking method, URL and headers.
-/// The body moves out of `request`; method and URL stay for the report.
+/// The body moves out of `request`; method and URL stay for the report. A
+/// `Host` header may only repeat the URL's host: the URL says where the
+/// request goes, and a header cannot send it to another virtual host.
 pub(crate) fn to_http_request(request: &mut types::Request) -> Result<http::Request<Bytes>, String> {
     let method = http::Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| format!("`{}` is not a valid HTTP method", request.method))?;
-    let uri: http::Uri = request.url.parse().map_err(|e| format!("`{}` is not a valid URL: {e}", request.url))?;
-    if uri.scheme().is_none() || uri.authority().is_none() {
-        return Err(format!("`{}` is not an absolute URL with a scheme and a host", request.url));
-    }
+        .map_err(|_| format!("`{}` is not a valid HTTP method", shown(&request.method)))?;
+    let uri: http::Uri =
+        request.url.parse().map_err(|e| format!("`{}` is not a valid URL: {e}", shown(&request.url)))?;
+    let Some(authority) = uri.authority().filter(|_| uri.scheme().is_some()).cloned() else {
+        return Err(format!("`{}` is not an absolute URL with a scheme and a host", shown(&request.url)));
+    };
+    check_headers(&request.headers)?;
     let mut builder = http::Request::builder().method(method).uri(uri);
     for header in &request.headers {
         let name = http::HeaderName::from_bytes(header.name.as_bytes())
-            .map_err(|_| format!("`{}` is not a valid header name", header.name))?;
+            .map_err(|_| format!("`{}` is not a valid header name", shown(&header.name)))?;
         let value = http::HeaderValue::from_str(&header.value)
-            .map_err(|_| format!("the value of header `{}` is not a valid header value", header.name))?;
+            .map_err(|_| format!("the value of header `{}` is not a valid header value", shown(&header.name)))?;
+        if name == http::header::HOST {
+            if !value.as_bytes().eq_ignore_ascii_case(authority.as_str().as_bytes()) {
+                return Err(format!(
+                    "the Host header `{}` is not the URL's host `{authority}`; set the host in the URL",
+                    shown(&header.value)
+                ));
+            }
+            continue;
+        }
         builder = builder.header(name, value);
     }
     builder.body(Bytes::from(std::mem::take(&mut request.body))).map_err(|e| e.to_string())
@@ -231,6 +323,28 @@ mod tests {
     }
 
     #[test]
+    fn too_many_headers_are_refused() {
+        let headers: Vec<types::Header> =
+            (0..24_576).map(|i| types::Header { name: format!("x-h{i}"), value: "v".into() }).collect();
+        let mut request =
+            types::Request { method: "GET".into(), url: "https://a.example/".into(), headers, body: vec![] };
+        let error = to_http_request(&mut request).unwrap_err();
+        assert!(error.contains("24576 headers"), "{error}");
+        let big = vec![types::Header { name: "x-big".into(), value: "v".repeat(MAX_HEADER_BYTES) }];
+        assert!(check_headers(&big).unwrap_err().contains("bytes of headers"));
+    }
+
+    #[test]
+    fn a_host_header_may_only_repeat_the_urls_host() {
+        let mut other = request("GET", "https://api.example.com/x", ("host", "internal.example"));
+        let error = to_http_request(&mut other).unwrap_err();
+        assert!(error.contains("Host header"), "{error}");
+        let mut same = request("GET", "https://api.example.com/x", ("Host", "API.example.com"));
+        let built = to_http_request(&mut same).unwrap();
+        assert!(built.headers().get("host").is_none(), "the client sets Host from the URL");
+    }
+
+    #[test]
     fn guest_request_with_bad_parts_is_refused_with_the_part_named() {
         let bad_method = to_http_request(&mut request("GE T", "http://a.example/", ("x", "1")));
         assert!(bad_method.unwrap_err().contains("method"));
@@ -248,11 +362,29 @@ mod tests {
     #[test]
     fn memory_limiter_tracks_peak_and_refuses_growth_past_limit() {
         use wasmtime::ResourceLimiter;
-        let mut limiter = MemoryLimiter::new(1000);
+        let budget = Arc::new(MemoryBudget::new(u64::MAX));
+        let mut limiter = MemoryLimiter::new(1000, Arc::clone(&budget));
         assert!(limiter.memory_growing(0, 600, None).unwrap());
         assert!(limiter.memory_growing(600, 900, None).unwrap());
         assert!(limiter.memory_growing(900, 1001, None).is_err());
         assert_eq!(limiter.peak, 900);
         assert!(matches!(limiter.exceeded, Some(Abort::Memory { requested: 1001, limit: 1000 })));
+    }
+    #[test]
+    fn calls_share_one_memory_budget_and_give_it_back() {
+        use wasmtime::ResourceLimiter;
+        let budget = Arc::new(MemoryBudget::new(1000));
+        let mut first = MemoryLimiter::new(800, Arc::clone(&budget));
+        let mut second = MemoryLimiter::new(800, Arc::clone(&budget));
+        assert!(first.memory_growing(0, 700, None).unwrap());
+        assert!(second.memory_growing(0, 300, None).unwrap());
+        // Within its own limit, but the budget is spent.
+        assert!(second.memory_growing(300, 400, None).is_err());
+        assert!(matches!(second.exceeded, Some(Abort::MemoryBudget { budget: 1000 })));
+        drop(first);
+        assert_eq!(budget.used(), 300);
+        assert!(second.memory_growing(300, 400, None).unwrap());
+        drop(second);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -173,7 +173,11 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     }
     // Ordered: the first matching range decides.
     const RANGES: &[([u16; 8], u32, AddressClass)] = &[
+        // AWS's IPv6 instance metadata, VPC DNS and time service, as their
+        // IPv4 twins above.
         ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128, Forbidden(CloudMetadata)),
+        ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x253], 128, Forbidden(CloudMetadata)),
+        ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x123], 128, Forbidden(CloudMetadata)),
         ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, Forbidden(Tunnel)),
         ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, Forbidden(Tunnel)),
         ([0x2001, 2, 0, 0, 0, 0, 0, 0], 48, Forbidden(Benchmarking)),
@@ -209,7 +213,15 @@ mod tests {
 
     #[test]
     fn metadata_forbidden_even_inside_private_or_public_ranges() {
-        for a in ["169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "fd00:ec2::254"] {
+        for a in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "100.100.100.200",
+            "168.63.129.16",
+            "fd00:ec2::254",
+            "fd00:ec2::253",
+            "fd00:ec2::123",
+        ] {
             assert_eq!(class(a), AddressClass::Forbidden(ForbiddenKind::CloudMetadata), "{a}");
         }
     }

@@ -287,6 +287,13 @@ impl EgressClient {
         let (mut parts, body) = request.into_parts();
         // The connector speaks HTTP/1.1 only.
         parts.version = Version::HTTP_11;
+        // The URL says where the request goes; a Host header must not send
+        // it to another virtual host of the same address.
+        if let Some(authority) = parts.uri.authority()
+            && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
+        {
+            parts.headers.insert(http::header::HOST, host);
+        }
         let request = Request::from_parts(parts, Full::new(body));
         let target = target.to_string();
         let exchange = exchange(&client, request, &target, options.max_response_bytes);

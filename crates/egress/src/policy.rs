@@ -73,6 +73,21 @@ pub enum DenyReason {
     },
 }
 
+impl DenyReason {
+    /// The reason for people outside the operator's network (a client's
+    /// error answer): the same words, without the address a name resolved
+    /// to or the resolver's own message, which describe the inside.
+    pub fn public(&self) -> String {
+        match self {
+            DenyReason::ResolvedAddress { name, denial, .. } => {
+                format!("`{name}` resolves to an address that is {denial}")
+            }
+            DenyReason::LookupFailed { name, .. } => format!("`{name}` could not be resolved"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The outcome of [`Policy::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

@@ -99,9 +99,15 @@ pub struct OAuthConfig {
     /// From this date on, connectors still on the global redirect URI refuse
     /// new sign-ins. Default: none.
     pub global_redirect_cutoff: Option<chrono::NaiveDate>,
-    /// Tokens are refreshed this long before they expire. Default: 60 s.
+    /// Tokens are refreshed this long before they expire, or half their
+    /// lifetime if that is shorter. Default: 60 s.
     #[serde(with = "humantime_serde")]
     pub refresh_margin: std::time::Duration,
+    /// After a refresh fails for a passing reason (the provider down, a
+    /// timeout), that token is not refreshed again for this long. Default:
+    /// 10 s.
+    #[serde(with = "humantime_serde")]
+    pub refresh_retry_after: std::time::Duration,
     /// Client settings per connector.
     pub clients: IndexMap<String, OAuthClientConfig>,
 }
@@ -114,6 +120,7 @@ impl Default for OAuthConfig {
             key_file: None,
             global_redirect_cutoff: None,
             refresh_margin: std::time::Duration::from_secs(60),
+            refresh_retry_after: std::time::Duration::from_secs(10),
             clients: IndexMap::new(),
         }
     }
@@ -151,6 +158,21 @@ pub struct RequestLimits {
     /// deadline). Default: 30 s.
     #[serde(with = "humantime_serde")]
     pub backend_timeout: std::time::Duration,
+    /// How long a client may take to send a request's headers, from the
+    /// first byte; past it the connection is closed. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: std::time::Duration,
+    /// How long a client may take to send a request's body; past it the
+    /// answer is 408. Default: 30 s.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: std::time::Duration,
+    /// How long a kept-alive connection may sit idle between requests before
+    /// it is closed. Default: 60 s.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: std::time::Duration,
+    /// Client connections served at once; more wait in the listen queue
+    /// until one closes. Default: 4096.
+    pub max_connections: usize,
 }
 
 impl Default for RequestLimits {
@@ -160,6 +182,10 @@ impl Default for RequestLimits {
             max_header_bytes: 32 << 10,
             connect_timeout: std::time::Duration::from_secs(5),
             backend_timeout: std::time::Duration::from_secs(30),
+            header_read_timeout: std::time::Duration::from_secs(30),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -170,6 +196,15 @@ impl Default for RequestLimits {
 pub struct RuntimeSettings {
     /// Calls of custom code that may run at once. Default: 1000.
     pub max_concurrent_calls: u32,
+    /// Calls of one connector's code that may run at once; more answer 503
+    /// `no-capacity` with `Retry-After`. Default: 250.
+    pub max_calls_per_connector: u32,
+    /// The linear memory all calls of code in flight may hold together, in
+    /// bytes; a call whose memory would grow past it answers 503
+    /// `no-capacity` with `Retry-After`. With the defaults that is 32 calls
+    /// at the 64 MiB per-call limit, or thousands of ordinary calls.
+    /// Default: 2 GiB.
+    pub max_total_memory_bytes: u64,
     /// Meter fuel. Default: true.
     pub fuel_metering: bool,
     /// Directory for compiled code; relative to the settings file. Default: none.
@@ -178,7 +213,13 @@ pub struct RuntimeSettings {
 
 impl Default for RuntimeSettings {
     fn default() -> Self {
-        Self { max_concurrent_calls: 1000, fuel_metering: true, cache_dir: None }
+        Self {
+            max_concurrent_calls: 1000,
+            max_calls_per_connector: 250,
+            max_total_memory_bytes: 2 << 30,
+            fuel_metering: true,
+            cache_dir: None,
+        }
     }
 }
 

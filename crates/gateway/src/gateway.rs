@@ -64,6 +64,8 @@ impl Gateway {
     pub async fn start(config: GatewayConfig, options: GatewayOptions) -> Result<Self, StartError> {
         let runtime = Runtime::new(RuntimeConfig {
             max_concurrent_calls: config.runtime.max_concurrent_calls,
+            max_calls_per_connector: config.runtime.max_calls_per_connector,
+            max_total_memory_bytes: config.runtime.max_total_memory_bytes,
             fuel_metering: config.runtime.fuel_metering,
             cache_dir: config.runtime.cache_dir.clone(),
             ..RuntimeConfig::default()
@@ -81,16 +83,11 @@ impl Gateway {
                 Err(Arc::new(reason))
             }
         };
-        let registry =
-            Arc::new(Registry::new(config.packages.clone(), Loader::new(runtime, config.connections.clone())));
+        let metrics = Arc::new(Metrics::default());
+        let loader = Loader::new(runtime, config.connections.clone());
+        let registry = Arc::new(Registry::new(config.packages.clone(), loader, Arc::clone(&metrics)));
         registry.reload().await;
-        Ok(Self {
-            registry,
-            network,
-            metrics: Arc::new(Metrics::default()),
-            oauth: Arc::new(oauth),
-            limits: config.requests,
-        })
+        Ok(Self { registry, network, metrics, oauth: Arc::new(oauth), limits: config.requests })
     }
 
     /// The registry of connectors.

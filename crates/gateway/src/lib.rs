@@ -13,7 +13,7 @@
 //! let gateway = Gateway::start(config, GatewayOptions::default()).await?;
 //! gateway.registry().watch()?;
 //! let listener = tokio::net::TcpListener::bind(listen).await?;
-//! axum::serve(listener, sluice_gateway::server::router(gateway)).await?;
+//! sluice_gateway::server::serve_gateway(listener, gateway, std::future::pending()).await?;
 //! # Ok(())
 //! # }
 //! ```

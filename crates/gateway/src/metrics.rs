@@ -1,10 +1,57 @@
 //! The gateway's metrics, exposed at `GET /metrics` in Prometheus text format.
+//!
+//! Label values are escaped as the exposition format requires (the encoder
+//! writes them as given), and only names the gateway knows become labels:
+//! a request for a connector that does not exist is counted under
+//! `unknown`, so that clients can neither add series at will nor write into
+//! the exposition.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// The label for a connector or operation name no registry entry has.
+pub const UNKNOWN: &str = "unknown";
+
+/// A label value as the text exposition format writes it: `\\`, `\"` and
+/// `\n` escaped.
+pub fn label(value: &str) -> String {
+    if !value.contains(['\\', '"', '\n']) {
+        return value.to_string();
+    }
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl RequestLabels {
+    /// The labels of an answered request.
+    pub fn new(connector: &str, operation: &str, status: u16) -> Self {
+        Self { connector: label(connector), operation: label(operation), status }
+    }
+}
+
+impl OperationLabels {
+    /// The labels of an operation.
+    pub fn new(connector: &str, operation: &str) -> Self {
+        Self { connector: label(connector), operation: label(operation) }
+    }
+}
+
+impl KindLabels {
+    /// The labels of a stop or a denial.
+    pub fn new(connector: &str, operation: &str, kind: &str) -> Self {
+        Self { connector: label(connector), operation: label(operation), kind: label(kind) }
+    }
+}
+
+impl ConnectorLabels {
+    /// The labels of a connector.
+    pub fn new(connector: &str) -> Self {
+        Self { connector: label(connector) }
+    }
+}
 
 /// Labels of a request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -24,6 +71,13 @@ pub struct OperationLabels {
     pub connector: String,
     /// The operation id.
     pub operation: String,
+}
+
+/// Labels of a connector.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectorLabels {
+    /// The connector id.
+    pub connector: String,
 }
 
 /// Labels of a sandbox stop or a denial.
@@ -53,6 +107,13 @@ pub struct Metrics {
     pub traps: Family<KindLabels, Counter>,
     /// Backend calls the egress policy denied.
     pub egress_denials: Family<KindLabels, Counter>,
+    /// Package loads that failed (the first version or a later one).
+    pub reload_failures: Family<ConnectorLabels, Counter>,
+    /// 1 while a connector serves its last good version because its newest
+    /// failed to load.
+    pub stale_connectors: Family<ConnectorLabels, Gauge>,
+    /// Calls whose client went away before the answer.
+    pub client_closed: Family<OperationLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -69,13 +130,34 @@ impl Default for Metrics {
         let fuel_consumed = Family::<OperationLabels, Counter>::default();
         let traps = Family::<KindLabels, Counter>::default();
         let egress_denials = Family::<KindLabels, Counter>::default();
+        let reload_failures = Family::<ConnectorLabels, Counter>::default();
+        let stale_connectors = Family::<ConnectorLabels, Gauge>::default();
+        let client_closed = Family::<OperationLabels, Counter>::default();
         registry.register("requests", "Requests answered", requests.clone());
         registry.register("request_duration_seconds", "Request latency", latency.clone());
         registry.register("code_invocations", "Calls of custom code", code_invocations.clone());
         registry.register("fuel_consumed", "Fuel consumed by custom code", fuel_consumed.clone());
         registry.register("code_stops", "Calls the sandbox stopped, by kind", traps.clone());
         registry.register("egress_denials", "Backend calls denied by the egress policy", egress_denials.clone());
-        Self { registry, requests, latency, code_invocations, fuel_consumed, traps, egress_denials }
+        registry.register("connector_load_failures", "Package loads that failed", reload_failures.clone());
+        registry.register(
+            "connector_stale",
+            "1 while a connector serves its last good version after a failed reload",
+            stale_connectors.clone(),
+        );
+        registry.register("client_closed", "Calls whose client went away before the answer", client_closed.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            code_invocations,
+            fuel_consumed,
+            traps,
+            egress_denials,
+            reload_failures,
+            stale_connectors,
+            client_closed,
+        }
     }
 }
 
@@ -95,9 +177,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn label_values_cannot_write_into_the_exposition() {
+        let metrics = Metrics::default();
+        metrics.requests.get_or_create(&RequestLabels::new("x\"} 1\nfake{a=\"", "op", 404)).inc();
+        let text = metrics.render();
+        assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
+        assert!(text.contains(r#"connector="x\"} 1\nfake{a=\"""#), "{text}");
+    }
+
+    #[test]
     fn rendered_metrics_carry_labels() {
         let metrics = Metrics::default();
-        let labels = OperationLabels { connector: "c".into(), operation: "Op".into() };
+        let labels = OperationLabels::new("c", "Op");
         metrics.code_invocations.get_or_create(&labels).inc();
         metrics.fuel_consumed.get_or_create(&labels).inc_by(42);
         let text = metrics.render();

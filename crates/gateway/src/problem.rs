@@ -52,6 +52,12 @@ pub enum GatewayError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client did not send its body in time.
+    #[error("the request body did not arrive within {after:?}")]
+    BodyTimeout {
+        /// The time allowed.
+        after: std::time::Duration,
+    },
     /// The provider's authorization URL cannot be sent as a `Location`.
     #[error("the authorization URL is not a valid header value")]
     AuthorizationUrl,
@@ -81,6 +87,7 @@ impl GatewayError {
             GatewayError::HeadersTooLarge { .. } => {
                 (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large")
             }
+            GatewayError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body-timeout", "Request body timed out"),
             GatewayError::AuthorizationUrl => INTERNAL,
         }
     }
@@ -92,6 +99,25 @@ impl GatewayError {
         let code_internal =
             matches!(self, GatewayError::Call(CallFailure::Code(CallError::Internal(_) | CallError::Host(_))));
         !code_internal && self.classify().1 != "internal"
+    }
+
+    /// The detail a client is shown: the error's own words, less what
+    /// describes the gateway's machine and network (folders, environment
+    /// variables, resolved internal addresses), which only the log has.
+    pub fn public_detail(&self) -> String {
+        match self {
+            GatewayError::Call(CallFailure::Connector(LookupError::Failed { connector, reason }))
+            | GatewayError::Lookup(LookupError::Failed { connector, reason }) => {
+                format!("connector `{connector}` is not available: {}", reason.public())
+            }
+            GatewayError::Call(CallFailure::UnknownConnection { connector, connection, reason: Some(reason) }) => {
+                format!("no connection `{connection}` for connector `{connector}`: {}", reason.public())
+            }
+            GatewayError::Call(CallFailure::EgressDenied(reason)) => {
+                format!("backend call denied by egress policy: {}", reason.public())
+            }
+            other => other.to_string(),
+        }
     }
 
     /// The methods to list in `Allow`, for a 405.
@@ -109,7 +135,7 @@ impl GatewayError {
         let (status, kind, title) = self.classify();
         let allowed = self.allowed();
         let detail = if self.detail_is_public() {
-            self.to_string()
+            self.public_detail()
         } else {
             format!("the call failed; quote correlation id {correlation_id} to the operator")
         };
@@ -131,6 +157,10 @@ impl GatewayError {
             && let Ok(value) = HeaderValue::from_str(&allowed)
         {
             headers.insert(header::ALLOW, value);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Capacity and availability come back; a client may try again soon.
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -198,7 +228,7 @@ mod tests {
             CallError::FuelExhausted { limit: 1 },
             CallError::MemoryLimit { requested: 2, limit: 1 },
             CallError::DeadlineExceeded { deadline: std::time::Duration::from_secs(1) },
-            CallError::Trap { reason: "x".into(), panic: None },
+            CallError::Trap { reason: "x".into(), panic: None, detail: None },
             CallError::TooManyBackendCalls { limit: 1 },
             CallError::LogLimit { limit: 1 },
             CallError::InvalidOutput("x".into()),

@@ -8,10 +8,13 @@
 //! parameter of type `oauthSetting` (its value is the access token), else
 //! from the connection's sign-in, which the caller passes in.
 //!
-//! [`HiddenCredentials`] keeps them from custom code that may not see them:
-//! it takes the credential-bearing headers and query parameters off the
-//! request the code receives, and puts them back on the code's own backend
-//! requests to the same host.
+//! Custom code that may not see credentials never receives them: its request
+//! is built without them, and [`SendCredentials`] puts them on the code's own
+//! backend requests, and only on those to the backend's origin (scheme, host
+//! and port). The secret values that request policies place (a header, the
+//! query, the path, the body) reach the code as placeholders that only those
+//! requests get replaced. Nothing derived from a secret (base64 of a basic
+//! password, a percent-encoded key) is ever in what the code sees.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -59,20 +62,45 @@ pub fn needs_signed_in_token(package: &Package, connection: &Connection) -> bool
 }
 
 /// Adds the connection's credentials to `request` for every security
-/// definition the connection has values for; `signed_in_token` is the OAuth
-/// access token from a sign-in, if the connection has one.
+/// definition the connection has values for, replacing what is there;
+/// `signed_in_token` is the OAuth access token from a sign-in, if the
+/// connection has one.
 pub fn apply(
     package: &Package,
     connection: &Connection,
     signed_in_token: Option<&str>,
     request: &mut http::Request<Bytes>,
 ) -> Result<(), CredentialError> {
+    apply_with(package, connection, signed_in_token, request, Existing::Replace)
+}
+
+/// What to do with a credential header or query parameter the request has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    /// Replace it (the request is the gateway's own).
+    Replace,
+    /// Keep it (the code set it on purpose, e.g. a token it fetched).
+    Keep,
+}
+
+fn apply_with(
+    package: &Package,
+    connection: &Connection,
+    signed_in_token: Option<&str>,
+    request: &mut http::Request<Bytes>,
+    existing: Existing,
+) -> Result<(), CredentialError> {
+    let keep = |request: &http::Request<Bytes>, header: &str| {
+        existing == Existing::Keep && request.headers().contains_key(header)
+    };
     for (name, scheme) in &package.definition.security_definitions {
         match scheme {
             SecurityScheme::ApiKey { name: key_name, location } => {
                 let Some(value) = connection.value(name).or_else(|| connection.value("api_key")) else { continue };
                 match location {
+                    SecurityLocation::Header if keep(request, key_name) => {}
                     SecurityLocation::Header => set_header(request, name, key_name, value)?,
+                    SecurityLocation::Query if existing == Existing::Keep && has_query(request, key_name) => {}
                     SecurityLocation::Query => append_query(request, key_name, value)?,
                 }
             }
@@ -80,6 +108,9 @@ pub fn apply(
                 let (Some(user), Some(password)) = (connection.value("username"), connection.value("password")) else {
                     continue;
                 };
+                if keep(request, "authorization") {
+                    continue;
+                }
                 let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 set_header(request, name, "authorization", &format!("Basic {token}"))?;
             }
@@ -91,7 +122,9 @@ pub fn apply(
                     .filter(|(_, p)| p.kind == "oauthSetting")
                     .find_map(|(param, _)| connection.value(param))
                     .or(signed_in_token);
-                if let Some(token) = token {
+                if let Some(token) = token
+                    && !keep(request, "authorization")
+                {
                     set_bearer(request, token).map_err(|_| CredentialError::InvalidHeaderValue {
                         header: header::AUTHORIZATION.to_string(),
                     })?;
@@ -100,6 +133,11 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+fn has_query(request: &http::Request<Bytes>, name: &str) -> bool {
+    let query = request.uri().query().unwrap_or_default();
+    url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == name)
 }
 
 /// Sets `Authorization: Bearer {token}`, marked sensitive.
@@ -164,86 +202,190 @@ impl CallSecrets {
     }
 }
 
-/// Credential-bearing headers and query parameters kept from the code.
-#[derive(Debug, Default)]
-pub struct HiddenCredentials {
-    authority: Option<String>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    query: Vec<(String, String)>,
+/// A URL's origin: scheme, host and port (the scheme's default when the URL
+/// names none), compared without case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
 }
 
-impl HiddenCredentials {
-    /// Takes every header and query parameter whose value holds a secret out of `request`.
-    pub fn take(request: &mut http::Request<Bytes>, secrets: &[&str]) -> Self {
-        let holds_secret = |value: &str| secrets.iter().any(|secret| value.contains(secret));
-        let mut hidden = Self { authority: request.uri().authority().map(|a| a.to_string()), ..Self::default() };
-        let names: Vec<HeaderName> = request
-            .headers()
+impl Origin {
+    /// The origin of a request's URI, if it is absolute.
+    pub fn of(uri: &http::Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let host = uri.host()?.trim_end_matches('.').to_ascii_lowercase();
+        let port = uri.port_u16().or(match scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        })?;
+        Some(Self { scheme, host, port })
+    }
+}
+
+/// A secret value the code's request carries as a placeholder instead.
+#[derive(Clone)]
+struct Placeholder {
+    marker: String,
+    secret: String,
+}
+
+/// The credentials of a call whose code may not see them: what its backend
+/// requests to the backend's origin get, and nothing else does.
+#[derive(Clone)]
+pub struct SendCredentials {
+    package: std::sync::Arc<Package>,
+    connection: Connection,
+    token: Option<String>,
+    origin: Option<Origin>,
+    placeholders: Vec<Placeholder>,
+}
+
+impl std::fmt::Debug for SendCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendCredentials")
+            .field("connector", &self.package.id)
+            .field("connection", &self.connection.id)
+            .field("origin", &self.origin)
+            .field("placeholders", &self.placeholders.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SendCredentials {
+    /// The credentials of `connection` (and its sign-in `token`) for the
+    /// code of `package`, with a fresh placeholder for each secret value.
+    /// The origin is set once the code's request is built.
+    pub fn new(package: std::sync::Arc<Package>, connection: &Connection, token: Option<&str>) -> Self {
+        let placeholders = connection
+            .secret_names()
             .iter()
-            .filter(|(_, value)| value.to_str().is_ok_and(holds_secret))
-            .map(|(name, _)| name.clone())
+            .filter_map(|name| connection.value(name))
+            .filter(|value| !value.is_empty())
+            .map(|secret| Placeholder {
+                marker: format!("sluice-secret-{}", uuid::Uuid::new_v4().simple()),
+                secret: secret.to_string(),
+            })
             .collect();
-        for name in names {
-            let values: Vec<HeaderValue> = request.headers().get_all(&name).iter().cloned().collect();
-            request.headers_mut().remove(&name);
-            hidden.headers.extend(values.into_iter().map(|value| (name.clone(), value)));
-        }
-        // Only a query can hide a secret beyond the headers; most calls have
-        // none, and parsing the URL is the costliest step here.
-        if request.uri().query().is_none_or(str::is_empty) {
-            return hidden;
-        }
-        if let Ok(mut url) = url::Url::parse(&request.uri().to_string()) {
-            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-            let (secret, kept): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(_, value)| holds_secret(value));
-            if !secret.is_empty() {
-                hidden.query = secret;
-                url.query_pairs_mut().clear().extend_pairs(kept);
-                if url.query() == Some("") {
-                    url.set_query(None);
-                }
-                if let Ok(uri) = url.as_str().parse() {
-                    *request.uri_mut() = uri;
-                }
-            }
-        }
-        hidden
+        Self { package, connection: connection.clone(), token: token.map(str::to_string), origin: None, placeholders }
     }
 
-    /// Swaps a refreshed token into the hidden `Authorization` header.
-    pub fn replace_bearer(&mut self, stale: &str, fresh: &str) {
-        let stale = format!("Bearer {stale}");
-        for (name, value) in &mut self.headers {
-            if *name == header::AUTHORIZATION
-                && value.as_bytes() == stale.as_bytes()
-                && let Ok(mut fresh) = HeaderValue::from_str(&format!("Bearer {fresh}"))
-            {
-                fresh.set_sensitive(true);
-                *value = fresh;
-            }
+    /// The connection as the code's request policies see it: each secret
+    /// value replaced by its placeholder.
+    pub fn masked_connection(&self) -> Connection {
+        let mut masked = self.connection.clone();
+        for placeholder in &self.placeholders {
+            masked.replace_value(&placeholder.secret, &placeholder.marker);
         }
+        masked
     }
 
-    /// Puts the credentials back on a request to the same host, unless the
-    /// code set those headers itself.
-    pub fn restore(&self, request: &mut http::Request<Bytes>) {
-        if self.authority.is_none() || request.uri().authority().map(|a| a.as_str()) != self.authority.as_deref() {
-            return;
+    /// Sets the origin the credentials go to: the code's request's.
+    pub fn set_origin(&mut self, uri: &http::Uri) {
+        self.origin = Origin::of(uri);
+    }
+
+    /// Swaps a refreshed OAuth token in.
+    pub fn replace_token(&mut self, fresh: &str) {
+        self.token = Some(fresh.to_string());
+    }
+
+    /// The call's sign-in token, as the code's requests get it.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Puts the credentials on one of the code's requests, if it goes to the
+    /// backend's origin: the placeholders it carries become the secrets
+    /// (encoded for where they stand), and the connection's credentials are
+    /// added where the code did not set that header or parameter itself. A
+    /// request to any other origin (another host, port, or `http` where the
+    /// backend is `https`) is left as it is.
+    pub fn apply(&self, request: &mut http::Request<Bytes>) -> Result<(), CredentialError> {
+        if self.origin.is_none() || Origin::of(request.uri()) != self.origin {
+            return Ok(());
         }
-        let set_by_code: Vec<&HeaderName> =
-            self.headers.iter().map(|(name, _)| name).filter(|name| request.headers().contains_key(*name)).collect();
-        for (name, value) in &self.headers {
-            if !set_by_code.contains(&name) {
-                request.headers_mut().append(name.clone(), value.clone());
+        self.fill_placeholders(request)?;
+        apply_with(&self.package, &self.connection, self.token.as_deref(), request, Existing::Keep)
+    }
+
+    fn fill_placeholders(&self, request: &mut http::Request<Bytes>) -> Result<(), CredentialError> {
+        for placeholder in &self.placeholders {
+            let uri = request.uri().to_string();
+            if uri.contains(&placeholder.marker) {
+                let encoded = percent_encoding::utf8_percent_encode(&placeholder.secret, UNRESERVED).to_string();
+                *request.uri_mut() = uri
+                    .replace(&placeholder.marker, &encoded)
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| CredentialError::Url { reason: e.to_string() })?;
+            }
+            let names: Vec<HeaderName> = request
+                .headers()
+                .iter()
+                .filter(|(_, value)| value.to_str().is_ok_and(|v| v.contains(&placeholder.marker)))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in names {
+                let values: Vec<String> = request
+                    .headers()
+                    .get_all(&name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .map(|v| v.replace(&placeholder.marker, &placeholder.secret))
+                    .collect();
+                request.headers_mut().remove(&name);
+                for value in values {
+                    let mut value = HeaderValue::from_str(&value)
+                        .map_err(|_| CredentialError::InvalidHeaderValue { header: name.to_string() })?;
+                    value.set_sensitive(true);
+                    request.headers_mut().append(name.clone(), value);
+                }
+            }
+            let marker = placeholder.marker.as_bytes();
+            if request.body().windows(marker.len()).any(|w| w == marker) {
+                let secret = body_form(request.headers(), &placeholder.secret);
+                *request.body_mut() = replace_bytes(request.body(), marker, secret.as_bytes());
+                if request.headers().contains_key(header::CONTENT_LENGTH) {
+                    let length = HeaderValue::from(request.body().len());
+                    request.headers_mut().insert(header::CONTENT_LENGTH, length);
+                }
             }
         }
-        if !self.query.is_empty()
-            && let Ok(mut url) = url::Url::parse(&request.uri().to_string())
-        {
-            url.query_pairs_mut().extend_pairs(self.query.iter());
-            if let Ok(uri) = url.as_str().parse() {
-                *request.uri_mut() = uri;
-            }
-        }
+        Ok(())
+    }
+}
+
+/// `body` with each `marker` replaced by `with`, its other bytes (which
+/// need not be UTF-8) untouched.
+fn replace_bytes(body: &[u8], marker: &[u8], with: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.windows(marker.len()).position(|w| w == marker) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        rest = &rest[at + marker.len()..];
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
+}
+
+/// What is left unencoded when a secret goes into a URL: RFC 3986's
+/// unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A secret as it must be written in a body of this content type: escaped
+/// inside a JSON string, form-encoded in a form, as is otherwise.
+fn body_form(headers: &http::HeaderMap, secret: &str) -> String {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.contains("json") {
+        let quoted = serde_json::Value::String(secret.to_string()).to_string();
+        quoted[1..quoted.len() - 1].to_string()
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect()
+    } else {
+        secret.to_string()
     }
 }

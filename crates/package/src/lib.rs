@@ -80,7 +80,10 @@ pub use connection::{Connection, ConnectionError, Secret, redact};
 pub use definition::{
     Definition, Operation, Parameter, ParameterLocation, SecurityLocation, SecurityScheme, Visibility,
 };
-pub use load::{PackageError, PackageErrorReason, load_package, load_packages};
+pub use load::{
+    MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason, load_package,
+    load_packages,
+};
 pub use properties::{ConnectionParameter, OAuthSettings, Properties};
 pub use route::{BackendUrlError, Route, RouteError};
 pub use settings::{CodeSettings, EgressSettings, Settings};

@@ -30,6 +30,19 @@ pub enum PackageErrorReason {
     /// A required file does not exist.
     #[error("the file is missing")]
     Missing,
+    /// A package folder or file is a symbolic link; packages are read from
+    /// real files in the folder only.
+    #[error("it is a symbolic link; a package is read from its own folder's regular files only")]
+    Symlink,
+    /// A package file is not a regular file (a FIFO, a device, a folder).
+    #[error("it is not a regular file")]
+    NotAFile,
+    /// A package file is larger than sluice reads.
+    #[error("it is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file could not be read.
     #[error("cannot read it: {0}")]
     Io(std::io::Error),
@@ -73,20 +86,26 @@ pub enum PackageErrorReason {
 /// Loads the package in `dir`.
 pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
     let error = |file: &str, reason| PackageError { folder: dir.to_path_buf(), file: file.to_string(), reason };
-    // `.` and `..` name no folder; the canonical path does.
-    let canonical = dir.canonicalize().ok();
-    let id = canonical
-        .as_deref()
-        .unwrap_or(dir)
-        .file_name()
-        .and_then(|n| n.to_str())
+    // A link to a folder would give that folder another connector's name,
+    // and with it that connector's connections and secrets.
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(error(".", PackageErrorReason::Symlink)),
+        Ok(meta) if !meta.is_dir() => return Err(error(".", PackageErrorReason::NotAFile)),
+        Ok(_) => {}
+        Err(e) => return Err(error(".", PackageErrorReason::Io(e))),
+    }
+    // The connector id is the folder's own name as written; only `.` and
+    // `..`, which name no folder, are resolved.
+    let named = dir.file_name().map(Path::new).map(Path::to_path_buf);
+    let id = named
+        .or_else(|| dir.canonicalize().ok().and_then(|c| c.file_name().map(|n| Path::new(n).to_path_buf())))
+        .and_then(|n| n.to_str().map(str::to_string))
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| error(".", PackageErrorReason::Invalid("the folder name is not a valid connector id".into())))?
-        .to_string();
+        .ok_or_else(|| error(".", PackageErrorReason::Invalid("the folder name is not a valid connector id".into())))?;
 
     let mut definition_warnings = Vec::new();
-    let definition_bytes =
-        read(dir, DEFINITION_FILE)?.ok_or_else(|| error(DEFINITION_FILE, PackageErrorReason::Missing))?;
+    let definition_bytes = read(dir, DEFINITION_FILE, MAX_JSON_FILE_BYTES)?
+        .ok_or_else(|| error(DEFINITION_FILE, PackageErrorReason::Missing))?;
     let definition =
         definition::Definition::parse(&definition_bytes, &mut definition_warnings).map_err(|e| match e {
             definition::ParseError::Json(e) => error(DEFINITION_FILE, json_reason(&e)),
@@ -94,12 +113,12 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         })?;
 
     let mut property_warnings = Vec::new();
-    let properties_bytes =
-        read(dir, PROPERTIES_FILE)?.ok_or_else(|| error(PROPERTIES_FILE, PackageErrorReason::Missing))?;
+    let properties_bytes = read(dir, PROPERTIES_FILE, MAX_JSON_FILE_BYTES)?
+        .ok_or_else(|| error(PROPERTIES_FILE, PackageErrorReason::Missing))?;
     let properties = Properties::parse(&properties_bytes, &mut property_warnings)
         .map_err(|e| error(PROPERTIES_FILE, json_reason(&e)))?;
 
-    let settings = match read(dir, SETTINGS_FILE)? {
+    let settings = match read(dir, SETTINGS_FILE, MAX_SETTINGS_BYTES)? {
         None => Settings::default(),
         Some(bytes) => {
             let text = String::from_utf8(bytes)
@@ -107,11 +126,13 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
             Settings::parse(&text).map_err(|e| error(SETTINGS_FILE, toml_reason(&text, &e)))?
         }
     };
-    let script = read(dir, SCRIPT_FILE)?;
+    let script = read(dir, SCRIPT_FILE, MAX_SCRIPT_BYTES)?;
     let allowlist = egress_allowlist(&definition, &settings).map_err(|(file, reason)| error(file, reason))?;
 
     let (policies, policy_warnings) = PolicySet::parse(&properties.policy_instances);
-    let policies = policies.with_base_path(&definition.base_path);
+    let policies = policies
+        .with_base_path(&definition.base_path)
+        .with_body_limits(settings.limits.request_body_bytes, settings.limits.response_body_bytes);
     property_warnings.extend(policy_warnings);
     property_warnings.extend(cross_check(&definition, &properties, &policies, script.is_some()));
 
@@ -175,15 +196,51 @@ pub fn load_packages(root: &Path) -> (Vec<Package>, Vec<(PathBuf, PackageError)>
     (packages, errors)
 }
 
-/// Reads a package file; `None` when it does not exist.
-fn read(dir: &Path, file: &str) -> Result<Option<Vec<u8>>, PackageError> {
-    match std::fs::read(dir.join(file)) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => {
-            Err(PackageError { folder: dir.to_path_buf(), file: file.to_string(), reason: PackageErrorReason::Io(e) })
-        }
+/// The largest `apiDefinition.swagger.json` or `apiProperties.json` read, in
+/// bytes (16 MiB; the platform takes definitions of 1 MiB).
+pub const MAX_JSON_FILE_BYTES: u64 = 16 << 20;
+/// The largest `sluice.toml` read, in bytes (1 MiB).
+pub const MAX_SETTINGS_BYTES: u64 = 1 << 20;
+/// The largest `script.wasm` read, in bytes (128 MiB; the runtime's own code
+/// limit, lower, applies when the code loads).
+pub const MAX_SCRIPT_BYTES: u64 = 128 << 20;
+
+/// Reads a package file; `None` when it does not exist. Only a regular
+/// file in the folder itself is read: not a link (which could point out of
+/// the package, at `/dev/zero`, at another package's files), not a FIFO or
+/// a device (which could block or never end), and at most `cap` bytes.
+pub(crate) fn read(dir: &Path, file: &str, cap: u64) -> Result<Option<Vec<u8>>, PackageError> {
+    let error = |reason| PackageError { folder: dir.to_path_buf(), file: file.to_string(), reason };
+    let path = dir.join(file);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(error(PackageErrorReason::Io(e))),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(error(PackageErrorReason::Symlink)),
+        Ok(meta) if !meta.is_file() => return Err(error(PackageErrorReason::NotAFile)),
+        Ok(meta) if meta.len() > cap => return Err(error(PackageErrorReason::TooLarge { limit: cap })),
+        Ok(_) => {}
     }
+    // Opened without following a link and without blocking, then checked
+    // again: the file may have been swapped since it was looked at.
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path)
+    };
+    let file_handle = opened.map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => error(PackageErrorReason::Symlink),
+        _ => error(PackageErrorReason::Io(e)),
+    })?;
+    let meta = file_handle.metadata().map_err(|e| error(PackageErrorReason::Io(e)))?;
+    if !meta.is_file() {
+        return Err(error(PackageErrorReason::NotAFile));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file_handle, cap + 1), &mut bytes)
+        .map_err(|e| error(PackageErrorReason::Io(e)))?;
+    if bytes.len() as u64 > cap {
+        return Err(error(PackageErrorReason::TooLarge { limit: cap }));
+    }
+    Ok(Some(bytes))
 }
 
 fn json_reason(e: &serde_json::Error) -> PackageErrorReason {

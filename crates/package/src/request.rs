@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use sluice_policy::{ExprContext, PolicyError};
 
 use crate::connection::Connection;
-use crate::credentials::{self, CredentialError};
+use crate::credentials::{self, CredentialError, SendCredentials};
 use crate::route::{BackendUrlError, Route};
 use crate::{Package, ParameterLocation};
 
@@ -183,6 +183,28 @@ pub fn prepare(
     let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
     Ok(request)
+}
+
+/// The request for custom code that may not see the connection's
+/// credentials: [`backend_request`], then the request policies reading the
+/// connection with its secret values as placeholders; no credentials. The
+/// [`SendCredentials`] returned put them, and the secrets behind the
+/// placeholders, on the code's requests to this request's origin.
+pub fn prepare_for_code(
+    package: &std::sync::Arc<Package>,
+    route: &Route<'_>,
+    client: &ClientRequest<'_>,
+    connection: &Connection,
+    token: Option<&str>,
+) -> Result<(http::Request<Bytes>, SendCredentials), RequestError> {
+    let query = client.query_pairs();
+    let mut request = build(package, route, client, &query)?;
+    let mut send = SendCredentials::new(std::sync::Arc::clone(package), connection, token);
+    let values = send.masked_connection().values();
+    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query };
+    package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
+    send.set_origin(request.uri());
+    Ok((request, send))
 }
 
 #[cfg(test)]

@@ -208,24 +208,78 @@ pub(crate) enum PropertyValue {
 
 /// `setproperty`: sets `sub` under each parent to `value`; a missing parent
 /// is created as an object.
+/// Why a property could not be set.
+#[derive(Debug)]
+pub(crate) enum Grow {
+    /// The values set would add more than the budget.
+    TooLarge,
+    /// The path does not fit the body.
+    Invalid(String),
+}
+
 pub(crate) fn set_property(
     root: &mut Value,
     parent: &BodyPath,
     sub: &BodyPath,
     value: &PropertyValue,
-) -> Result<(), String> {
+    budget: usize,
+) -> Result<(), Grow> {
     let mut targets = parents(root, parent);
     if targets.is_empty() {
         targets.push(parent.under(&[]));
+    }
+    // What the values add, counted before any is copied: a large value set
+    // on each element of a large array must fail, not fill memory.
+    let mut added = 0usize;
+    for target in &targets {
+        let size = match value {
+            PropertyValue::Fixed(v) => json_size(v),
+            PropertyValue::Copy(path) => get(root, &path.under(target)).map_or(4, json_size),
+        };
+        added = added.saturating_add(size);
+        if added > budget {
+            return Err(Grow::TooLarge);
+        }
     }
     for target in targets {
         let new = match value {
             PropertyValue::Fixed(v) => v.clone(),
             PropertyValue::Copy(path) => get(root, &path.under(&target)).cloned().unwrap_or(Value::Null),
         };
-        set(root, &sub.under(&target), new)?;
+        set(root, &sub.under(&target), new).map_err(Grow::Invalid)?;
     }
     Ok(())
+}
+
+/// About how many bytes `value` takes serialised (at least that many, less
+/// escapes).
+pub(crate) fn json_size(value: &Value) -> usize {
+    match value {
+        Value::Null => 4,
+        Value::Bool(_) => 5,
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => items.iter().map(json_size).fold(2, |a, b| a.saturating_add(b).saturating_add(1)),
+        Value::Object(fields) => {
+            fields.iter().map(|(k, v)| k.len() + 3 + json_size(v)).fold(2, |a, b| a.saturating_add(b).saturating_add(1))
+        }
+    }
+}
+
+/// How many times `old` occurs in the strings at `sub` under each parent.
+pub(crate) fn count_in_strings(root: &Value, parent: &BodyPath, sub: &BodyPath, old: &str) -> usize {
+    fn count(value: &Value, old: &str) -> usize {
+        match value {
+            Value::String(s) => s.matches(old).count(),
+            Value::Array(items) => items.iter().map(|v| count(v, old)).sum(),
+            Value::Object(fields) => fields.values().map(|v| count(v, old)).sum(),
+            _ => 0,
+        }
+    }
+    if old.is_empty() {
+        return 0;
+    }
+    parents(root, parent).iter().filter_map(|target| get(root, &sub.under(target))).map(|v| count(v, old)).sum()
 }
 
 /// `convertobjecttoarray`: under each parent, turns the object at `sub`
@@ -406,11 +460,11 @@ mod tests {
     #[test]
     fn set_property_on_root_and_on_each_collection_element() {
         let mut v = json!({"x": 1});
-        set_property(&mut v, &BodyPath::root(), &p("y"), &PropertyValue::Fixed(json!("!"))).unwrap();
+        set_property(&mut v, &BodyPath::root(), &p("y"), &PropertyValue::Fixed(json!("!")), usize::MAX).unwrap();
         assert_eq!(v, json!({"x": 1, "y": "!"}));
 
         let mut v = json!({"items": [{"a": 1}, {"a": 2}]});
-        set_property(&mut v, &p("@body().items"), &p("b"), &PropertyValue::Copy(p("@item().a"))).unwrap();
+        set_property(&mut v, &p("@body().items"), &p("b"), &PropertyValue::Copy(p("@item().a")), usize::MAX).unwrap();
         assert_eq!(v, json!({"items": [{"a": 1, "b": 1}, {"a": 2, "b": 2}]}));
     }
 

@@ -49,6 +49,15 @@ pub enum PolicyError {
         /// The parser's complaint.
         reason: String,
     },
+    /// A body template would make the body larger than the connector's
+    /// body limit.
+    #[error("policy `{policy}` would make the body larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The policy's title.
+        policy: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A body template could not reshape the JSON it found.
     #[error("policy `{policy}` cannot reshape the body: {reason}")]
     Body {

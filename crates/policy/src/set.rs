@@ -14,10 +14,24 @@ use crate::target::Target;
 use crate::templates::{self, Body, Kind, RequestParts};
 
 /// A connector's policies, in the order they apply.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicySet {
     policies: Vec<Policy>,
     base_path: String,
+    /// The largest request and response bodies the templates may make.
+    request_body_limit: usize,
+    response_body_limit: usize,
+}
+
+impl Default for PolicySet {
+    fn default() -> Self {
+        Self {
+            policies: Vec::new(),
+            base_path: String::new(),
+            request_body_limit: usize::MAX,
+            response_body_limit: usize::MAX,
+        }
+    }
 }
 
 impl PolicySet {
@@ -32,7 +46,7 @@ impl PolicySet {
                 Err(reason) => warnings.push(format!("policy {index}: {reason}; policy ignored")),
             }
         }
-        (PolicySet { policies, base_path: String::new() }, warnings)
+        (PolicySet { policies, ..PolicySet::default() }, warnings)
     }
 
     /// Sets the definition's `basePath`, which separates the part of the
@@ -40,6 +54,17 @@ impl PolicySet {
     /// `routerequesttoendpoint` replaces. Default: none (`/`).
     pub fn with_base_path(mut self, base_path: &str) -> Self {
         self.base_path = base_path.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The set with the largest request and response bodies its templates
+    /// may make, in bytes (the connector's body limits): a template that
+    /// would grow a body past its limit fails with
+    /// [`PolicyError::BodyTooLarge`] before it builds anything. Default: no
+    /// limit.
+    pub fn with_body_limits(mut self, request: usize, response: usize) -> Self {
+        self.request_body_limit = request;
+        self.response_body_limit = response;
         self
     }
 
@@ -98,7 +123,7 @@ impl PolicySet {
             method: &mut parts.method,
             original_method,
             headers: &mut parts.headers,
-            body: Body::new(body.clone(), true),
+            body: Body::new(body.clone(), true, self.request_body_limit),
             path_params,
         };
         let mut last_title = first.title().to_string();
@@ -141,7 +166,7 @@ impl PolicySet {
             return Ok(());
         }
         let raw = std::mem::take(response.body_mut());
-        let mut body = Body::new(raw.clone(), false);
+        let mut body = Body::new(raw.clone(), false, self.response_body_limit);
         let mut outcome = Ok(());
         for policy in applicable {
             if let Err(e) = policy.kind.apply_response(policy.title(), response.headers_mut(), &mut body, ctx) {

@@ -307,11 +307,23 @@ pub(crate) struct Body {
     /// Request bodies must be JSON for JSON templates; response bodies that
     /// are not are left alone (see the module docs).
     strict: bool,
+    /// The largest body the templates may make, in bytes: a template that
+    /// would grow it past this fails before it builds anything.
+    limit: usize,
 }
 
 impl Body {
-    pub(crate) fn new(raw: Bytes, strict: bool) -> Self {
-        Self { raw, json: None, changed: false, strict }
+    pub(crate) fn new(raw: Bytes, strict: bool, limit: usize) -> Self {
+        Self { raw, json: None, changed: false, strict, limit }
+    }
+
+    /// Refuses an edit that would make the body `grown` bytes longer than
+    /// the limit allows.
+    fn room_for(&self, policy: &str, grown: usize) -> Result<(), PolicyError> {
+        if self.raw.len().saturating_add(grown) > self.limit {
+            return Err(PolicyError::BodyTooLarge { policy: policy.to_string(), limit: self.limit });
+        }
+        Ok(())
     }
 
     /// The body as JSON; `None` when there is nothing to work on.
@@ -471,8 +483,14 @@ impl Kind {
                     ValueSpec::Template(t) => PropertyValue::Fixed(Value::String(render(policy, t, ctx)?)),
                     ValueSpec::Copy(path) => PropertyValue::Copy(path.clone()),
                 };
+                let budget = body.limit.saturating_sub(body.raw.len());
                 if let Some(json) = body.json(policy, true)? {
-                    body::set_property(json, parent, sub, &value).map_err(body_error)?;
+                    body::set_property(json, parent, sub, &value, budget).map_err(|error| match error {
+                        body::Grow::TooLarge => {
+                            PolicyError::BodyTooLarge { policy: policy.to_string(), limit: body.limit }
+                        }
+                        body::Grow::Invalid(reason) => body_error(reason),
+                    })?;
                     body.changed = true;
                 }
             }
@@ -501,12 +519,21 @@ impl Kind {
                         if let Some(text) = body.text(policy)?
                             && text.contains(&old)
                         {
+                            let growth = text.matches(&old).count().saturating_mul(new.len().saturating_sub(old.len()));
+                            body.room_for(policy, growth)?;
                             body.raw = Bytes::from(text.replace(&old, &new));
                             body.changed = true;
                         }
                     }
                     ReplaceTarget::Property { parent, sub } => {
+                        let limit = body.limit;
+                        let size = body.raw.len();
                         if let Some(json) = body.json(policy, false)? {
+                            let growth = body::count_in_strings(json, parent, sub, &old)
+                                .saturating_mul(new.len().saturating_sub(old.len()));
+                            if size.saturating_add(growth) > limit {
+                                return Err(PolicyError::BodyTooLarge { policy: policy.to_string(), limit });
+                            }
                             let replaced = body::replace_in_strings(json, parent, sub, &old, &new);
                             body.changed |= replaced;
                         }

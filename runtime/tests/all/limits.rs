@@ -39,32 +39,51 @@ async fn deadline_ends_endless_loop_when_fuel_is_off() {
     assert_next_call_succeeds(&connector).await;
 }
 
+/// A backend that waits: five seconds, or (as the gateway's does) until the
+/// call's deadline, when it gives up with a timeout.
+struct Sleepy {
+    until_deadline: bool,
+}
+
+#[async_trait::async_trait]
+impl sluice_runtime::Backend for Sleepy {
+    async fn send(
+        &self,
+        call: &sluice_runtime::CallInfo,
+        _: http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, sluice_runtime::SendError> {
+        if self.until_deadline {
+            tokio::time::sleep_until(call.deadline.into()).await;
+            return Err(sluice_runtime::SendError::Timeout);
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Ok(http::Response::new(Bytes::new()))
+    }
+}
+
 #[tokio::test]
 async fn deadline_counts_time_spent_in_backend_calls() {
     let limits = Limits { deadline: Duration::from_millis(300), ..Limits::default() };
     let connector = load("misbehave", limits);
-    let slow = FakeBackend::new(|_, _| {
-        std::thread::sleep(Duration::from_millis(10));
-        Ok(http::Response::new(Bytes::new()))
-    });
-    // The fake sleeps briefly per call; the deadline is crossed by waiting in
-    // an async backend instead, below.
-    drop(slow);
-    struct Sleepy;
-    #[async_trait::async_trait]
-    impl sluice_runtime::Backend for Sleepy {
-        async fn send(
-            &self,
-            _: &sluice_runtime::CallInfo,
-            _: http::Request<Bytes>,
-        ) -> Result<http::Response<Bytes>, sluice_runtime::SendError> {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            Ok(http::Response::new(Bytes::new()))
-        }
-    }
-    let output = connector.call(invocation("/send?to=https://slow.example/"), std::sync::Arc::new(Sleepy)).await;
+    let sleepy = std::sync::Arc::new(Sleepy { until_deadline: false });
+    let output = connector.call(invocation("/send?to=https://slow.example/"), sleepy).await;
     assert!(matches!(output.result.unwrap_err(), CallError::DeadlineExceeded { .. }));
     assert!(output.report.wall_time < Duration::from_secs(2), "took {:?}", output.report.wall_time);
+    assert_next_call_succeeds(&connector).await;
+}
+
+#[tokio::test]
+async fn a_send_that_ends_at_the_deadline_does_not_hand_control_back_to_the_code() {
+    let limits = Limits { deadline: Duration::from_millis(300), ..Limits::default() };
+    let connector = load("misbehave", limits);
+    let sleepy = std::sync::Arc::new(Sleepy { until_deadline: true });
+    // The guest would answer 200 with the send's timeout; past its deadline
+    // it does not run again, and the call ends as the deadline's.
+    let output = connector.call(invocation("/send?to=https://slow.example/"), sleepy).await;
+    assert_eq!(output.result.unwrap_err(), CallError::DeadlineExceeded { deadline: Duration::from_millis(300) });
+    let calls = &output.report.backend_calls;
+    assert_eq!(calls.len(), 1, "the send is in the report");
+    assert!(calls[0].outcome.is_err(), "{:?}", calls[0].outcome);
     assert_next_call_succeeds(&connector).await;
 }
 
@@ -105,6 +124,18 @@ async fn panicking_guest_returns_trap_with_panic_message() {
     }
     assert!(error.to_string().contains("panicked: boom: the answer is 42"), "{error}");
     assert_next_call_succeeds(&connector).await;
+}
+
+#[tokio::test]
+async fn a_trap_says_what_happened_in_one_line_and_keeps_the_backtrace_for_the_log() {
+    let connector = load("misbehave", Limits::default());
+    let error = call(&connector, "/panic").await.result.unwrap_err();
+    let CallError::Trap { reason, detail, .. } = &error else { panic!("expected a trap, got {error:?}") };
+    assert!(reason.contains("unreachable"), "{reason}");
+    let shown = error.to_string();
+    assert!(!shown.contains('\n') && !shown.contains("backtrace"), "{shown}");
+    let detail = detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("backtrace"), "the detail keeps wasmtime's backtrace: {detail}");
 }
 
 #[tokio::test]

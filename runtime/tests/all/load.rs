@@ -81,3 +81,57 @@ fn compiled_code_cache_is_written_and_reused() {
     assert!(std::fs::metadata(&entry).unwrap().len() > 1000, "entry rewritten");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The cache entry files of `dir`.
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// Plants `from`'s compiled entry under the name `to`'s code would be
+/// cached by, in `dir`.
+fn plant(dir: &std::path::Path, from_entry: &std::path::Path, to_code: &[u8]) -> std::path::PathBuf {
+    use sha2::Digest as _;
+    let name = from_entry.file_name().unwrap().to_str().unwrap();
+    let suffix = &name[name.find('-').unwrap()..];
+    let planted = dir.join(format!("{}{suffix}", hex::encode(sha2::Sha256::digest(to_code))));
+    std::fs::copy(from_entry, &planted).unwrap();
+    planted
+}
+
+async fn loads_as_itself(cache: &std::path::Path) -> bool {
+    let config = RuntimeConfig { cache_dir: Some(cache.to_path_buf()), ..test_config() };
+    let connector = Runtime::new(config).unwrap().load("items", &guest("items-transform"), Limits::default()).unwrap();
+    // misbehave answers "ok" on /ok; the canonical transform asks its backend.
+    let output = call(&connector, "/ok").await;
+    !matches!(&output.result, Ok(response) if response.body().as_ref() == b"ok")
+}
+
+#[tokio::test]
+async fn a_cache_others_may_write_is_not_loaded() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("compiled");
+    let config = RuntimeConfig { cache_dir: Some(cache.clone()), ..test_config() };
+    Runtime::new(config).unwrap().load("misbehave", &guest("misbehave"), Limits::default()).unwrap();
+    let entries = cache_entries(&cache);
+    assert_eq!(entries.len(), 1, "the cache holds the first guest");
+    assert_eq!(std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777, 0o700);
+    // Another user (anyone who may write the folder) plants the first guest's
+    // native code under the second guest's name.
+    let planted = plant(&cache, &entries[0], &guest("items-transform"));
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert!(loads_as_itself(&cache).await, "a folder others may write is not trusted");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(loads_as_itself(&cache).await, "an entry others may write is not trusted");
+    // What the checks stop: closed to others, the same entry is loaded.
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(!loads_as_itself(&cache).await, "a trusted cache is used as it is");
+}

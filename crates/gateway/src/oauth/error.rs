@@ -64,6 +64,13 @@ pub enum SignInFailure {
         /// The connector.
         connector: String,
     },
+    /// The redirect names an issuer that is not the connector's provider
+    /// (RFC 9207): the code may come from another provider.
+    #[error("the redirect comes from issuer `{issuer}`, not from this connector's provider")]
+    IssuerMismatch {
+        /// The `iss` the redirect carried.
+        issuer: String,
+    },
     /// The provider refused to exchange the code.
     #[error("the provider refused the code: {reason}")]
     CodeRefused {

@@ -49,6 +49,8 @@ pub struct OAuthSettings {
     pub global_redirect_cutoff: Option<chrono::NaiveDate>,
     /// Tokens are refreshed this long before they expire.
     pub refresh_margin: std::time::Duration,
+    /// A token whose refresh failed is not refreshed again for this long.
+    pub refresh_retry_after: std::time::Duration,
     /// Client settings per connector.
     pub clients: IndexMap<String, ClientSettings>,
 }
@@ -72,6 +74,7 @@ impl OAuthSettings {
         Ok(Self {
             global_redirect_cutoff: config.global_redirect_cutoff,
             refresh_margin: config.refresh_margin,
+            refresh_retry_after: config.refresh_retry_after,
             clients,
         })
     }
@@ -89,12 +92,15 @@ pub struct OAuth {
     public_url: url::Url,
     /// One refresh at a time per connection.
     refreshing: std::sync::Mutex<HashMap<ConnectionKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// The last failed refresh of each connection: the token's fingerprint,
+    /// when, and why.
+    failures: std::sync::Mutex<HashMap<ConnectionKey, (String, std::time::Instant, String)>>,
 }
 
 impl OAuth {
     /// The service over a vault, reaching providers through `network`.
     pub fn new(vault: Vault, network: Arc<Network>, settings: OAuthSettings, public_url: url::Url) -> Self {
-        Self { vault, network, settings, public_url, refreshing: Default::default() }
+        Self { vault, network, settings, public_url, refreshing: Default::default(), failures: Default::default() }
     }
 
     /// The redirect URI of a connector in a mode.

@@ -21,6 +21,8 @@ pub struct Provider {
     pub scopes: Vec<String>,
     /// The redirect mode.
     pub mode: RedirectMode,
+    /// The issuer identifier the package names, if any.
+    pub issuer: Option<String>,
 }
 
 /// The oauth2 client for the token endpoint.
@@ -61,11 +63,31 @@ impl OAuth {
         if scopes.is_empty() {
             scopes = scheme.map(|s| s.2).unwrap_or_default();
         }
-        Ok(Provider { client_id, client_secret, authorization_url, token_url, scopes, mode: package.redirect_mode() })
+        let issuer = custom("issuer");
+        Ok(Provider {
+            client_id,
+            client_secret,
+            authorization_url,
+            token_url,
+            scopes,
+            mode: package.redirect_mode(),
+            issuer,
+        })
     }
 }
 
 impl Provider {
+    /// Whether `issuer`, as a redirect's `iss` names it, is this provider:
+    /// the `issuer` of `oAuthSettings.customParameters` when the package
+    /// names one, else any issuer on the authorization endpoint's origin.
+    pub fn issued(&self, issuer: &str) -> bool {
+        if let Some(expected) = &self.issuer {
+            return issuer.trim_end_matches('/') == expected.trim_end_matches('/');
+        }
+        let origin = |text: &str| url::Url::parse(text).ok().map(|u| u.origin());
+        origin(issuer).is_some_and(|o| Some(o) == origin(&self.authorization_url))
+    }
+
     /// The client for the token endpoint, with the redirect URI a code
     /// exchange repeats.
     pub(super) fn token_client(&self, connector: &str, redirect_uri: Option<&str>) -> Result<TokenClient, OAuthError> {

@@ -13,6 +13,12 @@ use crate::store::{TokenSet, now};
 /// Why a connection that never signed in must.
 const NOT_SIGNED_IN: &str = "the connection has not been signed in";
 
+/// A token's fingerprint, to remember which one failed without keeping it.
+fn fingerprint(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(token.as_bytes())[..16])
+}
+
 impl OAuth {
     /// The connection's access token, refreshed first when it expires within
     /// the refresh margin.
@@ -23,7 +29,12 @@ impl OAuth {
         if let Some(reason) = stored.needs_signin {
             return Err(self.signin_required(&package.id, connection, &reason));
         }
-        let margin = self.settings.refresh_margin.as_secs();
+        // A short-lived token is not refreshed on every call: the margin is at
+        // most half its lifetime.
+        let margin = match stored.tokens.lifetime {
+            Some(lifetime) => self.settings.refresh_margin.as_secs().min(lifetime / 2),
+            None => self.settings.refresh_margin.as_secs(),
+        };
         let expiring = stored.tokens.expires_at.is_some_and(|at| at <= now() + margin);
         if expiring && stored.tokens.refresh_token.is_some() {
             return self.refresh(package, connection, &stored.tokens.access_token).await;
@@ -32,9 +43,13 @@ impl OAuth {
     }
 
     /// Refreshes the connection's tokens, unless another call already
-    /// replaced `stale` meanwhile. A refusal marks the connection as needing
-    /// a new sign-in. A refresh that finishes after a newer sign-in does not
-    /// overwrite it.
+    /// replaced `stale` meanwhile: however many calls see a token expire or
+    /// refused, one refresh is made for it. Only `invalid_grant` marks the
+    /// connection for a new sign-in; a provider that is down or slow leaves
+    /// it usable, and a refresh of the same token is not tried again for
+    /// `refresh_retry_after`. A refresh that finishes after a newer sign-in does not
+    /// overwrite it, and a refresh token goes only to the token endpoint that
+    /// issued it.
     pub async fn refresh(&self, package: &Package, connection: &str, stale: &str) -> Result<String, OAuthError> {
         let lock = {
             let mut locks = self.refreshing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -52,12 +67,25 @@ impl OAuth {
         if stored.tokens.access_token != stale {
             return Ok(stored.tokens.access_token);
         }
+        if let Some(reason) = self.failed_recently(package, connection, stale) {
+            return Err(OAuthError::Refresh { reason });
+        }
         let Some(refresh_token) = stored.tokens.refresh_token.clone() else {
             let reason = "the access token expired and the provider gave no refresh token";
             self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
             return Err(self.signin_required(&package.id, connection, reason));
         };
         let provider = self.provider(package)?;
+        if let Some(issued_by) = &stored.tokens.endpoints
+            && (issued_by.token_url != provider.token_url || issued_by.authorization_url != provider.authorization_url)
+        {
+            // The package now names other endpoints: the refresh token and the
+            // client secret are not sent to an endpoint that did not issue them.
+            let reason = "the connector's OAuth endpoints changed since the sign-in";
+            tracing::warn!(connector = %package.id, connection, old = %issued_by.token_url, new = %provider.token_url, "{reason}; the connection must sign in again");
+            self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
+            return Err(self.signin_required(&package.id, connection, reason));
+        }
         let client = provider.token_client(&package.id, None)?;
         let http = EgressHttp::new(&self.network, &provider.token_url);
         match client.exchange_refresh_token(&RefreshToken::new(refresh_token.clone())).request_async(&http).await {
@@ -66,6 +94,8 @@ impl OAuth {
                     access_token: token.access_token().secret().clone(),
                     refresh_token: token.refresh_token().map(|t| t.secret().clone()).or(Some(refresh_token)),
                     expires_at: token.expires_in().map(|d| now() + d.as_secs()),
+                    lifetime: token.expires_in().map(|d| d.as_secs()),
+                    endpoints: stored.tokens.endpoints.clone(),
                 };
                 if self.vault.save_refresh(&package.id, connection, &tokens, stored.version).await? {
                     tracing::info!(connector = %package.id, connection, "token refreshed");
@@ -80,13 +110,40 @@ impl OAuth {
                     .ok_or_else(|| self.signin_required(&package.id, connection, NOT_SIGNED_IN))?;
                 Ok(current.tokens.access_token)
             }
-            Err(RequestTokenError::ServerResponse(response)) => {
+            Err(RequestTokenError::ServerResponse(response))
+                if *response.error() == oauth2::basic::BasicErrorResponseType::InvalidGrant =>
+            {
                 let reason = format!("the provider refused to refresh the token ({})", response.error());
                 self.vault.mark_needs_signin(&package.id, connection, &reason, stored.version).await?;
                 tracing::warn!(connector = %package.id, connection, %reason, "connection needs sign-in");
                 Err(self.signin_required(&package.id, connection, &reason))
             }
-            Err(other) => Err(OAuthError::Refresh { reason: describe(&other) }),
+            // Anything else (temporarily_unavailable, a 5xx, a timeout) is the
+            // provider's passing trouble: the connection stays signed in.
+            Err(other) => {
+                let reason = describe(&other);
+                tracing::warn!(connector = %package.id, connection, %reason, "token refresh failed; will try again");
+                self.remember_failure(package, connection, stale, &reason);
+                Err(OAuthError::Refresh { reason })
+            }
         }
+    }
+
+    /// Why the refresh of `stale` failed, if it did less than
+    /// `refresh_retry_after` ago.
+    fn failed_recently(&self, package: &Package, connection: &str, stale: &str) -> Option<String> {
+        let failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (token, at, reason) = failures.get(&(package.id.clone(), connection.to_string()))?;
+        let wait = self.settings.refresh_retry_after;
+        (token == &fingerprint(stale) && at.elapsed() < wait)
+            .then(|| format!("{reason} (not tried again for {wait:?})"))
+    }
+
+    fn remember_failure(&self, package: &Package, connection: &str, stale: &str, reason: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.insert(
+            (package.id.clone(), connection.to_string()),
+            (fingerprint(stale), std::time::Instant::now(), reason.to_string()),
+        );
     }
 }

@@ -11,7 +11,7 @@ use sluice_package::RedirectMode;
 use super::http::{EgressHttp, describe};
 use super::{OAuth, OAuthError, SignInFailure};
 use crate::registry::{LoadedConnector, Registry};
-use crate::store::{PendingSignIn, TokenSet, now};
+use crate::store::{Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
     /// Starts signing `connection` in: remembers a PKCE verifier under a
@@ -67,6 +67,7 @@ impl OAuth {
         path_connector: Option<&str>,
         code: &str,
         state: &str,
+        issuer: Option<&str>,
     ) -> Result<(String, String), OAuthError> {
         let redirect_uri = match path_connector {
             Some(connector) => self.redirect_uri(connector, RedirectMode::PerConnector),
@@ -83,6 +84,13 @@ impl OAuth {
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
         let provider = self.provider(&connector.package)?;
+        // RFC 9207: a provider that says who it is must be the one the
+        // sign-in went to, or a code from another provider is being passed off.
+        if let Some(issuer) = issuer
+            && !provider.issued(issuer)
+        {
+            return Err(SignInFailure::IssuerMismatch { issuer: issuer.to_string() }.into());
+        }
         let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
         let http = EgressHttp::new(&self.network, &provider.token_url);
         let token = client
@@ -95,6 +103,11 @@ impl OAuth {
             access_token: token.access_token().secret().clone(),
             refresh_token: token.refresh_token().map(|t| t.secret().clone()),
             expires_at: token.expires_in().map(|d| now() + d.as_secs()),
+            lifetime: token.expires_in().map(|d| d.as_secs()),
+            endpoints: Some(Endpoints {
+                authorization_url: provider.authorization_url.clone(),
+                token_url: provider.token_url.clone(),
+            }),
         };
         self.vault.save_signin(&pending.connector, &pending.connection, &tokens).await?;
         tracing::info!(connector = %pending.connector, connection = %pending.connection, "connection signed in");

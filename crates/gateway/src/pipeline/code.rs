@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
 use sluice_egress::{EgressError, SendOptions};
-use sluice_package::credentials::HiddenCredentials;
+use sluice_package::credentials::SendCredentials;
 use sluice_runtime::{Backend, CallError, CallInfo, CallReport, Invocation, LogLevel, SendError};
 
 use super::send::{Refresh, count_denial, send_refreshing};
@@ -18,24 +18,21 @@ use super::{Call, CallFailure, Scope, SignedIn};
 use crate::gateway::Gateway;
 use crate::metrics::{KindLabels, OperationLabels};
 
-/// Runs the operation's code on `request`.
+/// Runs the operation's code on `request`; `credentials`, when the code may
+/// not see them, go on its calls to the backend's origin.
 pub(super) async fn run(
     gateway: &Gateway,
     scope: &Scope,
     code: &sluice_runtime::Connector,
     call: &Call<'_>,
-    mut request: http::Request<Bytes>,
+    request: http::Request<Bytes>,
+    credentials: Option<SendCredentials>,
     signed_in: Option<SignedIn>,
 ) -> Result<http::Response<Bytes>, CallFailure> {
-    let hidden = if scope.connector.package.settings.code.sees_credentials {
-        HiddenCredentials::default()
-    } else {
-        HiddenCredentials::take(&mut request, &scope.secrets.as_strs())
-    };
     let backend = Arc::new(CodeBackend {
         gateway: gateway.clone(),
         scope: scope.clone(),
-        hidden: Mutex::new(hidden),
+        credentials: Mutex::new(credentials),
         signed_in: Mutex::new(signed_in),
     });
     let invocation = Invocation {
@@ -45,8 +42,10 @@ pub(super) async fn run(
         request,
     };
     let started = Instant::now();
-    let output = code.call(invocation, backend).await;
-    emit_logs(scope, &output.report);
+    let output = code.call_started_at(invocation, backend, call.received).await;
+    // A failed call is logged once, by the server; the code's own lines say
+    // why at debug level then.
+    emit_logs(scope, &output.report, output.result.is_err());
     tracing::debug!(
         fuel = output.report.fuel_consumed,
         peak_memory = output.report.peak_memory_bytes,
@@ -55,8 +54,7 @@ pub(super) async fn run(
         "code ran"
     );
     let metrics = gateway.metrics();
-    let labels =
-        OperationLabels { connector: scope.connector.package.id.clone(), operation: scope.operation_id.clone() };
+    let labels = OperationLabels::new(&scope.connector.package.id, &scope.operation_id);
     metrics.code_invocations.get_or_create(&labels).inc();
     if let Some(fuel) = output.report.fuel_consumed {
         metrics.fuel_consumed.get_or_create(&labels).inc_by(fuel);
@@ -64,31 +62,25 @@ pub(super) async fn run(
     output.result.map_err(|error| {
         if error.is_sandbox_stop() || matches!(error, CallError::Capacity(_) | CallError::Host(_)) {
             let kind = crate::kinds::call_error_kind(&error);
-            metrics
-                .traps
-                .get_or_create(&KindLabels {
-                    connector: scope.connector.package.id.clone(),
-                    operation: scope.operation_id.clone(),
-                    kind: kind.into(),
-                })
-                .inc();
+            metrics.traps.get_or_create(&KindLabels::new(&scope.connector.package.id, &scope.operation_id, kind)).inc();
         }
-        CallFailure::Code(match error {
-            CallError::Client { status, message } => {
-                CallError::Client { status, message: scope.secrets.redact(&message) }
-            }
-            CallError::Upstream(message) => CallError::Upstream(scope.secrets.redact(&message)),
-            other => other,
-        })
+        // Every message the code can produce is redacted, whatever its path.
+        let error = error.map_messages(|message| scope.secrets.redact(message));
+        if let CallError::Trap { detail: Some(detail), .. } = &error {
+            tracing::debug!(detail = %detail, "the trap as wasmtime reports it");
+        }
+        CallFailure::Code(error)
     })
 }
 
-/// The code's log lines, redacted, inside the call's span.
-fn emit_logs(scope: &Scope, report: &CallReport) {
+/// The code's log lines, redacted, inside the call's span; at debug level
+/// all of them when the call failed.
+fn emit_logs(scope: &Scope, report: &CallReport, failed: bool) {
     for line in &report.logs {
         let message = scope.secrets.redact(&line.message);
         let source = line.source.to_string();
-        match line.level {
+        let level = if failed { LogLevel::Debug } else { line.level };
+        match level {
             LogLevel::Trace => tracing::trace!(target: "sluice::guest", source, "{message}"),
             LogLevel::Debug => tracing::debug!(target: "sluice::guest", source, "{message}"),
             LogLevel::Info => tracing::info!(target: "sluice::guest", source, "{message}"),
@@ -106,11 +98,12 @@ fn original_url(parts: &http::request::Parts) -> String {
 }
 
 /// The code's `send`: through the connection's egress policy, with the
-/// hidden credentials put back, and one token refresh after a 401.
+/// credentials put on its calls to the backend's origin, and one token
+/// refresh after a 401.
 struct CodeBackend {
     gateway: Gateway,
     scope: Scope,
-    hidden: Mutex<HiddenCredentials>,
+    credentials: Mutex<Option<SendCredentials>>,
     signed_in: Mutex<Option<SignedIn>>,
 }
 
@@ -143,7 +136,11 @@ impl Backend for CodeBackend {
         call: &CallInfo,
         mut request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, SendError> {
-        lock(&self.hidden).restore(&mut request);
+        let applied = match lock(&self.credentials).as_ref() {
+            Some(credentials) => credentials.apply(&mut request),
+            None => Ok(()),
+        };
+        applied.map_err(|error| SendError::InvalidRequest(self.scope.secrets.redact(&error.to_string())))?;
         let signed_in = lock(&self.signed_in).clone();
         let options = SendOptions {
             timeout: call.deadline.saturating_duration_since(Instant::now()),
@@ -157,8 +154,8 @@ impl Backend for CodeBackend {
             // The code sees the backend's 401; the connection is marked for sign-in.
             Refresh::Failed(error) => tracing::warn!(error = %error, "token refresh after a 401 failed"),
             Refresh::Fresh(fresh) => {
-                if let Some(stale) = &signed_in {
-                    lock(&self.hidden).replace_bearer(&stale.token, &fresh);
+                if let Some(credentials) = lock(&self.credentials).as_mut() {
+                    credentials.replace_token(&fresh);
                 }
                 *lock(&self.signed_in) = Some(SignedIn { token: fresh });
             }

@@ -3,19 +3,18 @@
 //! 1. [`resolve`]: the connector, the connection and the operation (method
 //!    and path against the definition's templates);
 //! 2. the connection's OAuth token, when it signs in ([`token`]);
-//! 3. the backend request, built as `sluice_package::request::prepare`
-//!    builds it for every caller: defaults and required parameters, the
-//!    backend URL, the connection's credentials, the request policies in the
-//!    package's order;
-//! 4. [`dispatch`]: the custom code if the operation has it (its `send`
-//!    makes the backend calls, through the egress policy), else the request
-//!    itself through the egress policy;
+//! 3. the backend request, built as `sluice_package::request` builds it for
+//!    every caller: defaults and required parameters, the backend URL, the
+//!    connection's credentials, the request policies in the package's order;
+//! 4. the custom code if the operation has it (its `send` makes the backend
+//!    calls, through the egress policy), else the request itself through the
+//!    egress policy;
 //! 5. the response policies.
 //!
-//! When the code may not see credentials (the default), the headers and
-//! query parameters that carry a secret after step 3 are taken out of the
-//! request the code gets, and put back on the code's backend requests to
-//! the same host.
+//! When the code may not see credentials (the default), its request is
+//! built without them (`request::prepare_for_code`), with the secret values
+//! policies place as placeholders; its own backend requests to the backend's
+//! origin get the credentials and the secrets.
 
 mod code;
 mod error;
@@ -49,6 +48,9 @@ pub struct Call<'a> {
     pub parts: http::request::Parts,
     /// The client's body.
     pub body: Bytes,
+    /// When the gateway received the request: the code's deadline counts
+    /// from then.
+    pub received: std::time::Instant,
 }
 
 /// What the steps after routing share: the call's connector, connection and
@@ -83,9 +85,6 @@ pub async fn run(
     let secrets = CallSecrets::new(&connection.connection, token.as_deref());
     let query = call.parts.uri.query().unwrap_or_default();
     let client = ClientRequest { method: &call.parts.method, query, headers: &call.parts.headers, body: &call.body };
-    let request = request::prepare(&connector.package, &route, &client, &connection.connection, token.as_deref())
-        .map_err(|source| redacted(source, &secrets))?;
-
     let scope = Scope {
         connector: Arc::clone(&connector),
         connection: Arc::clone(&connection),
@@ -93,8 +92,29 @@ pub async fn run(
         operation_id: operation_id.clone(),
         secrets,
     };
-    let signed_in = token.map(|token| SignedIn { token });
-    let mut response = dispatch(gateway, &scope, &call, request, signed_in).await?;
+    let signed_in = token.clone().map(|token| SignedIn { token });
+    let package = &connector.package;
+    let mut response = match (&connector.code, package.runs_code(operation_id)) {
+        (Some(code), true) => {
+            // Code that may not see the credentials gets a request without
+            // them; they go on its own calls to the backend's origin.
+            let (request, credentials) = if package.settings.code.sees_credentials {
+                let request = request::prepare(package, &route, &client, &connection.connection, token.as_deref());
+                (request.map_err(|source| redacted(source, &scope.secrets))?, None)
+            } else {
+                let prepared =
+                    request::prepare_for_code(package, &route, &client, &connection.connection, token.as_deref());
+                let (request, credentials) = prepared.map_err(|source| redacted(source, &scope.secrets))?;
+                (request, Some(credentials))
+            };
+            code::run(gateway, &scope, code, &call, request, credentials, signed_in).await?
+        }
+        _ => {
+            let request = request::prepare(package, &route, &client, &connection.connection, token.as_deref())
+                .map_err(|source| redacted(source, &scope.secrets))?;
+            send::direct(gateway, &scope, request, signed_in.as_ref()).await?
+        }
+    };
 
     let values = connection.connection.values();
     let query = client.query_pairs();
@@ -120,20 +140,6 @@ async fn token(
     }
     let oauth = gateway.oauth()?;
     Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
-}
-
-/// Step 4: the code, when the operation runs it, else the backend directly.
-async fn dispatch(
-    gateway: &Gateway,
-    scope: &Scope,
-    call: &Call<'_>,
-    request: http::Request<Bytes>,
-    signed_in: Option<SignedIn>,
-) -> Result<http::Response<Bytes>, CallFailure> {
-    match (&scope.connector.code, scope.connector.package.runs_code(&scope.operation_id)) {
-        (Some(code), true) => code::run(gateway, scope, code, call, request, signed_in).await,
-        _ => send::direct(gateway, scope, request, signed_in.as_ref()).await,
-    }
 }
 
 /// A request-building failure, its message redacted of the call's secrets.

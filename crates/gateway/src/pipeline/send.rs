@@ -101,11 +101,7 @@ pub(super) fn count_denial(gateway: &Gateway, scope: &Scope, kind: &str) {
     gateway
         .metrics()
         .egress_denials
-        .get_or_create(&KindLabels {
-            connector: scope.connector.package.id.clone(),
-            operation: scope.operation_id.clone(),
-            kind: kind.into(),
-        })
+        .get_or_create(&KindLabels::new(&scope.connector.package.id, &scope.operation_id, kind))
         .inc();
 }
 

@@ -16,7 +16,7 @@ use crate::config::{ConnectionConfig, MissingEnv};
 #[derive(Debug)]
 pub struct LoadedConnector {
     /// The package as loaded.
-    pub package: Package,
+    pub package: Arc<Package>,
     /// Its compiled code, if it has `script.wasm`.
     pub code: Option<sluice_runtime::Connector>,
     /// Its connections by id; a refused one keeps the reason.
@@ -52,6 +52,18 @@ pub enum LoadFailure {
     /// Loading panicked (a bug); the registry keeps serving the others.
     #[error("loading panicked")]
     Panicked(#[source] tokio::task::JoinError),
+}
+
+impl LoadFailure {
+    /// The failure for a client's error answer: what is wrong, without the
+    /// folder's path on the gateway's machine.
+    pub fn public(&self) -> String {
+        match self {
+            LoadFailure::Package(error) => format!("{}: {}", error.file, error.reason),
+            LoadFailure::Code { source, .. } => format!("script.wasm: {source}"),
+            LoadFailure::Panicked(_) => "loading failed; the operator's log says why".into(),
+        }
+    }
 }
 
 /// A connection of the settings file was refused at load.
@@ -91,6 +103,19 @@ pub enum ConnectionRefused {
         /// Why it is unusable.
         reason: DynamicHostProblem,
     },
+}
+
+impl ConnectionRefused {
+    /// The refusal for a client's error answer: without the names of the
+    /// gateway's environment variables.
+    pub fn public(&self) -> String {
+        match self {
+            ConnectionRefused::Env { connection, parameter, .. } => {
+                format!("connection `{connection}`: parameter `{parameter}` has no value where the gateway runs")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Why a dynamic host URL is unusable.
@@ -141,7 +166,7 @@ impl Loader {
             }
             connections.insert(config.id.clone(), state);
         }
-        Ok(LoadedConnector { package, code, connections })
+        Ok(LoadedConnector { package: Arc::new(package), code, connections })
     }
 }
 

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::metrics::{ConnectorLabels, Metrics};
+
 pub use load::{ConnectionRefused, ConnectionState, DynamicHostProblem, LoadFailure, LoadedConnector, Loader};
 
 /// What the registry holds for one package folder.
@@ -20,6 +22,11 @@ pub use load::{ConnectionRefused, ConnectionState, DynamicHostProblem, LoadFailu
 enum Entry {
     Ready(Arc<LoadedConnector>),
     Failed(Arc<LoadFailure>),
+    /// A new version failed to load; calls keep the last good one.
+    Stale {
+        serving: Arc<LoadedConnector>,
+        failure: Arc<LoadFailure>,
+    },
 }
 
 /// What identifies a package folder's contents: names, sizes and times of its files.
@@ -53,13 +60,26 @@ pub struct Registry {
     loader: Arc<Loader>,
     entries: ArcSwap<HashMap<String, (Fingerprint, Entry)>>,
     reloading: tokio::sync::Mutex<()>,
+    metrics: Arc<Metrics>,
 }
 
 impl Registry {
     /// An empty registry of the packages under `root`; [`Registry::reload`]
     /// fills it.
-    pub fn new(root: PathBuf, loader: Loader) -> Self {
-        Self { root, loader: Arc::new(loader), entries: Default::default(), reloading: tokio::sync::Mutex::new(()) }
+    pub fn new(root: PathBuf, loader: Loader, metrics: Arc<Metrics>) -> Self {
+        Self {
+            root,
+            loader: Arc::new(loader),
+            entries: Default::default(),
+            reloading: tokio::sync::Mutex::new(()),
+            metrics,
+        }
+    }
+
+    /// Whether a connector with this id is in the registry (loaded or not),
+    /// for labelling metrics with known names only.
+    pub fn knows(&self, id: &str) -> bool {
+        self.entries.load().contains_key(id)
     }
 
     /// The packages directory.
@@ -71,7 +91,7 @@ impl Registry {
     /// every handler uses.
     pub fn get(&self, id: &str) -> Result<Arc<LoadedConnector>, LookupError> {
         match self.entries.load().get(id) {
-            Some((_, Entry::Ready(connector))) => Ok(Arc::clone(connector)),
+            Some((_, Entry::Ready(connector) | Entry::Stale { serving: connector, .. })) => Ok(Arc::clone(connector)),
             Some((_, Entry::Failed(reason))) => {
                 Err(LookupError::Failed { connector: id.to_string(), reason: Arc::clone(reason) })
             }
@@ -85,7 +105,7 @@ impl Registry {
         let mut loaded: Vec<Arc<LoadedConnector>> = entries
             .values()
             .filter_map(|(_, entry)| match entry {
-                Entry::Ready(connector) => Some(Arc::clone(connector)),
+                Entry::Ready(connector) | Entry::Stale { serving: connector, .. } => Some(Arc::clone(connector)),
                 Entry::Failed(_) => None,
             })
             .collect();
@@ -93,7 +113,9 @@ impl Registry {
         loaded
     }
 
-    /// The ids of loaded connectors and the failures, for reports.
+    /// The ids of loaded connectors and the failures, for reports; a
+    /// connector whose new version failed is in both (it serves the last
+    /// good one).
     pub fn status(&self) -> (Vec<String>, Vec<(String, Arc<LoadFailure>)>) {
         let entries = self.entries.load();
         let mut ready = Vec::new();
@@ -102,6 +124,10 @@ impl Registry {
             match entry {
                 Entry::Ready(_) => ready.push(id.clone()),
                 Entry::Failed(reason) => failed.push((id.clone(), Arc::clone(reason))),
+                Entry::Stale { failure, .. } => {
+                    ready.push(id.clone());
+                    failed.push((id.clone(), Arc::clone(failure)));
+                }
             }
         }
         ready.sort();
@@ -128,15 +154,34 @@ impl Registry {
             let loader = Arc::clone(&self.loader);
             let loading = dir.clone();
             // Compiling code is CPU work; keep it off the async workers.
-            let entry = match tokio::task::spawn_blocking(move || loader.load(&loading)).await {
-                Ok(Ok(connector)) => Entry::Ready(Arc::new(connector)),
-                Ok(Err(failure)) => Entry::Failed(Arc::new(failure)),
-                Err(panic) => Entry::Failed(Arc::new(LoadFailure::Panicked(panic))),
+            let loaded = match tokio::task::spawn_blocking(move || loader.load(&loading)).await {
+                Ok(Ok(connector)) => Ok(Arc::new(connector)),
+                Ok(Err(failure)) => Err(Arc::new(failure)),
+                Err(panic) => Err(Arc::new(LoadFailure::Panicked(panic))),
             };
-            match &entry {
-                Entry::Ready(_) => tracing::info!(connector = %id, folder = %dir.display(), "connector loaded"),
-                Entry::Failed(reason) => tracing::error!(connector = %id, %reason, "connector failed to load"),
-            }
+            let last_good = match current.get(&id) {
+                Some((_, Entry::Ready(connector) | Entry::Stale { serving: connector, .. })) => Some(connector),
+                _ => None,
+            };
+            let labels = ConnectorLabels::new(&id);
+            let entry = match (loaded, last_good) {
+                (Ok(connector), _) => {
+                    tracing::info!(connector = %id, folder = %dir.display(), "connector loaded");
+                    self.metrics.stale_connectors.get_or_create(&labels).set(0);
+                    Entry::Ready(connector)
+                }
+                (Err(failure), Some(serving)) => {
+                    tracing::error!(connector = %id, reason = %failure, "the new version failed to load; keeping the last good version");
+                    self.metrics.reload_failures.get_or_create(&labels).inc();
+                    self.metrics.stale_connectors.get_or_create(&labels).set(1);
+                    Entry::Stale { serving: Arc::clone(serving), failure }
+                }
+                (Err(failure), None) => {
+                    tracing::error!(connector = %id, reason = %failure, "connector failed to load");
+                    self.metrics.reload_failures.get_or_create(&labels).inc();
+                    Entry::Failed(failure)
+                }
+            };
             next.insert(id, (fingerprint, entry));
         }
         for id in current.keys().filter(|id| !next.contains_key(*id)) {
@@ -171,7 +216,8 @@ impl Registry {
     }
 }
 
-/// Every folder under `root` that holds a definition.
+/// Every folder under `root` that holds a definition; a link to a folder
+/// is listed too, so that its refusal is reported rather than silent.
 fn package_dirs(root: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -23,7 +23,7 @@ pub(super) async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
 
 fn entries(registry: &Registry) -> Vec<AuditEntry> {
     let loaded = registry.loaded();
-    audit::audit(loaded.iter().map(|c| &c.package))
+    audit::audit(loaded.iter().map(|c| c.package.as_ref()))
 }
 
 /// `GET /admin/redirect-audit`: JSON.

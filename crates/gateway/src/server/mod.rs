@@ -15,8 +15,11 @@
 //! handler's [`GatewayError`] into its problem+json answer, logged once.
 
 mod admin;
+mod listen;
 mod operation;
 mod signin;
+
+pub use listen::serve;
 
 use std::sync::Arc;
 
@@ -32,6 +35,17 @@ use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::problem::{CORRELATION_HEADER, GatewayError};
 use crate::registry::Registry;
+
+/// Serves the gateway on `listener` under its request limits until
+/// `shutdown` completes.
+pub async fn serve_gateway(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let limits = *gateway.request_limits();
+    serve(listener, router(gateway), limits, shutdown).await
+}
 
 /// The gateway's router.
 pub fn router(gateway: Gateway) -> Router {
@@ -82,8 +96,10 @@ impl IntoResponse for GatewayError {
 }
 
 /// The layer: correlation id, the request's span, and the one log line and
-/// problem answer of a failure.
+/// problem answer of a failure. The line says how long the gateway held the
+/// request (`elapsed_ms`), from the moment it had read its headers.
 async fn correlate(mut request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let id: Arc<str> = correlation_id(&request).into();
     request.extensions_mut().insert(CorrelationId(Arc::clone(&id)));
     let span = tracing::info_span!(
@@ -99,10 +115,14 @@ async fn correlate(mut request: Request, next: Next) -> Response {
     if let Some(Failed(error)) = response.extensions_mut().remove::<Failed>() {
         let _inside = span.enter();
         let (status, kind, _) = error.classify();
+        // One line per failure, its text escaped: it holds what clients and
+        // code wrote (ids from the URL, a provider's error description).
+        let text = sluice_runtime::escape_controls(error.to_string());
+        let elapsed_ms = started.elapsed().as_millis();
         if status.is_server_error() {
-            tracing::error!(kind, error = %error, "call failed");
+            tracing::error!(kind, error = %text, elapsed_ms, "call failed");
         } else {
-            tracing::info!(kind, error = %error, "call refused");
+            tracing::info!(kind, error = %text, elapsed_ms, "call refused");
         }
         response = error.problem(&id);
     }

@@ -9,10 +9,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sluice_package::request::HOP_BY_HOP;
+use sluice_runtime::escape_controls;
 
 use super::CorrelationId;
 use crate::gateway::Gateway;
-use crate::metrics::{OperationLabels, RequestLabels};
+use crate::metrics::{OperationLabels, RequestLabels, UNKNOWN};
 use crate::pipeline::{self, Call};
 use crate::problem::GatewayError;
 
@@ -50,15 +51,20 @@ async fn serve(
     request: Request,
 ) -> Response {
     let started = Instant::now();
+    // The ids come from the URL, decoded: escaped, they cannot forge a log line.
     let span = tracing::Span::current();
-    span.record("connector", connector.as_str());
-    span.record("connection", connection.as_str());
-    let mut operation_id = String::new();
+    span.record("connector", escape_controls(connector.clone()).as_str());
+    span.record("connection", escape_controls(connection.clone()).as_str());
+    let mut watch = ClientWatch { gateway: &gateway, connector: &connector, operation: String::new(), answered: false };
     let outcome = async {
         check_limits(&gateway, &request)?;
         let (parts, body) = request.into_parts();
-        let limit = gateway.request_limits().max_body_bytes;
-        let body = axum::body::to_bytes(body, limit).await.map_err(|_| GatewayError::BodyTooLarge { limit })?;
+        let limits = gateway.request_limits();
+        let limit = limits.max_body_bytes;
+        let body = tokio::time::timeout(limits.body_read_timeout, axum::body::to_bytes(body, limit))
+            .await
+            .map_err(|_| GatewayError::BodyTimeout { after: limits.body_read_timeout })?
+            .map_err(|_| GatewayError::BodyTooLarge { limit })?;
         let call = Call {
             connector: &connector,
             connection: &connection,
@@ -66,28 +72,50 @@ async fn serve(
             correlation_id: &correlation.0,
             parts,
             body,
+            received: started,
         };
-        Ok::<_, GatewayError>(pipeline::run(&gateway, call, &mut operation_id).await?)
+        Ok::<_, GatewayError>(pipeline::run(&gateway, call, &mut watch.operation).await?)
     }
     .await;
+    watch.answered = true;
+    let operation_id = std::mem::take(&mut watch.operation);
     let response = match outcome {
         Ok(response) => into_axum(response),
         Err(error) => error.into_response(),
     };
+    // Only names the registry knows become labels.
+    let known = gateway.registry().knows(&connector);
+    let connector = if known { connector.as_str() } else { UNKNOWN };
+    let operation = if operation_id.is_empty() { UNKNOWN } else { operation_id.as_str() };
     let metrics = gateway.metrics();
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            connector: connector.clone(),
-            operation: operation_id.clone(),
-            status: response.status().as_u16(),
-        })
-        .inc();
-    metrics
-        .latency
-        .get_or_create(&OperationLabels { connector, operation: operation_id })
-        .observe(started.elapsed().as_secs_f64());
+    metrics.requests.get_or_create(&RequestLabels::new(connector, operation, response.status().as_u16())).inc();
+    metrics.latency.get_or_create(&OperationLabels::new(connector, operation)).observe(started.elapsed().as_secs_f64());
     response
+}
+
+/// Notices a call whose client went away: the handler is dropped before it
+/// answers, which cancels the call. It is counted (`client_closed`) and
+/// logged once, inside the call's span.
+struct ClientWatch<'g> {
+    gateway: &'g Gateway,
+    connector: &'g str,
+    operation: String,
+    answered: bool,
+}
+
+impl Drop for ClientWatch<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        let connector = if self.gateway.registry().knows(self.connector) { self.connector } else { UNKNOWN };
+        let operation = if self.operation.is_empty() { UNKNOWN } else { self.operation.as_str() };
+        self.gateway.metrics().client_closed.get_or_create(&OperationLabels::new(connector, operation)).inc();
+        tracing::info!(
+            kind = "client-closed",
+            "the client closed the connection before the answer; the call was cancelled"
+        );
+    }
 }
 
 /// Refuses oversized headers (431) and bodies announced as oversized (413)

@@ -30,6 +30,8 @@ pub(super) struct RedirectQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// The provider's issuer identifier (RFC 9207), when it sends one.
+    iss: Option<String>,
 }
 
 /// `/redirect`: the global redirect URI.
@@ -67,7 +69,8 @@ async fn finish(
     let (Some(code), Some(state)) = (query.code, query.state) else {
         return Err(crate::oauth::OAuthError::from(SignInFailure::MissingCodeOrState).into());
     };
-    let (connector, connection) = gateway.oauth()?.finish_signin(registry, connector, &code, &state).await?;
+    let (connector, connection) =
+        gateway.oauth()?.finish_signin(registry, connector, &code, &state, query.iss.as_deref()).await?;
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
          <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in. You can close this page.</p></body></html>",

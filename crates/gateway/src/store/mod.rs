@@ -16,7 +16,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use vault::{PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
+pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.
 #[derive(Clone, PartialEq, Eq)]

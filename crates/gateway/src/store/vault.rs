@@ -28,6 +28,22 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     /// When the access token expires, in seconds since the Unix epoch.
     pub expires_at: Option<u64>,
+    /// How long the access token lasted when issued, in seconds.
+    #[serde(default)]
+    pub lifetime: Option<u64>,
+    /// The provider's endpoints the tokens came from: a refresh goes only
+    /// to the token endpoint they were issued by.
+    #[serde(default)]
+    pub endpoints: Option<Endpoints>,
+}
+
+/// The provider endpoints of a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The authorization endpoint.
+    pub authorization_url: String,
+    /// The token endpoint.
+    pub token_url: String,
 }
 
 impl fmt::Debug for TokenSet {
@@ -36,6 +52,8 @@ impl fmt::Debug for TokenSet {
             .field("access_token", &"***")
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
             .field("expires_at", &self.expires_at)
+            .field("lifetime", &self.lifetime)
+            .field("endpoints", &self.endpoints)
             .finish()
     }
 }
@@ -212,7 +230,13 @@ mod tests {
     }
 
     fn tokens(access: &str) -> TokenSet {
-        TokenSet { access_token: access.into(), refresh_token: Some("rt-secret-2".into()), expires_at: Some(5) }
+        TokenSet {
+            access_token: access.into(),
+            refresh_token: Some("rt-secret-2".into()),
+            expires_at: Some(5),
+            lifetime: None,
+            endpoints: None,
+        }
     }
 
     #[tokio::test]

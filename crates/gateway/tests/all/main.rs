@@ -5,6 +5,7 @@
 mod connectors;
 mod environment;
 mod errors;
+mod hardening;
 mod oauth;
 mod packages;
 mod policies;

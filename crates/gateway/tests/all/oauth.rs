@@ -24,6 +24,12 @@ struct AuthState {
     live_tokens: HashMap<String, u64>,
     refresh_tokens: HashMap<String, bool>,
     refresh_grants: usize,
+    /// Refresh requests of any outcome.
+    refresh_attempts: usize,
+    /// When set, refresh requests get this status and OAuth error code.
+    refresh_failure: Option<(u16, &'static str)>,
+    /// When set, the redirect back carries this `iss` (RFC 9207).
+    iss: Option<String>,
     expires_in: u64,
     counter: u64,
 }
@@ -75,7 +81,11 @@ async fn authorize(State(auth): State<Auth>, Query(q): Query<HashMap<String, Str
     }
     let code = format!("code-{}", q["code_challenge"].len() + auth.state().codes.len());
     auth.state().codes.insert(code.clone(), (q["code_challenge"].clone(), redirect_uri.clone()));
-    let location = format!("{redirect_uri}?code={code}&state={}", q.get("state").cloned().unwrap_or_default());
+    let mut location = format!("{redirect_uri}?code={code}&state={}", q.get("state").cloned().unwrap_or_default());
+    if let Some(iss) = &auth.state().iss {
+        location
+            .push_str(&format!("&iss={}", url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>()));
+    }
     (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
 }
 
@@ -95,6 +105,11 @@ async fn token(State(auth): State<Auth>, Form(form): Form<HashMap<String, String
             axum::Json(auth.issue()).into_response()
         }
         Some("refresh_token") => {
+            auth.state().refresh_attempts += 1;
+            if let Some((status, error)) = auth.state().refresh_failure {
+                let status = StatusCode::from_u16(status).unwrap();
+                return (status, axum::Json(json!({"error": error}))).into_response();
+            }
             let live = form.get("refresh_token").and_then(|t| auth.state().refresh_tokens.get(t).copied());
             if live != Some(true) {
                 return invalid();
@@ -265,11 +280,24 @@ async fn redirect_on_the_wrong_path_is_refused() {
 
 #[tokio::test]
 async fn token_refreshed_before_expiry() {
-    let setup = setup("GlobalPerConnector", 1, &["/redirect/plant"]).await;
+    // A 2 s token is refreshed once less than half its life is left.
+    let setup = setup("GlobalPerConnector", 2, &["/redirect/plant"]).await;
     assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let answer = setup.gateway.get("/apim/plant/main/items").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(setup.auth.state().refresh_grants, 1, "the expiring token was refreshed first");
+}
+
+#[tokio::test]
+async fn a_short_lived_token_is_not_refreshed_on_every_call() {
+    // With the 60 s margin against 30 s tokens, every call used to refresh.
+    let setup = setup("GlobalPerConnector", 30, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    for _ in 0..3 {
+        assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 200);
+    }
+    assert_eq!(setup.auth.state().refresh_grants, 0);
 }
 
 #[tokio::test]
@@ -355,4 +383,119 @@ async fn an_oauth_section_without_its_key_fails_start_up_with_the_reason() {
     assert!(matches!(error, sluice_gateway::StartError::OAuth(_)), "{error:?}");
     let text = format!("{error:#}");
     assert!(text.contains("[oauth]") && text.contains("SLUICE_TEST_NO_SUCH_KEY"), "{text}");
+}
+
+/// A gateway whose failed refreshes are not tried again for `retry_after`.
+async fn setup_retrying(retry_after: std::time::Duration) -> Setup {
+    let (auth, server) = start_auth(3600).await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let config =
+        sluice_gateway::config::OAuthConfig { refresh_retry_after: retry_after, ..oauth_config(key_dir.path(), None) };
+    let gateway = TestGatewayBuilder::new()
+        .package("plant", definition(server), properties("GlobalPerConnector"))
+        .connection("plant", "main", &[])
+        .oauth(config)
+        .start()
+        .await;
+    auth.state().redirect_uris.push(gateway.url("/redirect/plant"));
+    Setup { gateway, auth, key_dir }
+}
+
+#[tokio::test]
+async fn one_refresh_however_many_calls_see_the_401() {
+    let setup = std::sync::Arc::new(setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await);
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    setup.auth.revoke_access_tokens();
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let setup = std::sync::Arc::clone(&setup);
+            tokio::spawn(async move { setup.gateway.get("/apim/plant/main/items").await.status })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    assert_eq!(setup.auth.state().refresh_attempts, 1);
+}
+
+#[tokio::test]
+async fn a_provider_that_is_down_leaves_the_connection_usable() {
+    for (status, error) in [(503, "temporarily_unavailable"), (500, "server_error")] {
+        let setup = setup_retrying(std::time::Duration::from_millis(300)).await;
+        assert_eq!(sign_in(&setup.gateway).await.status, 200);
+        setup.auth.revoke_access_tokens();
+        setup.auth.state().refresh_failure = Some((status, error));
+        let answer = setup.gateway.get("/apim/plant/main/items").await;
+        assert_eq!((answer.status, answer.problem_type().as_str()), (502, "backend-failed"), "{}", answer.text());
+        // Calls that see the same token fail at once, without another refresh.
+        let again = setup.gateway.get("/apim/plant/main/items").await;
+        assert_eq!(again.status, 502);
+        assert_eq!(setup.auth.state().refresh_attempts, 1, "{error}: not retried by every call");
+        // The provider recovers; after the pause the next call refreshes.
+        setup.auth.state().refresh_failure = None;
+        tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+        let healed = setup.gateway.get("/apim/plant/main/items").await;
+        assert_eq!(healed.status, 200, "{error}: {}", healed.text());
+        assert_eq!(setup.auth.state().refresh_grants, 1);
+    }
+}
+
+#[tokio::test]
+async fn only_invalid_grant_asks_for_a_new_sign_in() {
+    let setup = setup_retrying(std::time::Duration::from_millis(1)).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    setup.auth.revoke_access_tokens();
+    setup.auth.state().refresh_failure = Some((400, "invalid_grant"));
+    let answer = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (401, "signin-required"), "{}", answer.text());
+}
+
+#[tokio::test]
+async fn a_state_sent_to_the_wrong_redirect_uri_stays_usable() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let started = setup.gateway.get("/connections/plant/main/signin").await;
+    let provider = get_absolute(&setup.gateway, started.headers["location"].to_str().unwrap()).await;
+    let right = provider.headers["location"].to_str().unwrap().to_string();
+    let wrong = right.replace("/redirect/plant", "/redirect");
+    let refused = get_absolute(&setup.gateway, &wrong).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (400, "signin-failed"));
+    assert!(refused.json()["detail"].as_str().unwrap().contains("/redirect/plant"), "{}", refused.text());
+    let answer = get_absolute(&setup.gateway, &right).await;
+    assert_eq!(answer.status, 200, "the state was not used up: {}", answer.text());
+}
+
+#[tokio::test]
+async fn a_redirect_from_another_issuer_is_refused() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    setup.auth.state().iss = Some("https://login.attacker.example".into());
+    let answer = sign_in(&setup.gateway).await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (400, "signin-failed"), "{}", answer.text());
+    assert!(answer.json()["detail"].as_str().unwrap().contains("login.attacker.example"));
+    let still = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!(still.problem_type(), "signin-required", "no tokens were stored");
+    // The provider naming itself is fine.
+    let server = setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap();
+    setup.auth.state().iss = Some(format!("http://{server}"));
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_changed_token_url_needs_a_new_sign_in_and_gets_no_refresh_token() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let (elsewhere, other_server) = start_auth(3600).await;
+    // An update of the package moves its token endpoint to another server.
+    let server: std::net::SocketAddr =
+        setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap().parse().unwrap();
+    let mut moved = definition(server);
+    moved["securityDefinitions"]["oauth2_auth"]["tokenUrl"] = json!(format!("http://{other_server}/token"));
+    let file = setup.gateway.packages_dir().join("plant/apiDefinition.swagger.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&moved).unwrap()).unwrap();
+    setup.gateway.gateway.registry().reload().await;
+    setup.auth.revoke_access_tokens();
+    let answer = setup.gateway.get("/apim/plant/main/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (401, "signin-required"), "{}", answer.text());
+    assert!(answer.json()["detail"].as_str().unwrap().contains("endpoints changed"), "{}", answer.text());
+    assert_eq!(elsewhere.state().refresh_attempts, 0, "the new endpoint got no refresh token");
+    assert_eq!(setup.auth.state().refresh_attempts, 0);
 }

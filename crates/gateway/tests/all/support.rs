@@ -51,8 +51,8 @@ pub struct TestGatewayBuilder {
     subnets: Vec<String>,
     public: bool,
     grant_loopback: bool,
-    max_body_bytes: Option<usize>,
-    backend_timeout: Option<std::time::Duration>,
+    requests: sluice_gateway::config::RequestLimits,
+    runtime: sluice_gateway::config::RuntimeSettings,
     oauth: Option<sluice_gateway::config::OAuthConfig>,
 }
 
@@ -64,8 +64,13 @@ impl TestGatewayBuilder {
             subnets: Vec::new(),
             public: true,
             grant_loopback: true,
-            max_body_bytes: None,
-            backend_timeout: None,
+            requests: Default::default(),
+            runtime: sluice_gateway::config::RuntimeSettings {
+                max_concurrent_calls: 16,
+                fuel_metering: true,
+                cache_dir: Some(sluice_test_programs::compiled_cache_dir()),
+                ..Default::default()
+            },
             oauth: None,
         }
     }
@@ -127,12 +132,24 @@ impl TestGatewayBuilder {
     }
 
     pub fn backend_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.backend_timeout = Some(timeout);
+        self.requests.backend_timeout = timeout;
         self
     }
 
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.max_body_bytes = Some(limit);
+        self.requests.max_body_bytes = limit;
+        self
+    }
+
+    /// Changes any of the limits on what clients send.
+    pub fn requests(mut self, edit: impl FnOnce(&mut sluice_gateway::config::RequestLimits)) -> Self {
+        edit(&mut self.requests);
+        self
+    }
+
+    /// Changes any of the runtime settings.
+    pub fn runtime(mut self, edit: impl FnOnce(&mut sluice_gateway::config::RuntimeSettings)) -> Self {
+        edit(&mut self.runtime);
         self
     }
 
@@ -142,13 +159,8 @@ impl TestGatewayBuilder {
 
     /// Starts the gateway, or says why it does not start.
     pub async fn try_start(self) -> Result<TestGateway, sluice_gateway::StartError> {
-        let mut requests = sluice_gateway::config::RequestLimits::default();
-        if let Some(limit) = self.max_body_bytes {
-            requests.max_body_bytes = limit;
-        }
-        if let Some(timeout) = self.backend_timeout {
-            requests.backend_timeout = timeout;
-        }
+        capture_logs();
+        let requests = self.requests;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let address = listener.local_addr().unwrap();
         let config = GatewayConfig {
@@ -159,19 +171,19 @@ impl TestGatewayBuilder {
                 self.public,
             ),
             requests,
-            runtime: sluice_gateway::config::RuntimeSettings {
-                max_concurrent_calls: 16,
-                fuel_metering: true,
-                cache_dir: Some(sluice_test_programs::compiled_cache_dir()),
-            },
+            runtime: self.runtime,
             connections: self.connections,
             public_url: Some(format!("http://{address}").parse().unwrap()),
             oauth: self.oauth,
             state_dir: None,
         };
         let gateway = Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback }).await?;
-        let app = sluice_gateway::server::router(gateway.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("gateway serves") });
+        let serving = gateway.clone();
+        tokio::spawn(async move {
+            sluice_gateway::server::serve_gateway(listener, serving, std::future::pending())
+                .await
+                .expect("gateway serves")
+        });
         Ok(TestGateway { address, gateway, _dir: self.dir, client: Client::builder(TokioExecutor::new()).build_http() })
     }
 }
@@ -232,6 +244,11 @@ impl Answer {
 }
 
 impl TestGateway {
+    /// The folder the gateway's packages are in.
+    pub fn packages_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -267,7 +284,8 @@ pub struct Seen {
 
 /// A backend that records every request and answers by path:
 /// `.../items` the canonical items, `.../status/{code}` that status,
-/// `.../slow` after a second, `.../redirect` a 302 to the metadata address,
+/// `.../slow` after a second, `.../stall` after three, `.../redirect` a 302
+/// to the metadata address,
 /// anything else a JSON echo of the request.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
@@ -319,6 +337,10 @@ async fn record_and_answer(
     if path.ends_with("/slow") {
         tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
         return "slow answer".into_response();
+    }
+    if path.ends_with("/stall") {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        return "stalled answer".into_response();
     }
     if path.ends_with("/redirect") {
         return (http::StatusCode::FOUND, [(http::header::LOCATION, "http://169.254.169.254/latest/meta-data")])
@@ -392,4 +414,45 @@ pub fn shop_properties(
 /// A secure API key parameter.
 pub fn api_key_parameter() -> serde_json::Value {
     serde_json::json!({"api_key": {"type": "securestring", "uiDefinition": {"displayName": "key", "constraints": {"required": "true"}}}})
+}
+
+/// Everything the gateways of this test binary log, from the first start on.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Sends the log to [`LOGS`].
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing the log, once per test binary.
+pub fn capture_logs() {
+    static START: std::sync::Once = std::sync::Once::new();
+    START.call_once(|| {
+        let filter =
+            tracing_subscriber::EnvFilter::new("warn,sluice_gateway=debug,sluice_runtime=debug,sluice::guest=debug");
+        let subscriber =
+            tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(|| Capture).finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// The captured log lines that mention `needle` (a correlation id, say).
+pub fn log_lines(needle: &str) -> Vec<String> {
+    let logs = LOGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    String::from_utf8_lossy(&logs).lines().filter(|l| l.contains(needle)).map(str::to_string).collect()
+}
+
+/// A fresh correlation id to find a call's log lines by.
+pub fn correlation() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

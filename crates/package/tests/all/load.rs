@@ -275,3 +275,66 @@ fn package_loaded_through_dot_takes_the_folder_name() {
     let dir = examples().join("Tulip/.");
     assert_eq!(load_package(&dir).unwrap().id, "Tulip");
 }
+
+/// A minimal package in a fresh folder named `name`.
+fn minimal(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(DEFINITION_FILE), MINIMAL_DEFINITION).unwrap();
+    std::fs::write(dir.join(PROPERTIES_FILE), MINIMAL_PROPERTIES).unwrap();
+    dir
+}
+
+#[test]
+fn a_symlinked_package_folder_does_not_take_the_target_s_identity() {
+    let root = scratch("symlinked-folder");
+    minimal(&root, "Calendly");
+    std::os::unix::fs::symlink(root.join("Calendly"), root.join("evil")).unwrap();
+    let err = load_package(&root.join("evil")).unwrap_err();
+    assert!(matches!(err.reason, PackageErrorReason::Symlink), "{err}");
+    let (packages, errors) = load_packages(&root);
+    assert_eq!(packages.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["Calendly"]);
+    assert_eq!(errors.len(), 1, "the link is reported, not followed: {errors:?}");
+}
+
+#[test]
+fn a_script_linked_to_a_device_is_refused_at_once() {
+    let dir = minimal(&scratch("script-link"), "linked");
+    std::os::unix::fs::symlink("/dev/zero", dir.join(SCRIPT_FILE)).unwrap();
+    let err = load_package(&dir).unwrap_err();
+    assert_eq!(err.file, SCRIPT_FILE);
+    assert!(matches!(err.reason, PackageErrorReason::Symlink), "{err}");
+}
+
+#[test]
+fn a_file_linked_out_of_the_package_is_refused() {
+    let root = scratch("definition-link");
+    let other = minimal(&root, "other");
+    let dir = root.join("linked");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(other.join(DEFINITION_FILE), dir.join(DEFINITION_FILE)).unwrap();
+    std::fs::write(dir.join(PROPERTIES_FILE), MINIMAL_PROPERTIES).unwrap();
+    let err = load_package(&dir).unwrap_err();
+    assert!(matches!(err.reason, PackageErrorReason::Symlink), "{err}");
+}
+
+#[test]
+fn a_fifo_does_not_block_loading() {
+    let dir = minimal(&scratch("fifo"), "piped");
+    let fifo = dir.join(SETTINGS_FILE);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // Opening a FIFO for reading blocks until a writer comes; this must not.
+    let err = load_package(&dir).unwrap_err();
+    assert_eq!(err.file, SETTINGS_FILE);
+    assert!(matches!(err.reason, PackageErrorReason::NotAFile), "{err}");
+}
+
+#[test]
+fn an_oversized_file_is_refused_without_reading_it_all() {
+    let dir = minimal(&scratch("oversized"), "big");
+    let file = std::fs::File::create(dir.join(SCRIPT_FILE)).unwrap();
+    file.set_len(MAX_SCRIPT_BYTES + 1).unwrap();
+    let err = load_package(&dir).unwrap_err();
+    assert!(matches!(err.reason, PackageErrorReason::TooLarge { limit } if limit == MAX_SCRIPT_BYTES), "{err}");
+}

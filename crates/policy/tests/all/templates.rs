@@ -284,3 +284,31 @@ fn request_only_template_in_response_section_is_moved_with_a_warning() {
     assert_eq!(set.policies()[0].section(), Section::Request);
     assert_eq!(warnings.len(), 1);
 }
+
+#[test]
+fn setproperty_copying_into_a_large_array_is_bounded_by_the_body_limit() {
+    let set = set(json!([{ "templateId": "setproperty", "parameters": {
+        "x-ms-apimTemplateParameter.newPropertyParentPathTemplate": "@body().items",
+        "x-ms-apimTemplateParameter.newPropertySubPathTemplate": "copy",
+        "x-ms-apimTemplateParameter.propertyValuePathTemplate": "@body().big",
+        "x-ms-apimTemplate-policySection": "Response" }}]))
+    .with_body_limits(1 << 20, 1 << 20);
+    // 100 KiB copied into each of 10,000 elements would be a gigabyte.
+    let body = json!({"big": "x".repeat(100 << 10), "items": vec![json!({}); 10_000]}).to_string();
+    let mut response = Response::new(Bytes::from(body.clone()));
+    let error = set.apply_response("Op", &mut response, &Call::new(&[]).ctx()).unwrap_err();
+    assert!(matches!(error, PolicyError::BodyTooLarge { limit, .. } if limit == 1 << 20), "{error}");
+    assert_eq!(response.body().len(), body.len(), "the body is left as it came");
+}
+
+#[test]
+fn stringreplace_cannot_grow_a_body_past_its_limit() {
+    let set = set(json!([{ "templateId": "stringreplace", "parameters": {
+        "x-ms-apimTemplateParameter.oldValue": "a",
+        "x-ms-apimTemplateParameter.newValue": "b".repeat(1024),
+        "x-ms-apimTemplate-policySection": "Response" }}]))
+    .with_body_limits(1 << 20, 1 << 20);
+    let mut response = Response::new(Bytes::from("a".repeat(8 << 10)));
+    let error = set.apply_response("Op", &mut response, &Call::new(&[]).ctx()).unwrap_err();
+    assert!(matches!(error, PolicyError::BodyTooLarge { .. }), "{error}");
+}

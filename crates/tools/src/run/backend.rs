@@ -5,7 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sluice_package::credentials::HiddenCredentials;
+use sluice_package::credentials::SendCredentials;
 use sluice_runtime::{Backend, CallInfo, SendError};
 
 use super::RecordedRequest;
@@ -14,9 +14,9 @@ use crate::fixture::BackendEntry;
 /// Answers `send` from the fixture and records every request.
 pub(super) struct FixtureBackend {
     pub(super) entries: Vec<BackendEntry>,
-    /// The credentials kept from the code, put back on its calls to the
-    /// backend's host as the gateway does.
-    pub(super) hidden: HiddenCredentials,
+    /// The credentials the code may not see, put on its calls to the
+    /// backend's origin as the gateway does.
+    pub(super) credentials: Option<SendCredentials>,
     pub(super) recorded: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -27,7 +27,9 @@ impl Backend for FixtureBackend {
         _call: &CallInfo,
         mut request: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, SendError> {
-        self.hidden.restore(&mut request);
+        if let Some(credentials) = &self.credentials {
+            credentials.apply(&mut request).map_err(|e| SendError::InvalidRequest(e.to_string()))?;
+        }
         let method = request.method().as_str().to_string();
         let url = request.uri().to_string();
         let matched = self.entries.iter().position(|e| e.matches(&method, &url));

@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sluice_runtime::{Backend, CallError, CallReport, Invocation, LoadError, Runtime, RuntimeError};
 
-use sluice_package::credentials::{CallSecrets, HiddenCredentials};
 use sluice_package::request::RequestError;
 use sluice_package::{Connection, ConnectionError, PackageError, RouteError, SCRIPT_FILE, Secret};
 
@@ -223,7 +222,7 @@ impl RunOutcome {
 pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
     // The connector id is the folder's name, which `.` does not have.
     let dir = spec.package.canonicalize().unwrap_or_else(|_| spec.package.clone());
-    let package = sluice_package::load_package(&dir)?;
+    let package = Arc::new(sluice_package::load_package(&dir)?);
     let operation_id = match (&spec.operation, &spec.fixture.operation) {
         (Some(given), Some(fixture)) if given != fixture => {
             return Err(RunError::OperationMismatch { given: given.clone(), fixture: fixture.clone() });
@@ -250,19 +249,15 @@ pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
         }
         None => Connection::empty(&package.id),
     };
-    let (mut request, original_url) = build_request(&package, operation, &spec.fixture, &connection)?;
     // As in the gateway: the code may not see the credentials unless the
-    // package says so; they go back on its calls to the backend's host.
-    let hidden = if package.settings.code.sees_credentials {
-        HiddenCredentials::default()
-    } else {
-        HiddenCredentials::take(&mut request, &CallSecrets::new(&connection, None).as_strs())
-    };
+    // package says so; they go on its calls to the backend's origin.
+    let request::Prepared { request, original_url, credentials } =
+        build_request(&package, operation, &spec.fixture, &connection)?;
 
     let runtime = Runtime::new(checking_config())?;
     let connector = runtime.load(&package.id, &code, package.settings.limits)?;
     let backend =
-        Arc::new(FixtureBackend { entries: spec.fixture.backend.clone(), hidden, recorded: Mutex::default() });
+        Arc::new(FixtureBackend { entries: spec.fixture.backend.clone(), credentials, recorded: Mutex::default() });
     let output = connector
         .call(
             Invocation {

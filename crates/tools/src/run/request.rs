@@ -1,21 +1,36 @@
 //! The request the code receives in `sluice run`: the fixture's client
 //! request, made into the backend request the way the gateway makes it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use sluice_package::credentials::SendCredentials;
 use sluice_package::request::{self, ClientRequest, RequestError};
 use sluice_package::{Connection, Package};
 
 use super::RunError;
 use crate::fixture::Fixture;
 
+/// What the code receives, as the gateway would give it.
+pub(super) struct Prepared {
+    /// The request.
+    pub(super) request: http::Request<Bytes>,
+    /// The URL the client called, as the code's context shows it.
+    pub(super) original_url: String,
+    /// The credentials for the code's calls to the backend's origin, when
+    /// the code may not see them.
+    pub(super) credentials: Option<SendCredentials>,
+}
+
 /// The request the code receives, built from the fixture's client request
 /// as the gateway builds it, and the original URL.
 pub(super) fn build_request(
-    package: &Package,
+    package: &Arc<Package>,
     operation: &sluice_package::Operation,
     fixture: &Fixture,
     connection: &Connection,
-) -> Result<(http::Request<Bytes>, String), RunError> {
+) -> Result<Prepared, RunError> {
+    let sees_credentials = package.settings.code.sees_credentials;
     let spec = &fixture.request;
     let method = match &spec.method {
         Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
@@ -55,7 +70,7 @@ pub(super) fn build_request(
     {
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
     }
-    let request = match &path {
+    let (request, credentials) = match &path {
         Some(path_and_query) => {
             let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
             let route = package
@@ -69,7 +84,12 @@ pub(super) fn build_request(
                 });
             }
             let client = ClientRequest { method: &method, query, headers: &headers, body: &body };
-            request::prepare(package, &route, &client, connection, None)?
+            if sees_credentials {
+                (request::prepare(package, &route, &client, connection, None)?, None)
+            } else {
+                let (request, credentials) = request::prepare_for_code(package, &route, &client, connection, None)?;
+                (request, Some(credentials))
+            }
         }
         None => {
             let url = spec.url.as_deref().unwrap_or_default();
@@ -78,13 +98,22 @@ pub(super) fn build_request(
             *request.uri_mut() =
                 url.parse().map_err(|e| RunError::Fixture(format!("`{url}` is not a usable URL: {e}")))?;
             *request.headers_mut() = headers.clone();
-            sluice_package::credentials::apply(package, connection, None, &mut request).map_err(RequestError::from)?;
+            let mut credentials = None;
+            let values = if sees_credentials {
+                sluice_package::credentials::apply(package, connection, None, &mut request)
+                    .map_err(RequestError::from)?;
+                connection.values()
+            } else {
+                let send = SendCredentials::new(Arc::clone(package), connection, None);
+                let values = send.masked_connection().values();
+                credentials = Some(send);
+                values
+            };
             let query: Vec<(String, String)> = request
                 .uri()
                 .query()
                 .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default();
-            let values = connection.values();
             let ctx = sluice_package::policy::ExprContext {
                 connection_parameters: &values,
                 headers: &headers,
@@ -94,12 +123,15 @@ pub(super) fn build_request(
                 .policies
                 .apply_request(&operation.id, &indexmap::IndexMap::new(), &mut request, &ctx)
                 .map_err(RequestError::from)?;
-            request
+            if let Some(send) = &mut credentials {
+                send.set_origin(request.uri());
+            }
+            (request, credentials)
         }
     };
     let original_url = spec.original_url.clone().unwrap_or_else(|| {
         let tail = path.clone().unwrap_or_else(|| request.uri().path().to_string());
         format!("https://sluice.local/apim/{}/run{tail}", package.id)
     });
-    Ok((request, original_url))
+    Ok(Prepared { request, original_url, credentials })
 }

@@ -117,6 +117,77 @@ impl Handler for Misbehave {
                 }
                 Ok(Response::text_body(200, format!("sent {n}")))
             }
+            "echo" => Response::json_body(
+                200,
+                &json!({
+                    "method": request.method(),
+                    "url": request.url(),
+                    "headers": request.headers().iter().map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "body": String::from_utf8_lossy(request.body()),
+                }),
+            ),
+            "forward" => {
+                // The request as received, to where it was going.
+                let response = sluice_guest::send(request)?;
+                Ok(Response::text_body(response.status(), String::from_utf8_lossy(response.body()).into_owned()))
+            }
+            "send-with-host" => {
+                let to = request.query("to").ok_or_else(|| Error::bad_request("`to` is required"))?;
+                let host = request.query("host").unwrap_or_default();
+                match sluice_guest::send(Request::get(to).with_header("host", host)) {
+                    Ok(response) => Ok(Response::text_body(200, String::from_utf8_lossy(response.body()).into_owned())),
+                    Err(error) => {
+                        let (kind, reason) = send_error_kind(&error);
+                        Response::json_body(200, &json!({"send_error": kind, "reason": reason}))
+                    }
+                }
+            }
+            "send-many-headers" => {
+                let to = request.query("to").ok_or_else(|| Error::bad_request("`to` is required"))?;
+                let mut outgoing = Request::get(to);
+                for i in 0..number(&request, "n", 1) {
+                    outgoing.headers_mut().append(format!("x-h{i}"), "v");
+                }
+                match sluice_guest::send(outgoing) {
+                    Ok(response) => Ok(Response::text_body(200, response.status().to_string())),
+                    Err(error) => {
+                        let (kind, reason) = send_error_kind(&error);
+                        Response::json_body(200, &json!({"send_error": kind, "reason": reason}))
+                    }
+                }
+            }
+            "many-response-headers" => {
+                let mut response = Response::text_body(200, "headers");
+                for i in 0..number(&request, "n", 1) {
+                    response.headers_mut().append(format!("x-h{i}"), "v");
+                }
+                Ok(response)
+            }
+            "status" => Ok(Response::new(number(&request, "code", 200) as u16)),
+            "long-error" => {
+                let message = "e".repeat(number(&request, "n", 10));
+                match request.query("kind").as_deref() {
+                    Some("upstream") => Err(Error::upstream(message)),
+                    Some("internal") => Err(Error::internal(message)),
+                    _ => Err(Error::bad_request(message)),
+                }
+            }
+            "panic-header" => {
+                let name = request.query("name").unwrap_or_default();
+                panic!("the header says {}", request.header(&name).unwrap_or("nothing"));
+            }
+            "log-secret" => {
+                let name = request.query("name").unwrap_or_default();
+                sluice_guest::info!("the header is {}", request.header(&name).unwrap_or("nothing"));
+                Err(Error::internal(format!("failing with {}", request.header(&name).unwrap_or("nothing"))))
+            }
+            "empty-logs" => loop {
+                sluice_guest::info!("");
+            },
+            "forge-log" => {
+                sluice_guest::info!("fine\nERROR forged line");
+                Ok(Response::text_body(200, "logged"))
+            }
             other => Err(Error::client(404, format!("no action `{other}`"))),
         }
     }

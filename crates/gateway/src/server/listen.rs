@@ -1,0 +1,137 @@
+//! Serving connections with limits a slow or hostile client cannot wear
+//! out: at most `max_connections` at once (more wait in the listen queue),
+//! each request's headers within `header_read_timeout` of the connection
+//! starting to wait for them (which also closes a kept-alive connection that
+//! sits idle that long), and no connection silent in both directions for
+//! longer than `idle_timeout` (a stalled body, a client that does not read
+//! its answer). A body that trickles in is answered 408 by the operation
+//! handler (`body_read_timeout`).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::time::{Instant, Sleep};
+
+use crate::config::RequestLimits;
+
+/// Serves `app` on `listener` under `limits` until `shutdown` completes;
+/// connections already open finish on their own.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: RequestLimits,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => permit,
+            () = &mut shutdown => return Ok(()),
+        };
+        let Ok(permit) = permit else { return Ok(()) };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of descriptors, a reset before accept: the next one may work.
+                Err(error) => {
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(Watched::new(stream, limits.idle_timeout));
+        let service = TowerToHyperService::new(app.clone());
+        let connection = http.serve_connection(io, service);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// A stream that fails once nothing has moved in either direction for
+/// `idle`.
+struct Watched<S> {
+    stream: S,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<S> Watched<S> {
+    fn new(stream: S, idle: Duration) -> Self {
+        Self { stream, idle, timer: Box::pin(tokio::time::sleep(idle)) }
+    }
+
+    fn moved(&mut self) {
+        let deadline = Instant::now() + self.idle;
+        self.timer.as_mut().reset(deadline);
+    }
+
+    /// `Pending` while there is time left; the timeout error once there is not.
+    fn idle_check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        match self.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle for too long"))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.idle_check(cx).map(Err),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.stream).poll_write(cx, buf) {
+            Poll::Ready(Ok(written)) => {
+                if written > 0 {
+                    self.moved();
+                }
+                Poll::Ready(Ok(written))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => self.idle_check(cx).map(Err),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.stream).poll_flush(cx) {
+            Poll::Pending => self.idle_check(cx).map(Err),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
