@@ -245,6 +245,11 @@ fn split_host(rest: &str) -> Result<(&str, Option<&str>, Option<&str>), String> 
     if host.is_empty() {
         return Err("the host is missing; use `*` for any host".into());
     }
+    // Decoded, `%2A` would be a `*` that no check above saw, and the rule
+    // would print as one that does not parse.
+    if host.contains('%') {
+        return Err("write the host as it is, not percent-encoded".into());
+    }
     Ok((host, prefix, port))
 }
 
@@ -399,6 +404,15 @@ mod tests {
 
     fn grants(r: &str, url: &str) -> bool {
         rule(r).grants(&Target::parse(url).unwrap())
+    }
+
+    #[test]
+    fn a_percent_encoded_host_is_refused() {
+        // Found by the `egress_url` fuzz target: `m%2Aetrics` parsed, as a
+        // host with a `*` inside, and printed as a rule that does not parse.
+        for s in ["https://m%2Aetrics.example:9100", "https://*.ex%61mple.com", "https://a%2Eb"] {
+            assert!(problem(s).contains("not percent-encoded"), "{s}: {}", problem(s));
+        }
     }
 
     #[test]

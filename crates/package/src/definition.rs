@@ -217,9 +217,10 @@ const METHODS: &[(&str, Method)] = &[
 ];
 
 impl Definition {
-    /// Parses the file's bytes. The error is the reason the file is unusable
-    /// (the caller adds folder and file); `warnings` gets what was skipped.
-    pub(crate) fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, ParseError> {
+    /// Parses an `apiDefinition.swagger.json` file's bytes. The error is the
+    /// reason the file is unusable (the caller adds folder and file);
+    /// `warnings` gets what was skipped.
+    pub fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, ParseError> {
         let raw: RawDefinition = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
         match &raw.swagger {
             Some(Value::String(v)) if v == "2.0" => {}
@@ -349,9 +350,13 @@ impl Definition {
 }
 
 /// Why a definition file is unusable.
-#[derive(Debug)]
-pub(crate) enum ParseError {
-    Json(serde_json::Error),
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// The file is not JSON.
+    #[error("not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    /// JSON, but not an OpenAPI 2.0 definition sluice can route.
+    #[error("{0}")]
     Invalid(String),
 }
 

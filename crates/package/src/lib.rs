@@ -78,7 +78,7 @@ use std::path::PathBuf;
 
 pub use connection::{Connection, ConnectionError, Secret, redact};
 pub use definition::{
-    Definition, Operation, Parameter, ParameterLocation, SecurityLocation, SecurityScheme, Visibility,
+    Definition, Operation, Parameter, ParameterLocation, ParseError, SecurityLocation, SecurityScheme, Visibility,
 };
 pub use load::{
     MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason, load_package,

@@ -126,8 +126,9 @@ struct RawOAuth {
 }
 
 impl Properties {
-    /// Parses the file's bytes; `warnings` gets what sluice ignores.
-    pub(crate) fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, serde_json::Error> {
+    /// Parses an `apiProperties.json` file's bytes; `warnings` gets what
+    /// sluice ignores.
+    pub fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, serde_json::Error> {
         let raw: RawFile = serde_json::from_slice(bytes)?;
         let raw = raw.properties;
         if raw.connection_parameter_sets.is_some() {

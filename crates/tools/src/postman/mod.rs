@@ -254,4 +254,38 @@ mod tests {
     fn unquoted_variables_in_json_bodies_are_tolerated() {
         assert_eq!(parse_json_loosely(r#"{"n": {{count}}}"#), Some(json!({"n": null})));
     }
+
+    fn collection(raw_urls: &[&str]) -> Vec<u8> {
+        let items: Vec<Value> = raw_urls
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| json!({"name": format!("Request {i}"), "request": {"method": "GET", "url": {"raw": raw}}}))
+            .collect();
+        let schema = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
+        serde_json::to_vec(&json!({"info": {"name": "T", "schema": schema}, "item": items})).unwrap()
+    }
+
+    #[test]
+    fn variables_inside_a_segment_become_parameters() {
+        let imported = import(&collection(&["https://h.example/api/v{{version}}/files/{{name}}.json"])).unwrap();
+        // A parameter never goes into basePath.
+        assert_eq!(imported.definition["basePath"], "/api");
+        let paths = imported.definition["paths"].as_object().unwrap();
+        assert_eq!(paths.keys().collect::<Vec<_>>(), ["/v{version}/files/{name}.json"]);
+    }
+
+    #[test]
+    fn a_segment_no_route_can_match_is_refused_naming_it() {
+        // Found by the `postman` fuzz target: `{{rest-api` (unclosed) was
+        // written into the definition as a path no call could reach.
+        for (raw, problem) in [
+            ("https://h.example/{{rest-api/x", "unclosed"),
+            ("https://h.example/a}b", "not part of"),
+            ("https://h.example/{{a}}{{b}}", "side by side"),
+            ("https://h.example/:", "not a parameter name"),
+        ] {
+            let error = import(&collection(&[raw])).unwrap_err().to_string();
+            assert!(error.contains(problem), "{raw}: {error}");
+        }
+    }
 }

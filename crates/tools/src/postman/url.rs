@@ -60,16 +60,12 @@ impl ParsedUrl {
         let mut segments = Vec::new();
         let mut path_params = Vec::new();
         for segment in path.split('/').filter(|s| !s.is_empty()) {
-            let name =
-                segment.strip_prefix(':').or_else(|| segment.strip_prefix("{{").and_then(|s| s.strip_suffix("}}")));
-            match name {
-                Some(name) => {
-                    let description = url_vars.get(name).and_then(|v| text(v.get("description")));
-                    segments.push(format!("{{{name}}}"));
-                    path_params.push((name.to_string(), description));
-                }
-                None => segments.push(segment.to_string()),
+            let (template, names) = template_segment(segment).map_err(error)?;
+            for name in names {
+                let description = url_vars.get(&name).and_then(|v| text(v.get("description")));
+                path_params.push((name, description));
             }
+            segments.push(template);
         }
         let query = match url.get("query").and_then(Value::as_array) {
             Some(list) => list
@@ -89,6 +85,50 @@ impl ParsedUrl {
         let trailing_slash = path.ends_with('/') && !segments.is_empty();
         Ok(Self { scheme, host: host.to_string(), segments, path_params, trailing_slash, query })
     }
+}
+
+/// A path segment as a path template segment, and its parameters: `:id`
+/// and `{{id}}` become `{id}`, as do variables inside a segment
+/// (`v{{version}}`, `{{name}}.json`). The error is why the segment cannot
+/// be routed: an unclosed `{{`, a stray brace, two variables side by side.
+fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
+    let bad_name = |name: &str| name.is_empty() || name.contains(['{', '}']);
+    if let Some(name) = segment.strip_prefix(':') {
+        if bad_name(name) {
+            return Err(format!("its path segment `{segment}` is not a parameter name"));
+        }
+        return Ok((format!("{{{name}}}"), vec![name.to_string()]));
+    }
+    let stray = || format!("its path segment `{segment}` has a `{{` or `}}` that is not part of a `{{{{variable}}}}`");
+    let mut template = String::new();
+    let mut names = Vec::new();
+    let mut rest = segment;
+    while let Some(open) = rest.find("{{") {
+        let literal = &rest[..open];
+        if literal.contains(['{', '}']) {
+            return Err(stray());
+        }
+        if literal.is_empty() && !names.is_empty() {
+            return Err(format!(
+                "its path segment `{segment}` has two variables side by side, which no route can split"
+            ));
+        }
+        let after = &rest[open + 2..];
+        let close = after.find("}}").ok_or_else(|| format!("its path segment `{segment}` has an unclosed `{{{{`"))?;
+        let name = &after[..close];
+        if bad_name(name) {
+            return Err(stray());
+        }
+        template.push_str(literal);
+        template.push_str(&format!("{{{name}}}"));
+        names.push(name.to_string());
+        rest = &after[close + 2..];
+    }
+    if rest.contains(['{', '}']) {
+        return Err(stray());
+    }
+    template.push_str(rest);
+    Ok((template, names))
 }
 
 /// A raw URL from the parts of a URL object without `raw`.
@@ -130,7 +170,7 @@ pub(super) fn base_path(urls: &[ParsedUrl]) -> Vec<String> {
     for url in urls {
         let directory: Vec<String> = url.segments[..url.segments.len().saturating_sub(1)]
             .iter()
-            .take_while(|s| !s.starts_with('{'))
+            .take_while(|s| !s.contains('{'))
             .cloned()
             .collect();
         common = Some(match common {
