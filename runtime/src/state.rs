@@ -199,7 +199,9 @@ impl backend::Host for CallState {
             duration: started.elapsed(),
         });
         // A send that ends at or past the deadline (the host's timeout is the
-        // deadline) stops the call here: the code does not run on after it.
+        // deadline) stops the call here, as the deadline's: the code does not
+        // run on after it. (The epoch callback would stop it too, at its
+        // first check, once a tick has passed; this does not wait for one.)
         if Instant::now() >= self.info.deadline {
             return Err(self.stop(Abort::Deadline));
         }

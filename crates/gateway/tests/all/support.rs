@@ -456,3 +456,20 @@ pub fn correlation() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
+
+/// A `shop` package whose code is the `misbehave` test guest (the last path
+/// segment of `/run/{action}` picks what it does), with these security
+/// definitions, connection parameters, policies and `sluice.toml`.
+pub fn code_shop(
+    builder: TestGatewayBuilder,
+    backend: SocketAddr,
+    security: serde_json::Value,
+    parameters: serde_json::Value,
+    policies: serde_json::Value,
+    settings: &str,
+) -> TestGatewayBuilder {
+    builder
+        .package("shop", shop_definition(backend, security), shop_properties(parameters, None, policies))
+        .file("shop", "script.wasm", guest("misbehave"))
+        .file("shop", "sluice.toml", settings)
+}

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{basic_auth, code_shop, header_key};
+use super::{basic_auth, header_key};
 use crate::support::*;
 
 #[tokio::test]

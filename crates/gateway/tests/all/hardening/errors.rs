@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{code_shop, header_key};
+use super::header_key;
 use crate::support::*;
 
 async fn shop_seeing_credentials(key: &str) -> (TestGateway, Recorder) {

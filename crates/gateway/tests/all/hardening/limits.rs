@@ -1,13 +1,13 @@
 //! Limits that keep one connector, one call or one client from taking
 //! everything: package limits with maxima, slots per connector, a memory
-//! budget for all calls, deadlines under load, and calls whose client left.
+//! budget for all calls, and calls whose client left (the deadline under
+//! load has a test binary of its own, `tests/deadline.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
-use super::code_shop;
 use crate::support::*;
 
 #[tokio::test]
@@ -80,63 +80,6 @@ async fn all_calls_share_one_memory_budget() {
     assert_eq!((answer.status, answer.problem_type().as_str()), (503, "no-capacity"), "{}", answer.text());
     assert_eq!(answer.headers["retry-after"], "1");
     assert_eq!(gateway.get("/apim/shop/c1/run/ok").await.status, 200, "the budget was given back");
-}
-
-// Run alone (`cargo test -p sluice-gateway --test all -- --ignored
-// a_deadline_holds_under_load`): beside the rest of the suite in one process
-// it has seen answers 312 ms late that are not explained yet (issue 13).
-#[ignore = "timing: run alone until the late answers beside other tests are explained"]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deadline_holds_under_load() {
-    capture_logs();
-    let recorder = Recorder::default();
-    let backend = start_backend(recorder.app()).await;
-    let gateway =
-        code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "[limits]\ndeadline = \"2s\"\n")
-            .connection("shop", "c1", &[])
-            .runtime(|r| {
-                r.max_concurrent_calls = 300;
-                r.max_calls_per_connector = 300;
-            })
-            .start()
-            .await;
-    let gateway = Arc::new(gateway);
-    let stall = format!("/apim/shop/c1/run/send?to=http://{backend}/v1/stall");
-    let calls: Vec<_> = (0..256)
-        .map(|_| {
-            let (gateway, stall, id) = (Arc::clone(&gateway), stall.clone(), correlation());
-            tokio::spawn(async move {
-                let answer = gateway.send("GET", &stall, &[("x-correlation-id", id.as_str())], "").await;
-                (answer, id)
-            })
-        })
-        .collect();
-    let mut ids = Vec::new();
-    for call in calls {
-        let (answer, id) = call.await.unwrap();
-        assert_eq!((answer.status, answer.problem_type().as_str()), (504, "deadline-exceeded"));
-        ids.push(id);
-    }
-    // The deadline counts from when the gateway took the request (the
-    // clients queue before that: 256 of them on two cores), and its one line
-    // for the failure says how long it held it. The log is read once, after
-    // the calls: reading it holds the lock every log line waits for.
-    let failures = log_lines("call failed");
-    let mut slowest = 0;
-    for id in &ids {
-        let line = failures.iter().find(|l| l.contains(id.as_str())).unwrap_or_else(|| panic!("no line for {id}"));
-        let held: u64 = line
-            .split("elapsed_ms=")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|ms| ms.parse().ok())
-            .unwrap_or_else(|| panic!("no elapsed_ms in {line}"));
-        slowest = slowest.max(held);
-    }
-    // Seen 2,006 to 2,019 ms in five runs of the gateway suite, and 2,068
-    // and 2,312 ms in others; the target is 50 ms. Before the fix to sends
-    // that end at the deadline, the slowest answer came 700 ms late.
-    assert!((2_000..2_000 + 250).contains(&slowest), "the slowest answer took {slowest} ms");
 }
 
 #[tokio::test]

@@ -9,28 +9,9 @@ mod limits;
 mod packages;
 mod server;
 
-use std::net::SocketAddr;
-
 use serde_json::json;
 
 use crate::support::*;
-
-/// A `shop` package whose code is the `misbehave` test guest (the last path
-/// segment of `/run/{action}` picks what it does), with these security
-/// definitions, connection parameters, policies and `sluice.toml`.
-pub(crate) fn code_shop(
-    builder: TestGatewayBuilder,
-    backend: SocketAddr,
-    security: serde_json::Value,
-    parameters: serde_json::Value,
-    policies: serde_json::Value,
-    settings: &str,
-) -> TestGatewayBuilder {
-    builder
-        .package("shop", shop_definition(backend, security), shop_properties(parameters, None, policies))
-        .file("shop", "script.wasm", guest("misbehave"))
-        .file("shop", "sluice.toml", settings)
-}
 
 /// Basic-auth security and its two secret parameters.
 pub(crate) fn basic_auth() -> (serde_json::Value, serde_json::Value) {
