@@ -64,7 +64,9 @@ impl Policy {
 
 pub(crate) fn parse_instance(instance: &Value, warnings: &mut Vec<String>) -> Result<Policy, String> {
     let object = instance.as_object().ok_or("is not a JSON object")?;
-    let template_id = object.get("templateId").and_then(Value::as_str).ok_or("has no templateId")?.to_string();
+    let written = object.get("templateId").and_then(Value::as_str).ok_or("has no templateId")?;
+    // Known ids in their canonical spelling (`SetHeader` is `setheader`).
+    let template_id = templates::template(written).map_or(written, |t| t.id).to_string();
     let title =
         object.get("title").and_then(Value::as_str).filter(|t| !t.is_empty()).unwrap_or(&template_id).to_string();
     let empty = serde_json::Map::new();

@@ -44,9 +44,11 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
 ];
 
-/// The platform's template with this id, if there is one.
+/// The platform's template with this id, if there is one. Ids match
+/// without regard to case, as the platform matches them: certified packages
+/// write `dynamicHostUrl`, `SetProperty` and `setHeader`.
 pub fn template(id: &str) -> Option<&'static TemplateInfo> {
-    TEMPLATES.iter().find(|t| t.id == id)
+    TEMPLATES.iter().find(|t| t.id.eq_ignore_ascii_case(id))
 }
 
 /// What to do when a header or query parameter already exists.

@@ -20,6 +20,23 @@ fn setheader_overrides_skips_and_appends() {
 }
 
 #[test]
+fn template_ids_match_without_case() {
+    // As certified packages write them; the platform takes them.
+    let set = set(json!([
+        { "templateId": "SetHeader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-A", "x-ms-apimTemplateParameter.value": "a" }},
+        { "templateId": "setQueryParameter", "parameters": {
+            "x-ms-apimTemplateParameter.name": "q", "x-ms-apimTemplateParameter.value": "1" }},
+    ]));
+    assert_eq!(set.policies().iter().map(|p| p.template_id()).collect::<Vec<_>>(), ["setheader", "setqueryparameter"]);
+    let mut req = request("GET", "https://h/x", "");
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.headers()["x-a"], "a");
+    assert_eq!(req.uri().to_string(), "https://h/x?q=1");
+    assert_eq!(sluice_policy::template("dynamicHostUrl").map(|t| t.id), Some("dynamichosturl"));
+}
+
+#[test]
 fn setheader_in_response_section_sets_a_response_header() {
     let set = set(json!([{ "templateId": "setheader", "parameters": {
         "x-ms-apimTemplateParameter.name": "X-Out",
