@@ -13,8 +13,6 @@ mod support;
 
 use std::sync::Arc;
 
-use serde_json::json;
-
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,15 +20,13 @@ async fn a_deadline_holds_under_load() {
     capture_logs();
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway =
-        code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "[limits]\ndeadline = \"2s\"\n")
-            .connection("shop", "c1", &[])
-            .runtime(|r| {
-                r.max_concurrent_calls = 300;
-                r.max_calls_per_connector = 300;
-            })
-            .start()
-            .await;
+    let gateway = plain_code_shop(backend, "[limits]\ndeadline = \"2s\"\n")
+        .runtime(|r| {
+            r.max_concurrent_calls = 300;
+            r.max_calls_per_connector = 300;
+        })
+        .start()
+        .await;
     let gateway = Arc::new(gateway);
     let stall = format!("/apim/shop/c1/run/send?to=http://{backend}/v1/stall");
     let calls: Vec<_> = (0..256)

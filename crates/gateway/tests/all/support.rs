@@ -457,9 +457,25 @@ pub fn correlation() -> String {
     format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-/// A `shop` package whose code is the `misbehave` test guest (the last path
+/// A package whose code is the `misbehave` test guest (the last path
 /// segment of `/run/{action}` picks what it does), with these security
 /// definitions, connection parameters, policies and `sluice.toml`.
+pub fn code_package(
+    builder: TestGatewayBuilder,
+    name: &str,
+    backend: SocketAddr,
+    security: serde_json::Value,
+    parameters: serde_json::Value,
+    policies: serde_json::Value,
+    settings: &str,
+) -> TestGatewayBuilder {
+    builder
+        .package(name, shop_definition(backend, security), shop_properties(parameters, None, policies))
+        .file(name, "script.wasm", guest("misbehave"))
+        .file(name, "sluice.toml", settings)
+}
+
+/// [`code_package`] named `shop`.
 pub fn code_shop(
     builder: TestGatewayBuilder,
     backend: SocketAddr,
@@ -468,8 +484,16 @@ pub fn code_shop(
     policies: serde_json::Value,
     settings: &str,
 ) -> TestGatewayBuilder {
-    builder
-        .package("shop", shop_definition(backend, security), shop_properties(parameters, None, policies))
-        .file("shop", "script.wasm", guest("misbehave"))
-        .file("shop", "sluice.toml", settings)
+    code_package(builder, "shop", backend, security, parameters, policies, settings)
+}
+
+/// [`code_shop`] without security, connection parameters or policies, and
+/// its connection `c1`.
+pub fn plain_code_shop(backend: SocketAddr, settings: &str) -> TestGatewayBuilder {
+    let none = || serde_json::json!({});
+    code_shop(TestGatewayBuilder::new(), backend, none(), none(), serde_json::json!([]), settings).connection(
+        "shop",
+        "c1",
+        &[],
+    )
 }

@@ -53,10 +53,7 @@ async fn credentials_go_only_to_the_backends_origin() {
 async fn a_host_header_from_code_cannot_pick_another_virtual_host() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway = code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "")
-        .connection("shop", "c1", &[])
-        .start()
-        .await;
+    let gateway = plain_code_shop(backend, "").start().await;
     let path = format!("/apim/shop/c1/run/send-with-host?to=http://{backend}/v1/x&host=admin.internal.example");
     let answer = gateway.get(&path).await.json();
     assert_eq!(answer["send_error"], "invalid-request", "{answer}");

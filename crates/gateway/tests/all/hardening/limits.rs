@@ -20,10 +20,7 @@ async fn limits_past_their_maxima_are_load_errors_naming_the_maximum() {
         ("[limits]\nresponse_body_bytes = 1000000000000\n", "response_body_bytes"),
         ("[limits]\nmemory_bytes = 100000000000\n", "memory_bytes"),
     ] {
-        let gateway = code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), settings)
-            .connection("shop", "c1", &[])
-            .start()
-            .await;
+        let gateway = plain_code_shop(backend, settings).start().await;
         let answer = gateway.get("/apim/shop/c1/run/ok").await;
         assert_eq!(answer.problem_type(), "connector-unavailable", "{field}");
         let detail = answer.json()["detail"].as_str().unwrap().to_string();
@@ -35,10 +32,7 @@ async fn limits_past_their_maxima_are_load_errors_naming_the_maximum() {
 async fn one_connector_with_a_slow_backend_cannot_take_every_slot() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let builder = code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "")
-        .package("other", shop_definition(backend, json!({})), shop_properties(json!({}), None, json!([])))
-        .file("other", "script.wasm", guest("misbehave"))
-        .connection("shop", "c1", &[])
+    let builder = code_package(plain_code_shop(backend, ""), "other", backend, json!({}), json!({}), json!([]), "")
         .connection("other", "c1", &[])
         .runtime(|r| r.max_calls_per_connector = 2);
     let gateway = Arc::new(builder.start().await);
@@ -69,11 +63,7 @@ async fn one_connector_with_a_slow_backend_cannot_take_every_slot() {
 async fn all_calls_share_one_memory_budget() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway = code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "")
-        .connection("shop", "c1", &[])
-        .runtime(|r| r.max_total_memory_bytes = 8 << 20)
-        .start()
-        .await;
+    let gateway = plain_code_shop(backend, "").runtime(|r| r.max_total_memory_bytes = 8 << 20).start().await;
     // The code grows toward its own 64 MiB limit; the 8 MiB budget stops it
     // first, as "try again", not as the code's fault.
     let answer = gateway.get("/apim/shop/c1/run/grow").await;
@@ -86,10 +76,7 @@ async fn all_calls_share_one_memory_budget() {
 async fn a_call_whose_client_left_is_counted_and_logged_once() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway = code_shop(TestGatewayBuilder::new(), backend, json!({}), json!({}), json!([]), "")
-        .connection("shop", "c1", &[])
-        .start()
-        .await;
+    let gateway = plain_code_shop(backend, "").start().await;
     let id = correlation();
     let path = format!("/apim/shop/c1/run/send?to=http://{backend}/v1/slow");
     let left = tokio::time::timeout(
