@@ -227,10 +227,8 @@ async fn secrets_are_redacted_from_code_error_messages() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
     let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
-    let gateway = TestGatewayBuilder::new()
-        .package("shop", shop_definition(backend, security), shop_properties(api_key_parameter(), None, json!([])))
-        .file("shop", "script.wasm", guest("misbehave"))
-        .file("shop", "sluice.toml", "[code]\nsees_credentials = true\n")
+    let settings = "[code]\nsees_credentials = true\n";
+    let gateway = code_shop(TestGatewayBuilder::new(), backend, security, api_key_parameter(), json!([]), settings)
         .connection("shop", "c1", &[("api_key", "leaky-secret-value")])
         .start()
         .await;

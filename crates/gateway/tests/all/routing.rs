@@ -151,13 +151,7 @@ async fn absent_or_empty_script_operations_run_code_for_all_operations() {
 async fn code_does_not_see_credentials_by_default_but_its_calls_carry_them() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway = TestGatewayBuilder::new()
-        .package(
-            "shop",
-            shop_definition(backend, api_key_header()),
-            shop_properties(api_key_parameter(), None, json!([])),
-        )
-        .file("shop", "script.wasm", guest("misbehave"))
+    let gateway = code_shop(TestGatewayBuilder::new(), backend, api_key_header(), api_key_parameter(), json!([]), "")
         .connection("shop", "c1", &[("api_key", "very-secret-key")])
         .start()
         .await;
@@ -173,17 +167,12 @@ async fn code_does_not_see_credentials_by_default_but_its_calls_carry_them() {
 async fn code_sees_credentials_when_the_connector_says_so() {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
-    let gateway = TestGatewayBuilder::new()
-        .package(
-            "shop",
-            shop_definition(backend, api_key_header()),
-            shop_properties(api_key_parameter(), None, json!([])),
-        )
-        .file("shop", "script.wasm", guest("misbehave"))
-        .file("shop", "sluice.toml", "[code]\nsees_credentials = true\n")
-        .connection("shop", "c1", &[("api_key", "visible-key")])
-        .start()
-        .await;
+    let settings = "[code]\nsees_credentials = true\n";
+    let gateway =
+        code_shop(TestGatewayBuilder::new(), backend, api_key_header(), api_key_parameter(), json!([]), settings)
+            .connection("shop", "c1", &[("api_key", "visible-key")])
+            .start()
+            .await;
     let answer = gateway.get("/apim/shop/c1/run/headers").await;
     assert_eq!(answer.json()["headers"]["x-api-key"], "visible-key");
 }
