@@ -45,18 +45,16 @@ async fn vies() -> (TestGateway, Log) {
     (serve("VIES", Some("vies-guest"), Some(address), &[]).await, log)
 }
 
+/// `CheckVATValidity`, the connector's operation, with this JSON body.
+async fn check_vat(gateway: &TestGateway, body: serde_json::Value) -> Answer {
+    let path = "/apim/VIES/c1/taxation_customs/vies/services/checkVatService";
+    gateway.send("POST", path, &[("content-type", "application/json")], body.to_string()).await
+}
+
 #[tokio::test]
 async fn vies_checks_the_vat_number_through_a_soap_call() {
     let (gateway, log) = vies().await;
-    let body = json!({"countryCode": " BE ", "vatNumber": " 0123.456-789 "}).to_string();
-    let answer = gateway
-        .send(
-            "POST",
-            "/apim/VIES/c1/taxation_customs/vies/services/checkVatService",
-            &[("content-type", "application/json")],
-            body,
-        )
-        .await;
+    let answer = check_vat(&gateway, json!({"countryCode": " BE ", "vatNumber": " 0123.456-789 "})).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(
         answer.text(),
@@ -71,15 +69,7 @@ async fn vies_checks_the_vat_number_through_a_soap_call() {
 #[tokio::test]
 async fn vies_soap_fault_is_answered_400_with_its_message() {
     let (gateway, _log) = vies().await;
-    let body = json!({"countryCode": "BE", "vatNumber": "999"}).to_string();
-    let answer = gateway
-        .send(
-            "POST",
-            "/apim/VIES/c1/taxation_customs/vies/services/checkVatService",
-            &[("content-type", "application/json")],
-            body,
-        )
-        .await;
+    let answer = check_vat(&gateway, json!({"countryCode": "BE", "vatNumber": "999"})).await;
     assert_eq!((answer.status, answer.json()), (400, json!("the VIES service reported a fault: INVALID_INPUT")));
 }
 
