@@ -152,6 +152,27 @@ async fn fetch_status(client: &HttpClient, url: &str, expected: http::StatusCode
     started.elapsed()
 }
 
+/// `calls` requests to `url` at once, each a task answering its time to an
+/// `expected` answer.
+fn spawn_fetches(
+    client: &HttpClient,
+    url: &str,
+    calls: usize,
+    expected: http::StatusCode,
+) -> Vec<tokio::task::JoinHandle<Duration>> {
+    (0..calls)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move { fetch_status(&client, &url, expected).await })
+        })
+        .collect()
+}
+
+/// The `q` quantile of `sorted` (not empty).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
 /// Requests per second, latency percentiles and CPU time per request at a concurrency.
 #[derive(Debug, Clone, Copy)]
 struct Load {
@@ -188,7 +209,7 @@ async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Dura
     let elapsed = started.elapsed();
     let cpu_per_request = cpu.elapsed() / u32::try_from(latencies.len()).expect("request count");
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    let at = |q| quantile(&latencies, q);
     Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99), cpu_per_request }
 }
 
@@ -270,13 +291,7 @@ fn main() {
     let before = resident_bytes();
     let peak = rt.block_on(async {
         let url = format!("http://{gateway}/apim/items-slow/c/items");
-        let calls: Vec<_> = (0..in_flight)
-            .map(|_| {
-                let client = client.clone();
-                let url = url.clone();
-                tokio::spawn(async move { fetch(&client, &url).await })
-            })
-            .collect();
+        let calls = spawn_fetches(&client, &url, in_flight, http::StatusCode::OK);
         tokio::time::sleep(Duration::from_millis(2000)).await;
         let peak = resident_bytes();
         for call in calls {
@@ -295,7 +310,7 @@ fn main() {
     for calls in [256, in_flight] {
         let mut late = rt.block_on(deadline_lateness(&client, gateway, calls));
         late.sort();
-        let at = |q: f64| late[((late.len() as f64 * q) as usize).min(late.len() - 1)];
+        let at = |q| quantile(&late, q);
         println!(
             "{calls} calls past a {DEADLINE:?} deadline at once, answered 504 after it by: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
             at(0.50),
@@ -311,23 +326,11 @@ fn main() {
 /// so that what is timed is the gateway's, not connection set-up.
 async fn deadline_lateness(client: &HttpClient, gateway: SocketAddr, calls: usize) -> Vec<Duration> {
     let plain = format!("http://{gateway}/apim/items-plain/c/items");
-    let opened: Vec<_> = (0..calls)
-        .map(|_| {
-            let (client, plain) = (client.clone(), plain.clone());
-            tokio::spawn(async move { fetch(&client, &plain).await })
-        })
-        .collect();
-    for call in opened {
+    for call in spawn_fetches(client, &plain, calls, http::StatusCode::OK) {
         call.await.expect("opening call");
     }
     let url = format!("http://{gateway}/apim/items-deadline/c/items");
-    let tasks: Vec<_> = (0..calls)
-        .map(|_| {
-            let client = client.clone();
-            let url = url.clone();
-            tokio::spawn(async move { fetch_status(&client, &url, http::StatusCode::GATEWAY_TIMEOUT).await })
-        })
-        .collect();
+    let tasks = spawn_fetches(client, &url, calls, http::StatusCode::GATEWAY_TIMEOUT);
     let mut late = Vec::new();
     for task in tasks {
         late.push(task.await.expect("deadline call").saturating_sub(DEADLINE));
