@@ -107,10 +107,14 @@ fn write_package(dir: &Path, name: &str, backend: SocketAddr, base_path: &str, w
 /// The deadline of the `items-deadline` connector.
 const DEADLINE: Duration = Duration::from_secs(1);
 
-async fn start_gateway(dir: &Path) -> SocketAddr {
+/// The admin key every request to the gateway is sent with.
+static CALLER_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+async fn start_gateway(dir: &Path) -> (SocketAddr, Gateway) {
     let connection = |connector: &str| ConnectionConfig {
         id: "c".into(),
         connector: connector.into(),
+        owner: None,
         parameters: [("api_key".to_string(), ValueSource::Literal(API_KEY.into()))].into_iter().collect(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
@@ -125,16 +129,21 @@ async fn start_gateway(dir: &Path) -> SocketAddr {
         runtime: RuntimeSettings { max_calls_per_connector: 1000, ..Default::default() },
         connections: ["items-transform", "items-plain", "items-slow", "items-deadline"].map(connection).to_vec(),
         public_url: None,
+        metrics_listen: None,
+        access: Default::default(),
         oauth: None,
         state_dir: None,
     };
     let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await.expect("gateway");
     let (_, failed) = gateway.registry().status();
     assert!(failed.is_empty(), "{failed:?}");
+    let issued = gateway.access().bootstrap_admin("bench", "Bench", "bench").await.expect("admin key");
+    CALLER_KEY.set(issued.key).expect("one gateway");
+    let serving = gateway.clone();
     tokio::spawn(async move {
-        sluice_gateway::server::serve_gateway(listener, gateway, std::future::pending()).await.expect("gateway serves")
+        sluice_gateway::server::serve_gateway(listener, serving, std::future::pending()).await.expect("gateway serves")
     });
-    address
+    (address, gateway)
 }
 
 async fn fetch(client: &HttpClient, url: &str) -> Duration {
@@ -144,7 +153,12 @@ async fn fetch(client: &HttpClient, url: &str) -> Duration {
 /// The time to an answer of `expected` status, body included.
 async fn fetch_status(client: &HttpClient, url: &str, expected: http::StatusCode) -> Duration {
     let started = Instant::now();
-    let request = http::Request::get(url).header("x-api-key", API_KEY).body(Full::new(Bytes::new())).expect("request");
+    let caller = format!("Bearer {}", CALLER_KEY.get().expect("gateway started"));
+    let request = http::Request::get(url)
+        .header("x-api-key", API_KEY)
+        .header("authorization", caller)
+        .body(Full::new(Bytes::new()))
+        .expect("request");
     let response = client.request(request).await.expect("answer");
     let status = response.status();
     let body = response.into_body().collect().await.expect("body").to_bytes();
@@ -225,7 +239,7 @@ fn resident_bytes() -> u64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (gateway, backend) = rt.block_on(async {
+    let ((gateway, service), backend) = rt.block_on(async {
         let backend = start_backend().await;
         write_package(dir.path(), "items-transform", backend, "/v1", true, "");
         write_package(dir.path(), "items-plain", backend, "/v1", false, "");
@@ -256,6 +270,22 @@ fn main() {
         for (name, url) in &targets {
             group.bench_function(*name, |b| b.to_async(&rt).iter(|| fetch(&client, url)));
         }
+        group.finish();
+    }
+    {
+        // What authentication and the authorization decision cost a call,
+        // in process: the API key checked against the snapshot, then
+        // `may_call` on the snapshot. Compare with CPU per request below.
+        let mut group = criterion.benchmark_group("access");
+        let header = format!("Bearer {}", CALLER_KEY.get().expect("gateway started"));
+        let access = service.access();
+        group.bench_function("api_key_and_decision", |b| {
+            b.to_async(&rt).iter(|| async {
+                let caller = access.authenticate(Some(header.as_bytes())).await.expect("authenticates");
+                access.directory().may_call(&caller, "items-transform", "c").expect("may call");
+                caller
+            })
+        });
         group.finish();
     }
     criterion.final_summary();

@@ -36,6 +36,9 @@ pub const EXAMPLES: &[EmbeddedPackage] = include!(concat!(env!("OUT_DIR"), "/exa
 /// Where the demo listens by default.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
+/// The demo's admin, who owns its connection.
+pub const DEMO_ADMIN: &str = "demo-admin";
+
 /// The API key the demo backend expects and the demo connection holds.
 pub const DEMO_API_KEY: &str = "demo-key-123";
 
@@ -139,20 +142,32 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
         connections: vec![ConnectionConfig {
             id: "demo".into(),
             connector: "items-transform".into(),
+            owner: Some(DEMO_ADMIN.into()),
             parameters: [("api_key".to_string(), ValueSource::Literal(DEMO_API_KEY.into()))].into_iter().collect(),
         }],
         public_url: None,
+        metrics_listen: None,
+        access: Default::default(),
         oauth: None,
         state_dir: None,
     };
     // The sample backend listens on loopback, which egress never allows from
     // configuration; the demo grants it in code.
     let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await?;
+    // Every call needs a caller: the demo's admin, with a key made now (its
+    // database is in memory, so the key ends with the demo).
+    let issued = gateway.access().bootstrap_admin(DEMO_ADMIN, "Demo admin", "demo").await?;
+    // Bound before the lines are printed, so that they name the real port
+    // (`--listen 127.0.0.1:0` picks a free one).
+    let listener = crate::serve::bind(listen).await?;
+    let listen = listener.local_addr()?;
     println!("sluice demo: packages in {}, sample backend on {backend}", dir.display());
-    println!("  with custom code:    curl -s http://{listen}/apim/items-transform/demo/items");
-    println!("  without custom code: curl -s http://{listen}/apim/items-transform/demo/items/3");
-    println!("  metrics:             curl -s http://{listen}/metrics");
-    let served = crate::serve::run(gateway, listen).await;
+    println!("demo api key: {}", issued.key);
+    let auth = "-H \"Authorization: Bearer $KEY\"";
+    println!("  with custom code:    curl -s {auth} http://{listen}/apim/items-transform/demo/items");
+    println!("  without custom code: curl -s {auth} http://{listen}/apim/items-transform/demo/items/3");
+    println!("  metrics:             curl -s {auth} http://{listen}/metrics");
+    let served = crate::serve::run(gateway, listener, None).await;
     drop(packages);
     served
 }

@@ -40,7 +40,9 @@ fn main() -> std::process::ExitCode {
             Some(Command::Import { command }) => i32::from(cli::tools::import_command(command, &mut out, &mut err)),
             Some(Command::New(args)) => i32::from(cli::tools::new_command(args, &mut out, &mut err)),
             Some(Command::Connectors { command }) => cli::connectors::run(command),
-            Some(Command::Serve { config }) => report(serve::serve(config).await),
+            Some(Command::Serve { config, bootstrap_admin }) => {
+                report(serve::serve(config, bootstrap_admin.as_deref()).await)
+            }
             Some(Command::Demo { listen }) => report(demo::run(listen).await),
             None => report(demo::run(demo::DEFAULT_LISTEN).await),
         }

@@ -15,14 +15,30 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-/// Serves the settings file at `config_path` until Ctrl-C.
-pub async fn serve(config_path: PathBuf) -> Result<()> {
+/// Serves the settings file at `config_path` until Ctrl-C; with
+/// `bootstrap_admin`, first makes that principal an admin and prints a new
+/// API key for it.
+pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Result<()> {
     init_tracing();
     let config = GatewayConfig::load(&config_path)?;
-    let listen = config.listen;
+    let (listen, metrics_listen) = (config.listen, config.metrics_listen);
     let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+    if let Some(principal) = bootstrap_admin {
+        let issued = gateway
+            .access()
+            .bootstrap_admin(principal, principal, "bootstrap")
+            .await
+            .with_context(|| format!("making `{principal}` an admin"))?;
+        println!("admin api key for {principal} (shown once): {}", issued.key);
+    }
     reload_environment_on_hangup(gateway.clone(), config_path)?;
-    run(gateway, listen).await
+    let listener = bind(listen).await?;
+    run(gateway, listener, metrics_listen).await
+}
+
+/// Binds the gateway's address.
+pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))
 }
 
 /// On SIGHUP, re-reads the settings file and applies its `[environment]`
@@ -41,16 +57,32 @@ fn reload_environment_on_hangup(gateway: Gateway, config_path: PathBuf) -> Resul
     Ok(())
 }
 
-/// Serves `gateway` on `listen` until Ctrl-C, reloading packages as they change.
-pub async fn run(gateway: Gateway, listen: SocketAddr) -> Result<()> {
+/// Serves `gateway` on `listener` (and its metrics alone on
+/// `metrics_listen`) until Ctrl-C, reloading packages as they change.
+pub async fn run(
+    gateway: Gateway,
+    listener: tokio::net::TcpListener,
+    metrics_listen: Option<SocketAddr>,
+) -> Result<()> {
     let (ready, failed) = gateway.registry().status();
     tracing::info!(?ready, "connectors loaded");
     for (connector, reason) in failed {
         tracing::error!(%connector, %reason, "connector not loaded");
     }
     gateway.registry().watch().context("watching the packages directory")?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "gateway listening");
+    if let Some(address) = metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening for metrics on {address}"))?;
+        tracing::info!(%address, "metrics listening");
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            if let Err(error) = sluice_gateway::server::serve_metrics(metrics, gateway, std::future::pending()).await {
+                tracing::error!(%error, "metrics listener stopped");
+            }
+        });
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -31,6 +31,10 @@ pub enum Command {
         /// The gateway's settings file (TOML).
         #[arg(long, short, env = "SLUICE_CONFIG")]
         config: PathBuf,
+        /// Make this principal an admin of the environment and print a new
+        /// API key for it once, before serving: the first admin's key.
+        #[arg(long, value_name = "PRINCIPAL")]
+        bootstrap_admin: Option<String>,
     },
     /// Egress policy tools.
     Egress {

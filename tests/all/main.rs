@@ -3,6 +3,7 @@
 //! the repository.
 
 mod connectors;
+mod demo;
 mod egress;
 mod import;
 mod new;

@@ -13,9 +13,17 @@
 //! max_body_bytes = 8388608
 //! max_header_bytes = 32768
 //!
+//! [access]                         # who may call (every route but /healthz)
+//! members = [{ principal = "entra:0c5b…", role = "admin" }]
+//! [[access.issuers]]               # OpenID Connect bearer tokens
+//! name = "entra"
+//! issuer = "https://login.microsoftonline.com/{tenant}/v2.0"
+//! audience = ["api://sluice"]
+//!
 //! [[connections]]
 //! id = "main"
 //! connector = "Calendly"
+//! owner = "entra:0c5b…"            # default: the environment's admins
 //! [connections.parameters]
 //! api_key = { env = "CALENDLY_API_KEY" }   # secret from the environment
 //! ```
@@ -61,6 +69,14 @@ pub struct GatewayConfig {
     /// Default: `http://` and the listen address.
     #[serde(default)]
     pub public_url: Option<url::Url>,
+    /// Where `/metrics` is served without a credential (keep it on
+    /// loopback or a private network). On the main address it always
+    /// needs an admin's credential. Default: none.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Who may call: OpenID Connect issuers, and members seeded at start.
+    #[serde(default)]
+    pub access: AccessConfig,
     /// OAuth 2.0 sign-in and credential storage. When the section is present
     /// it must be usable (its key loads), or the gateway does not start;
     /// when absent, sign-in works if `SLUICE_SECRET_KEY` holds a key.
@@ -87,9 +103,10 @@ pub struct GatewayConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OAuthConfig {
-    /// The SQLite database of tokens; relative to the settings file.
-    /// Default: `sluice-credentials.db` beside the settings file, or in
-    /// memory for a gateway built in code.
+    /// The gateway's SQLite database (tokens, principals, roles, API keys,
+    /// shares); relative to the settings file. It is used whether or not
+    /// OAuth is. Default: `sluice-credentials.db` beside the settings file,
+    /// or in memory for a gateway built in code.
     pub database: Option<PathBuf>,
     /// The environment variable holding the key secrets are sealed with.
     /// Default: `SLUICE_SECRET_KEY`.
@@ -136,6 +153,88 @@ pub struct OAuthClientConfig {
     /// The client secret, if the provider wants one.
     #[serde(default)]
     pub client_secret: Option<ValueSource>,
+}
+
+/// `[access]`: how callers authenticate, and members the settings file
+/// gives roles. API keys and everything else live in the store.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// OpenID Connect issuers whose bearer tokens authenticate callers.
+    pub issuers: Vec<IssuerConfig>,
+    /// Members whose role the settings file sets at every start (the first
+    /// admin, say); the store keeps the others.
+    pub members: Vec<MemberConfig>,
+}
+
+/// An OpenID Connect issuer. Its users' principal ids are
+/// `{name}:{subject}`, and its groups' `{name}:{group}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// A short name, the prefix of its principals' ids.
+    pub name: String,
+    /// The `iss` its tokens carry, exactly.
+    pub issuer: String,
+    /// The `aud` values accepted; a token must carry one of them.
+    pub audience: Vec<String>,
+    /// The JWKS address. Default: from the issuer's discovery document.
+    #[serde(default)]
+    pub jwks_uri: Option<url::Url>,
+    /// Signature algorithms accepted. Public-key ones only. Default: RS256 and ES256.
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// The claim whose value is the user's stable id. Default: `sub` (Entra
+    /// ID's stable one is `oid`).
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// The claim listing the user's groups. Default: `groups`.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`. Default: 60 s.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: std::time::Duration,
+    /// The JWKS is fetched again once this old. Default: 1 hour.
+    #[serde(default = "default_jwks_max_age", with = "humantime_serde")]
+    pub jwks_max_age: std::time::Duration,
+    /// A token with a key id the JWKS lacks fetches it again, at most this
+    /// often. Default: 60 s.
+    #[serde(default = "default_jwks_refetch_after", with = "humantime_serde")]
+    pub jwks_refetch_after: std::time::Duration,
+}
+
+fn default_algorithms() -> Vec<jsonwebtoken::Algorithm> {
+    vec![jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256]
+}
+
+fn default_subject_claim() -> String {
+    "sub".into()
+}
+
+fn default_groups_claim() -> Option<String> {
+    Some("groups".into())
+}
+
+fn default_leeway() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
+
+fn default_jwks_max_age() -> std::time::Duration {
+    std::time::Duration::from_secs(3600)
+}
+
+fn default_jwks_refetch_after() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
+
+/// A member the settings file gives a role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    /// The principal's id.
+    pub principal: String,
+    /// `admin`, `maker` or `user`.
+    pub role: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -231,6 +330,10 @@ pub struct ConnectionConfig {
     pub id: String,
     /// The connector (package folder name).
     pub connector: String,
+    /// The principal who owns it. Default: none, so only the environment's
+    /// admins may use it until they share it.
+    #[serde(default)]
+    pub owner: Option<String>,
     /// Parameter values by name.
     #[serde(default)]
     pub parameters: IndexMap<String, ValueSource>,

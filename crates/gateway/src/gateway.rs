@@ -9,6 +9,7 @@ use std::sync::Arc;
 use sluice_egress::{EgressClient, Environment};
 use sluice_runtime::{Runtime, RuntimeConfig};
 
+use crate::access::{Access, AccessError};
 use crate::config::{GatewayConfig, RequestLimits};
 use crate::metrics::Metrics;
 use crate::network::Network;
@@ -45,6 +46,12 @@ pub enum StartError {
     /// The `[oauth]` section is broken.
     #[error("[oauth]: {0}")]
     OAuth(#[source] OAuthUnavailable),
+    /// The store does not open.
+    #[error("the gateway's database: {0}")]
+    Store(#[source] crate::store::StoreError),
+    /// The `[access]` section or the connections' owners are unusable.
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 /// The gateway.
@@ -55,7 +62,12 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     /// OAuth sign-in and tokens; the reason when it is not available.
     oauth: Arc<Result<OAuth, Arc<OAuthUnavailable>>>,
+    access: Arc<Access>,
     limits: RequestLimits,
+    /// The host (and port) requests must name when `public_url` is set:
+    /// as written, and with the scheme's default port spelt out.
+    public_host: Option<(Arc<str>, Arc<str>)>,
+    public_url: Option<url::Url>,
 }
 
 impl Gateway {
@@ -75,7 +87,19 @@ impl Gateway {
         }
         let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
         let network = Arc::new(Network::new(client, config.environment.clone(), options.grant_loopback));
-        let oauth = match open_oauth(&config, &network).await {
+        let database = config
+            .oauth
+            .as_ref()
+            .and_then(|o| o.database.clone())
+            .or_else(|| config.state_dir.as_ref().map(|dir| dir.join("sluice-credentials.db")));
+        let store = Arc::new(
+            match &database {
+                Some(path) => SqliteStore::open(path).await,
+                None => SqliteStore::in_memory().await,
+            }
+            .map_err(StartError::Store)?,
+        );
+        let oauth = match open_oauth(&config, &network, Arc::clone(&store)).await {
             Ok(oauth) => Ok(oauth),
             Err(reason) if config.oauth.is_some() => return Err(StartError::OAuth(reason)),
             Err(reason) => {
@@ -87,7 +111,45 @@ impl Gateway {
         let loader = Loader::new(runtime, config.connections.clone());
         let registry = Arc::new(Registry::new(config.packages.clone(), loader, Arc::clone(&metrics)));
         registry.reload().await;
-        Ok(Self { registry, network, metrics, oauth: Arc::new(oauth), limits: config.requests })
+        let access =
+            Access::open(store, Arc::clone(&registry), Arc::clone(&network), &config.access, &config.connections)
+                .await?;
+        let public_host = config.public_url.as_ref().and_then(authorities);
+        Ok(Self {
+            registry,
+            network,
+            metrics,
+            oauth: Arc::new(oauth),
+            access: Arc::new(access),
+            limits: config.requests,
+            public_host,
+            public_url: config.public_url.clone(),
+        })
+    }
+
+    /// Who may do what: authentication, the snapshot, shares.
+    pub fn access(&self) -> &Arc<Access> {
+        &self.access
+    }
+
+    /// The `host[:port]` requests must carry in `Host` when `public_url`
+    /// is set (the port only when it is not the scheme's default).
+    pub fn public_host(&self) -> Option<&str> {
+        self.public_host.as_ref().map(|(host, _)| &**host)
+    }
+
+    /// The configured `public_url`, if any.
+    pub fn public_url(&self) -> Option<&url::Url> {
+        self.public_url.as_ref()
+    }
+
+    /// Whether a request's `Host` names this gateway: always when no
+    /// `public_url` is set, else only `public_url`'s host (and port).
+    pub fn serves_host(&self, host: &str) -> bool {
+        match &self.public_host {
+            None => true,
+            Some((short, full)) => host.eq_ignore_ascii_case(short) || host.eq_ignore_ascii_case(full),
+        }
     }
 
     /// The registry of connectors.
@@ -126,7 +188,11 @@ impl Gateway {
 /// Opens the credential store with the configured key. Without an `[oauth]`
 /// section the key is looked for in `SLUICE_SECRET_KEY`, and the database
 /// is beside the settings file (in memory for a gateway built in code).
-async fn open_oauth(config: &GatewayConfig, network: &Arc<Network>) -> Result<OAuth, OAuthUnavailable> {
+async fn open_oauth(
+    config: &GatewayConfig,
+    network: &Arc<Network>,
+    store: Arc<SqliteStore>,
+) -> Result<OAuth, OAuthUnavailable> {
     let defaults = crate::config::OAuthConfig::default();
     let oauth = config.oauth.as_ref().unwrap_or(&defaults);
     let source = match &oauth.key_file {
@@ -141,16 +207,22 @@ async fn open_oauth(config: &GatewayConfig, network: &Arc<Network>) -> Result<OA
         Err(error) => return Err(error.into()),
     };
     let settings = OAuthSettings::resolve(oauth)?;
-    let database =
-        oauth.database.clone().or_else(|| config.state_dir.as_ref().map(|dir| dir.join("sluice-credentials.db")));
-    let store = match &database {
-        Some(path) => SqliteStore::open(path).await,
-        None => SqliteStore::in_memory().await,
-    }
-    .map_err(OAuthUnavailable::Store)?;
     let public_url = match &config.public_url {
         Some(url) => url.clone(),
         None => url::Url::parse(&format!("http://{}", config.listen)).map_err(OAuthUnavailable::PublicUrl)?,
     };
-    Ok(OAuth::new(Vault::new(Arc::new(store), key), Arc::clone(network), settings, public_url))
+    Ok(OAuth::new(Vault::new(store, key), Arc::clone(network), settings, public_url))
+}
+
+/// A URL's `host[:port]` as a `Host` header names it (the port only when
+/// not the scheme's default), and with the port always.
+fn authorities(url: &url::Url) -> Option<(Arc<str>, Arc<str>)> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    let port = url.port_or_known_default()?;
+    let full: Arc<str> = format!("{host}:{port}").into();
+    let short = match url.port() {
+        Some(_) => Arc::clone(&full),
+        None => host.into(),
+    };
+    Some((short, full))
 }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod access;
 pub mod audit;
 pub mod config;
 mod gateway;

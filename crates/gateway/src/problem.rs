@@ -18,6 +18,7 @@ use sluice_runtime::CallError;
 
 use crate::kinds::{Classified, INTERNAL, classify_call_error};
 
+use crate::access::{AccessError, Denied};
 use crate::oauth::OAuthError;
 use crate::pipeline::CallFailure;
 use crate::registry::LookupError;
@@ -58,6 +59,22 @@ pub enum GatewayError {
         /// The time allowed.
         after: std::time::Duration,
     },
+    /// No credential, or one that does not authenticate. The reason is
+    /// logged; the client is told nothing that would help guess.
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    /// The request names a host other than the gateway's `public_url`.
+    #[error("this gateway does not serve host `{host}`")]
+    MisdirectedHost {
+        /// The `Host` the request named.
+        host: String,
+    },
+    /// The caller may not see the resource, or may not act on it.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// An access change failed.
+    #[error(transparent)]
+    Access(AccessError),
     /// The provider's authorization URL cannot be sent as a `Location`.
     #[error("the authorization URL is not a valid header value")]
     AuthorizationUrl,
@@ -88,6 +105,16 @@ impl GatewayError {
                 (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large")
             }
             GatewayError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body-timeout", "Request body timed out"),
+            GatewayError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            GatewayError::MisdirectedHost { .. } => {
+                (StatusCode::MISDIRECTED_REQUEST, "misdirected-host", "Host not served here")
+            }
+            GatewayError::Denied(denied) => classify_denied(denied),
+            GatewayError::Access(AccessError::Denied(denied)) => classify_denied(denied),
+            GatewayError::Access(AccessError::BadPrincipal(_) | AccessError::NotAGroup(_)) => {
+                (StatusCode::BAD_REQUEST, "bad-request", "Bad request")
+            }
+            GatewayError::Access(_) => INTERNAL,
             GatewayError::AuthorizationUrl => INTERNAL,
         }
     }
@@ -158,11 +185,23 @@ impl GatewayError {
         {
             headers.insert(header::ALLOW, value);
         }
+        if matches!(self, GatewayError::Unauthenticated) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sluice\""));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Capacity and availability come back; a client may try again soon.
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+fn classify_denied(denied: &Denied) -> Classified {
+    match denied {
+        Denied::NoConnector { .. } => (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector"),
+        Denied::NoConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        Denied::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+        Denied::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
     }
 }
 

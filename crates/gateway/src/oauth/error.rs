@@ -24,9 +24,6 @@ pub enum OAuthUnavailable {
         #[source]
         source: MissingEnv,
     },
-    /// The credential database does not open.
-    #[error("the credential database: {0}")]
-    Store(#[source] crate::store::StoreError),
     /// No `public_url`, and the listen address does not make one.
     #[error("no public_url, and the listen address does not make one: {0}")]
     PublicUrl(#[source] url::ParseError),
@@ -58,6 +55,11 @@ pub enum SignInFailure {
         /// Where it must come back.
         redirect_uri: String,
     },
+    /// The redirect came without the browser-binding cookie of the sign-in,
+    /// or with another principal's credential: someone else's sign-in, or
+    /// another browser. The sign-in is spent and must start again.
+    #[error("this sign-in was started by someone else or in another browser; start it again from this browser")]
+    NotBound,
     /// The connector was removed meanwhile.
     #[error("connector `{connector}` is no longer loaded")]
     ConnectorGone {
@@ -112,7 +114,10 @@ pub enum OAuthError {
         connection: String,
     },
     /// The connection must be signed in (again).
-    #[error("connection `{connection}` of connector `{connector}` needs to sign in: {reason}; sign in at {signin_url}")]
+    #[error("connection `{connection}` of connector `{connector}` needs to sign in: {reason}; {}", match signin_url {
+        Some(url) => format!("sign in at {url}"),
+        None => "its owner must sign it in again".to_string(),
+    })]
     SignInRequired {
         /// The connector.
         connector: String,
@@ -120,8 +125,8 @@ pub enum OAuthError {
         connection: String,
         /// Why.
         reason: String,
-        /// Where to sign in.
-        signin_url: String,
+        /// Where to sign in; told only to the connection's owner.
+        signin_url: Option<String>,
     },
     /// A sign-in could not be completed.
     #[error("sign-in failed: {0}")]

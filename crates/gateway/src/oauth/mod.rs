@@ -27,6 +27,7 @@ use sluice_package::{RedirectMode, Secret};
 
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
 pub use provider::Provider;
+pub use signin::Redirect;
 
 use crate::config::OAuthConfig;
 use crate::network::Network;
@@ -127,7 +128,7 @@ impl OAuth {
             connector: connector.into(),
             connection: connection.into(),
             reason: reason.into(),
-            signin_url: self.signin_url(connector, connection),
+            signin_url: Some(self.signin_url(connector, connection)),
         }
     }
 }

@@ -1,5 +1,11 @@
 //! Signing a connection in: the authorization URL with PKCE and a fresh
 //! `state`, and the provider's redirect back.
+//!
+//! A sign-in is bound to the principal who started it and to their
+//! browser: the `state`'s pending record keeps the principal and the hash
+//! of a browser-binding cookie, and the redirect completes only with that
+//! cookie (and, when it carries a credential, the same principal). Sending
+//! someone the provider's link therefore gets nobody's tokens anywhere.
 
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -8,15 +14,25 @@ use oauth2::{
 };
 use sluice_package::RedirectMode;
 
+use sha2::Digest as _;
+use subtle::ConstantTimeEq as _;
+
 use super::http::{EgressHttp, describe};
 use super::{OAuth, OAuthError, SignInFailure};
 use crate::registry::{LoadedConnector, Registry};
 use crate::store::{Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
-    /// Starts signing `connection` in: remembers a PKCE verifier under a
+    /// Starts signing `connection` in for `principal`, in the browser whose
+    /// binding cookie holds `binding`: remembers a PKCE verifier under a
     /// fresh `state` and returns the provider's authorization URL.
-    pub async fn start_signin(&self, connector: &LoadedConnector, connection: &str) -> Result<String, OAuthError> {
+    pub async fn start_signin(
+        &self,
+        connector: &LoadedConnector,
+        connection: &str,
+        principal: &str,
+        binding: &str,
+    ) -> Result<String, OAuthError> {
         let package = &connector.package;
         if !connector.connections.contains_key(connection) {
             return Err(OAuthError::UnknownConnection { connector: package.id.clone(), connection: connection.into() });
@@ -49,6 +65,8 @@ impl OAuth {
             pkce_verifier: verifier.secret().clone(),
             redirect_uri,
             created_at: now(),
+            principal: principal.to_string(),
+            binding_hash: binding_hash(binding),
         };
         self.vault.put_pending(state.secret(), &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
@@ -59,16 +77,17 @@ impl OAuth {
     /// `/redirect/{connector}` (`path_connector`) or on the global
     /// `/redirect`: takes the pending sign-in of `state` only if it belongs
     /// to that redirect URI (one that came back on the wrong one stays
-    /// pending), exchanges the code and stores the tokens. Returns the
+    /// pending), checks that it comes from the browser (`binding`) and the
+    /// principal (`principal`, when the redirect carries a credential) that
+    /// started it, exchanges the code and stores the tokens. Returns the
     /// connector and connection signed in.
     pub async fn finish_signin(
         &self,
         registry: &Registry,
         path_connector: Option<&str>,
-        code: &str,
-        state: &str,
-        issuer: Option<&str>,
+        redirect: Redirect<'_>,
     ) -> Result<(String, String), OAuthError> {
+        let Redirect { code, state, issuer, binding, principal } = redirect;
         let redirect_uri = match path_connector {
             Some(connector) => self.redirect_uri(connector, RedirectMode::PerConnector),
             None => self.redirect_uri("", RedirectMode::Global),
@@ -80,6 +99,15 @@ impl OAuth {
             }
             .into());
         };
+        // Taken first, checked after: a state someone else brings is spent.
+        let bound = binding.is_some_and(|binding| {
+            !pending.binding_hash.is_empty()
+                && bool::from(binding_hash(binding).as_bytes().ct_eq(pending.binding_hash.as_bytes()))
+        });
+        if !bound || principal.is_some_and(|principal| principal != pending.principal) {
+            tracing::warn!(connector = %pending.connector, connection = %pending.connection, "sign-in redirect from another browser or principal refused");
+            return Err(SignInFailure::NotBound.into());
+        }
         let connector = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
@@ -113,4 +141,24 @@ impl OAuth {
         tracing::info!(connector = %pending.connector, connection = %pending.connection, "connection signed in");
         Ok((pending.connector, pending.connection))
     }
+}
+
+/// The provider's redirect, and what the browser brought with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Redirect<'a> {
+    /// The authorization code.
+    pub code: &'a str,
+    /// The `state`.
+    pub state: &'a str,
+    /// The provider's `iss` (RFC 9207), when it sends one.
+    pub issuer: Option<&'a str>,
+    /// The browser-binding cookie's value, if the browser sent it.
+    pub binding: Option<&'a str>,
+    /// The principal of the credential the redirect carries, if any.
+    pub principal: Option<&'a str>,
+}
+
+/// The hex SHA-256 of a browser-binding cookie value.
+fn binding_hash(binding: &str) -> String {
+    hex::encode(sha2::Sha256::digest(binding.as_bytes()))
 }

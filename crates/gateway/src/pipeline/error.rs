@@ -78,6 +78,17 @@ pub enum CallFailure {
 }
 
 impl CallFailure {
+    /// The failure as a caller who does not own the connection is told it:
+    /// a sign-in that is required does not say where to sign in.
+    pub fn without_signin_url(self) -> Self {
+        match self {
+            CallFailure::OAuth(OAuthError::SignInRequired { connector, connection, reason, .. }) => {
+                CallFailure::OAuth(OAuthError::SignInRequired { connector, connection, reason, signin_url: None })
+            }
+            other => other,
+        }
+    }
+
     /// The failure of a direct backend call (no code).
     pub(super) fn from_egress(error: EgressError) -> Self {
         match error {

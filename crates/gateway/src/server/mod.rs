@@ -2,8 +2,9 @@
 //!
 //! - `ANY /apim/{connector}/{connection}/{operation path}`: call an operation,
 //!   the platform's runtime URL shape;
-//! - `GET /healthz`: liveness;
-//! - `GET /metrics`: Prometheus text;
+//! - `GET /healthz`: liveness, the one route open to anyone;
+//! - `GET /metrics`: Prometheus text, for admins (or open on its own
+//!   address, [`serve_metrics`]);
 //! - `GET /connections/{connector}/{connection}/signin`: start an OAuth sign-in;
 //! - `GET /redirect/{connector}` and `GET /redirect`: the provider's redirect
 //!   back (per-connector and global redirect URIs);
@@ -13,6 +14,11 @@
 //! The layer ([`correlate`]) gives each request its correlation id (the
 //! client's when it sends a sane one) and a span carrying it, and turns a
 //! handler's [`GatewayError`] into its problem+json answer, logged once.
+//! Inside it, [`check_host`] answers 421 to a request for a host other than
+//! `public_url`'s (a DNS-rebinding page driving a gateway on loopback), and
+//! [`authenticate`] answers 401 to a request without a caller, on every
+//! route but `/healthz` and the provider's redirects (which the sign-in's
+//! browser-binding cookie authenticates).
 
 mod admin;
 mod listen;
@@ -24,8 +30,8 @@ pub use listen::serve;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, Request};
-use axum::http::HeaderValue;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -49,19 +55,76 @@ pub async fn serve_gateway(
 
 /// The gateway's router.
 pub fn router(gateway: Gateway) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let callers_only = Router::new()
         .route("/metrics", get(admin::metrics))
         .route("/connections/{connector}/{connection}/signin", get(signin::start))
-        .route("/redirect", get(signin::redirect_global))
-        .route("/redirect/{connector}", get(signin::redirect_connector))
         .route("/admin/redirect-audit", get(admin::redirect_audit))
         .route("/admin/redirect-audit.html", get(admin::redirect_audit_html))
         .route("/apim/{connector}/{connection}", any(operation::root))
         .route("/apim/{connector}/{connection}/", any(operation::root))
         .route("/apim/{connector}/{connection}/{*path}", any(operation::path))
+        .route_layer(axum::middleware::from_fn_with_state(gateway.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/redirect", get(signin::redirect_global))
+        .route("/redirect/{connector}", get(signin::redirect_connector))
+        .merge(callers_only)
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), check_host))
         .layer(axum::middleware::from_fn(correlate))
         .with_state(gateway)
+}
+
+/// Serves `/metrics` alone, to anyone who reaches `listener`: the
+/// `metrics_listen` address, meant for loopback or a private network.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let limits = *gateway.request_limits();
+    let app = Router::new().route("/metrics", get(admin::open_metrics)).with_state(gateway);
+    serve(listener, app, limits, shutdown).await
+}
+
+/// 421 for a request whose `Host` is not `public_url`'s, when it is set;
+/// `/healthz` answers whatever the host (probes use addresses).
+async fn check_host(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+    if let Some(expected) = gateway.public_host()
+        && request.uri().path() != "/healthz"
+    {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+            .unwrap_or_default();
+        if !gateway.serves_host(host) {
+            let host: String = host.chars().take(256).collect();
+            tracing::debug!(%expected, "request for another host");
+            return GatewayError::MisdirectedHost { host }.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// 401 for a request without a caller; the caller, in the request's
+/// extensions, for the handler.
+async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
+    let authorization = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    match gateway.access().authenticate(authorization).await {
+        Ok(caller) => {
+            // The gateway's credential is for the gateway: it never reaches
+            // a backend, nor the code.
+            request.headers_mut().remove(header::AUTHORIZATION);
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(reason) => {
+            // What the token said (an issuer, a key id) is the client's text.
+            tracing::info!(reason = %sluice_runtime::escape_controls(reason.to_string()), "caller not authenticated");
+            GatewayError::Unauthenticated.into_response()
+        }
+    }
 }
 
 impl FromRef<Gateway> for Arc<Registry> {

@@ -1,5 +1,7 @@
 //! `ANY /apim/{connector}/{connection}/{operation path}`: the limits on what
-//! the client sends, the pipeline, the call's metrics, and the answer.
+//! the client sends, whether the caller may use the connector and the
+//! connection (decided from the in-memory snapshot), the pipeline, the
+//! call's metrics, and the answer.
 
 use std::time::Instant;
 
@@ -12,6 +14,7 @@ use sluice_package::request::HOP_BY_HOP;
 use sluice_runtime::escape_controls;
 
 use super::CorrelationId;
+use crate::access::Caller;
 use crate::gateway::Gateway;
 use crate::metrics::{OperationLabels, RequestLabels, UNKNOWN};
 use crate::pipeline::{self, Call};
@@ -21,16 +24,18 @@ use crate::problem::GatewayError;
 pub(super) async fn root(
     State(gateway): State<Gateway>,
     Extension(correlation): Extension<CorrelationId>,
+    Extension(caller): Extension<Caller>,
     Path((connector, connection)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    serve(gateway, correlation, connector, connection, String::new(), request).await
+    serve(gateway, correlation, caller, connector, connection, String::new(), request).await
 }
 
 /// An operation under the connection.
 pub(super) async fn path(
     State(gateway): State<Gateway>,
     Extension(correlation): Extension<CorrelationId>,
+    Extension(caller): Extension<Caller>,
     Path((connector, connection, _decoded)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
@@ -38,13 +43,14 @@ pub(super) async fn path(
     // `/` inside a parameter into a path separator. Routing decodes
     // parameters itself.
     let path = request.uri().path().splitn(5, '/').nth(4).unwrap_or_default().to_string();
-    serve(gateway, correlation, connector, connection, path, request).await
+    serve(gateway, correlation, caller, connector, connection, path, request).await
 }
 
 /// One call of an operation: limits, the pipeline, metrics.
 async fn serve(
     gateway: Gateway,
     correlation: CorrelationId,
+    caller: Caller,
     connector: String,
     connection: String,
     path: String,
@@ -57,6 +63,7 @@ async fn serve(
     span.record("connection", escape_controls(connection.clone()).as_str());
     let mut watch = ClientWatch { gateway: &gateway, connector: &connector, operation: String::new(), answered: false };
     let outcome = async {
+        gateway.access().directory().may_call(&caller, &connector, &connection)?;
         check_limits(&gateway, &request)?;
         let (parts, body) = request.into_parts();
         let limits = gateway.request_limits();
@@ -74,7 +81,11 @@ async fn serve(
             body,
             received: started,
         };
-        Ok::<_, GatewayError>(pipeline::run(&gateway, call, &mut watch.operation).await?)
+        pipeline::run(&gateway, call, &mut watch.operation).await.map_err(|failure| {
+            // Only the connection's owner is told where to sign it in.
+            let owner = gateway.access().directory().owns_connection(&caller, &connector, &connection);
+            GatewayError::from(if owner { failure } else { failure.without_signin_url() })
+        })
     }
     .await;
     watch.answered = true;

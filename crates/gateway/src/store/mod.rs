@@ -1,6 +1,7 @@
-//! The gateway's state at rest: OAuth tokens and pending sign-ins, behind
-//! the async [`TokenStore`] trait whose backends live apart (SQLite,
-//! embedded, in [`sqlite`]).
+//! The gateway's state at rest: OAuth tokens and pending sign-ins behind
+//! the async [`TokenStore`] trait, principals, roles, API keys and shares
+//! behind [`AccessStore`]; their backends live apart (SQLite, embedded, in
+//! [`sqlite`]).
 //!
 //! A backend stores opaque blobs. Sealing happens once, above every backend,
 //! in [`Vault`]: each secret value is encrypted under the gateway's
@@ -8,6 +9,7 @@
 //! backend never sees a token, and a sealed value copied to another row does
 //! not open.
 
+mod access;
 pub mod key;
 pub mod sqlite;
 mod vault;
@@ -16,6 +18,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+pub use access::{AccessRows, AccessStore, ApiKeyRow, PrincipalRow};
 pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.

@@ -1,4 +1,4 @@
-//! The embedded backend of [`TokenStore`]: one SQLite file (or an in-memory
+//! The embedded backend of [`TokenStore`] and [`AccessStore`]: one SQLite file (or an in-memory
 //! database), created and migrated on first open. SQLite runs on sqlx's
 //! worker threads, never on the async workers.
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{PendingRow, StoreError, TokenRow, TokenStore, now};
+use super::{AccessRows, AccessStore, ApiKeyRow, PendingRow, PrincipalRow, StoreError, TokenRow, TokenStore, now};
 
 /// The versioned, forward-only migrations of the SQLite schema.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -186,6 +186,191 @@ impl TokenStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl AccessStore for SqliteStore {
+    async fn access_rows(&self, environment: &str) -> Result<AccessRows, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let principals: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, kind, display_name FROM principals ORDER BY id").fetch_all(&mut *tx).await?;
+        let group_members = sqlx::query_as("SELECT group_id, member FROM group_members").fetch_all(&mut *tx).await?;
+        let memberships = sqlx::query_as("SELECT principal, role FROM memberships WHERE environment = ?1")
+            .bind(environment)
+            .fetch_all(&mut *tx)
+            .await?;
+        let keys: Vec<(String, String, String, Vec<u8>, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, principal, label, secret_hash, created_at, expires_at, revoked_at FROM api_keys",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let connector_owners = sqlx::query_as("SELECT connector, owner FROM connector_owners WHERE environment = ?1")
+            .bind(environment)
+            .fetch_all(&mut *tx)
+            .await?;
+        let connector_shares =
+            sqlx::query_as("SELECT connector, principal, access FROM connector_shares WHERE environment = ?1")
+                .bind(environment)
+                .fetch_all(&mut *tx)
+                .await?;
+        let connection_shares =
+            sqlx::query_as("SELECT connector, connection, principal FROM connection_shares WHERE environment = ?1")
+                .bind(environment)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(AccessRows {
+            principals: principals
+                .into_iter()
+                .map(|(id, kind, display_name)| PrincipalRow { id, kind, display_name })
+                .collect(),
+            group_members,
+            memberships,
+            api_keys: keys
+                .into_iter()
+                .map(|(id, principal, label, secret_hash, created_at, expires_at, revoked_at)| ApiKeyRow {
+                    id,
+                    principal,
+                    label,
+                    secret_hash,
+                    created_at,
+                    expires_at,
+                    revoked_at,
+                })
+                .collect(),
+            connector_owners,
+            connector_shares,
+            connection_shares,
+        })
+    }
+
+    async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO principals (id, kind, display_name, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET display_name = ?3",
+        )
+        .bind(&row.id)
+        .bind(&row.kind)
+        .bind(&row.display_name)
+        .bind(now() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn put_group_member(&self, group: &str, member: &str) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO group_members (group_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            &[group, member],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn remove_group_member(&self, group: &str, member: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM group_members WHERE group_id = ?1 AND member = ?2";
+        Ok(self.execute(sql, &[group, member]).await? == 1)
+    }
+
+    async fn put_membership(&self, environment: &str, principal: &str, role: &str) -> Result<(), StoreError> {
+        let sql = "INSERT INTO memberships (environment, principal, role) VALUES (?1, ?2, ?3)
+                   ON CONFLICT (environment, principal) DO UPDATE SET role = ?3";
+        self.execute(sql, &[environment, principal, role]).await.map(drop)
+    }
+
+    async fn remove_membership(&self, environment: &str, principal: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM memberships WHERE environment = ?1 AND principal = ?2";
+        Ok(self.execute(sql, &[environment, principal]).await? == 1)
+    }
+
+    async fn put_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, principal, label, secret_hash, created_at, expires_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&row.id)
+        .bind(&row.principal)
+        .bind(&row.label)
+        .bind(&row.secret_hash)
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .bind(row.revoked_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_connector_owner(&self, environment: &str, connector: &str, owner: &str) -> Result<(), StoreError> {
+        let sql = "INSERT INTO connector_owners (environment, connector, owner) VALUES (?1, ?2, ?3)
+                   ON CONFLICT (environment, connector) DO UPDATE SET owner = ?3";
+        self.execute(sql, &[environment, connector, owner]).await.map(drop)
+    }
+
+    async fn put_connector_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        principal: &str,
+        access: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO connector_shares (environment, connector, principal, access) VALUES (?1, ?2, ?3, ?4)
+                   ON CONFLICT (environment, connector, principal) DO UPDATE SET access = ?4";
+        self.execute(sql, &[environment, connector, principal, access]).await.map(drop)
+    }
+
+    async fn remove_connector_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        principal: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM connector_shares WHERE environment = ?1 AND connector = ?2 AND principal = ?3";
+        Ok(self.execute(sql, &[environment, connector, principal]).await? == 1)
+    }
+
+    async fn put_connection_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        principal: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO connection_shares (environment, connector, connection, principal)
+                   VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+        self.execute(sql, &[environment, connector, connection, principal]).await.map(drop)
+    }
+
+    async fn remove_connection_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        principal: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM connection_shares
+                   WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND principal = ?4";
+        Ok(self.execute(sql, &[environment, connector, connection, principal]).await? == 1)
+    }
+}
+
+impl SqliteStore {
+    /// Runs one statement whose parameters are all text; returns the rows it changed.
+    async fn execute(&self, sql: &'static str, values: &[&str]) -> Result<u64, StoreError> {
+        let mut query = sqlx::query(sql);
+        for value in values {
+            query = query.bind(*value);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +441,62 @@ mod tests {
         store(dir.path()).await.put_tokens("c", "main", b"kept", None).await.unwrap();
         let again = store(dir.path()).await;
         assert_eq!(again.tokens("c", "main").await.unwrap().unwrap().sealed, b"kept");
+    }
+
+    #[tokio::test]
+    async fn access_rows_round_trip_and_shares_replace() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let alice = PrincipalRow { id: "alice".into(), kind: "user".into(), display_name: "Alice".into() };
+        store.put_principal(&alice).await.unwrap();
+        store.put_principal(&PrincipalRow { display_name: "Alice L.".into(), ..alice.clone() }).await.unwrap();
+        store
+            .put_principal(&PrincipalRow { id: "sales".into(), kind: "group".into(), display_name: "Sales".into() })
+            .await
+            .unwrap();
+        store.put_group_member("sales", "bob").await.unwrap();
+        store.put_group_member("sales", "bob").await.unwrap();
+        store.put_membership("default", "alice", "maker").await.unwrap();
+        store.put_membership("default", "alice", "admin").await.unwrap();
+        store.put_connector_owner("default", "Shop", "alice").await.unwrap();
+        store.put_connector_share("default", "Shop", "sales", "can-use").await.unwrap();
+        store.put_connector_share("default", "Shop", "sales", "can-edit").await.unwrap();
+        store.put_connection_share("default", "Shop", "main", "bob").await.unwrap();
+        let rows = store.access_rows("default").await.unwrap();
+        assert_eq!(rows.principals.len(), 2);
+        assert_eq!(rows.principals[0].display_name, "Alice L.");
+        assert_eq!(rows.group_members, [("sales".to_string(), "bob".to_string())]);
+        assert_eq!(rows.memberships, [("alice".to_string(), "admin".to_string())]);
+        assert_eq!(rows.connector_shares, [("Shop".into(), "sales".into(), "can-edit".into())]);
+        assert_eq!(rows.connection_shares, [("Shop".into(), "main".into(), "bob".into())]);
+        assert!(store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
+        assert!(!store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
+        // Another environment sees none of it.
+        assert!(store.access_rows("other").await.unwrap().memberships.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_role_outside_the_three_is_refused_by_the_schema() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        assert!(store.put_membership("default", "alice", "owner").await.is_err());
+        assert!(store.put_connector_share("default", "Shop", "bob", "can-delete").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_api_key_is_revoked_once() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let row = ApiKeyRow {
+            id: "0123abcd4567".into(),
+            principal: "alice".into(),
+            label: "ci".into(),
+            secret_hash: vec![7; 32],
+            created_at: 1,
+            expires_at: Some(99),
+            revoked_at: None,
+        };
+        store.put_api_key(&row).await.unwrap();
+        assert!(store.put_api_key(&row).await.is_err(), "a key id is unique");
+        assert!(store.revoke_api_key(&row.id, 5).await.unwrap());
+        assert!(!store.revoke_api_key(&row.id, 6).await.unwrap());
+        assert_eq!(store.access_rows("default").await.unwrap().api_keys[0].revoked_at, Some(5));
     }
 }

@@ -82,6 +82,13 @@ pub struct PendingSignIn {
     pub redirect_uri: String,
     /// When the sign-in started, in seconds since the Unix epoch.
     pub created_at: u64,
+    /// The principal who started it; only they may complete it.
+    #[serde(default)]
+    pub principal: String,
+    /// SHA-256 (hex) of the browser-binding cookie set when it started; the
+    /// redirect must bring the same cookie.
+    #[serde(default)]
+    pub binding_hash: String,
 }
 
 impl fmt::Debug for PendingSignIn {
@@ -284,6 +291,8 @@ mod tests {
             pkce_verifier: "v".into(),
             redirect_uri: "http://x/redirect/c".into(),
             created_at: now(),
+            principal: "alice".into(),
+            binding_hash: "ab".into(),
         };
         vault.put_pending("s1", &pending).await.unwrap();
         assert_eq!(store.pending_destination("s1").await.unwrap(), None, "the raw state is not a key");

@@ -2,11 +2,13 @@
 //! port 0 in front of real backend servers on loopback port 0, the example
 //! connectors with their code, and test packages of `tests/data`.
 
+mod access;
 mod connectors;
 mod environment;
 mod errors;
 mod hardening;
 mod oauth;
+mod oidc;
 mod packages;
 mod policies;
 mod routing;

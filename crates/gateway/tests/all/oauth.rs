@@ -212,7 +212,24 @@ async fn sign_in(gateway: &TestGateway) -> Answer {
         return provider;
     }
     let back = provider.headers["location"].to_str().unwrap().to_string();
-    get_absolute(gateway, &back).await
+    // The browser brings back the cookie the start set.
+    let cookie = binding_cookie(&started);
+    gateway.anonymous(browser_get(&back, Some(&cookie))).await
+}
+
+/// The `name=value` of the browser-binding cookie a sign-in start set.
+fn binding_cookie(started: &Answer) -> String {
+    let set = started.headers[http::header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
+}
+
+/// A browser's GET: no credential, maybe a cookie.
+fn browser_get(url: &str, cookie: Option<&str>) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    let mut request = http::Request::get(url);
+    if let Some(cookie) = cookie {
+        request = request.header(http::header::COOKIE, cookie);
+    }
+    request.body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()
 }
 
 async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
@@ -274,7 +291,7 @@ async fn redirect_on_the_wrong_path_is_refused() {
     let started = setup.gateway.get("/connections/plant/main/signin").await;
     let provider = get_absolute(&setup.gateway, started.headers["location"].to_str().unwrap()).await;
     let back = provider.headers["location"].to_str().unwrap().replace("/redirect/plant", "/redirect");
-    let answer = get_absolute(&setup.gateway, &back).await;
+    let answer = setup.gateway.anonymous(browser_get(&back, Some(&binding_cookie(&started)))).await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (400, "signin-failed"));
 }
 
@@ -457,10 +474,11 @@ async fn a_state_sent_to_the_wrong_redirect_uri_stays_usable() {
     let provider = get_absolute(&setup.gateway, started.headers["location"].to_str().unwrap()).await;
     let right = provider.headers["location"].to_str().unwrap().to_string();
     let wrong = right.replace("/redirect/plant", "/redirect");
-    let refused = get_absolute(&setup.gateway, &wrong).await;
+    let cookie = binding_cookie(&started);
+    let refused = setup.gateway.anonymous(browser_get(&wrong, Some(&cookie))).await;
     assert_eq!((refused.status, refused.problem_type().as_str()), (400, "signin-failed"));
     assert!(refused.json()["detail"].as_str().unwrap().contains("/redirect/plant"), "{}", refused.text());
-    let answer = get_absolute(&setup.gateway, &right).await;
+    let answer = setup.gateway.anonymous(browser_get(&right, Some(&cookie))).await;
     assert_eq!(answer.status, 200, "the state was not used up: {}", answer.text());
 }
 
@@ -498,4 +516,127 @@ async fn a_changed_token_url_needs_a_new_sign_in_and_gets_no_refresh_token() {
     assert!(answer.json()["detail"].as_str().unwrap().contains("endpoints changed"), "{}", answer.text());
     assert_eq!(elsewhere.state().refresh_attempts, 0, "the new endpoint got no refresh token");
     assert_eq!(setup.auth.state().refresh_attempts, 0);
+}
+
+/// Starts a sign-in as the admin and follows it to the provider; returns
+/// the start's answer and the provider's redirect back to the gateway.
+async fn start_and_authorize(gateway: &TestGateway) -> (Answer, String) {
+    let started = gateway.get("/connections/plant/main/signin").await;
+    assert_eq!(started.status, 302, "{}", started.text());
+    let provider = get_absolute(gateway, started.headers["location"].to_str().unwrap()).await;
+    assert_eq!(provider.status, 302, "{}", provider.text());
+    let back = provider.headers["location"].to_str().unwrap().to_string();
+    (started, back)
+}
+
+/// The access token the backend sees on a call through `main`.
+async fn token_in_use(gateway: &TestGateway) -> String {
+    let answer = gateway.get("/apim/plant/main/items").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()["token"].as_str().unwrap().to_string()
+}
+
+/// A user `bob` who may use the connector and the connection `main`, with his key.
+async fn bob_with_a_share(gateway: &TestGateway) -> String {
+    use sluice_gateway::access::{Caller, Credential, Right, Role};
+    let access = gateway.gateway.access();
+    let admin = Caller { id: ADMIN.into(), groups: vec![], credential: Credential::ApiKey { id: "t".into() } };
+    access.set_role(&admin, "bob", Some(Role::User)).await.unwrap();
+    access.share_connector(&admin, "plant", "bob", Some(Right::CanUse)).await.unwrap();
+    access.share_connection(&admin, "plant", "main", "bob", true).await.unwrap();
+    access.issue_key(&admin, "bob", "tests", None).await.unwrap().key
+}
+
+fn with_key(
+    mut request: http::Request<http_body_util::Full<bytes::Bytes>>,
+    key: &str,
+) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+    request.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_redirect_without_the_browsers_cookie_is_refused_and_the_tokens_stay() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let before = token_in_use(&setup.gateway).await;
+
+    // Someone sends the provider's link to another browser: no cookie there.
+    let (started, back) = start_and_authorize(&setup.gateway).await;
+    let refused = setup.gateway.anonymous(browser_get(&back, None)).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (400, "signin-failed"), "{}", refused.text());
+    assert!(refused.json()["detail"].as_str().unwrap().contains("another browser"), "{}", refused.text());
+    // Another browser's cookie is no better.
+    let (_, back_again) = start_and_authorize(&setup.gateway).await;
+    let other = "sluice_signin=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert_eq!(setup.gateway.anonymous(browser_get(&back_again, Some(other))).await.status, 400);
+    assert_eq!(token_in_use(&setup.gateway).await, before, "the stored tokens are unchanged");
+    // The refused state is spent: the right browser cannot use it afterwards.
+    let late = setup.gateway.anonymous(browser_get(&back, Some(&binding_cookie(&started)))).await;
+    assert_eq!(late.status, 400);
+    assert_eq!(token_in_use(&setup.gateway).await, before);
+}
+
+#[tokio::test]
+async fn a_redirect_completed_by_another_principal_is_refused() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let before = token_in_use(&setup.gateway).await;
+    let bob = bob_with_a_share(&setup.gateway).await;
+    let (started, back) = start_and_authorize(&setup.gateway).await;
+    let cookie = binding_cookie(&started);
+    let refused = setup.gateway.anonymous(with_key(browser_get(&back, Some(&cookie)), &bob)).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (400, "signin-failed"), "{}", refused.text());
+    assert_eq!(token_in_use(&setup.gateway).await, before);
+}
+
+#[tokio::test]
+async fn a_replayed_state_is_refused() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let (started, back) = start_and_authorize(&setup.gateway).await;
+    let cookie = binding_cookie(&started);
+    assert_eq!(setup.gateway.anonymous(browser_get(&back, Some(&cookie))).await.status, 200);
+    let first = token_in_use(&setup.gateway).await;
+    let replayed = setup.gateway.anonymous(browser_get(&back, Some(&cookie))).await;
+    assert_eq!((replayed.status, replayed.problem_type().as_str()), (400, "signin-failed"));
+    assert_eq!(token_in_use(&setup.gateway).await, first);
+}
+
+#[tokio::test]
+async fn the_binding_cookie_is_http_only_lax_and_scoped_to_the_redirect() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let started = setup.gateway.get("/connections/plant/main/signin").await;
+    let cookie = started.headers["set-cookie"].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/redirect", "Max-Age=600"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    // The gateway's public URL is http here, so the cookie cannot be Secure.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // A browser that has the cookie keeps it for its next sign-in.
+    let again = setup
+        .gateway
+        .request(browser_get(&setup.gateway.url("/connections/plant/main/signin"), Some(&binding_cookie(&started))))
+        .await;
+    assert_eq!(binding_cookie(&again), binding_cookie(&started));
+}
+
+#[tokio::test]
+async fn only_the_owner_starts_a_sign_in_and_only_the_owner_is_told_where() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let bob = bob_with_a_share(&setup.gateway).await;
+    let start = setup
+        .gateway
+        .request(with_key(browser_get(&setup.gateway.url("/connections/plant/main/signin"), None), &bob))
+        .await;
+    assert_eq!((start.status, start.problem_type().as_str()), (403, "forbidden"), "{}", start.text());
+    assert!(start.json()["detail"].as_str().unwrap().contains("the connection's owner"), "{}", start.text());
+
+    // Bob may call; the sign-in it needs is the owner's to do.
+    let call =
+        setup.gateway.request(with_key(browser_get(&setup.gateway.url("/apim/plant/main/items"), None), &bob)).await;
+    assert_eq!((call.status, call.problem_type().as_str()), (401, "signin-required"));
+    let detail = call.json()["detail"].as_str().unwrap().to_string();
+    assert!(!detail.contains("/signin") && detail.contains("its owner must sign it in again"), "{detail}");
+    let owner = setup.gateway.get("/apim/plant/main/items").await;
+    assert!(owner.json()["detail"].as_str().unwrap().contains("/connections/plant/main/signin"), "{}", owner.text());
 }

@@ -54,7 +54,11 @@ pub struct TestGatewayBuilder {
     requests: sluice_gateway::config::RequestLimits,
     runtime: sluice_gateway::config::RuntimeSettings,
     oauth: Option<sluice_gateway::config::OAuthConfig>,
+    access: sluice_gateway::config::AccessConfig,
 }
+
+/// The principal id of the test gateway's admin.
+pub const ADMIN: &str = "admin";
 
 impl TestGatewayBuilder {
     pub fn new() -> Self {
@@ -72,7 +76,15 @@ impl TestGatewayBuilder {
                 ..Default::default()
             },
             oauth: None,
+            access: Default::default(),
         }
+    }
+
+    /// Makes `owner` the owner of the connection `id` added before.
+    pub fn connection_owner(mut self, id: &str, owner: &str) -> Self {
+        let connection = self.connections.iter_mut().find(|c| c.id == id).expect("connection added before");
+        connection.owner = Some(owner.into());
+        self
     }
 
     pub fn packages_dir(&self) -> &Path {
@@ -107,6 +119,7 @@ impl TestGatewayBuilder {
         self.connections.push(ConnectionConfig {
             id: id.into(),
             connector: connector.into(),
+            owner: None,
             parameters: values.iter().map(|(k, v)| (k.to_string(), ValueSource::Literal(v.to_string()))).collect(),
         });
         self
@@ -116,6 +129,7 @@ impl TestGatewayBuilder {
         self.connections.push(ConnectionConfig {
             id: id.into(),
             connector: connector.into(),
+            owner: None,
             parameters: [(name.to_string(), ValueSource::Env { env: variable.into() })].into_iter().collect(),
         });
         self
@@ -123,6 +137,12 @@ impl TestGatewayBuilder {
 
     pub fn without_loopback_grant(mut self) -> Self {
         self.grant_loopback = false;
+        self
+    }
+
+    /// Sets `[access]`: issuers and members.
+    pub fn access(mut self, access: sluice_gateway::config::AccessConfig) -> Self {
+        self.access = access;
         self
     }
 
@@ -174,17 +194,26 @@ impl TestGatewayBuilder {
             runtime: self.runtime,
             connections: self.connections,
             public_url: Some(format!("http://{address}").parse().unwrap()),
+            metrics_listen: None,
+            access: self.access,
             oauth: self.oauth,
             state_dir: None,
         };
         let gateway = Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback }).await?;
+        let admin_key = gateway.access().bootstrap_admin(ADMIN, "Test admin", "tests").await.expect("admin key").key;
         let serving = gateway.clone();
         tokio::spawn(async move {
             sluice_gateway::server::serve_gateway(listener, serving, std::future::pending())
                 .await
                 .expect("gateway serves")
         });
-        Ok(TestGateway { address, gateway, _dir: self.dir, client: Client::builder(TokioExecutor::new()).build_http() })
+        Ok(TestGateway {
+            address,
+            gateway,
+            admin_key,
+            _dir: self.dir,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        })
     }
 }
 
@@ -214,6 +243,9 @@ pub fn copy_package(source: &Path, target: &Path, backend: Option<SocketAddr>) {
 pub struct TestGateway {
     pub address: SocketAddr,
     pub gateway: Gateway,
+    /// The key of the environment's admin ([`ADMIN`]), which every request
+    /// without an `Authorization` header of its own is sent with.
+    pub admin_key: String,
     _dir: tempfile::TempDir,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -253,7 +285,17 @@ impl TestGateway {
         format!("http://{}{path}", self.address)
     }
 
-    pub async fn request(&self, request: http::Request<Full<Bytes>>) -> Answer {
+    /// Sends `request` as the admin, unless it says who it is itself.
+    pub async fn request(&self, mut request: http::Request<Full<Bytes>>) -> Answer {
+        if !request.headers().contains_key(http::header::AUTHORIZATION) {
+            let value = format!("Bearer {}", self.admin_key).parse().unwrap();
+            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        self.anonymous(request).await
+    }
+
+    /// Sends `request` as it is, with no credential added.
+    pub async fn anonymous(&self, request: http::Request<Full<Bytes>>) -> Answer {
         let response = self.client.request(request).await.expect("gateway answers");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("body").to_bytes();

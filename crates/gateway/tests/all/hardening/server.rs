@@ -56,7 +56,13 @@ async fn a_body_that_does_not_arrive_is_answered_408() {
         .await;
     let mut stream = TcpStream::connect(gateway.address).await.unwrap();
     stream
-        .write_all(b"POST /apim/shop/c1/orders/1/lines?dryRun=true HTTP/1.1\r\nhost: x\r\nx-tenant: t\r\ncontent-length: 100\r\n\r\n{\"a\":")
+        .write_all(
+            format!(
+                "POST /apim/shop/c1/orders/1/lines?dryRun=true HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\nx-tenant: t\r\ncontent-length: 100\r\n\r\n{{\"a\":",
+                gateway.address, gateway.admin_key
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
     let mut answer = vec![0u8; 4096];

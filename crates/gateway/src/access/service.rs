@@ -1,0 +1,399 @@
+//! The access service: authenticates callers, holds the snapshot decisions
+//! are made from, and changes members, keys and shares. Every change is
+//! checked against the acting caller's rights, written to the store, and
+//! followed by a new snapshot, so that the next call sees it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::keys::{self, KeyRejected};
+use super::oidc::{IssuerConfigError, TokenRejected, Verifier};
+use super::{Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, Right, Role, valid_principal_id};
+use crate::config::{AccessConfig, ConnectionConfig};
+use crate::network::Network;
+use crate::registry::Registry;
+use crate::store::{AccessStore, ApiKeyRow, PrincipalRow, StoreError, now};
+
+/// An access operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The acting caller may not do it, or may not see the resource.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// A principal id that cannot be one.
+    #[error("`{0}` is not a principal id: 1 to 256 printable characters, no spaces")]
+    BadPrincipal(String),
+    /// A member of the settings file has a role that is not one.
+    #[error("[access] member `{principal}`: role `{role}` is not admin, maker or user")]
+    BadRole {
+        /// The member.
+        principal: String,
+        /// The role given.
+        role: String,
+    },
+    /// A group operation names a principal that is not one of the gateway's groups.
+    #[error("`{0}` is not a group of this gateway")]
+    NotAGroup(String),
+    /// An issuer's settings are unusable.
+    #[error("[access] {0}")]
+    Issuer(#[from] IssuerConfigError),
+    /// The store failed.
+    #[error("the access store failed")]
+    Store(#[from] StoreError),
+}
+
+/// A caller could not be authenticated. The reason is for the log only:
+/// the client is told no more than that its credential is missing or bad.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unauthenticated {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer credential")]
+    Missing,
+    /// An API key that does not authenticate.
+    #[error("API key: {0}")]
+    Key(#[from] KeyRejected),
+    /// A token that does not authenticate.
+    #[error("bearer token: {0}")]
+    Token(#[from] TokenRejected),
+    /// A token, but no issuer is configured.
+    #[error("bearer token, but no OpenID Connect issuer is configured")]
+    NoIssuer,
+}
+
+/// A key just issued: its text is shown once and never again.
+pub struct IssuedKey {
+    /// The key's visible id.
+    pub id: String,
+    /// The whole key, for the `Authorization: Bearer` header.
+    pub key: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The access service of the environment.
+#[derive(Debug)]
+pub struct Access {
+    environment: String,
+    store: Arc<dyn AccessStore>,
+    registry: Arc<Registry>,
+    directory: ArcSwap<Directory>,
+    /// Owners the settings file gives its connections.
+    connection_owners: HashMap<(String, String), String>,
+    verifier: Verifier,
+    /// One snapshot rebuild at a time, so that an older one never replaces a newer.
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+impl Access {
+    /// Opens the service: applies the settings file's members, and builds
+    /// the first snapshot.
+    pub async fn open(
+        store: Arc<dyn AccessStore>,
+        registry: Arc<Registry>,
+        network: Arc<Network>,
+        config: &AccessConfig,
+        connections: &[ConnectionConfig],
+    ) -> Result<Self, AccessError> {
+        let environment = DEFAULT_ENVIRONMENT.to_string();
+        for member in &config.members {
+            if !valid_principal_id(&member.principal) {
+                return Err(AccessError::BadPrincipal(member.principal.clone()));
+            }
+            let role = Role::parse(&member.role).ok_or_else(|| AccessError::BadRole {
+                principal: member.principal.clone(),
+                role: member.role.clone(),
+            })?;
+            store.put_membership(&environment, &member.principal, role.as_str()).await?;
+        }
+        let mut connection_owners = HashMap::new();
+        for connection in connections {
+            if let Some(owner) = &connection.owner {
+                if !valid_principal_id(owner) {
+                    return Err(AccessError::BadPrincipal(owner.clone()));
+                }
+                connection_owners.insert((connection.connector.clone(), connection.id.clone()), owner.clone());
+            }
+        }
+        let verifier = Verifier::new(config.issuers.clone(), network)?;
+        let access = Self {
+            environment,
+            store,
+            registry,
+            directory: ArcSwap::from_pointee(Directory::default()),
+            connection_owners,
+            verifier,
+            rebuilding: tokio::sync::Mutex::new(()),
+        };
+        access.refresh().await?;
+        Ok(access)
+    }
+
+    /// The snapshot decisions are made from now.
+    pub fn directory(&self) -> arc_swap::Guard<Arc<Directory>> {
+        self.directory.load()
+    }
+
+    /// The OpenID Connect verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Rebuilds the snapshot from the store.
+    pub async fn refresh(&self) -> Result<(), AccessError> {
+        let _one_at_a_time = self.rebuilding.lock().await;
+        let rows = self.store.access_rows(&self.environment).await?;
+        self.directory.store(Arc::new(Directory::build(rows, &self.connection_owners)));
+        Ok(())
+    }
+
+    /// The caller a request's `Authorization` header value authenticates:
+    /// `Bearer` and an API key of this gateway, or a token of a configured
+    /// issuer.
+    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, Unauthenticated> {
+        let credential = authorization
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(|value| {
+                let (scheme, credential) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| credential.trim())
+            })
+            .filter(|credential| !credential.is_empty())
+            .ok_or(Unauthenticated::Missing)?;
+        if credential.starts_with(keys::PREFIX) {
+            let (id, secret) = keys::parse(credential).ok_or(KeyRejected::Malformed)?;
+            let directory = self.directory();
+            let stored = directory.key(id).ok_or(KeyRejected::Unknown)?;
+            stored.check(secret, now() as i64)?;
+            return Ok(Caller {
+                id: Arc::clone(&stored.principal),
+                groups: Vec::new(),
+                credential: Credential::ApiKey { id: id.to_string() },
+            });
+        }
+        if self.verifier.is_empty() {
+            return Err(Unauthenticated::NoIssuer);
+        }
+        Ok(self.verifier.verify(credential, now()).await?)
+    }
+
+    /// Creates the first admin (or makes `id` one) and issues it a key,
+    /// without an acting caller: for the operator's own set-up (the demo,
+    /// `sluice` commands on the gateway's machine, tests).
+    pub async fn bootstrap_admin(&self, id: &str, display_name: &str, label: &str) -> Result<IssuedKey, AccessError> {
+        self.put_principal(id, "user", display_name).await?;
+        self.store.put_membership(&self.environment, id, Role::Admin.as_str()).await?;
+        self.issue(id, label, None).await
+    }
+
+    /// Adds one of the gateway's own users or groups (admins only).
+    pub async fn add_principal(
+        &self,
+        actor: &Caller,
+        id: &str,
+        kind: PrincipalKind,
+        display_name: &str,
+    ) -> Result<(), AccessError> {
+        self.directory().require_admin(actor, "adding a principal")?;
+        self.put_principal(id, kind.as_str(), display_name).await?;
+        self.refresh().await
+    }
+
+    /// Gives `principal` a role in the environment, or takes it away (admins only).
+    pub async fn set_role(&self, actor: &Caller, principal: &str, role: Option<Role>) -> Result<(), AccessError> {
+        self.directory().require_admin(actor, "changing roles")?;
+        check_id(principal)?;
+        match role {
+            Some(role) => self.store.put_membership(&self.environment, principal, role.as_str()).await?,
+            None => {
+                self.store.remove_membership(&self.environment, principal).await?;
+            }
+        }
+        self.refresh().await
+    }
+
+    /// Adds `member` to the gateway's group `group`, or removes it (admins only).
+    pub async fn set_group_member(
+        &self,
+        actor: &Caller,
+        group: &str,
+        member: &str,
+        in_group: bool,
+    ) -> Result<(), AccessError> {
+        let directory = self.directory();
+        directory.require_admin(actor, "changing a group")?;
+        check_id(member)?;
+        if !directory.is_group(group) {
+            return Err(AccessError::NotAGroup(group.to_string()));
+        }
+        if in_group {
+            self.store.put_group_member(group, member).await?;
+        } else {
+            self.store.remove_group_member(group, member).await?;
+        }
+        self.refresh().await
+    }
+
+    /// Issues an API key to `principal`: anyone to themselves, an admin to anyone.
+    pub async fn issue_key(
+        &self,
+        actor: &Caller,
+        principal: &str,
+        label: &str,
+        expires_at: Option<i64>,
+    ) -> Result<IssuedKey, AccessError> {
+        if *actor.id != *principal {
+            self.directory().require_admin(actor, "issuing a key to someone else")?;
+        }
+        check_id(principal)?;
+        self.issue(principal, label, expires_at).await
+    }
+
+    /// Revokes a key: its holder or an admin may. A key the actor may not
+    /// see is [`Denied::NotFound`].
+    pub async fn revoke_key(&self, actor: &Caller, id: &str) -> Result<(), AccessError> {
+        let directory = self.directory();
+        let holder = directory.key(id).map(|k| Arc::clone(&k.principal));
+        let is_admin = directory.role(actor) == Some(Role::Admin);
+        if !is_admin && holder.as_deref() != Some(&*actor.id) {
+            return Err(Denied::NotFound { kind: "API key", id: id.to_string() }.into());
+        }
+        if holder.is_none() || !self.store.revoke_api_key(id, now() as i64).await? {
+            return Err(Denied::NotFound { kind: "API key", id: id.to_string() }.into());
+        }
+        tracing::info!(key = %id, by = %actor.id, "API key revoked");
+        self.refresh().await
+    }
+
+    /// Makes `owner` the owner of a connector (admins only).
+    pub async fn set_connector_owner(&self, actor: &Caller, connector: &str, owner: &str) -> Result<(), AccessError> {
+        self.directory().require_admin(actor, "changing a connector's owner")?;
+        self.check_connector(connector)?;
+        check_id(owner)?;
+        self.store.put_connector_owner(&self.environment, connector, owner).await?;
+        self.refresh().await
+    }
+
+    /// Shares a connector with a user or group, or changes the right
+    /// shared; `None` removes the share. Needs `can-edit` on it.
+    pub async fn share_connector(
+        &self,
+        actor: &Caller,
+        connector: &str,
+        principal: &str,
+        right: Option<Right>,
+    ) -> Result<(), AccessError> {
+        self.check_connector(connector)?;
+        self.directory().may_edit_connector(actor, connector)?;
+        check_id(principal)?;
+        match right {
+            Some(right) => {
+                self.store.put_connector_share(&self.environment, connector, principal, right.as_str()).await?;
+            }
+            None => {
+                self.store.remove_connector_share(&self.environment, connector, principal).await?;
+            }
+        }
+        tracing::info!(%connector, %principal, right = right.map(Right::as_str).unwrap_or("none"), by = %actor.id, "connector share changed");
+        self.refresh().await
+    }
+
+    /// Shares a connection with a user or group (`can-use`), or stops
+    /// sharing it. Only its owner (or an admin) may.
+    pub async fn share_connection(
+        &self,
+        actor: &Caller,
+        connector: &str,
+        connection: &str,
+        principal: &str,
+        shared: bool,
+    ) -> Result<(), AccessError> {
+        self.check_connection(connector, connection)?;
+        let directory = self.directory();
+        directory.may_call(actor, connector, connection)?;
+        if !directory.owns_connection(actor, connector, connection) {
+            return Err(Denied::Forbidden {
+                action: format!("sharing connection `{connection}`"),
+                needed: "the connection's owner",
+            }
+            .into());
+        }
+        check_id(principal)?;
+        if shared {
+            self.store.put_connection_share(&self.environment, connector, connection, principal).await?;
+        } else {
+            self.store.remove_connection_share(&self.environment, connector, connection, principal).await?;
+        }
+        tracing::info!(%connector, %connection, %principal, shared, by = %actor.id, "connection share changed");
+        self.refresh().await
+    }
+
+    async fn put_principal(&self, id: &str, kind: &str, display_name: &str) -> Result<(), AccessError> {
+        check_id(id)?;
+        let row = PrincipalRow { id: id.to_string(), kind: kind.to_string(), display_name: display_name.to_string() };
+        Ok(self.store.put_principal(&row).await?)
+    }
+
+    async fn issue(&self, principal: &str, label: &str, expires_at: Option<i64>) -> Result<IssuedKey, AccessError> {
+        let key = keys::generate();
+        let row = ApiKeyRow {
+            id: key.id.clone(),
+            principal: principal.to_string(),
+            label: label.to_string(),
+            secret_hash: key.secret_hash.to_vec(),
+            created_at: now() as i64,
+            expires_at,
+            revoked_at: None,
+        };
+        self.store.put_api_key(&row).await?;
+        tracing::info!(key = %key.id, %principal, "API key issued");
+        self.refresh().await?;
+        Ok(IssuedKey { id: key.id, key: key.text })
+    }
+
+    /// A connector the registry does not know is reported missing.
+    fn check_connector(&self, connector: &str) -> Result<(), AccessError> {
+        if self.registry.knows(connector) {
+            Ok(())
+        } else {
+            Err(Denied::NoConnector { connector: connector.to_string() }.into())
+        }
+    }
+
+    fn check_connection(&self, connector: &str, connection: &str) -> Result<(), AccessError> {
+        let known = self.registry.get(connector).is_ok_and(|loaded| loaded.connections.contains_key(connection));
+        if known {
+            Ok(())
+        } else {
+            Err(Denied::NoConnection { connector: connector.to_string(), connection: connection.to_string() }.into())
+        }
+    }
+}
+
+/// The kinds of principal the gateway keeps itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person or a service.
+    User,
+    /// A group of principals.
+    Group,
+}
+
+impl PrincipalKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "user",
+            PrincipalKind::Group => "group",
+        }
+    }
+}
+
+fn check_id(id: &str) -> Result<(), AccessError> {
+    if valid_principal_id(id) { Ok(()) } else { Err(AccessError::BadPrincipal(id.to_string())) }
+}

@@ -1,0 +1,124 @@
+//! The rows of who may do what, as a backend keeps them, and the async
+//! [`AccessStore`] trait over them. The gateway reads them all at once into
+//! its in-memory snapshot (`crate::access::Directory`) and writes them one
+//! change at a time; no call of an operation reads them from the database.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// A principal the gateway itself knows: a user (an API key holder) or one
+/// of its own groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRow {
+    /// The stable id.
+    pub id: String,
+    /// `user` or `group`.
+    pub kind: String,
+    /// The name people read.
+    pub display_name: String,
+}
+
+/// An API key as stored: never the key, only the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    /// The key's visible id (the part after `slk_`, before the `.`).
+    pub id: String,
+    /// The principal the key authenticates.
+    pub principal: String,
+    /// What the key is for, in its holder's words.
+    pub label: String,
+    /// SHA-256 of the key's secret part.
+    pub secret_hash: Vec<u8>,
+    /// When it was issued, in seconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it stops working, if ever.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// Everything the snapshot of one environment is built from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessRows {
+    /// The gateway's own principals.
+    pub principals: Vec<PrincipalRow>,
+    /// `(group, member)` pairs of the gateway's own groups.
+    pub group_members: Vec<(String, String)>,
+    /// `(principal, role)` of the environment's members.
+    pub memberships: Vec<(String, String)>,
+    /// Every API key, revoked and expired ones included.
+    pub api_keys: Vec<ApiKeyRow>,
+    /// `(connector, owner)`.
+    pub connector_owners: Vec<(String, String)>,
+    /// `(connector, principal, access)`.
+    pub connector_shares: Vec<(String, String, String)>,
+    /// `(connector, connection, principal)`.
+    pub connection_shares: Vec<(String, String, String)>,
+}
+
+/// Where principals, roles, keys and shares are kept.
+#[async_trait]
+pub trait AccessStore: Send + Sync + std::fmt::Debug {
+    /// Every row of `environment`'s snapshot, read in one transaction.
+    async fn access_rows(&self, environment: &str) -> Result<AccessRows, StoreError>;
+
+    /// Adds a principal, or renames it.
+    async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError>;
+
+    /// Adds `member` to the gateway's group `group`.
+    async fn put_group_member(&self, group: &str, member: &str) -> Result<(), StoreError>;
+
+    /// Removes `member` from `group`; returns whether it was there.
+    async fn remove_group_member(&self, group: &str, member: &str) -> Result<bool, StoreError>;
+
+    /// Gives `principal` `role` in `environment`, replacing its role there.
+    async fn put_membership(&self, environment: &str, principal: &str, role: &str) -> Result<(), StoreError>;
+
+    /// Removes `principal` from `environment`; returns whether it was a member.
+    async fn remove_membership(&self, environment: &str, principal: &str) -> Result<bool, StoreError>;
+
+    /// Stores a newly issued key.
+    async fn put_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError>;
+
+    /// Marks a key revoked at `at`; returns whether a live key was revoked.
+    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError>;
+
+    /// Records `owner` as the owner of `connector`.
+    async fn put_connector_owner(&self, environment: &str, connector: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Shares `connector` with `principal`, replacing an earlier share.
+    async fn put_connector_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        principal: &str,
+        access: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Removes a share of `connector`; returns whether there was one.
+    async fn remove_connector_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        principal: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Shares a connection with `principal`.
+    async fn put_connection_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        principal: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Removes a share of a connection; returns whether there was one.
+    async fn remove_connection_share(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        principal: &str,
+    ) -> Result<bool, StoreError>;
+}
