@@ -15,6 +15,12 @@
 //! machine, and it is steadier than throughput between runs. The allocator
 //! is mimalloc, as in the `sluice` binary.
 //!
+//! Every request carries a caller: the code path is measured twice, with an
+//! API key and with an OpenID Connect token of a local issuer (verified
+//! once, then remembered); and what authentication and the authorization
+//! decision cost is measured in process, in CPU per call, beside the code
+//! path's CPU per request.
+//!
 //! Last, how late 1,000 calls of code are answered when all of them reach
 //! their deadline at once (a backend that answers after 3 s, a 1 s
 //! deadline), as their clients see it.
@@ -28,6 +34,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -39,7 +46,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use sluice_gateway::config::{ConnectionConfig, GatewayConfig, RuntimeSettings, ValueSource};
+use sluice_gateway::config::{
+    AccessConfig, ConnectionConfig, GatewayConfig, IssuerConfig, MemberConfig, RuntimeSettings, ValueSource,
+};
 use sluice_gateway::{Gateway, GatewayOptions};
 
 /// Where `sluice-test-programs` put the guest components.
@@ -107,10 +116,48 @@ fn write_package(dir: &Path, name: &str, backend: SocketAddr, base_path: &str, w
 /// The deadline of the `items-deadline` connector.
 const DEADLINE: Duration = Duration::from_secs(1);
 
-/// The admin key every request to the gateway is sent with.
+/// The admin's API key, sent with every request to the gateway but the
+/// OpenID Connect target's.
 static CALLER_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-async fn start_gateway(dir: &Path) -> (SocketAddr, Gateway) {
+/// The local OpenID Connect issuer: its base URL, and a token of the
+/// subject `ops` (an admin) it signed.
+struct Issuer {
+    base: String,
+    token: String,
+}
+
+/// Starts an issuer on loopback with a fresh P-256 key: its discovery
+/// document and JWKS, and one token valid for an hour.
+async fn start_issuer() -> Issuer {
+    use base64::Engine as _;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).expect("key");
+    let point = pair.public_key().as_ref();
+    let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
+        "x": b64(&point[1..33]), "y": b64(&point[33..65])});
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind issuer");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let discovery = serde_json::json!({"issuer": base, "jwks_uri": format!("{base}/keys")});
+    let keys = serde_json::json!({"keys": [jwk]});
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(move || async move { axum::Json(discovery) }))
+        .route("/keys", get(move || async move { axum::Json(keys) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("issuer") });
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let claims =
+        serde_json::json!({"iss": base, "aud": "api://bench", "sub": "ops", "exp": now + 3600, "nbf": now - 5});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let token =
+        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref())).expect("token");
+    Issuer { base, token }
+}
+
+async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
     let connection = |connector: &str| ConnectionConfig {
         id: "c".into(),
         connector: connector.into(),
@@ -130,7 +177,21 @@ async fn start_gateway(dir: &Path) -> (SocketAddr, Gateway) {
         connections: ["items-transform", "items-plain", "items-slow", "items-deadline"].map(connection).to_vec(),
         public_url: None,
         metrics_listen: None,
-        access: Default::default(),
+        access: AccessConfig {
+            issuers: vec![IssuerConfig {
+                name: "bench".into(),
+                issuer: issuer.base.clone(),
+                audience: vec!["api://bench".into()],
+                jwks_uri: None,
+                algorithms: vec![jsonwebtoken::Algorithm::ES256],
+                subject_claim: "sub".into(),
+                groups_claim: None,
+                leeway: Duration::from_secs(60),
+                jwks_max_age: Duration::from_secs(3600),
+                jwks_refetch_after: Duration::from_secs(60),
+            }],
+            members: vec![MemberConfig { principal: "bench:ops".into(), role: "admin".into() }],
+        },
         oauth: None,
         state_dir: None,
     };
@@ -146,17 +207,21 @@ async fn start_gateway(dir: &Path) -> (SocketAddr, Gateway) {
     (address, gateway)
 }
 
-async fn fetch(client: &HttpClient, url: &str) -> Duration {
-    fetch_status(client, url, http::StatusCode::OK).await
+/// The admin's API key, as an `Authorization` value.
+fn admin_key() -> String {
+    format!("Bearer {}", CALLER_KEY.get().expect("gateway started"))
+}
+
+async fn fetch(client: &HttpClient, url: &str, authorization: &str) -> Duration {
+    fetch_status(client, url, authorization, http::StatusCode::OK).await
 }
 
 /// The time to an answer of `expected` status, body included.
-async fn fetch_status(client: &HttpClient, url: &str, expected: http::StatusCode) -> Duration {
+async fn fetch_status(client: &HttpClient, url: &str, authorization: &str, expected: http::StatusCode) -> Duration {
     let started = Instant::now();
-    let caller = format!("Bearer {}", CALLER_KEY.get().expect("gateway started"));
     let request = http::Request::get(url)
         .header("x-api-key", API_KEY)
-        .header("authorization", caller)
+        .header("authorization", authorization)
         .body(Full::new(Bytes::new()))
         .expect("request");
     let response = client.request(request).await.expect("answer");
@@ -177,7 +242,7 @@ fn spawn_fetches(
     (0..calls)
         .map(|_| {
             let (client, url) = (client.clone(), url.to_string());
-            tokio::spawn(async move { fetch_status(&client, &url, expected).await })
+            tokio::spawn(async move { fetch_status(&client, &url, &admin_key(), expected).await })
         })
         .collect()
 }
@@ -196,21 +261,21 @@ struct Load {
     cpu_per_request: Duration,
 }
 
-async fn load(client: &HttpClient, url: &str, concurrency: usize, duration: Duration) -> Load {
+async fn load(client: &HttpClient, url: &str, authorization: &str, concurrency: usize, duration: Duration) -> Load {
     // Warm the connection pool and the instance pool first.
     for _ in 0..concurrency.max(8) {
-        fetch(client, url).await;
+        fetch(client, url, authorization).await;
     }
     let started = Instant::now();
     let cpu = ProcessTime::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let client = client.clone();
-            let url = url.to_string();
+            let (url, authorization) = (url.to_string(), authorization.to_string());
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while started.elapsed() < duration {
-                    latencies.push(fetch(&client, &url).await);
+                    latencies.push(fetch(&client, &url, &authorization).await);
                 }
                 latencies
             })
@@ -239,7 +304,7 @@ fn resident_bytes() -> u64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let dir = tempfile::tempdir().expect("temp dir");
-    let ((gateway, service), backend) = rt.block_on(async {
+    let ((gateway, service), backend, issuer) = rt.block_on(async {
         let backend = start_backend().await;
         write_package(dir.path(), "items-transform", backend, "/v1", true, "");
         write_package(dir.path(), "items-plain", backend, "/v1", false, "");
@@ -250,13 +315,16 @@ fn main() {
         write_package(dir.path(), "items-slow", backend, "/v1/slow", true, "[limits]\ndeadline = \"30s\"\n");
         let deadline = format!("[limits]\ndeadline = \"{}ms\"\n", DEADLINE.as_millis());
         write_package(dir.path(), "items-deadline", backend, "/v1/slow", true, &deadline);
-        (start_gateway(dir.path()).await, backend)
+        let issuer = start_issuer().await;
+        (start_gateway(dir.path(), &issuer).await, backend, issuer)
     });
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(2048).build_http();
+    let oidc = format!("Bearer {}", issuer.token);
     let targets = [
-        ("code", format!("http://{gateway}/apim/items-transform/c/items")),
-        ("no_code", format!("http://{gateway}/apim/items-plain/c/items")),
-        ("direct", format!("http://{backend}/v1/items")),
+        ("code", format!("http://{gateway}/apim/items-transform/c/items"), admin_key()),
+        ("code_oidc", format!("http://{gateway}/apim/items-transform/c/items"), oidc.clone()),
+        ("no_code", format!("http://{gateway}/apim/items-plain/c/items"), admin_key()),
+        ("direct", format!("http://{backend}/v1/items"), admin_key()),
     ];
 
     // Latency of one request at a time, measured by criterion.
@@ -267,25 +335,28 @@ fn main() {
     }
     {
         let mut group = criterion.benchmark_group("gateway_request");
-        for (name, url) in &targets {
-            group.bench_function(*name, |b| b.to_async(&rt).iter(|| fetch(&client, url)));
+        for (name, url, authorization) in &targets {
+            group.bench_function(*name, |b| b.to_async(&rt).iter(|| fetch(&client, url, authorization)));
         }
         group.finish();
     }
+    let access = service.access();
+    let check = |authorization: String| {
+        let access = Arc::clone(access);
+        async move {
+            let caller = access.authenticate(Some(authorization.as_bytes())).await.expect("authenticates");
+            access.directory().may_call(&caller, "items-transform", "c").expect("may call");
+            caller
+        }
+    };
     {
         // What authentication and the authorization decision cost a call,
-        // in process: the API key checked against the snapshot, then
-        // `may_call` on the snapshot. Compare with CPU per request below.
+        // in process: the credential checked (an API key against the
+        // snapshot; a token already verified, from the cache), then
+        // `may_call` on the snapshot.
         let mut group = criterion.benchmark_group("access");
-        let header = format!("Bearer {}", CALLER_KEY.get().expect("gateway started"));
-        let access = service.access();
-        group.bench_function("api_key_and_decision", |b| {
-            b.to_async(&rt).iter(|| async {
-                let caller = access.authenticate(Some(header.as_bytes())).await.expect("authenticates");
-                access.directory().may_call(&caller, "items-transform", "c").expect("may call");
-                caller
-            })
-        });
+        group.bench_function("api_key", |b| b.to_async(&rt).iter(|| check(admin_key())));
+        group.bench_function("oidc_cached", |b| b.to_async(&rt).iter(|| check(oidc.clone())));
         group.finish();
     }
     criterion.final_summary();
@@ -296,8 +367,8 @@ fn main() {
     println!("{:<10} {:>5} {:>10} {:>10} {:>10} {:>12}", "target", "conc", "req/s", "p50", "p99", "cpu/request");
     let mut results = std::collections::HashMap::new();
     for concurrency in [1, 32] {
-        for (name, url) in &targets {
-            let result = rt.block_on(load(&client, url, concurrency, duration));
+        for (name, url, authorization) in &targets {
+            let result = rt.block_on(load(&client, url, authorization, concurrency, duration));
             println!(
                 "{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}",
                 result.rps, result.p50, result.p99, result.cpu_per_request
@@ -313,6 +384,24 @@ fn main() {
             code.rps / plain.rps,
             code.p99.saturating_sub(plain.p99),
             code.cpu_per_request.saturating_sub(plain.cpu_per_request)
+        );
+    }
+
+    // Authentication and the decision, in CPU per call, against the code
+    // path's CPU per request measured above.
+    let calls = if quick() { 20_000 } else { 200_000 };
+    for (name, authorization) in [("API key", admin_key()), ("OIDC token (cached)", oidc.clone())] {
+        let cpu = ProcessTime::now();
+        rt.block_on(async {
+            for _ in 0..calls {
+                check(authorization.clone()).await;
+            }
+        });
+        let per_call = cpu.elapsed() / calls;
+        let code = results[&("code", 32)].cpu_per_request;
+        println!(
+            "authentication and decision, {name}: {per_call:.2?} of CPU per call, {:.2}% of the code path's {code:.1?} per request at 32",
+            100.0 * per_call.as_secs_f64() / code.as_secs_f64()
         );
     }
 

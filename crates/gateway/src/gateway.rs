@@ -99,7 +99,11 @@ impl Gateway {
             }
             .map_err(StartError::Store)?,
         );
-        let oauth = match open_oauth(&config, &network, Arc::clone(&store)).await {
+        let (oauth_key, key) = match load_key(&config) {
+            Ok(key) => (Ok(key.clone()), Some(key)),
+            Err(reason) => (Err(reason), None),
+        };
+        let oauth = match open_oauth(&config, &network, Arc::clone(&store), oauth_key) {
             Ok(oauth) => Ok(oauth),
             Err(reason) if config.oauth.is_some() => return Err(StartError::OAuth(reason)),
             Err(reason) => {
@@ -112,7 +116,7 @@ impl Gateway {
         let registry = Arc::new(Registry::new(config.packages.clone(), loader, Arc::clone(&metrics)));
         registry.reload().await;
         let access =
-            Access::open(store, Arc::clone(&registry), Arc::clone(&network), &config.access, &config.connections)
+            Access::open(store, Arc::clone(&registry), Arc::clone(&network), &config.access, &config.connections, key)
                 .await?;
         let public_host = config.public_url.as_ref().and_then(authorities);
         Ok(Self {
@@ -185,27 +189,32 @@ impl Gateway {
     }
 }
 
-/// Opens the credential store with the configured key. Without an `[oauth]`
-/// section the key is looked for in `SLUICE_SECRET_KEY`, and the database
-/// is beside the settings file (in memory for a gateway built in code).
-async fn open_oauth(
-    config: &GatewayConfig,
-    network: &Arc<Network>,
-    store: Arc<SqliteStore>,
-) -> Result<OAuth, OAuthUnavailable> {
+/// The key secrets at rest are sealed with (OAuth tokens, connection
+/// values): `[oauth]`'s `key_file` or `key_env`, else `SLUICE_SECRET_KEY`.
+fn load_key(config: &GatewayConfig) -> Result<SecretKey, OAuthUnavailable> {
     let defaults = crate::config::OAuthConfig::default();
     let oauth = config.oauth.as_ref().unwrap_or(&defaults);
     let source = match &oauth.key_file {
         Some(file) => KeySource::File(file.clone()),
         None => KeySource::Env(oauth.key_env.clone()),
     };
-    let key = match SecretKey::load(&source) {
-        Ok(key) => key,
-        Err(crate::store::key::KeyError::MissingEnv(_)) if config.oauth.is_none() => {
-            return Err(OAuthUnavailable::NoKey);
-        }
-        Err(error) => return Err(error.into()),
-    };
+    match SecretKey::load(&source) {
+        Ok(key) => Ok(key),
+        Err(crate::store::key::KeyError::MissingEnv(_)) if config.oauth.is_none() => Err(OAuthUnavailable::NoKey),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The OAuth service over the store, with the key when there is one.
+fn open_oauth(
+    config: &GatewayConfig,
+    network: &Arc<Network>,
+    store: Arc<SqliteStore>,
+    key: Result<SecretKey, OAuthUnavailable>,
+) -> Result<OAuth, OAuthUnavailable> {
+    let defaults = crate::config::OAuthConfig::default();
+    let oauth = config.oauth.as_ref().unwrap_or(&defaults);
+    let key = key?;
     let settings = OAuthSettings::resolve(oauth)?;
     let public_url = match &config.public_url {
         Some(url) => url.clone(),

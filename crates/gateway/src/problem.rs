@@ -111,8 +111,20 @@ impl GatewayError {
             }
             GatewayError::Denied(denied) => classify_denied(denied),
             GatewayError::Access(AccessError::Denied(denied)) => classify_denied(denied),
-            GatewayError::Access(AccessError::BadPrincipal(_) | AccessError::NotAGroup(_)) => {
-                (StatusCode::BAD_REQUEST, "bad-request", "Bad request")
+            GatewayError::Access(
+                AccessError::BadPrincipal(_) | AccessError::NotAGroup(_) | AccessError::BadConnectionId(_),
+            ) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            GatewayError::Access(AccessError::ConnectionExists { .. }) => {
+                (StatusCode::CONFLICT, "connection-exists", "Connection exists")
+            }
+            GatewayError::Access(AccessError::ReadOnly(_)) => {
+                (StatusCode::CONFLICT, "read-only", "Set in the settings file")
+            }
+            GatewayError::Access(AccessError::ConnectionRefused(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused")
+            }
+            GatewayError::Access(AccessError::NoSecretKey) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "no-secret-key", "No secret key")
             }
             GatewayError::Access(_) => INTERNAL,
             GatewayError::AuthorizationUrl => INTERNAL,

@@ -65,3 +65,16 @@ CREATE TABLE connection_shares (
     principal   TEXT NOT NULL,
     PRIMARY KEY (environment, connector, connection, principal)
 );
+
+-- Connections made through the gateway (those of the settings file are not
+-- here). Their parameter values are one blob, sealed under the gateway's
+-- key and bound to the row; the store never sees a secret.
+CREATE TABLE connections (
+    environment TEXT    NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+    connector   TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    owner       TEXT    NOT NULL,
+    sealed      BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (environment, connector, id)
+);

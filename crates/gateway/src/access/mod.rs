@@ -161,6 +161,17 @@ pub enum Denied {
     },
 }
 
+/// A connection made through the gateway, as the snapshot holds it: its
+/// owner, and its values opened (or why they do not open).
+#[derive(Debug)]
+pub struct StoredConnection {
+    /// Who made it.
+    pub owner: Arc<str>,
+    /// Its parameter values; the reason when they cannot be opened (no key,
+    /// another key, an altered row).
+    pub values: Result<indexmap::IndexMap<String, sluice_package::Secret>, String>,
+}
+
 /// The in-memory snapshot of one environment's members, keys and shares.
 /// It is replaced whole when anything changes; decisions read it without
 /// a lock or a database.
@@ -177,13 +188,20 @@ pub struct Directory {
     /// Owners of connections, from the settings file.
     connection_owners: HashMap<(String, String), Arc<str>>,
     connection_shares: HashMap<(String, String), Vec<Arc<str>>>,
+    /// Connections made through the gateway.
+    stored: HashMap<(String, String), Arc<StoredConnection>>,
 }
 
 impl Directory {
-    /// Builds the snapshot from the store's rows and the owners the settings
-    /// file gives its connections (`(connector, connection) → owner`).
-    /// Rows the schema would not hold (an unknown role) are skipped and logged.
-    pub fn build(rows: crate::store::AccessRows, connection_owners: &HashMap<(String, String), String>) -> Self {
+    /// Builds the snapshot from the store's rows, the owners the settings
+    /// file gives its connections (`(connector, connection) → owner`), and
+    /// the connections made through the gateway, opened. Rows the schema
+    /// would not hold (an unknown role) are skipped and logged.
+    pub fn build(
+        rows: crate::store::AccessRows,
+        connection_owners: &HashMap<(String, String), String>,
+        stored: Vec<((String, String), StoredConnection)>,
+    ) -> Self {
         let mut names: HashMap<String, Arc<str>> = HashMap::new();
         let mut intern = |id: &str| Arc::clone(names.entry(id.to_string()).or_insert_with(|| Arc::from(id)));
         let mut directory = Directory::default();
@@ -230,10 +248,19 @@ impl Directory {
         for ((connector, connection), owner) in connection_owners {
             directory.connection_owners.insert((connector.clone(), connection.clone()), intern(owner));
         }
+        for (key, connection) in stored {
+            directory.connection_owners.insert(key.clone(), intern(&connection.owner));
+            directory.stored.insert(key, Arc::new(connection));
+        }
         for (connector, connection, principal) in rows.connection_shares {
             directory.connection_shares.entry((connector, connection)).or_default().push(intern(&principal));
         }
         directory
+    }
+
+    /// A connection made through the gateway.
+    pub fn stored_connection(&self, connector: &str, connection: &str) -> Option<&Arc<StoredConnection>> {
+        self.stored.get(&(connector.to_string(), connection.to_string()))
     }
 
     /// The stored key with this id.
@@ -354,6 +381,14 @@ impl Directory {
     }
 }
 
+/// Checks an id a connection is made with: 1 to 128 letters, digits, `.`,
+/// `_`, `-` or `~` (it is a URL path segment).
+pub fn valid_connection_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'~'))
+}
+
 /// Checks a principal id: 1 to 256 printable ASCII characters, no spaces.
 /// Ids are compared as they are, case-sensitively.
 pub fn valid_principal_id(id: &str) -> bool {
@@ -394,7 +429,7 @@ mod tests {
             ..AccessRows::default()
         };
         let owners = [(("Shop".to_string(), "main".to_string()), "alice".to_string())].into_iter().collect();
-        Directory::build(rows, &owners)
+        Directory::build(rows, &owners, Vec::new())
     }
 
     #[test]
@@ -431,7 +466,7 @@ mod tests {
             connector_shares: vec![("Shop".into(), "eve".into(), "can-edit".into())],
             ..AccessRows::default()
         };
-        let directory = Directory::build(rows, &HashMap::new());
+        let directory = Directory::build(rows, &HashMap::new(), Vec::new());
         assert_eq!(directory.connector_right(&caller("eve", &[]), "Shop"), None);
     }
 

@@ -10,11 +10,22 @@ use arc_swap::ArcSwap;
 
 use super::keys::{self, KeyRejected};
 use super::oidc::{IssuerConfigError, TokenRejected, Verifier};
-use super::{Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, Right, Role, valid_principal_id};
+use super::{
+    Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, Right, Role, StoredConnection, valid_connection_id,
+    valid_principal_id,
+};
 use crate::config::{AccessConfig, ConnectionConfig};
 use crate::network::Network;
-use crate::registry::Registry;
-use crate::store::{AccessStore, ApiKeyRow, PrincipalRow, StoreError, now};
+use crate::registry::{ConnectionRefused, ConnectionState, LoadedConnector, Registry};
+use crate::store::key::SecretKey;
+use crate::store::{AccessStore, ApiKeyRow, ConnectionRow, PrincipalRow, StoreError, now};
+
+/// A connection's state, or why it was refused.
+type ConnectionLookup = Result<Arc<ConnectionState>, Arc<ConnectionRefused>>;
+
+/// A stored connection's state, with the package version and the stored
+/// row it was built from.
+type CachedState = (Arc<sluice_package::Package>, Arc<StoredConnection>, ConnectionLookup);
 
 /// An access operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +51,37 @@ pub enum AccessError {
     /// An issuer's settings are unusable.
     #[error("[access] {0}")]
     Issuer(#[from] IssuerConfigError),
+    /// A connection with this id exists already.
+    #[error("connector `{connector}` already has a connection `{connection}`")]
+    ConnectionExists {
+        /// The connector.
+        connector: String,
+        /// The connection id.
+        connection: String,
+    },
+    /// A connection id that cannot be one.
+    #[error("`{0}` is not a connection id: 1 to 128 letters, digits, `.`, `_`, `-` or `~`")]
+    BadConnectionId(String),
+    /// The values do not make a connection of the connector.
+    #[error(transparent)]
+    ConnectionRefused(#[from] ConnectionRefused),
+    /// The connection comes from the settings file, which only its operator changes.
+    #[error("connection `{0}` is set in the gateway's settings file and cannot be changed here")]
+    ReadOnly(String),
+    /// Connections cannot be stored without the key their values are sealed with.
+    #[error(
+        "the gateway has no secret key to seal connection values with; set `SLUICE_SECRET_KEY` or [oauth] key_file"
+    )]
+    NoSecretKey,
+    /// The package folder of a deleted connector could not be removed.
+    #[error("cannot remove the package folder of connector `{connector}`")]
+    RemovePackage {
+        /// The connector.
+        connector: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store failed.
     #[error("the access store failed")]
     Store(#[from] StoreError),
@@ -88,19 +130,25 @@ pub struct Access {
     /// Owners the settings file gives its connections.
     connection_owners: HashMap<(String, String), String>,
     verifier: Verifier,
+    /// The key connection values are sealed with, if the gateway has one.
+    key: Option<SecretKey>,
+    /// States of stored connections, built on first use per package version.
+    states: std::sync::Mutex<HashMap<(String, String), CachedState>>,
     /// One snapshot rebuild at a time, so that an older one never replaces a newer.
     rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl Access {
     /// Opens the service: applies the settings file's members, and builds
-    /// the first snapshot.
+    /// the first snapshot. Connections made through the gateway are sealed
+    /// with `key`; without one, none can be made or opened.
     pub async fn open(
         store: Arc<dyn AccessStore>,
         registry: Arc<Registry>,
         network: Arc<Network>,
         config: &AccessConfig,
         connections: &[ConnectionConfig],
+        key: Option<SecretKey>,
     ) -> Result<Self, AccessError> {
         let environment = DEFAULT_ENVIRONMENT.to_string();
         for member in &config.members {
@@ -130,6 +178,8 @@ impl Access {
             directory: ArcSwap::from_pointee(Directory::default()),
             connection_owners,
             verifier,
+            key,
+            states: Default::default(),
             rebuilding: tokio::sync::Mutex::new(()),
         };
         access.refresh().await?;
@@ -149,9 +199,141 @@ impl Access {
     /// Rebuilds the snapshot from the store.
     pub async fn refresh(&self) -> Result<(), AccessError> {
         let _one_at_a_time = self.rebuilding.lock().await;
-        let rows = self.store.access_rows(&self.environment).await?;
-        self.directory.store(Arc::new(Directory::build(rows, &self.connection_owners)));
+        let mut rows = self.store.access_rows(&self.environment).await?;
+        let stored = std::mem::take(&mut rows.connections).into_iter().map(|row| self.open_connection(row)).collect();
+        self.directory.store(Arc::new(Directory::build(rows, &self.connection_owners, stored)));
+        self.states.lock().unwrap_or_else(|p| p.into_inner()).clear();
         Ok(())
+    }
+
+    /// A stored connection's values, opened with the key.
+    fn open_connection(&self, row: ConnectionRow) -> ((String, String), StoredConnection) {
+        let values = match &self.key {
+            None => Err("the gateway has no secret key to open it".to_string()),
+            Some(key) => key
+                .open(&row.sealed, &connection_aad(&self.environment, &row.connector, &row.id))
+                .map_err(|e| e.to_string())
+                .and_then(|json| {
+                    serde_json::from_slice::<indexmap::IndexMap<String, String>>(&json)
+                        .map_err(|_| "its sealed values do not parse".to_string())
+                })
+                .map(|values| values.into_iter().map(|(k, v)| (k, sluice_package::Secret::new(v))).collect()),
+        };
+        if let Err(reason) = &values {
+            tracing::error!(connector = %row.connector, connection = %row.id, %reason, "stored connection cannot be opened");
+        }
+        ((row.connector, row.id), StoredConnection { owner: row.owner.as_str().into(), values })
+    }
+
+    /// The connection `id` of a loaded connector: one of the settings file,
+    /// else one made through the gateway (its state built once per package
+    /// version); `None` when there is none.
+    pub fn connection(&self, loaded: &LoadedConnector, id: &str) -> Option<ConnectionLookup> {
+        if let Some(found) = loaded.connections.get(id) {
+            return Some(found.clone());
+        }
+        let directory = self.directory();
+        let stored = directory.stored_connection(&loaded.package.id, id)?;
+        let key = (loaded.package.id.clone(), id.to_string());
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((package, row, state)) = states.get(&key)
+            && Arc::ptr_eq(package, &loaded.package)
+            && Arc::ptr_eq(row, stored)
+        {
+            return Some(state.clone());
+        }
+        let state = match &stored.values {
+            Ok(values) => crate::registry::connection_state(&loaded.package, id, values.clone()),
+            Err(reason) => Err(ConnectionRefused::Unreadable { connection: id.to_string(), reason: reason.clone() }),
+        }
+        .map(Arc::new)
+        .map_err(Arc::new);
+        states.insert(key, (Arc::clone(&loaded.package), Arc::clone(stored), state.clone()));
+        Some(state)
+    }
+
+    /// Makes a connection of `connector` owned by `actor`, who must be able
+    /// to use the connector. The values are checked against the connector's
+    /// parameters and sealed before they are stored.
+    pub async fn create_connection(
+        &self,
+        actor: &Caller,
+        connector: &str,
+        id: &str,
+        values: indexmap::IndexMap<String, String>,
+    ) -> Result<(), AccessError> {
+        self.check_connector(connector)?;
+        if self.directory().connector_right(actor, connector).is_none() {
+            return Err(Denied::NoConnector { connector: connector.to_string() }.into());
+        }
+        if !valid_connection_id(id) {
+            return Err(AccessError::BadConnectionId(id.to_string()));
+        }
+        let exists = || AccessError::ConnectionExists { connector: connector.to_string(), connection: id.to_string() };
+        let loaded =
+            self.registry.get(connector).map_err(|_| Denied::NoConnector { connector: connector.to_string() })?;
+        if loaded.connections.contains_key(id) {
+            return Err(exists());
+        }
+        let key = self.key.as_ref().ok_or(AccessError::NoSecretKey)?;
+        let secrets = values.iter().map(|(k, v)| (k.clone(), sluice_package::Secret::new(v.clone()))).collect();
+        crate::registry::connection_state(&loaded.package, id, secrets)?;
+        // A map of strings always serialises.
+        let json = serde_json::to_vec(&values).unwrap_or_default();
+        let row = ConnectionRow {
+            connector: connector.to_string(),
+            id: id.to_string(),
+            owner: actor.id.to_string(),
+            sealed: key.seal(&json, &connection_aad(&self.environment, connector, id)),
+        };
+        if !self.store.put_connection(&self.environment, &row).await? {
+            return Err(exists());
+        }
+        tracing::info!(%connector, connection = %id, owner = %actor.id, "connection created");
+        self.refresh().await
+    }
+
+    /// Deletes a connection made through the gateway, with its tokens and
+    /// shares: its owner or an admin may.
+    pub async fn delete_connection(&self, actor: &Caller, connector: &str, id: &str) -> Result<(), AccessError> {
+        let directory = self.directory();
+        directory.may_call(actor, connector, id)?;
+        if !directory.owns_connection(actor, connector, id) {
+            return Err(Denied::Forbidden {
+                action: format!("deleting connection `{id}`"),
+                needed: "the connection's owner",
+            }
+            .into());
+        }
+        if directory.stored_connection(connector, id).is_none() {
+            return Err(match self.registry.get(connector) {
+                Ok(loaded) if loaded.connections.contains_key(id) => AccessError::ReadOnly(id.to_string()),
+                _ => Denied::NoConnection { connector: connector.to_string(), connection: id.to_string() }.into(),
+            });
+        }
+        drop(directory);
+        self.store.delete_connection(&self.environment, connector, id).await?;
+        tracing::info!(%connector, connection = %id, by = %actor.id, "connection deleted");
+        self.refresh().await
+    }
+
+    /// Deletes a connector, as the platform does: its package, every
+    /// connection of it made through the gateway, every token of its
+    /// connections, and its shares. Needs `can-edit` on it.
+    pub async fn delete_connector(&self, actor: &Caller, connector: &str) -> Result<(), AccessError> {
+        self.check_connector(connector)?;
+        self.directory().may_edit_connector(actor, connector)?;
+        let connections = self.store.delete_connector(&self.environment, connector).await?;
+        // The id is a folder name the registry listed, never a path from input.
+        let folder = self.registry.root().join(connector);
+        if let Err(source) = std::fs::remove_dir_all(&folder)
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(AccessError::RemovePackage { connector: connector.to_string(), source });
+        }
+        self.registry.reload().await;
+        tracing::info!(%connector, connections, by = %actor.id, "connector deleted");
+        self.refresh().await
     }
 
     /// The caller a request's `Authorization` header value authenticates:
@@ -367,7 +549,7 @@ impl Access {
     }
 
     fn check_connection(&self, connector: &str, connection: &str) -> Result<(), AccessError> {
-        let known = self.registry.get(connector).is_ok_and(|loaded| loaded.connections.contains_key(connection));
+        let known = self.registry.get(connector).is_ok_and(|loaded| self.connection(&loaded, connection).is_some());
         if known {
             Ok(())
         } else {
@@ -396,4 +578,10 @@ impl PrincipalKind {
 
 fn check_id(id: &str) -> Result<(), AccessError> {
     if valid_principal_id(id) { Ok(()) } else { Err(AccessError::BadPrincipal(id.to_string())) }
+}
+
+/// What a stored connection's sealed values are bound to: its row.
+fn connection_aad(environment: &str, connector: &str, id: &str) -> Vec<u8> {
+    // JSON keeps the parts apart whatever they contain.
+    serde_json::to_vec(&["connection", environment, connector, id]).unwrap_or_default()
 }

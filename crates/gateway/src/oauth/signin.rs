@@ -23,7 +23,8 @@ use crate::registry::{LoadedConnector, Registry};
 use crate::store::{Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
-    /// Starts signing `connection` in for `principal`, in the browser whose
+    /// Starts signing `connection` (which the caller checked exists) in for
+    /// `principal`, in the browser whose
     /// binding cookie holds `binding`: remembers a PKCE verifier under a
     /// fresh `state` and returns the provider's authorization URL.
     pub async fn start_signin(
@@ -34,9 +35,6 @@ impl OAuth {
         binding: &str,
     ) -> Result<String, OAuthError> {
         let package = &connector.package;
-        if !connector.connections.contains_key(connection) {
-            return Err(OAuthError::UnknownConnection { connector: package.id.clone(), connection: connection.into() });
-        }
         let provider = self.provider(package)?;
         if provider.mode == RedirectMode::Global
             && let Some(cutoff) = self.settings.global_redirect_cutoff

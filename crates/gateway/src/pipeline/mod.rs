@@ -76,7 +76,7 @@ pub async fn run(
     call: Call<'_>,
     operation_id: &mut String,
 ) -> Result<http::Response<Bytes>, CallFailure> {
-    let (connector, connection) = resolve::target(gateway.registry(), call.connector, call.connection)?;
+    let (connector, connection) = resolve::target(gateway, call.connector, call.connection)?;
     let route = resolve::route(&connector, &call)?;
     *operation_id = route.operation.id.clone();
     tracing::Span::current().record("operation", operation_id.as_str());

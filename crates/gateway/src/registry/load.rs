@@ -84,6 +84,14 @@ pub enum ConnectionRefused {
     /// The values do not fit the connector's parameters.
     #[error(transparent)]
     Parameters(#[from] ConnectionError),
+    /// A connection made through the gateway whose stored values do not open.
+    #[error("connection `{connection}` cannot be read: {reason}")]
+    Unreadable {
+        /// The connection.
+        connection: String,
+        /// Why.
+        reason: String,
+    },
     /// A `dynamichosturl` policy does not evaluate for this connection.
     #[error("connection `{connection}`: {source}")]
     DynamicHost {
@@ -160,7 +168,7 @@ impl Loader {
         };
         let mut connections = HashMap::new();
         for config in self.connections.iter().filter(|c| c.connector == package.id) {
-            let state = connection_state(&package, config).map(Arc::new).map_err(Arc::new);
+            let state = settings_connection(&package, config).map(Arc::new).map_err(Arc::new);
             if let Err(reason) = &state {
                 tracing::error!(connector = %package.id, connection = %config.id, %reason, "connection refused");
             }
@@ -172,7 +180,7 @@ impl Loader {
 
 /// A connection of the settings file, resolved and checked, with the hosts
 /// it may reach.
-fn connection_state(package: &Package, config: &ConnectionConfig) -> Result<ConnectionState, ConnectionRefused> {
+fn settings_connection(package: &Package, config: &ConnectionConfig) -> Result<ConnectionState, ConnectionRefused> {
     let mut values = indexmap::IndexMap::new();
     for (name, source) in &config.parameters {
         let value = source.resolve().map_err(|source| ConnectionRefused::Env {
@@ -182,7 +190,18 @@ fn connection_state(package: &Package, config: &ConnectionConfig) -> Result<Conn
         })?;
         values.insert(name.clone(), value);
     }
-    let connection = Connection::new(&config.id, &package.id, values, &package.properties.connection_parameters)?;
+    connection_state(package, &config.id, values)
+}
+
+/// A connection of `package` with these values, checked against its
+/// parameters, with the hosts it may reach: the package's, and what its
+/// `dynamichosturl` policies give for these values.
+pub fn connection_state(
+    package: &Package,
+    id: &str,
+    values: indexmap::IndexMap<String, sluice_package::Secret>,
+) -> Result<ConnectionState, ConnectionRefused> {
+    let connection = Connection::new(id, &package.id, values, &package.properties.connection_parameters)?;
     let mut allowlist = package.allowlist.clone();
     allowlist.extend(dynamic_host_rules(package, &connection)?.rules().iter().cloned());
     Ok(ConnectionState { connection, allowlist })

@@ -15,7 +15,9 @@ use arc_swap::ArcSwap;
 
 use crate::metrics::{ConnectorLabels, Metrics};
 
-pub use load::{ConnectionRefused, ConnectionState, DynamicHostProblem, LoadFailure, LoadedConnector, Loader};
+pub use load::{
+    ConnectionRefused, ConnectionState, DynamicHostProblem, LoadFailure, LoadedConnector, Loader, connection_state,
+};
 
 /// What the registry holds for one package folder.
 #[derive(Debug, Clone)]

@@ -39,6 +39,9 @@ pub(super) async fn start(
 ) -> Result<Response, GatewayError> {
     gateway.access().directory().may_sign_in(&caller, &connector, &connection)?;
     let loaded = gateway.registry().get(&connector)?;
+    if gateway.access().connection(&loaded, &connection).is_none() {
+        return Err(crate::oauth::OAuthError::UnknownConnection { connector, connection }.into());
+    }
     // The browser keeps its binding across sign-ins; a new one gets one.
     let binding = binding_cookie(&headers).unwrap_or_else(new_binding);
     let url = gateway.oauth()?.start_signin(&loaded, &connection, &caller.id, &binding).await?;

@@ -38,6 +38,29 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A connection made through the gateway, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionRow {
+    /// The connector.
+    pub connector: String,
+    /// The connection's id.
+    pub id: String,
+    /// Who made it.
+    pub owner: String,
+    /// Its parameter values, sealed and bound to the row.
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for ConnectionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionRow")
+            .field("connector", &self.connector)
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything the snapshot of one environment is built from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessRows {
@@ -55,6 +78,8 @@ pub struct AccessRows {
     pub connector_shares: Vec<(String, String, String)>,
     /// `(connector, connection, principal)`.
     pub connection_shares: Vec<(String, String, String)>,
+    /// The connections made through the gateway.
+    pub connections: Vec<ConnectionRow>,
 }
 
 /// Where principals, roles, keys and shares are kept.
@@ -112,6 +137,17 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
         connection: &str,
         principal: &str,
     ) -> Result<(), StoreError>;
+
+    /// Stores a new connection; `false` when one with its id exists.
+    async fn put_connection(&self, environment: &str, row: &ConnectionRow) -> Result<bool, StoreError>;
+
+    /// Deletes a connection with its tokens and shares; returns whether it existed.
+    async fn delete_connection(&self, environment: &str, connector: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes what belongs to a connector: its connections, their tokens
+    /// and shares, its own shares and owner. Returns how many connections
+    /// went.
+    async fn delete_connector(&self, environment: &str, connector: &str) -> Result<u64, StoreError>;
 
     /// Removes a share of a connection; returns whether there was one.
     async fn remove_connection_share(

@@ -18,7 +18,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use access::{AccessRows, AccessStore, ApiKeyRow, PrincipalRow};
+pub use access::{AccessRows, AccessStore, ApiKeyRow, ConnectionRow, PrincipalRow};
 pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.

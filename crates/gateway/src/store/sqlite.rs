@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{AccessRows, AccessStore, ApiKeyRow, PendingRow, PrincipalRow, StoreError, TokenRow, TokenStore, now};
+use super::{
+    AccessRows, AccessStore, ApiKeyRow, ConnectionRow, PendingRow, PrincipalRow, StoreError, TokenRow, TokenStore, now,
+};
 
 /// The versioned, forward-only migrations of the SQLite schema.
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -216,8 +218,17 @@ impl AccessStore for SqliteStore {
                 .bind(environment)
                 .fetch_all(&mut *tx)
                 .await?;
+        let connections: Vec<(String, String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT connector, id, owner, sealed FROM connections WHERE environment = ?1")
+                .bind(environment)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(AccessRows {
+            connections: connections
+                .into_iter()
+                .map(|(connector, id, owner, sealed)| ConnectionRow { connector, id, owner, sealed })
+                .collect(),
             principals: principals
                 .into_iter()
                 .map(|(id, kind, display_name)| PrincipalRow { id, kind, display_name })
@@ -357,6 +368,63 @@ impl AccessStore for SqliteStore {
         let sql = "DELETE FROM connection_shares
                    WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND principal = ?4";
         Ok(self.execute(sql, &[environment, connector, connection, principal]).await? == 1)
+    }
+
+    async fn put_connection(&self, environment: &str, row: &ConnectionRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO connections (environment, connector, id, owner, sealed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )
+        .bind(environment)
+        .bind(&row.connector)
+        .bind(&row.id)
+        .bind(&row.owner)
+        .bind(&row.sealed)
+        .bind(now() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_connection(&self, environment: &str, connector: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2 AND id = ?3")
+            .bind(environment)
+            .bind(connector)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM connection_shares WHERE environment = ?1 AND connector = ?2 AND connection = ?3")
+            .bind(environment)
+            .bind(connector)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM tokens WHERE connector = ?1 AND connection = ?2")
+            .bind(connector)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_connector(&self, environment: &str, connector: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let connections = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2")
+            .bind(environment)
+            .bind(connector)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        for table in ["connection_shares", "connector_shares", "connector_owners"] {
+            // The table names are this list's, never input.
+            let sql = format!("DELETE FROM {table} WHERE environment = ?1 AND connector = ?2");
+            sqlx::query(&sql).bind(environment).bind(connector).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM tokens WHERE connector = ?1").bind(connector).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(connections)
     }
 }
 

@@ -37,6 +37,15 @@ struct Org {
     carol: String,
 }
 
+/// Alice a maker, and the group `sales` with Bob in it, set by the admin.
+async fn alice_maker_and_bob_in_sales(gateway: &TestGateway) {
+    let access = gateway.gateway.access();
+    let admin = caller(ADMIN);
+    access.add_principal(&admin, "sales", PrincipalKind::Group, "Sales").await.unwrap();
+    access.set_group_member(&admin, "sales", "bob", true).await.unwrap();
+    access.set_role(&admin, "alice", Some(Role::Maker)).await.unwrap();
+}
+
 async fn org() -> Org {
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
@@ -51,9 +60,7 @@ async fn org() -> Org {
         .await;
     let access = gateway.gateway.access();
     let admin = caller(ADMIN);
-    access.add_principal(&admin, "sales", PrincipalKind::Group, "Sales").await.unwrap();
-    access.set_group_member(&admin, "sales", "bob", true).await.unwrap();
-    access.set_role(&admin, "alice", Some(Role::Maker)).await.unwrap();
+    alice_maker_and_bob_in_sales(&gateway).await;
     let mut keys = Vec::new();
     for user in ["alice", "bob", "carol"] {
         access.add_principal(&admin, user, PrincipalKind::User, user).await.unwrap();
@@ -270,4 +277,119 @@ async fn settings_file_members_and_bad_owners_are_checked_at_start() {
     };
     let gateway = TestGatewayBuilder::new().access(access).start().await;
     assert_eq!(gateway.gateway.access().directory().role(&caller("ops")), Some(Role::Admin));
+}
+
+/// `[oauth]` with a key file and a database in `dir`: what sealing
+/// connection values needs.
+fn sealing(dir: &std::path::Path, key_byte: u8) -> sluice_gateway::config::OAuthConfig {
+    use base64::Engine as _;
+    let key_file = dir.join(format!("key-{key_byte}"));
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([key_byte; 32])).unwrap();
+    sluice_gateway::config::OAuthConfig {
+        database: Some(dir.join("gateway.db")),
+        key_file: Some(key_file),
+        ..Default::default()
+    }
+}
+
+/// A shop whose connections hold an API key, shared with the group
+/// `sales` (Bob), and Bob's key.
+async fn shared_shop(dir: &std::path::Path, key_byte: u8, backend: std::net::SocketAddr) -> (TestGateway, String) {
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, security), shop_properties(api_key_parameter(), None, json!([])))
+        .oauth(sealing(dir, key_byte))
+        .start()
+        .await;
+    let access = gateway.gateway.access();
+    let admin = caller(ADMIN);
+    alice_maker_and_bob_in_sales(&gateway).await;
+    access.set_role(&admin, "bob", Some(Role::User)).await.unwrap();
+    access.set_connector_owner(&admin, "shop", "alice").await.unwrap();
+    access.share_connector(&caller("alice"), "shop", "sales", Some(Right::CanUse)).await.unwrap();
+    let bob = access.issue_key(&admin, "bob", "tests", None).await.unwrap().key;
+    (gateway, bob)
+}
+
+fn values(pairs: &[(&str, &str)]) -> indexmap::IndexMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn bob_makes_his_own_connection_calls_through_it_and_deletes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let (gateway, bob) = shared_shop(dir.path(), 1, backend).await;
+    let access = gateway.gateway.access();
+    access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", "k-bob")])).await.unwrap();
+    let answer = gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(recorder.last().headers["x-api-key"], "k-bob");
+
+    // Bob's connection is his: Alice, the connector's owner, may not call it.
+    let alice = access.issue_key(&caller(ADMIN), "alice", "tests", None).await.unwrap().key;
+    let refused = gateway.anonymous(as_key(&alice, "/apim/shop/bobs/items", &gateway)).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (404, "unknown-connection"));
+
+    let bad = |result: Result<(), AccessError>| result.unwrap_err();
+    let again = bad(access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", "x")])).await);
+    assert!(matches!(again, AccessError::ConnectionExists { .. }), "{again:?}");
+    let unknown = bad(access.create_connection(&caller("bob"), "shop", "b2", values(&[("colour", "red")])).await);
+    assert!(
+        matches!(unknown, AccessError::ConnectionRefused(_)) && unknown.to_string().contains("colour"),
+        "{unknown}"
+    );
+    let missing = bad(access.create_connection(&caller("bob"), "shop", "b3", values(&[])).await);
+    assert!(matches!(missing, AccessError::ConnectionRefused(_)), "{missing}");
+    let id = bad(access.create_connection(&caller("bob"), "shop", "../x", values(&[("api_key", "x")])).await);
+    assert!(matches!(id, AccessError::BadConnectionId(_)), "{id:?}");
+    // Carol, not a member of anything shared, cannot make one: she sees no connector.
+    let carol = bad(access.create_connection(&caller("carol"), "shop", "c", values(&[("api_key", "x")])).await);
+    assert!(matches!(carol, AccessError::Denied(Denied::NoConnector { .. })), "{carol:?}");
+
+    // Only its owner deletes it; then it is gone on the next call.
+    let not_hers = bad(access.delete_connection(&caller("alice"), "shop", "bobs").await);
+    assert!(matches!(not_hers, AccessError::Denied(Denied::NoConnection { .. })), "{not_hers:?}");
+    access.delete_connection(&caller("bob"), "shop", "bobs").await.unwrap();
+    assert_eq!(gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await.status, 404);
+}
+
+#[tokio::test]
+async fn connection_values_are_sealed_at_rest_and_open_only_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let secret = "k-bob-secret-8a7f";
+    {
+        let (gateway, _) = shared_shop(dir.path(), 1, backend).await;
+        let access = gateway.gateway.access();
+        access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", secret)])).await.unwrap();
+    }
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the value is stored in clear");
+    }
+    // The same key opens it after a restart.
+    let (gateway, bob) = shared_shop(dir.path(), 1, backend).await;
+    assert_eq!(gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await.status, 200);
+    assert_eq!(recorder.last().headers["x-api-key"], secret);
+    drop(gateway);
+    // Another key does not: the connection is refused, and says why.
+    let (gateway, bob) = shared_shop(dir.path(), 2, backend).await;
+    let answer = gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (404, "unknown-connection"));
+    assert!(answer.json()["detail"].as_str().unwrap().contains("cannot be read"), "{}", answer.text());
+    assert!(!answer.text().contains(secret));
+}
+
+#[tokio::test]
+async fn without_a_secret_key_no_connection_is_made() {
+    let org = org().await;
+    let refused =
+        org.gateway.gateway.access().create_connection(&caller(ADMIN), "shop", "new", values(&[])).await.unwrap_err();
+    assert!(matches!(refused, AccessError::NoSecretKey), "{refused:?}");
+    // The settings file's connections are not the gateway's to delete.
+    let read_only = org.gateway.gateway.access().delete_connection(&caller(ADMIN), "shop", "admins").await.unwrap_err();
+    assert!(matches!(read_only, AccessError::ReadOnly(_)), "{read_only:?}");
 }

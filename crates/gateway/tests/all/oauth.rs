@@ -640,3 +640,37 @@ async fn only_the_owner_starts_a_sign_in_and_only_the_owner_is_told_where() {
     let owner = setup.gateway.get("/apim/plant/main/items").await;
     assert!(owner.json()["detail"].as_str().unwrap().contains("/connections/plant/main/signin"), "{}", owner.text());
 }
+
+#[tokio::test]
+async fn deleting_the_connector_removes_every_connection_and_token() {
+    use sluice_gateway::access::{Caller, Credential};
+    use sluice_gateway::store::TokenStore as _;
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    assert_eq!(sign_in(&setup.gateway).await.status, 200);
+    let access = setup.gateway.gateway.access();
+    let admin = Caller { id: ADMIN.into(), groups: vec![], credential: Credential::ApiKey { id: "t".into() } };
+    access.create_connection(&admin, "plant", "second", Default::default()).await.unwrap();
+    let bob = bob_with_a_share(&setup.gateway).await;
+    assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 200);
+
+    // Bob may use it, not delete it.
+    let refused = access.delete_connector(&Caller { id: "bob".into(), ..admin.clone() }, "plant").await.unwrap_err();
+    assert!(refused.to_string().contains("can-edit"), "{refused}");
+    access.delete_connector(&admin, "plant").await.unwrap();
+
+    assert!(!setup.gateway.packages_dir().join("plant").exists(), "the package is gone");
+    for (key, path) in [(&setup.gateway.admin_key, "/apim/plant/main/items"), (&bob, "/apim/plant/second/items")] {
+        let request = with_key(browser_get(&setup.gateway.url(path), None), key);
+        let answer = setup.gateway.request(request).await;
+        assert_eq!((answer.status, answer.problem_type().as_str()), (404, "unknown-connector"), "{path}");
+    }
+    // Nothing of it is left in the database: no tokens, no connection, no share.
+    let store =
+        sluice_gateway::store::sqlite::SqliteStore::open(&setup.key_dir.path().join("credentials.db")).await.unwrap();
+    assert_eq!(store.tokens("plant", "main").await.unwrap(), None);
+    let rows = sluice_gateway::store::AccessStore::access_rows(&store, "default").await.unwrap();
+    assert!(
+        rows.connections.is_empty() && rows.connector_shares.is_empty() && rows.connection_shares.is_empty(),
+        "{rows:?}"
+    );
+}
