@@ -49,7 +49,11 @@ fn reload_environment_on_hangup(gateway: Gateway, config_path: PathBuf) -> Resul
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             match GatewayConfig::load(&config_path) {
-                Ok(config) => gateway.set_environment(config.environment),
+                Ok(config) => {
+                    if let Err(error) = gateway.set_environment(config.environment) {
+                        tracing::error!(%error, "environment settings not changed");
+                    }
+                }
                 Err(error) => tracing::error!(error = %format!("{error:#}"), "environment settings not changed"),
             }
         }

@@ -198,7 +198,17 @@ impl EgressClientBuilder {
 }
 
 fn default_tls_config() -> Arc<ClientConfig> {
-    let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    tls_config_with_roots(&[])
+}
+
+/// The public roots, and `extra` (DER) beside them; an extra certificate
+/// that is not a usable root is left out (`load_private_roots` refused it
+/// already when it came from a file).
+fn tls_config_with_roots(extra: &[Vec<u8>]) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for der in extra {
+        let _ = roots.add(rustls::pki_types::CertificateDer::from(der.clone()));
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // The ring provider supports every default protocol version, so this
     // fails only if rustls itself is broken; the explicit provider keeps the
@@ -210,6 +220,55 @@ fn default_tls_config() -> Arc<ClientConfig> {
     let mut config = builder.with_root_certificates(roots).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Arc::new(config)
+}
+
+/// An environment's private root certificates could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RootsError {
+    /// A file could not be read.
+    #[error("private root {}: cannot read it", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file holds no certificate, or one that does not parse.
+    #[error("private root {}: {reason}", path.display())]
+    Unusable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl crate::Environment {
+    /// The same environment with the certificates of its private-root PEM
+    /// files loaded, each checked to be a usable trust anchor.
+    pub fn load_private_roots(self) -> Result<Self, RootsError> {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut certificates = Vec::new();
+        for path in self.private_root_files() {
+            let pem = std::fs::read(path).map_err(|source| RootsError::Read { path: path.clone(), source })?;
+            let unusable = |reason: String| RootsError::Unusable { path: path.clone(), reason };
+            let mut found = 0;
+            for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+                let certificate = certificate.map_err(|e| unusable(format!("not PEM certificates: {e}")))?;
+                RootCertStore::empty()
+                    .add(certificate.clone())
+                    .map_err(|e| unusable(format!("not a usable root certificate: {e}")))?;
+                certificates.push(certificate.to_vec());
+                found += 1;
+            }
+            if found == 0 {
+                return Err(unusable("holds no `BEGIN CERTIFICATE` block".into()));
+            }
+        }
+        Ok(self.with_private_roots(certificates))
+    }
 }
 
 type HyperClient = Client<PolicyConnector, Full<Bytes>>;
@@ -319,10 +378,15 @@ impl EgressClient {
                 pools.remove(&oldest);
             }
         }
+        // An environment's private roots are trusted only for its linked
+        // subnets: a connector of their own, chosen per dialed address.
+        let private_roots = policy.environment.private_roots();
+        let private_tls = (!private_roots.is_empty()).then(|| TlsConnector::from(tls_config_with_roots(private_roots)));
         let connector = PolicyConnector {
             policy: Arc::new(policy.clone()),
             resolver: inner.resolver.clone(),
             tls: inner.tls.clone(),
+            private_tls,
             connect_timeout: inner.connect_timeout,
             dialer: inner.dialer.clone(),
         };
@@ -420,6 +484,9 @@ struct PolicyConnector {
     policy: Arc<Policy>,
     resolver: Arc<dyn Resolver>,
     tls: TlsConnector,
+    /// The public roots and the environment's private ones, for addresses
+    /// in its linked subnets.
+    private_tls: Option<TlsConnector>,
     connect_timeout: Duration,
     dialer: Option<Arc<dyn Dialer>>,
 }
@@ -447,17 +514,21 @@ impl PolicyConnector {
             Decision::Allow { addrs, .. } => addrs,
             Decision::Deny { reason } => return Err(ConnectError::Denied(reason)),
         };
-        let tcp = self.dial(&target, &addrs).await?;
+        let (tcp, dialed) = self.dial(&target, &addrs).await?;
         if target.scheme == Scheme::Http {
             return Ok(EgressStream::Plain(tcp));
         }
+        let tls = match &self.private_tls {
+            Some(private) if self.policy.environment.is_linked(dialed.ip()) => private,
+            _ => &self.tls,
+        };
         let tls_error = |source| ConnectError::Tls { target: target.to_string(), source };
         let name = match &target.host {
             Host::Name(name) => ServerName::try_from(name.clone())
                 .map_err(|e| tls_error(io::Error::new(io::ErrorKind::InvalidInput, e)))?,
             Host::Ip(ip) => ServerName::IpAddress((*ip).into()),
         };
-        match tokio::time::timeout(self.connect_timeout, self.tls.connect(name, tcp)).await {
+        match tokio::time::timeout(self.connect_timeout, tls.connect(name, tcp)).await {
             Ok(Ok(tls)) => Ok(EgressStream::Tls(Box::new(tls))),
             Ok(Err(e)) => Err(tls_error(e)),
             Err(_) => Err(ConnectError::Timeout { target: target.to_string(), after: self.connect_timeout }),
@@ -465,14 +536,15 @@ impl PolicyConnector {
     }
 
     /// Tries the vetted addresses in order; never any other address.
-    async fn dial(&self, target: &Target, addrs: &[SocketAddr]) -> Result<TcpStream, ConnectError> {
+    /// Returns the connection and the vetted address it went to.
+    async fn dial(&self, target: &Target, addrs: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), ConnectError> {
         let mut last_error = None;
         for &addr in addrs {
             match tokio::time::timeout(self.connect_timeout, self.dial_one(addr)).await {
                 Ok(Ok(tcp)) => {
                     // Latency matters more than packet count for API calls.
                     let _ = tcp.set_nodelay(true);
-                    return Ok(tcp);
+                    return Ok((tcp, addr));
                 }
                 Ok(Err(e)) => last_error = Some(e),
                 Err(_) => last_error = None,

@@ -1,6 +1,7 @@
 //! An environment's egress settings (its virtual network): the linked
-//! subnets and whether public egress is allowed, and the per-address verdict
-//! they give.
+//! subnets, whether public egress is allowed, the per-address verdict they
+//! give, and the private root certificates it trusts for TLS into its
+//! linked subnets (an internal CA, which public calls never trust).
 //!
 //! Forbidden addresses stay forbidden whatever the settings; an address
 //! inside a linked subnet is reachable; otherwise a private address is not,
@@ -9,6 +10,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -65,6 +68,16 @@ pub struct Environment {
     /// Set only by [`Environment::with_loopback_grant`]; no
     /// configuration reaches it.
     loopback_grant: bool,
+    private_roots: PrivateRoots,
+}
+
+/// Root certificates trusted for TLS to addresses in the linked subnets,
+/// beside the public roots: the PEM files named, and the certificates (DER)
+/// once loaded.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+struct PrivateRoots {
+    files: Vec<PathBuf>,
+    certificates: Arc<[Vec<u8>]>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +86,8 @@ struct EnvironmentConfig {
     #[serde(default)]
     subnets: Vec<String>,
     public: Option<bool>,
+    #[serde(default)]
+    private_roots: Vec<PathBuf>,
 }
 
 impl TryFrom<EnvironmentConfig> for Environment {
@@ -90,7 +105,12 @@ impl TryFrom<EnvironmentConfig> for Environment {
                     .into());
             }
         };
-        Ok(Self::new(subnets, public))
+        if !config.private_roots.is_empty() && subnets.is_empty() {
+            return Err("private_roots are trusted only for linked subnets; link a subnet, or remove them".into());
+        }
+        let mut environment = Self::new(subnets, public);
+        environment.private_roots.files = config.private_roots;
+        Ok(environment)
     }
 }
 
@@ -108,6 +128,10 @@ impl fmt::Debug for Environment {
         if self.loopback_grant {
             s.field("loopback_grant", &true);
         }
+        if !self.private_roots.files.is_empty() || !self.private_roots.certificates.is_empty() {
+            s.field("private_roots", &self.private_roots.files)
+                .field("private_certificates", &self.private_roots.certificates.len());
+        }
         s.finish()
     }
 }
@@ -116,7 +140,37 @@ impl Environment {
     /// An environment linked to `subnets` (host bits are cleared), with
     /// public egress allowed or not.
     pub fn new(subnets: Vec<IpNet>, public: bool) -> Self {
-        Self { subnets: subnets.into_iter().map(|net| net.trunc()).collect(), public, loopback_grant: false }
+        Self {
+            subnets: subnets.into_iter().map(|net| net.trunc()).collect(),
+            public,
+            loopback_grant: false,
+            private_roots: PrivateRoots::default(),
+        }
+    }
+
+    /// The PEM files of private root certificates the settings name.
+    pub fn private_root_files(&self) -> &[PathBuf] {
+        &self.private_roots.files
+    }
+
+    /// The same environment with its relative private-root file names taken
+    /// from `base` (the settings file's folder).
+    pub fn with_private_roots_under(mut self, base: &Path) -> Self {
+        self.private_roots.files = self.private_roots.files.iter().map(|file| base.join(file)).collect();
+        self
+    }
+
+    /// The same environment trusting these certificates (DER) for TLS to
+    /// its linked subnets; `load_private_roots` (with the `client` feature)
+    /// reads them from the files.
+    pub fn with_private_roots(mut self, certificates: Vec<Vec<u8>>) -> Self {
+        self.private_roots.certificates = certificates.into();
+        self
+    }
+
+    /// The private root certificates (DER) trusted for TLS to the linked subnets.
+    pub fn private_roots(&self) -> &[Vec<u8>] {
+        &self.private_roots.certificates
     }
 
     /// The linked subnets.
@@ -138,7 +192,8 @@ impl Environment {
         self
     }
 
-    fn linked(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is inside one of the linked subnets.
+    pub fn is_linked(&self, ip: IpAddr) -> bool {
         let embedded = match ip {
             IpAddr::V6(v6) => embedded_ipv4(v6).map(IpAddr::V4),
             IpAddr::V4(_) => None,
@@ -153,7 +208,7 @@ impl Environment {
         }
         match classify(ip) {
             AddressClass::Forbidden(kind) => Err(AddressDenial::Forbidden(kind)),
-            _ if self.linked(ip) => Ok(()),
+            _ if self.is_linked(ip) => Ok(()),
             AddressClass::Private => Err(AddressDenial::PrivateNotLinked),
             AddressClass::Public if self.public => Ok(()),
             AddressClass::Public => Err(AddressDenial::PublicDisabled),

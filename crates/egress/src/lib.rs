@@ -52,7 +52,7 @@ pub use canonical::{Host, Scheme, Target, UrlError};
 pub use check::check_command;
 pub use check::{CheckRequest, run_check};
 #[cfg(feature = "client")]
-pub use client::{Dialer, EgressClient, EgressClientBuilder, EgressError, SendOptions};
+pub use client::{Dialer, EgressClient, EgressClientBuilder, EgressError, RootsError, SendOptions};
 pub use environment::{AddressDenial, Environment, SubnetError, parse_subnet};
 pub use policy::{Decision, DenyReason, Policy};
 #[cfg(feature = "client")]

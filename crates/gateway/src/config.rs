@@ -8,6 +8,7 @@
 //! [environment]                    # the virtual network
 //! subnets = ["10.1.0.0/16"]        # linked subnets
 //! public = true                    # public egress (a NAT gateway)
+//! private_roots = ["internal-ca.pem"]  # trusted for TLS into the linked subnets
 //!
 //! [requests]
 //! max_body_bytes = 8388608
@@ -404,6 +405,7 @@ impl GatewayConfig {
             toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.packages = base.join(&config.packages);
+        config.environment = config.environment.with_private_roots_under(base);
         if let Some(dir) = &config.runtime.cache_dir {
             config.runtime.cache_dir = Some(base.join(dir));
         }

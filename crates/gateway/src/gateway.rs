@@ -46,6 +46,9 @@ pub enum StartError {
     /// The `[oauth]` section is broken.
     #[error("[oauth]: {0}")]
     OAuth(#[source] OAuthUnavailable),
+    /// The environment's private root certificates do not load.
+    #[error("[environment]: {0}")]
+    PrivateRoots(#[from] sluice_egress::RootsError),
     /// The store does not open.
     #[error("the gateway's database: {0}")]
     Store(#[source] crate::store::StoreError),
@@ -86,7 +89,8 @@ impl Gateway {
             return Err(StartError::Packages { path: config.packages.clone(), source });
         }
         let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
-        let network = Arc::new(Network::new(client, config.environment.clone(), options.grant_loopback));
+        let environment = config.environment.clone().load_private_roots()?;
+        let network = Arc::new(Network::new(client, environment, options.grant_loopback));
         let database = config
             .oauth
             .as_ref()
@@ -181,11 +185,15 @@ impl Gateway {
         self.oauth.as_ref().as_ref().map_err(|reason| OAuthError::Unavailable(Arc::clone(reason)))
     }
 
-    /// Applies new environment network settings to every call that starts
-    /// from now on; connectors need no reload.
-    pub fn set_environment(&self, environment: Environment) {
-        tracing::info!(subnets = ?environment.subnets(), public = environment.public_allowed(), "environment network settings changed");
+    /// Applies new environment network settings (with their private root
+    /// certificates, loaded now) to every call that starts from now on;
+    /// connectors need no reload. Settings whose roots do not load change
+    /// nothing.
+    pub fn set_environment(&self, environment: Environment) -> Result<(), sluice_egress::RootsError> {
+        let environment = environment.load_private_roots()?;
+        tracing::info!(subnets = ?environment.subnets(), public = environment.public_allowed(), private_roots = environment.private_roots().len(), "environment network settings changed");
         self.network.set_environment(environment);
+        Ok(())
     }
 }
 

@@ -308,3 +308,68 @@ async fn tls_certificate_for_another_name_rejected() -> Result<()> {
     assert_eq!(server.requests(), 0);
     Ok(())
 }
+
+/// An environment with linked subnet 10.1.0.0/16 that trusts `pem` (a
+/// private CA) there, loaded from a file as the gateway loads it.
+fn with_private_root(pem: &str, dir: &std::path::Path) -> Result<Environment> {
+    std::fs::write(dir.join("internal-ca.pem"), pem)?;
+    let environment: Environment = serde_json::from_value(
+        serde_json::json!({"subnets": ["10.1.0.0/16"], "public": true, "private_roots": ["internal-ca.pem"]}),
+    )?;
+    Ok(environment.with_private_roots_under(dir).load_private_roots()?)
+}
+
+/// A private endpoint with an internal CA's certificate verifies once the
+/// environment trusts that CA, and only at addresses of its linked subnets.
+#[tokio::test]
+async fn a_private_root_is_trusted_inside_the_linked_subnets_only() -> Result<()> {
+    let (server_tls, pem) = crate::support::private_ca_pair("api.internal");
+    let sni = Arc::new(Mutex::new(Vec::new()));
+    let server = TestServer::start_tls(server_tls, sni, |_| Some(response("200 OK", &[], "private"))).await;
+    let dir = tempfile_dir()?;
+    let trusting = with_private_root(&pem, dir.path())?;
+    let dialer = RecordingDialer::standing_in(server.addr);
+    let call = |ip: &'static str, environment: Environment| {
+        let client =
+            EgressClient::builder().resolver(Arc::new(pinned("api.internal", ip))).dialer(dialer.clone()).build();
+        let policy = Policy::new(Allowlist::parse(["https://api.internal"]).unwrap(), environment);
+        async move { client.send(&policy, get("https://api.internal/"), SendOptions::default()).await }
+    };
+    let response = call("10.1.2.3", trusting.clone()).await?;
+    assert_eq!(response.body(), "private");
+    // The same environment without the root: the public roots do not know the CA.
+    let plain: Environment = serde_json::from_value(serde_json::json!({"subnets": ["10.1.0.0/16"], "public": true}))?;
+    let refused = anyhow::Error::from(call("10.1.2.3", plain).await.unwrap_err());
+    assert!(format!("{refused:#}").contains("tls handshake"), "{refused:#}");
+    // A public address of the same name: the private root is not trusted there.
+    let public = anyhow::Error::from(call("93.184.215.14", trusting).await.unwrap_err());
+    assert!(format!("{public:#}").contains("tls handshake"), "{public:#}");
+    assert_eq!(dialer.dialed().len(), 3, "each call dialed the vetted address");
+    Ok(())
+}
+
+#[test]
+fn private_roots_that_do_not_load_say_which_file_and_why() -> Result<()> {
+    let dir = tempfile_dir()?;
+    let error = with_private_root("not a certificate", dir.path()).unwrap_err();
+    assert!(
+        error.to_string().contains("internal-ca.pem") && error.to_string().contains("no `BEGIN CERTIFICATE`"),
+        "{error}"
+    );
+    let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let error = with_private_root(garbage, dir.path()).unwrap_err();
+    assert!(error.to_string().contains("not a usable root certificate"), "{error}");
+    let missing: Environment = serde_json::from_value(
+        serde_json::json!({"subnets": ["10.1.0.0/16"], "public": true, "private_roots": ["nope.pem"]}),
+    )?;
+    let error = missing.with_private_roots_under(dir.path()).load_private_roots().unwrap_err();
+    assert!(error.to_string().contains("nope.pem: cannot read it"), "{error}");
+    // Roots without a linked subnet would never be used: refused as settings.
+    let error = serde_json::from_value::<Environment>(serde_json::json!({"private_roots": ["a.pem"]})).unwrap_err();
+    assert!(error.to_string().contains("only for linked subnets"), "{error}");
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir> {
+    Ok(tempfile::tempdir()?)
+}

@@ -25,7 +25,7 @@ async fn environment_change_applies_without_reloading_connectors() {
     let before = gateway.gateway.network().policy(&connection.allowlist).check(url, resolver).await;
     assert!(before.is_allowed(), "{before:?}");
 
-    gateway.gateway.set_environment(Environment::new(vec!["10.1.0.0/16".parse().unwrap()], false));
+    gateway.gateway.set_environment(Environment::new(vec!["10.1.0.0/16".parse().unwrap()], false)).unwrap();
     let after = gateway.gateway.network().policy(&connection.allowlist).check(url, resolver).await;
     assert!(!after.is_allowed(), "public egress is off now: {after:?}");
 
@@ -41,4 +41,27 @@ async fn invalid_subnet_is_refused_when_the_settings_file_is_read() {
     std::fs::write(&file, "packages = \"p\"\n[environment]\nsubnets = [\"10.1.0.0/33\"]\npublic = true\n").unwrap();
     let error = sluice_gateway::config::GatewayConfig::load(&file).unwrap_err();
     assert!(error.to_string().contains("10.1.0.0/33"), "{error}");
+}
+
+/// A settings file naming private roots that do not load: the gateway does
+/// not start, and says which file and why; the roots of a good file load
+/// from beside the settings file.
+#[tokio::test]
+async fn private_roots_are_loaded_from_beside_the_settings_file_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("packages")).unwrap();
+    let settings = dir.path().join("sluice.toml");
+    std::fs::write(
+        &settings,
+        "packages = \"packages\"\n[environment]\nsubnets = [\"10.1.0.0/16\"]\npublic = false\nprivate_roots = [\"ca.pem\"]\n",
+    )
+    .unwrap();
+    let config = sluice_gateway::config::GatewayConfig::load(&settings).unwrap();
+    let error = sluice_gateway::Gateway::start(config.clone(), Default::default()).await.unwrap_err();
+    assert!(error.to_string().contains("ca.pem: cannot read it"), "{error}");
+
+    std::fs::write(dir.path().join("ca.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        .unwrap();
+    let error = sluice_gateway::Gateway::start(config, Default::default()).await.unwrap_err();
+    assert!(error.to_string().contains("not a usable root certificate"), "{error}");
 }
