@@ -116,7 +116,13 @@ pub struct PostmanArgs {
 #[derive(Debug, Args)]
 pub struct NewArgs {
     /// The connector's name: the package folder and the guest crate.
-    pub name: String,
+    #[arg(required_unless_present = "from_csx", conflicts_with = "from_csx")]
+    pub name: Option<String>,
+    /// Start porting this package's script.csx instead: a guest crate in
+    /// its `guest/` folder, one arm per code operation answering 501 until
+    /// written, the C# beside them as comments.
+    #[arg(long, value_name = "PACKAGE")]
+    pub from_csx: Option<PathBuf>,
     /// Where to create it.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
@@ -294,7 +300,26 @@ pub fn import_command(command: ImportCommand, out: &mut dyn Write, err: &mut dyn
 /// Runs `sluice new`.
 pub fn new_command(args: NewArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let sdk_path = args.sdk_path.or_else(|| Some(new::default_sdk_path()).filter(|p| p.join("Cargo.toml").exists()));
-    let options = new::NewOptions { name: args.name, parent: args.dir, sdk_path };
+    if let Some(package) = args.from_csx {
+        return match new::from_csx(&package, sdk_path.as_deref()) {
+            Ok(ported) => {
+                let guest = ported.guest.display();
+                let _ = writeln!(
+                    out,
+                    "created {guest}: {} operation(s) to port: {}",
+                    ported.operations.len(),
+                    ported.operations.join(", ")
+                );
+                let _ = writeln!(out, "  cd {guest} && cargo build --target wasm32-wasip2 --release && cd -");
+                let _ = writeln!(out, "  cp {guest}/{} {}/script.wasm", ported.component.display(), package.display());
+                EXIT_OK
+            }
+            Err(error @ (new::NewError::Exists(_) | new::NewError::NothingToPort(..))) => fail(err, EXIT_USAGE, error),
+            Err(error) => fail(err, EXIT_FAILED, error),
+        };
+    }
+    let Some(name) = args.name else { return fail(err, EXIT_USAGE, "name the connector, or give --from-csx") };
+    let options = new::NewOptions { name, parent: args.dir, sdk_path };
     match new::create(&options) {
         Ok(created) => {
             let package = created.package.display();

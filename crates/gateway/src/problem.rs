@@ -235,6 +235,7 @@ fn classify_call(failure: &CallFailure) -> Classified {
             (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
         }
         CallFailure::Route { .. } => (StatusCode::NOT_FOUND, "unknown-operation", "Unknown operation"),
+        CallFailure::CodeNotPorted { .. } => (StatusCode::NOT_IMPLEMENTED, "code-not-ported", "Code not ported"),
         CallFailure::Request { source, .. } => match source {
             RequestError::MissingParameter { .. } | RequestError::BackendUrl(_) => bad_request,
             // A connection value that cannot be sent is the connection's owner's to fix.

@@ -81,8 +81,8 @@ pub use definition::{
     Definition, Operation, Parameter, ParameterLocation, ParseError, SecurityLocation, SecurityScheme, Visibility,
 };
 pub use load::{
-    MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason, load_package,
-    load_packages,
+    MAX_CSX_BYTES, MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason,
+    load_package, load_packages,
 };
 pub use properties::{ConnectionParameter, OAuthSettings, Properties};
 pub use route::{BackendUrlError, Route, RouteError};
@@ -109,6 +109,8 @@ pub const PROPERTIES_FILE: &str = "apiProperties.json";
 pub const SCRIPT_FILE: &str = "script.wasm";
 /// File name of sluice's own settings.
 pub const SETTINGS_FILE: &str = "sluice.toml";
+/// File name of the platform's C# custom code, which sluice cannot run.
+pub const CSX_FILE: &str = "script.csx";
 
 /// A loaded connector package.
 #[derive(Debug, Clone)]
@@ -133,6 +135,10 @@ pub struct Package {
     pub allowlist: Allowlist,
     /// The bytes of `script.wasm`, if the package has custom code.
     pub script: Option<Vec<u8>>,
+    /// The platform's C# code (`script.csx`) when the package has it and no
+    /// `script.wasm`: code that was not ported. Its operations are never
+    /// forwarded as if they had no code.
+    pub unported_code: Option<String>,
     /// Non-fatal problems, each starting with the file it concerns.
     pub warnings: Vec<String>,
 }
@@ -162,10 +168,21 @@ impl Package {
     /// `script.wasm` and `scriptOperations` is absent, empty, or lists the
     /// operation (the platform's rule).
     pub fn runs_code(&self, operation_id: &str) -> bool {
-        self.script.is_some()
-            && match &self.properties.script_operations {
-                None => true,
-                Some(ops) => ops.is_empty() || ops.iter().any(|o| o == operation_id),
-            }
+        self.script.is_some() && self.is_code_operation(operation_id)
+    }
+
+    /// Whether `operation_id` has code that was not ported: the package has
+    /// `script.csx` and no `script.wasm`, and the operation is one the code
+    /// runs for (same rule as [`Package::runs_code`]).
+    pub fn code_not_ported(&self, operation_id: &str) -> bool {
+        self.script.is_none() && self.unported_code.is_some() && self.is_code_operation(operation_id)
+    }
+
+    /// The platform's rule: `scriptOperations` absent, empty, or listing the operation.
+    fn is_code_operation(&self, operation_id: &str) -> bool {
+        match &self.properties.script_operations {
+            None => true,
+            Some(ops) => ops.is_empty() || ops.iter().any(|o| o == operation_id),
+        }
     }
 }

@@ -10,7 +10,7 @@ use sluice_policy::PolicySet;
 use crate::definition::{self, Definition};
 use crate::properties::Properties;
 use crate::settings::Settings;
-use crate::{DEFINITION_FILE, PROPERTIES_FILE, Package, SCRIPT_FILE, SETTINGS_FILE};
+use crate::{CSX_FILE, DEFINITION_FILE, PROPERTIES_FILE, Package, SCRIPT_FILE, SETTINGS_FILE};
 
 /// A package could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +127,11 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         }
     };
     let script = read(dir, SCRIPT_FILE, MAX_SCRIPT_BYTES)?;
+    // C# the platform would run: kept (as text) only when nothing replaces it.
+    let unported_code = match &script {
+        Some(_) => None,
+        None => read(dir, CSX_FILE, MAX_CSX_BYTES)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+    };
     let allowlist = egress_allowlist(&definition, &settings).map_err(|(file, reason)| error(file, reason))?;
 
     let (policies, policy_warnings) = PolicySet::parse(&properties.policy_instances);
@@ -134,14 +139,31 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         .with_base_path(&definition.base_path)
         .with_body_limits(settings.limits.request_body_bytes, settings.limits.response_body_bytes);
     property_warnings.extend(policy_warnings);
-    property_warnings.extend(cross_check(&definition, &properties, &policies, script.is_some()));
+    property_warnings.extend(cross_check(
+        &definition,
+        &properties,
+        &policies,
+        script.is_some(),
+        unported_code.is_some(),
+    ));
 
     let warnings = definition_warnings
         .into_iter()
         .map(|w| format!("{DEFINITION_FILE}: {w}"))
         .chain(property_warnings.into_iter().map(|w| format!("{PROPERTIES_FILE}: {w}")))
         .collect();
-    Ok(Package { id, dir: dir.to_path_buf(), definition, properties, policies, settings, allowlist, script, warnings })
+    Ok(Package {
+        id,
+        dir: dir.to_path_buf(),
+        definition,
+        properties,
+        policies,
+        settings,
+        allowlist,
+        script,
+        unported_code,
+        warnings,
+    })
 }
 
 /// The package's own allowlist: the definition's host with each of its
@@ -199,6 +221,9 @@ pub fn load_packages(root: &Path) -> (Vec<Package>, Vec<(PathBuf, PackageError)>
 /// The largest `apiDefinition.swagger.json` or `apiProperties.json` read, in
 /// bytes (16 MiB; the platform takes definitions of 1 MiB).
 pub const MAX_JSON_FILE_BYTES: u64 = 16 << 20;
+/// The largest `script.csx` read, in bytes (1 MiB, the platform's limit on
+/// a connector's script).
+pub const MAX_CSX_BYTES: u64 = 1 << 20;
 /// The largest `sluice.toml` read, in bytes (1 MiB).
 pub const MAX_SETTINGS_BYTES: u64 = 1 << 20;
 /// The largest `script.wasm` read, in bytes (128 MiB; the runtime's own code
@@ -266,6 +291,7 @@ fn cross_check(
     properties: &Properties,
     policies: &PolicySet,
     has_script: bool,
+    has_csx: bool,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
     let known = |id: &str| definition.operation(id).is_some();
@@ -273,7 +299,11 @@ fn cross_check(
     for id in script_operations.iter().filter(|id| !known(id)) {
         warnings.push(format!("scriptOperations names `{id}`, which the definition does not have"));
     }
-    if !has_script && !script_operations.is_empty() {
+    if !has_script && has_csx {
+        warnings.push(format!(
+            "{CSX_FILE} is C# code, which sluice does not run: its operations answer 501 `code-not-ported` until the code is ported to {SCRIPT_FILE} (`sluice new --from-csx` starts the port)"
+        ));
+    } else if !has_script && !script_operations.is_empty() {
         warnings.push(format!(
             "scriptOperations lists {} operation(s) but the package has no {SCRIPT_FILE}; they are forwarded without custom code",
             script_operations.len()

@@ -13,6 +13,11 @@
 //!     Cargo.toml
 //!     src/lib.rs
 //! ```
+//!
+//! `sluice new --from-csx <package>` starts the port of a package whose code
+//! is the platform's C# (`script.csx`): a guest crate in `<package>/guest/`
+//! with one `match` arm per code operation, each answering 501 until it is
+//! written, and the C# beside them as comments to port from.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +58,12 @@ pub enum NewError {
     /// The folder exists already.
     #[error("{} already exists; choose another name or remove it", .0.display())]
     Exists(PathBuf),
+    /// The package to port does not load.
+    #[error(transparent)]
+    Package(#[from] sluice_package::PackageError),
+    /// The package has no C# to port.
+    #[error("{}: there is no {} to port{}", .0.display(), sluice_package::CSX_FILE, if *.1 { " (it has script.wasm already)" } else { "" })]
+    NothingToPort(PathBuf, bool),
     /// A file could not be written.
     #[error("{}: cannot write it: {source}", path.display())]
     Io {
@@ -99,19 +110,129 @@ pub fn create(options: &NewOptions) -> Result<Created, NewError> {
     write(package.join(sluice_package::PROPERTIES_FILE), pretty(properties(name)))?;
     let fixture = package.join("fixtures").join("ListItems.json");
     write(fixture.clone(), pretty(fixture_json()))?;
-    let sdk = match &options.sdk_path {
-        Some(path) => {
-            let path = path.canonicalize().unwrap_or_else(|_| path.clone());
-            format!("{{ path = {} }}", toml_string(&path.display().to_string()))
-        }
-        None => "\"0.1\"".to_string(),
-    };
-    write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk))?;
+    write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk_dependency(options.sdk_path.as_deref())))?;
     write(guest.join("src").join("lib.rs"), LIB_RS.to_string())?;
     write(guest.join(".gitignore"), "/target\n".to_string())?;
     let component = Path::new("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
     write(package.join("README.md"), readme(name, &component))?;
     Ok(Created { package, guest, component, fixture })
+}
+
+/// What `--from-csx` created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ported {
+    /// The guest crate's folder.
+    pub guest: PathBuf,
+    /// The component the build makes, relative to the guest crate.
+    pub component: PathBuf,
+    /// The operations that got an arm, in the definition's order.
+    pub operations: Vec<String>,
+}
+
+/// Scaffolds the port of a package's `script.csx`: a guest crate in
+/// `<package>/guest/` whose handler has one arm per code operation (each
+/// answering 501 until written; any other operation goes to the backend
+/// unchanged), with the C# kept beside it as comments.
+pub fn from_csx(package_dir: &Path, sdk_path: Option<&Path>) -> Result<Ported, NewError> {
+    let package = sluice_package::load_package(package_dir)?;
+    let Some(csx) = &package.unported_code else {
+        return Err(NewError::NothingToPort(package_dir.to_path_buf(), package.script.is_some()));
+    };
+    let guest = package_dir.join("guest");
+    if guest.exists() {
+        return Err(NewError::Exists(guest));
+    }
+    let operations = code_operations(&package, csx);
+    let krate = crate_name(&package.id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "-"));
+    let krate = if krate.starts_with(|c: char| c.is_ascii_alphabetic()) { krate } else { format!("connector-{krate}") };
+    let write = |path: PathBuf, text: String| -> Result<(), NewError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| NewError::Io { path: dir.to_path_buf(), source })?;
+        }
+        std::fs::write(&path, text).map_err(|source| NewError::Io { path, source })
+    };
+    write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk_dependency(sdk_path)))?;
+    write(guest.join("src").join("lib.rs"), ported_lib_rs(&package.id, &operations, csx))?;
+    write(guest.join(".gitignore"), "/target\n".to_string())?;
+    let component = Path::new("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
+    Ok(Ported { guest, component, operations })
+}
+
+/// The operations the C# runs for: `scriptOperations` when it lists some,
+/// else those the code names next to `OperationId` (a comparison or a
+/// `case`), else every operation; always in the definition's order.
+fn code_operations(package: &sluice_package::Package, csx: &str) -> Vec<String> {
+    let all: Vec<String> = package.definition.operations.iter().map(|op| op.id.clone()).collect();
+    if let Some(listed) = package.properties.script_operations.as_ref().filter(|ops| !ops.is_empty()) {
+        return all.into_iter().filter(|id| listed.contains(id)).collect();
+    }
+    let mut named = std::collections::HashSet::new();
+    let mut in_switch = false;
+    for line in csx.lines() {
+        let mentions = line.contains("OperationId");
+        if mentions && line.contains("switch") {
+            in_switch = true;
+        }
+        if mentions || (in_switch && line.trim_start().starts_with("case ")) {
+            named.extend(string_literals(line));
+        }
+    }
+    let found: Vec<String> = all.iter().filter(|id| named.contains(id.as_str())).cloned().collect();
+    if found.is_empty() { all } else { found }
+}
+
+/// The contents of the `"..."` literals on a line of C#.
+fn string_literals(line: &str) -> Vec<&str> {
+    line.split('"').skip(1).step_by(2).collect()
+}
+
+/// The `sluice-guest` dependency: by path, or the published version.
+fn sdk_dependency(sdk_path: Option<&Path>) -> String {
+    match sdk_path {
+        Some(path) => {
+            let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+            format!("{{ path = {} }}", toml_string(&path.display().to_string()))
+        }
+        None => "\"0.1\"".to_string(),
+    }
+}
+
+fn ported_lib_rs(connector: &str, operations: &[String], csx: &str) -> String {
+    let arms: String = operations.iter().map(|id| format!("            {:?} => not_ported(ctx),\n", id)).collect();
+    let csharp: String = csx.lines().map(|line| format!("// {line}\n")).collect();
+    format!(
+        r#"//! The custom code of `{connector}`, to port from its `script.csx` (kept
+//! below, as comments). Each code operation answers 501 until its arm is
+//! written; any other operation goes to the backend unchanged.
+//!
+//! Build: `cargo build --target wasm32-wasip2 --release`, then copy the
+//! component to the package as `script.wasm`.
+
+use sluice_guest::{{Context, Error, Handler, Request, Response}};
+
+struct Code;
+
+impl Handler for Code {{
+    fn handle(ctx: &Context, request: Request) -> Result<Response, Error> {{
+        match ctx.operation_id() {{
+{arms}            _ => Ok(sluice_guest::send(request)?),
+        }}
+    }}
+}}
+
+/// The answer of an operation whose code is not written yet: 501, which no
+/// client error may be (those are 4xx), so it is an answer of its own.
+fn not_ported(ctx: &Context) -> Result<Response, Error> {{
+    let message = format!("operation `{{}}` is not ported yet", ctx.operation_id());
+    Response::json_body(501, &sluice_guest::serde_json::json!({{ "error": message }}))
+}}
+
+sluice_guest::export!(Code);
+
+// The original C# (script.csx):
+//
+{csharp}"#
+    )
 }
 
 fn toml_string(text: &str) -> String {

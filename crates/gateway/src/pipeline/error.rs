@@ -39,6 +39,17 @@ pub enum CallFailure {
         #[source]
         source: RouteError,
     },
+    /// The operation runs custom code that exists only as the platform's C#
+    /// (`script.csx`), which was not ported: never forwarded without it.
+    #[error(
+        "operation `{operation}` of connector `{connector}` runs custom code that was not ported from script.csx; port it to script.wasm (`sluice new --from-csx`)"
+    )]
+    CodeNotPorted {
+        /// The connector.
+        connector: String,
+        /// The operation.
+        operation: String,
+    },
     /// The backend request cannot be built: the message is redacted of the
     /// call's secrets.
     #[error("{message}")]

@@ -80,6 +80,12 @@ pub async fn run(
     let route = resolve::route(&connector, &call)?;
     *operation_id = route.operation.id.clone();
     tracing::Span::current().record("operation", operation_id.as_str());
+    if connector.package.code_not_ported(operation_id) {
+        return Err(CallFailure::CodeNotPorted {
+            connector: call.connector.to_string(),
+            operation: operation_id.clone(),
+        });
+    }
 
     let token = token(gateway, &connector, &connection, call.connection).await?;
     let secrets = CallSecrets::new(&connection.connection, token.as_deref());

@@ -128,3 +128,27 @@ async fn wait_until(condition: impl Fn() -> bool) {
     }
     panic!("condition not reached within 10 s");
 }
+
+/// A package whose code is the platform's C#: its code operation answers 501
+/// naming the operation, and is never forwarded as if it had no code; its
+/// other operation still reaches the backend.
+#[tokio::test]
+async fn code_that_was_not_ported_answers_501_and_is_never_forwarded() {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let gateway = TestGatewayBuilder::new()
+        .package_from(&test_package("csx-only"), Some(backend))
+        .connection("csx-only", "c1", &[])
+        .start()
+        .await;
+    let package = &gateway.gateway.registry().get("csx-only").unwrap().package;
+    assert!(package.warnings.iter().any(|w| w.contains("501 `code-not-ported`")), "{:?}", package.warnings);
+    let answer = gateway.send("POST", "/apim/csx-only/c1/convert", &[("content-type", "application/json")], "{}").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (501, "code-not-ported"), "{}", answer.text());
+    let detail = answer.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("`Convert`") && detail.contains("sluice new --from-csx"), "{detail}");
+    assert_eq!(recorder.count(), 0, "the code operation was not forwarded");
+    let status = gateway.get("/apim/csx-only/c1/status").await;
+    assert_eq!(status.status, 200, "{}", status.text());
+    assert_eq!(recorder.last().path_and_query, "/v1/status");
+}

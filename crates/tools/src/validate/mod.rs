@@ -98,6 +98,7 @@ pub mod rule {
         POLICY_OPERATION_UNKNOWN = "policy-operation-unknown", Error, "a policy's operations must exist in the definition";
         OAUTH_GLOBAL_REDIRECT = "oauth-global-redirect", Warning, "OAuth connection parameters should use the per-connector redirect URI (redirectMode GlobalPerConnector)";
         SCRIPT_MISSING = "script-missing", Error, "script.wasm must exist when scriptOperations is set";
+        CODE_NOT_PORTED = "code-not-ported", Warning, "script.csx is C#, which sluice does not run: port it to script.wasm (its operations answer 501 until then)";
         SCRIPT_TOO_LARGE = "script-too-large", Error, "script.wasm must be under the runtime's code size limit";
         SCRIPT_CONTRACT = "script-contract", Error, "script.wasm must be a component implementing sluice:connector@0.1.0";
         SETTINGS_INVALID = "settings-invalid", Error, "sluice.toml must parse, with limits in range";
@@ -278,6 +279,24 @@ impl Validator {
             None => read_optional(dir, SCRIPT_FILE)?,
         };
         let script_file = options.script.as_ref().map_or_else(|| SCRIPT_FILE.to_string(), |p| p.display().to_string());
+        if script.is_none() && dir.join(sluice_package::CSX_FILE).is_file() {
+            let listed = props.and_then(|p| p.get("scriptOperations")).and_then(Value::as_array).map_or(0, Vec::len);
+            let which = if listed == 0 {
+                "every operation".to_string()
+            } else {
+                format!("the {listed} operation(s) of scriptOperations")
+            };
+            out.push(
+                rule::CODE_NOT_PORTED,
+                sluice_package::CSX_FILE,
+                ROOT.into(),
+                format!(
+                    "the platform runs this C# for {which}; sluice answers them 501 `code-not-ported` until it is ported: `sluice new --from-csx {}` scaffolds the guest crate",
+                    given.display()
+                ),
+            );
+            return Ok(PackageReport { package: package_id, dir: given.to_path_buf(), findings: out.0 });
+        }
         self.check_code(&package_id, props, script.as_deref(), &script_file, settings.as_ref(), &mut out)?;
 
         Ok(PackageReport { package: package_id, dir: given.to_path_buf(), findings: out.0 })
