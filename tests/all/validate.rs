@@ -368,3 +368,37 @@ fn missing_arguments_and_unknown_formats_are_exit_2() {
     assert_usage_error(&sluice(&["validate", "--script", "x.wasm", &tulip, &tulip]), "one package");
     assert_usage_error(&sluice(&["validate", "--script", "/nonexistent/x.wasm", &tulip]), "/nonexistent/x.wasm");
 }
+
+/// What the platform's reader takes loads, and `validate` warns about it;
+/// a file that is really broken is still an error with line and column.
+#[test]
+fn files_the_platform_reads_leniently_are_warnings_not_errors() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}}).to_string();
+    let properties = good_properties().to_string();
+    let cases = [
+        ("a byte-order mark", format!("\u{feff}{definition}"), properties.clone()),
+        ("a trailing comma", definition.replacen("}}}}", "}}},}", 1), properties.clone()),
+        ("a comment", definition.clone(), properties.replacen('{', "{ // the connector's properties\n", 1)),
+        ("a raw tab in a string", definition.replace("Does it", "Does\tit"), properties.clone()),
+    ];
+    for (case, definition, properties) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("apiDefinition.swagger.json"), &definition).unwrap();
+        std::fs::write(dir.path().join("apiProperties.json"), &properties).unwrap();
+        let report = validate(dir.path());
+        assert_eq!(report.rules(), ["json-lenient"], "{case}: {:#?}", report.findings);
+        assert_eq!(report.errors(), 0, "{case}");
+        let loaded = sluice_package::load_package(dir.path());
+        assert!(
+            loaded.is_ok_and(|p| p.warnings.iter().any(|w| w.contains("not strict JSON") || w.contains("byte-order"))),
+            "{case}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), "{\n  \"swagger\": \"2.0\"\n  \"host\": \"h\"\n}")
+        .unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), good_properties().to_string()).unwrap();
+    let report = validate(dir.path());
+    assert_eq!(report.rules(), ["json-invalid"]);
+    assert!(report.findings[0].message.contains("line 3 column 3"), "{}", report.findings[0].message);
+}

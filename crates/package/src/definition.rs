@@ -221,7 +221,8 @@ impl Definition {
     /// reason the file is unusable (the caller adds folder and file);
     /// `warnings` gets what was skipped.
     pub fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, ParseError> {
-        let raw: RawDefinition = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
+        let (raw, leniency): (RawDefinition, _) = crate::json::parse(bytes).map_err(ParseError::Json)?;
+        warnings.extend(leniency.map(|note| format!("the file {note}")));
         match &raw.swagger {
             Some(Value::String(v)) if v == "2.0" => {}
             Some(other) => {

@@ -67,6 +67,7 @@
 pub mod connection;
 pub mod credentials;
 mod definition;
+pub mod json;
 mod load;
 mod properties;
 pub mod request;

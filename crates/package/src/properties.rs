@@ -129,7 +129,8 @@ impl Properties {
     /// Parses an `apiProperties.json` file's bytes; `warnings` gets what
     /// sluice ignores.
     pub fn parse(bytes: &[u8], warnings: &mut Vec<String>) -> Result<Self, serde_json::Error> {
-        let raw: RawFile = serde_json::from_slice(bytes)?;
+        let (raw, leniency): (RawFile, _) = crate::json::parse(bytes)?;
+        warnings.extend(leniency.map(|note| format!("the file {note}")));
         let raw = raw.properties;
         if raw.connection_parameter_sets.is_some() {
             warnings.push(

@@ -67,6 +67,7 @@ pub mod rule {
     rules! {
         FILE_MISSING = "file-missing", Error, "apiDefinition.swagger.json and apiProperties.json must exist";
         JSON_INVALID = "json-invalid", Error, "package files must be valid JSON (sluice.toml valid TOML)";
+        JSON_LENIENT = "json-lenient", Warning, "package files should be strict JSON: the platform reads a byte-order mark, comments, trailing commas and raw control characters, other tools may not";
         SWAGGER_VERSION = "swagger-version", Error, "the definition must be OpenAPI (swagger) 2.0";
         DEFINITION_TOO_LARGE = "definition-too-large", Error, "the definition must be under 1 MiB";
         PACKAGE_INVALID = "package-invalid", Error, "the package must load in the gateway";
@@ -412,8 +413,13 @@ fn read_json(dir: &Path, file: &str, out: &mut Findings) -> Result<Option<JsonFi
         out.push(rule::FILE_MISSING, file, ROOT.into(), "the file is missing".into());
         return Ok(None);
     };
-    let value = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(value) => Some(value),
+    let value = match sluice_package::json::parse::<Value>(&bytes) {
+        Ok((value, leniency)) => {
+            if let Some(note) = leniency {
+                out.push(rule::JSON_LENIENT, file, ROOT.into(), format!("the file {note}"));
+            }
+            Some(value)
+        }
         Err(e) => {
             out.push(rule::JSON_INVALID, file, ROOT.into(), format!("invalid JSON: {e}"));
             None
