@@ -11,9 +11,10 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use sluice_package::RouteError;
 use sluice_package::credentials::CredentialError;
 use sluice_package::request::RequestError;
+use sluice_package::{BackendUrlError, RouteError};
+use sluice_policy::PolicyError;
 use sluice_runtime::CallError;
 
 use crate::kinds::{Classified, INTERNAL, classify_call_error};
@@ -228,6 +229,7 @@ fn classify_lookup(error: &LookupError) -> Classified {
 
 fn classify_call(failure: &CallFailure) -> Classified {
     let bad_request = (StatusCode::BAD_REQUEST, "bad-request", "Bad request");
+    let bad_backend_url = (StatusCode::BAD_GATEWAY, "bad-backend-url", "Unusable backend URL");
     match failure {
         CallFailure::Connector(error) => classify_lookup(error),
         CallFailure::UnknownConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
@@ -237,10 +239,19 @@ fn classify_call(failure: &CallFailure) -> Classified {
         CallFailure::Route { .. } => (StatusCode::NOT_FOUND, "unknown-operation", "Unknown operation"),
         CallFailure::CodeNotPorted { .. } => (StatusCode::NOT_IMPLEMENTED, "code-not-ported", "Code not ported"),
         CallFailure::Request { source, .. } => match source {
+            // What the package gives cannot make a backend URL: the package's
+            // (or a connection value's) defect, not the client's.
+            RequestError::BackendUrl(BackendUrlError::NoHost { .. })
+            | RequestError::Policy(PolicyError::InvalidUrl { .. })
+            | RequestError::Credentials(CredentialError::Url { .. }) => bad_backend_url,
             RequestError::MissingParameter { .. } | RequestError::BackendUrl(_) => bad_request,
             // A connection value that cannot be sent is the connection's owner's to fix.
             RequestError::Credentials(CredentialError::InvalidHeaderValue { .. }) => bad_request,
             RequestError::Policy(_) => (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed"),
+            RequestError::InvalidHeader { .. }
+            | RequestError::Credentials(CredentialError::InvalidHeaderName { .. }) => {
+                (StatusCode::BAD_GATEWAY, "bad-definition", "The definition cannot make this request")
+            }
             _ => INTERNAL,
         },
         CallFailure::OAuth(error) => classify_oauth(error),

@@ -33,10 +33,13 @@ pub enum PolicyError {
     },
     /// The evaluated base URL or backend URL is unusable (a connection value
     /// such as a host name is probably wrong).
-    #[error("policy `{policy}` produced an invalid backend URL: {reason}")]
+    #[error("policy `{policy}` produced an invalid backend URL `{url}`: {reason}")]
     InvalidUrl {
         /// The policy's title.
         policy: String,
+        /// The URL it produced (it may hold connection values: redact
+        /// before showing it).
+        url: String,
         /// What is wrong with it.
         reason: String,
     },

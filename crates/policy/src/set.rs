@@ -113,8 +113,13 @@ impl PolicySet {
         let Some(first) = applicable.peek() else {
             return Ok(());
         };
-        let url_error = |policy: &str, reason: String| PolicyError::InvalidUrl { policy: policy.to_string(), reason };
-        let target = Target::split(request.uri(), &self.base_path).map_err(|e| url_error(first.title(), e))?;
+        let url_error = |policy: &str, url: String, reason: String| PolicyError::InvalidUrl {
+            policy: policy.to_string(),
+            url,
+            reason,
+        };
+        let target = Target::split(request.uri(), &self.base_path)
+            .map_err(|e| url_error(first.title(), request.uri().to_string(), e))?;
         let original_target = target.clone();
         let original_method = request.method().clone();
         let (mut parts, body) = std::mem::take(request).into_parts();
@@ -140,7 +145,9 @@ impl PolicySet {
         if outcome.is_ok() && target != original_target {
             match target.to_uri() {
                 Ok(uri) => parts.uri = uri,
-                Err(reason) => outcome = Err(url_error(&last_title, reason)),
+                Err(reason) => {
+                    outcome = Err(url_error(&last_title, format!("{}{}", target.prefix, target.path), reason))
+                }
             }
         }
         let body = match new_body {

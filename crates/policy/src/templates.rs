@@ -605,7 +605,7 @@ fn route_to(policy: &str, target: &mut Target, new_path: &str) -> Result<(), Pol
 
 /// Checks a base URL and returns it without a trailing `/`.
 fn base_url(policy: &str, text: &str) -> Result<String, PolicyError> {
-    let fail = |reason: String| PolicyError::InvalidUrl { policy: policy.to_string(), reason };
+    let fail = |reason: String| PolicyError::InvalidUrl { policy: policy.to_string(), url: text.to_string(), reason };
     let url = url::Url::parse(text.trim()).map_err(|e| fail(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(fail(format!("scheme `{}` is not http or https", url.scheme())));

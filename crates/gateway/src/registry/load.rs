@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sluice_egress::{AllowRule, Allowlist, RuleError};
 use sluice_package::{Connection, ConnectionError, Package, PackageError};
-use sluice_policy::{ExprContext, PolicyError};
+use sluice_policy::ExprContext;
 use sluice_runtime::Runtime;
 
 use crate::config::{ConnectionConfig, MissingEnv};
@@ -92,24 +92,25 @@ pub enum ConnectionRefused {
         /// Why.
         reason: String,
     },
-    /// A `dynamichosturl` policy does not evaluate for this connection.
-    #[error("connection `{connection}`: {source}")]
+    /// A `dynamichosturl` policy does not evaluate for this connection; the
+    /// message is redacted of the connection's secrets.
+    #[error("connection `{connection}`: {message}")]
     DynamicHost {
         /// The connection.
         connection: String,
-        /// Why.
-        #[source]
-        source: PolicyError,
+        /// What the policy said, redacted.
+        message: String,
     },
-    /// A `dynamichosturl` policy gives a URL that cannot be an egress target.
+    /// A `dynamichosturl` policy gives a URL that cannot be an egress
+    /// target; URL and reason are redacted of the connection's secrets.
     #[error("connection `{connection}`: dynamic host `{url}`: {reason}")]
     DynamicHostUrl {
         /// The connection.
         connection: String,
-        /// The URL the policy gave.
+        /// The URL the policy gave, redacted.
         url: String,
-        /// Why it is unusable.
-        reason: DynamicHostProblem,
+        /// Why it is unusable, redacted.
+        reason: String,
     },
 }
 
@@ -208,20 +209,23 @@ pub fn connection_state(
 }
 
 /// Rules for the hosts `dynamichosturl` policies send to for this connection.
+/// What a refusal says is redacted of the connection's secrets: it reaches
+/// the log and the answers of calls through the connection.
 fn dynamic_host_rules(package: &Package, connection: &Connection) -> Result<Allowlist, ConnectionRefused> {
     let values = connection.values();
     let headers = http::HeaderMap::new();
     let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[] };
-    let urls = package
-        .policies
-        .dynamic_host_urls(&ctx)
-        .map_err(|source| ConnectionRefused::DynamicHost { connection: connection.id.clone(), source })?;
+    let secrets = sluice_package::credentials::CallSecrets::new(connection, None);
+    let urls = package.policies.dynamic_host_urls(&ctx).map_err(|source| ConnectionRefused::DynamicHost {
+        connection: connection.id.clone(),
+        message: secrets.redact(&source.to_string()),
+    })?;
     let mut rules = Allowlist::default();
     for url in urls {
         let refused = |reason: DynamicHostProblem| ConnectionRefused::DynamicHostUrl {
             connection: connection.id.clone(),
-            url: url.clone(),
-            reason,
+            url: secrets.redact(&url),
+            reason: secrets.redact(&reason.to_string()),
         };
         let parsed = url::Url::parse(&url).map_err(|e| refused(e.into()))?;
         rules.push(AllowRule::for_url(&parsed).map_err(|e| refused(e.into()))?);

@@ -204,3 +204,66 @@ async fn unknown_template_is_a_warning_not_a_failure() {
     let (gateway, _, _) = shop(policies).await;
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
 }
+
+/// A shop whose `dynamichosturl` is `template`, with a secret connection
+/// value `s3cr3t-key-value` and a plain one `host` = `host`.
+async fn dynamic_shop(template: &str, host: &str) -> (TestGateway, Recorder) {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let parameters = json!({
+        "api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}},
+        "host": {"type": "string", "uiDefinition": {"constraints": {"required": "true"}}}
+    });
+    let policies = json!([{"templateId": "dynamichosturl", "title": "Instance host",
+        "parameters": {"x-ms-apimTemplateParameter.urlTemplate": template}}]);
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(parameters, None, policies))
+        .connection("shop", "c1", &[("api_key", "s3cr3t-key-value"), ("host", host)])
+        .start()
+        .await;
+    (gateway, recorder)
+}
+
+/// A dynamic host that the request makes unusable: 502 `bad-backend-url`
+/// naming the policy and the value, with the connection's secret redacted,
+/// never a 500; nothing is sent.
+#[tokio::test]
+async fn a_dynamic_host_that_is_no_url_is_502_bad_backend_url() {
+    let template = "https://api.example.com/t/@headers('X-Tenant')/@connectionParameters('api_key')";
+    let (gateway, recorder) = dynamic_shop(template, "unused").await;
+    let answer = gateway.send("GET", "/apim/shop/c1/items", &[("x-tenant", "a#b")], "").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (502, "bad-backend-url"), "{}", answer.text());
+    let detail = answer.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("Instance host") && detail.contains("/t/a#b/"), "{detail}");
+    assert!(!answer.text().contains("s3cr3t-key-value"), "{detail}");
+    assert_eq!(recorder.count(), 0);
+}
+
+/// A connection whose dynamic host is no host is refused at load, and the
+/// refusal, in the log and in the answer, does not hold its secret.
+#[tokio::test]
+async fn a_refused_dynamic_host_does_not_leak_the_connections_secret() {
+    let template = "https://@connectionParameters('host').example.com/@connectionParameters('api_key')";
+    let (gateway, _) = dynamic_shop(template, "").await;
+    let answer = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (404, "unknown-connection"), "{}", answer.text());
+    assert!(answer.text().contains("dynamic host"), "{}", answer.text());
+    assert!(!answer.text().contains("s3cr3t-key-value"), "{}", answer.text());
+    let lines = log_lines("connection refused");
+    assert!(!lines.is_empty() && lines.iter().all(|l| !l.contains("s3cr3t-key-value")), "{lines:?}");
+}
+
+/// A definition without a host cannot make a backend URL: 502, not the
+/// client's 400.
+#[tokio::test]
+async fn a_definition_without_a_host_is_502_bad_backend_url() {
+    let mut definition = shop_definition("127.0.0.1:9".parse().unwrap(), json!({}));
+    definition.as_object_mut().unwrap().remove("host");
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", definition, shop_properties(json!({}), None, json!([])))
+        .connection("shop", "c1", &[])
+        .start()
+        .await;
+    let answer = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (502, "bad-backend-url"), "{}", answer.text());
+}
