@@ -46,13 +46,15 @@ fn operation(id: &str) -> Value {
 }
 
 /// The rule ids of each real package, and its error and warning counts:
-/// real packages, real findings.
+/// real packages, real findings. Certified packages break none of the
+/// rules that are errors (see the README on calibration): what they do
+/// break is style, reported as warnings.
 #[test]
 fn real_packages_findings_are_pinned() {
     let expected: &[(&str, &[&str], usize, usize)] = &[
-        ("Annature", &["summary-characters"], 1, 0),
+        ("Annature", &["summary-characters"], 0, 1),
         ("Azure_Communication_Services_Identity", &[], 0, 0),
-        ("Calendly", &["script-missing"], 1, 0),
+        ("Calendly", &["script-missing"], 0, 1),
         (
             "HtmlToText",
             &[
@@ -62,17 +64,17 @@ fn real_packages_findings_are_pinned() {
                 "response-schema-missing",
                 "stack-owner-missing",
             ],
-            5,
             0,
+            5,
         ),
-        ("IBM_Watson_Text_to_Speech", &["path-parameter-encoding", "script-missing"], 2, 0),
-        ("Industrial_App_Store", &["oauth-global-redirect", "operation-id-format"], 10, 1),
-        ("Nationalize.io", &["script-missing"], 1, 0),
-        ("Telstra_SMS", &["script-missing"], 1, 0),
+        ("IBM_Watson_Text_to_Speech", &["path-parameter-encoding", "script-missing"], 0, 2),
+        ("Industrial_App_Store", &["oauth-global-redirect", "operation-id-format"], 0, 11),
+        ("Nationalize.io", &["script-missing"], 0, 1),
+        ("Telstra_SMS", &["script-missing"], 0, 1),
         // The example's `factoryUrl` is spelt as declared; the published
         // package's mistake is in the `param-case-mismatch` test package.
-        ("Tulip", &["description-missing", "script-missing"], 2, 0),
-        ("VIES", &["script-missing"], 1, 0),
+        ("Tulip", &["description-missing", "script-missing"], 0, 2),
+        ("VIES", &["script-missing"], 0, 1),
     ];
     let mut validator = Validator::new();
     for (name, rules, errors, warnings) in expected {
@@ -116,12 +118,12 @@ fn findings_carry_file_and_json_path() {
 }
 
 #[test]
-fn json_output_of_all_real_packages_matches_the_library_and_exits_1() {
+fn json_output_of_all_real_packages_matches_the_library_and_exits_0_on_warnings() {
     let dirs: Vec<String> = support::EXAMPLE_CONNECTORS.iter().map(|n| package_dir(n).display().to_string()).collect();
     let mut args = vec!["validate", "--format", "json"];
     args.extend(dirs.iter().map(String::as_str));
     let output = sluice(&args);
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let reports: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     let reports = reports.as_array().unwrap();
     assert_eq!(reports.len(), 10);
@@ -401,4 +403,29 @@ fn files_the_platform_reads_leniently_are_warnings_not_errors() {
     let report = validate(dir.path());
     assert_eq!(report.rules(), ["json-invalid"]);
     assert!(report.findings[0].message.contains("line 3 column 3"), "{}", report.findings[0].message);
+}
+
+/// A policy may use the parameters of any of the connection parameter
+/// sets (several ways to sign in); `@connectionParameters('x', 'default')`
+/// and `@ConnectionParameters` are what the platform writes, not errors.
+#[test]
+fn parameter_sets_defaults_and_any_case_function_names_are_understood() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
+    let policy = |value: &str| {
+        json!({"templateId": "setheader", "title": "t", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-Key", "x-ms-apimTemplateParameter.value": value,
+            "x-ms-apimTemplateParameter.existsAction": "override", "x-ms-apimTemplate-policySection": "Request"}})
+    };
+    let properties = json!({"properties": {
+        "connectionParameterSets": {"uiDefinition": {"displayName": "Sign in"}, "values": [
+            {"name": "key", "uiDefinition": {"displayName": "Key"}, "parameters": {"apiKey": {"type": "securestring"}}},
+            {"name": "oauth", "uiDefinition": {"displayName": "OAuth"}, "parameters": {"token": {"type": "oauthSetting"}}}
+        ]},
+        "policyTemplateInstances": [policy("@connectionParameters('apiKey', '')"), policy("@ConnectionParameters('apiKey')")],
+        "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"
+    }});
+    let dir = package(&definition, &properties);
+    let report = validate(dir.path());
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+    assert!(!report.rules().contains(&"policy-invalid"), "{:#?}", report.findings);
 }

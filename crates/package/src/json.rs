@@ -7,6 +7,7 @@
 //! reported so that authors can fix the file. A file that neither reading
 //! takes fails with the strict reader's error: line, column and reason.
 
+use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
 
 /// The UTF-8 byte-order mark.
@@ -40,15 +41,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Option<String>), s
     }
 }
 
-/// The value as Json.NET's leniencies allow it, if they do.
+/// The value as Json.NET's leniencies allow it, if they do. Read whole
+/// into a `Value` first, then typed: read straight into a type, the lenient
+/// reader refuses trailing commas inside the parts the type skips (unknown
+/// fields), as two certified packages show.
 fn lenient<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let mut deserializer =
         serde_json_lenient::Deserializer::from_slice_with_options(bytes, false, true, true, false, false);
     deserializer.set_ignore_trailing_commas(true);
     deserializer.set_allow_comments(true);
-    let value = T::deserialize(&mut deserializer).ok()?;
+    let value = serde_json::Value::deserialize(&mut deserializer).ok()?;
     deserializer.end().ok()?;
-    Some(value)
+    serde_json::from_value(value).ok()
 }
 
 #[cfg(test)]
@@ -82,6 +86,16 @@ mod tests {
         }
         let (_, note) = read(b"\xEF\xBB\xBF{\"a\": 1,}").unwrap();
         assert!(note.unwrap().contains("byte-order mark"));
+    }
+
+    #[test]
+    fn a_trailing_comma_inside_a_part_the_type_skips_is_tolerated() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Known {
+            a: u32,
+        }
+        let (known, note) = parse::<Known>(b"{\"a\": 1, \"x-extra\": [{\"k\": 1,},],}").unwrap();
+        assert_eq!((known.a, note.is_some()), (1, true));
     }
 
     #[test]

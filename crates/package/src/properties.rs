@@ -61,7 +61,7 @@ pub struct OAuthSettings {
     /// `redirectMode`: `Global`, `GlobalPerConnector` (a redirect URI ending
     /// `/redirect/<connector-id>`) or `Local`.
     pub redirect_mode: Option<String>,
-    /// `redirectUrl`.
+    /// `redirectUrl` (the first one, when the file lists several).
     pub redirect_url: Option<String>,
     /// `customParameters`, each `{ "value": ... }` flattened to its value
     /// (e.g. `authorizationUrl`, `tokenUrl`, `refreshUrl`).
@@ -120,7 +120,8 @@ struct RawOAuth {
     #[serde(default)]
     scopes: Vec<String>,
     redirect_mode: Option<String>,
-    redirect_url: Option<String>,
+    /// A string, or (in some certified packages) a list of them.
+    redirect_url: Option<Value>,
     #[serde(default)]
     custom_parameters: IndexMap<String, Value>,
 }
@@ -154,7 +155,11 @@ impl Properties {
                     client_id: o.client_id,
                     scopes: o.scopes,
                     redirect_mode: o.redirect_mode,
-                    redirect_url: o.redirect_url,
+                    redirect_url: match o.redirect_url {
+                        Some(Value::String(url)) => Some(url),
+                        Some(Value::Array(urls)) => urls.into_iter().find_map(|u| u.as_str().map(str::to_string)),
+                        _ => None,
+                    },
                     custom_parameters: o
                         .custom_parameters
                         .into_iter()
@@ -216,5 +221,14 @@ mod tests {
     #[test]
     fn missing_properties_object_is_an_error() {
         assert!(Properties::parse(b"{}", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_list_of_redirect_urls_is_read_as_its_first() {
+        let file = br#"{"properties": {"connectionParameters": {"token": {"type": "oauthSetting",
+            "oAuthSettings": {"identityProvider": "aad", "redirectUrl": ["https://a.example/redirect", "https://b.example"]}}}}}"#;
+        let properties = Properties::parse(file, &mut Vec::new()).unwrap();
+        let oauth = properties.connection_parameters["token"].oauth.as_ref().unwrap();
+        assert_eq!(oauth.redirect_url.as_deref(), Some("https://a.example/redirect"));
     }
 }

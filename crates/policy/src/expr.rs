@@ -5,7 +5,10 @@
 //!
 //! Syntax, as the platform writes it:
 //! - `@name('argument')` or `@{name('argument')}`; a quote inside the
-//!   argument is doubled (`'it''s'`);
+//!   argument is doubled (`'it''s'`); function names match in any case
+//!   (`@ConnectionParameters`), as the platform matches them;
+//! - a second argument is the default, used when the value is missing or
+//!   empty (`@connectionParameters('domain', 'api.example.com')`);
 //! - `@@` is a literal `@`;
 //! - an `@` not followed by `{` or by a name and `(` is literal text, so
 //!   e-mail addresses in values need no escaping.
@@ -80,9 +83,9 @@ pub(crate) struct Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
-    ConnectionParameter(String),
-    Header(String),
-    Query(String),
+    ConnectionParameter { name: String, default: Option<String> },
+    Header { name: String, default: Option<String> },
+    Query { name: String, default: Option<String> },
 }
 
 /// Evaluation failed because the connection has no such parameter.
@@ -118,16 +121,17 @@ impl Template {
                 continue;
             }
             let name = &call[..name_len];
-            let (argument, mut tail) =
-                parse_call_argument(&call[name_len + 1..]).map_err(|reason| format!("in `@{name}(`: {reason}"))?;
+            let (argument, default, mut tail) =
+                parse_call_arguments(&call[name_len + 1..]).map_err(|reason| format!("in `@{name}(`: {reason}"))?;
             if braced {
                 tail = tail.strip_prefix('}').ok_or_else(|| format!("`@{{{name}(...)` is missing its closing `}}`"))?;
             }
-            let part = match name {
-                "connectionParameters" => Part::ConnectionParameter(argument),
-                "headers" => Part::Header(argument),
-                "queryParameters" => Part::Query(argument),
-                other => {
+            let part = match name.to_ascii_lowercase().as_str() {
+                "connectionparameters" => Part::ConnectionParameter { name: argument, default },
+                "headers" => Part::Header { name: argument, default },
+                "queryparameters" => Part::Query { name: argument, default },
+                _ => {
+                    let other = name;
                     return Err(format!(
                         "unsupported expression function `{other}` (sluice evaluates \
                          connectionParameters, headers and queryParameters)"
@@ -153,20 +157,24 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::ConnectionParameter(name) => {
-                    let value =
-                        ctx.connection_parameters.value(name).ok_or_else(|| UndefinedParameter(name.clone()))?;
-                    out.push_str(value);
-                }
-                Part::Header(name) => {
-                    if let Some(value) = ctx.headers.get(name.as_str()) {
-                        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+                Part::ConnectionParameter { name, default } => {
+                    let value = ctx.connection_parameters.value(name).filter(|v| !v.is_empty() || default.is_none());
+                    match (value, default) {
+                        (Some(value), _) => out.push_str(value),
+                        (None, Some(default)) => out.push_str(default),
+                        (None, None) => return Err(UndefinedParameter(name.clone())),
                     }
                 }
-                Part::Query(name) => {
-                    if let Some((_, value)) = ctx.query.iter().find(|(k, _)| k == name) {
-                        out.push_str(value);
+                Part::Header { name, default } => {
+                    let value = ctx.headers.get(name.as_str()).map(|v| String::from_utf8_lossy(v.as_bytes()));
+                    match value.filter(|v| !v.is_empty()) {
+                        Some(value) => out.push_str(&value),
+                        None => out.push_str(default.as_deref().unwrap_or_default()),
                     }
+                }
+                Part::Query { name, default } => {
+                    let value = ctx.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+                    out.push_str(value.filter(|v| !v.is_empty()).or(default.as_deref()).unwrap_or_default());
                 }
             }
         }
@@ -176,25 +184,38 @@ impl Template {
     /// Names of the connection parameters the template refers to, in order.
     pub(crate) fn connection_parameters(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
-            Part::ConnectionParameter(name) => Some(name.as_str()),
+            Part::ConnectionParameter { name, .. } => Some(name.as_str()),
             _ => None,
         })
     }
 }
 
-/// Parses `'argument')` and returns the argument and what follows the `)`.
-fn parse_call_argument(s: &str) -> Result<(String, &str), String> {
-    let mut chars = s.trim_start().char_indices();
-    let body_start = match chars.next() {
-        Some((i, '\'')) => i + 1,
-        Some((i, '"')) => {
-            // The platform's environment-variable syntax uses double quotes;
-            // accept them for the three supported functions too.
-            return parse_quoted(&s.trim_start()[i + 1..], '"');
-        }
-        _ => return Err("expected a quoted argument".into()),
+/// Parses `'argument')` or `'argument', 'default')`; returns the argument,
+/// the default, and what follows the `)`.
+fn parse_call_arguments(s: &str) -> Result<(String, Option<String>, &str), String> {
+    let (argument, tail) = parse_quoted_argument(s)?;
+    let tail = tail.trim_start();
+    if let Some(tail) = tail.strip_prefix(')') {
+        return Ok((argument, None, tail));
+    }
+    let Some(second) = tail.strip_prefix(',') else {
+        return Err("expected `)` after the argument".into());
     };
-    parse_quoted(&s.trim_start()[body_start..], '\'')
+    let (default, tail) = parse_quoted_argument(second)?;
+    let tail = tail.trim_start().strip_prefix(')').ok_or("expected `)` after the default")?;
+    Ok((argument, Some(default), tail))
+}
+
+/// Parses one quoted argument; returns it and what follows its closing quote.
+fn parse_quoted_argument(s: &str) -> Result<(String, &str), String> {
+    let s = s.trim_start();
+    match s.chars().next() {
+        Some('\'') => parse_quoted(&s[1..], '\''),
+        // The platform's environment-variable syntax uses double quotes;
+        // accept them for the three supported functions too.
+        Some('"') => parse_quoted(&s[1..], '"'),
+        _ => Err("expected a quoted argument".into()),
+    }
 }
 
 fn parse_quoted(s: &str, quote: char) -> Result<(String, &str), String> {
@@ -210,9 +231,7 @@ fn parse_quoted(s: &str, quote: char) -> Result<(String, &str), String> {
             iter.next();
             continue;
         }
-        let tail = s[i + c.len_utf8()..].trim_start();
-        let tail = tail.strip_prefix(')').ok_or_else(|| "expected `)` after the argument".to_string())?;
-        return Ok((argument, tail));
+        return Ok((argument, &s[i + c.len_utf8()..]));
     }
     Err("unterminated quoted argument".into())
 }
@@ -319,5 +338,32 @@ mod tests {
     fn referenced_connection_parameters_are_listed() {
         let t = Template::parse("@connectionParameters('a')-@headers('h')-@{connectionParameters('b')}").unwrap();
         assert_eq!(t.connection_parameters().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_second_argument_is_the_default_of_a_missing_or_empty_value() {
+        let template = "https://@connectionParameters('domain', 'api.pdfblocks.com')/v1";
+        assert_eq!(render(template, &[], &[], &[]).unwrap(), "https://api.pdfblocks.com/v1");
+        assert_eq!(render(template, &[("domain", "")], &[], &[]).unwrap(), "https://api.pdfblocks.com/v1");
+        assert_eq!(render(template, &[("domain", "eu.example")], &[], &[]).unwrap(), "https://eu.example/v1");
+        assert_eq!(render("@connectionParameters('apiKey', '')", &[], &[], &[]).unwrap(), "");
+        assert_eq!(render("@headers('X-Env', 'prod')", &[], &[], &[]).unwrap(), "prod");
+        assert_eq!(render("@queryParameters(\"q\" , \"all\")", &[], &[], &[("q", "x")]).unwrap(), "x");
+        // Without a default, a missing connection parameter is still an error.
+        assert!(render("@connectionParameters('domain')", &[], &[], &[]).is_err());
+        assert!(Template::parse("@connectionParameters('a', )").is_err());
+        assert!(Template::parse("@connectionParameters('a', 'b', 'c')").is_err());
+    }
+
+    #[test]
+    fn function_names_match_in_any_case() {
+        let host = "https://@ConnectionParameters('contentgate-DnsName').content-gate.com";
+        assert_eq!(
+            render(host, &[("contentgate-DnsName", "acme")], &[], &[]).unwrap(),
+            "https://acme.content-gate.com"
+        );
+        assert_eq!(render("@HEADERS('x-a')", &[], &[("x-a", "1")], &[]).unwrap(), "1");
+        // The parameter's own name keeps its case.
+        assert!(render("@connectionParameters('DOMAIN')", &[("domain", "x")], &[], &[]).is_err());
     }
 }

@@ -42,6 +42,9 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "encodepropertyvalue", implemented: false },
     TemplateInfo { id: "pollingtrigger", implemented: false },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
+    // In certified packages (AzureAD, AlisQI), so the platform takes them.
+    TemplateInfo { id: "moveproperties", implemented: false },
+    TemplateInfo { id: "dynamicsubdomain", implemented: false },
 ];
 
 /// The platform's template with this id, if there is one. Ids match

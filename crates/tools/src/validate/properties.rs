@@ -95,11 +95,25 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
         }
     }
 
+    // With several ways to sign in (connectionParameterSets), a policy may
+    // use the parameters of any set.
+    let mut in_sets = declared.clone();
+    for set in props
+        .get("connectionParameterSets")
+        .and_then(|s| s.get("values"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(parameters) = set.get("parameters").and_then(Value::as_object) {
+            in_sets.extend(parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
     let policies_path = jsonpath::key(&base, "policyTemplateInstances");
     for (index, instance) in
         props.get("policyTemplateInstances").and_then(Value::as_array).into_iter().flatten().enumerate()
     {
-        check_policy(instance, &jsonpath::index(&policies_path, index), declared, &known, out);
+        check_policy(instance, &jsonpath::index(&policies_path, index), &in_sets, &known, out);
     }
 }
 
