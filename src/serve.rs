@@ -73,7 +73,11 @@ pub async fn run(
     for (connector, reason) in failed {
         tracing::error!(%connector, %reason, "connector not loaded");
     }
-    gateway.registry().watch().context("watching the packages directory")?;
+    // Without a watch (out of inotify instances, say) the gateway still
+    // serves; it only misses package changes until restarted.
+    if let Err(error) = gateway.registry().watch() {
+        tracing::error!(%error, "cannot watch the packages directory; changes to packages need a restart");
+    }
     tracing::info!(address = %listener.local_addr()?, "gateway listening");
     if let Some(address) = metrics_listen {
         let metrics = tokio::net::TcpListener::bind(address)

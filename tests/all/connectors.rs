@@ -1,12 +1,16 @@
-//! `sluice connectors redirect-audit` over the example packages, through the binary.
+//! `sluice connectors redirect-audit` and `sluice connectors check` over the
+//! example and test packages, through the binary.
 
 use std::process::Command;
 
 use anyhow::Result;
 
 fn audit(args: &[&str]) -> Result<(i32, String, String)> {
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_sluice")).args(["connectors", "redirect-audit"]).args(args).output()?;
+    connectors("redirect-audit", args)
+}
+
+fn connectors(command: &str, args: &[&str]) -> Result<(i32, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice")).args(["connectors", command]).args(args).output()?;
     Ok((
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -43,5 +47,55 @@ fn unreadable_directory_exits_two_with_one_line() -> Result<()> {
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    Ok(())
+}
+
+const TEST_PACKAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/packages");
+
+#[test]
+fn check_reports_each_package_and_the_totals() -> Result<()> {
+    let (code, stdout, stderr) = connectors("check", &[SHARED, TEST_PACKAGES])?;
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.contains(&"csx-only: loads, 2 operations; code: C# not ported (1 operations answer 501)"),
+        "{stdout}"
+    );
+    assert!(
+        lines.contains(&"Industrial_App_Store: loads, 10 operations; code: none; oauth redirect: global"),
+        "{stdout}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("Tulip: loads, 5 operations; code: none; templates: dynamichosturl")));
+    let totals = lines.last().unwrap();
+    assert!(totals.starts_with("13 packages: 13 load; 61 operations, 60 callable;"), "{totals}");
+    assert!(totals.contains("1 C# not ported") && totals.contains("1 OAuth on the global redirect URI"), "{totals}");
+
+    let (code, stdout, _) = connectors("check", &["--format", "json", TEST_PACKAGES])?;
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout)?;
+    let csx = json["packages"].as_array().unwrap().iter().find(|p| p["package"] == "csx-only").unwrap();
+    assert_eq!((csx["code"].as_str(), csx["code_operations"].as_u64()), (Some("not-ported"), Some(1)));
+    assert_eq!(json["totals"]["packages"], 2);
+    Ok(())
+}
+
+#[test]
+fn check_says_why_a_package_does_not_load_and_exits_1() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let nested = dir.path().join("Contoso").join("V2");
+    std::fs::create_dir_all(&nested)?;
+    std::fs::write(nested.join("apiDefinition.swagger.json"), "{\"swagger\": \"2.0\",\n  \"host\": ")?;
+    std::fs::write(nested.join("apiProperties.json"), "{\"properties\": {}}")?;
+    let (code, stdout, _) = connectors("check", &[&dir.path().display().to_string()])?;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("V2: does not load: apiDefinition.swagger.json: invalid JSON at line 2"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("1 packages: 0 load;"), "{stdout}");
+
+    let empty = tempfile::tempdir()?;
+    let (code, _, stderr) = connectors("check", &[&empty.path().display().to_string()])?;
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    assert!(stderr.starts_with("error: no package"), "{stderr}");
+    let (code, _, stderr) = connectors("check", &["/nonexistent/packages"])?;
+    assert_eq!(code, 2, "{stderr}");
     Ok(())
 }

@@ -16,6 +16,13 @@ struct Demo {
     _cache: tempfile::TempDir,
 }
 
+impl Demo {
+    /// What the demo wrote to stderr so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._cache.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
 impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -32,7 +39,7 @@ fn start_demo() -> (Demo, String, String) {
         // Its compiled-code cache goes to a folder of the test's own.
         .env("XDG_CACHE_HOME", cache.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(cache.path().join("stderr.log")).expect("a log file"))
         .spawn()
         .expect("the demo starts");
     let stdout = child.stdout.take().expect("stdout");
@@ -62,7 +69,7 @@ fn start_demo() -> (Demo, String, String) {
 
 #[tokio::test]
 async fn the_demo_prints_a_key_and_every_call_needs_it() {
-    let (_demo, address, key) = tokio::task::spawn_blocking(start_demo).await.unwrap();
+    let (demo, address, key) = tokio::task::spawn_blocking(start_demo).await.unwrap();
     assert!(key.starts_with("slk_"), "{key}");
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let get = |authorization: Option<String>| {
@@ -72,8 +79,12 @@ async fn the_demo_prints_a_key_and_every_call_needs_it() {
         }
         let request = request.body(Full::default()).unwrap();
         let client = client.clone();
+        let demo = &demo;
         async move {
-            let response = client.request(request).await.expect("the demo answers");
+            let response = match client.request(request).await {
+                Ok(response) => response,
+                Err(error) => panic!("the demo does not answer ({error}); its log:\n{}", demo.log()),
+            };
             let status = response.status();
             (status, response.into_body().collect().await.unwrap().to_bytes())
         }

@@ -25,6 +25,9 @@ pub struct Properties {
     pub icon_brand_color: Option<String>,
     /// `capabilities`, e.g. `["actions", "triggers"]`.
     pub capabilities: Vec<String>,
+    /// Whether the file has `connectionParameterSets` (several ways to sign
+    /// in), which sluice does not read yet.
+    pub has_parameter_sets: bool,
 }
 
 /// One declared connection parameter.
@@ -133,7 +136,8 @@ impl Properties {
         let (raw, leniency): (RawFile, _) = crate::json::parse(bytes)?;
         warnings.extend(leniency.map(|note| format!("the file {note}")));
         let raw = raw.properties;
-        if raw.connection_parameter_sets.is_some() {
+        let has_parameter_sets = raw.connection_parameter_sets.is_some();
+        if has_parameter_sets {
             warnings.push(
                 "connectionParameterSets (several ways to sign in) is not supported; only connectionParameters is read"
                     .into(),
@@ -189,6 +193,7 @@ impl Properties {
             stack_owner: raw.stack_owner,
             icon_brand_color: raw.icon_brand_color,
             capabilities: raw.capabilities.unwrap_or_default(),
+            has_parameter_sets,
         })
     }
 }

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod check;
 pub mod fixture;
 pub mod harness;
 pub mod jsonpath;
