@@ -195,7 +195,8 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
         oauth: None,
         state_dir: None,
     };
-    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await.expect("gateway");
+    let gateway =
+        Gateway::start(config, GatewayOptions { grant_loopback: true, ..Default::default() }).await.expect("gateway");
     let (_, failed) = gateway.registry().status();
     assert!(failed.is_empty(), "{failed:?}");
     let issued = gateway.access().bootstrap_admin("bench", "Bench", "bench").await.expect("admin key");

@@ -153,7 +153,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     };
     // The sample backend listens on loopback, which egress never allows from
     // configuration; the demo grants it in code.
-    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true }).await?;
+    let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true, ..Default::default() }).await?;
     // Every call needs a caller: the demo's admin, with a key made now (its
     // database is in memory, so the key ends with the demo).
     let issued = gateway.access().bootstrap_admin(DEMO_ADMIN, "Demo admin", "demo").await?;

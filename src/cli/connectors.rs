@@ -31,6 +31,12 @@ pub enum ConnectorsCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
+        /// Also call every operation of the packages that load, once,
+        /// through a gateway in this process, with dummy connection values
+        /// and every backend call denied, and tally the answers by status
+        /// and problem type. Exit 1 when any is 500 `internal`.
+        #[arg(long)]
+        call: bool,
     },
 }
 
@@ -56,13 +62,13 @@ pub enum AuditFormat {
 pub fn run(command: ConnectorsCommand) -> i32 {
     match command {
         ConnectorsCommand::RedirectAudit { packages, format, cutoff } => redirect_audit(&packages, format, cutoff),
-        ConnectorsCommand::Check { paths, format } => check(&paths, format),
+        ConnectorsCommand::Check { paths, format, call } => check(&paths, format, call),
     }
 }
 
 /// Prints the migration report; exit 1 when a package does not load, 2
 /// when a path cannot be read or holds no package.
-fn check(paths: &[PathBuf], format: CheckFormat) -> i32 {
+fn check(paths: &[PathBuf], format: CheckFormat, call: bool) -> i32 {
     if let Some(path) = paths.iter().find(|p| !p.is_dir()) {
         eprintln!("error: {} is not a folder", path.display());
         return 2;
@@ -72,16 +78,65 @@ fn check(paths: &[PathBuf], format: CheckFormat) -> i32 {
         eprintln!("error: no package (a folder with {}) under the paths given", sluice_package::DEFINITION_FILE);
         return 2;
     }
+    let tally = if call {
+        let dirs: Vec<PathBuf> = report.packages.iter().filter(|p| p.loads).map(|p| p.dir.clone()).collect();
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle,
+            Err(error) => {
+                eprintln!("error: no async runtime: {error}");
+                return 2;
+            }
+        };
+        match tokio::task::block_in_place(|| runtime.block_on(super::calls::call_all(&dirs))) {
+            Ok(tally) => Some(tally),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return 2;
+            }
+        }
+    } else {
+        None
+    };
     match format {
         CheckFormat::Text => {
             for package in &report.packages {
                 println!("{}", package.line());
             }
             println!("{}", report.totals.line());
+            if let Some(tally) = &tally {
+                println!("{} calls:", tally.calls);
+                let mut answers: Vec<_> = tally.by_answer.iter().collect();
+                answers.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                for ((status, kind), count) in answers {
+                    println!("  {count:>6}  {status} {kind}");
+                    for sample in tally.samples.get(&(*status, kind.clone())).into_iter().flatten() {
+                        println!("            e.g. {sample}");
+                    }
+                }
+                for (package, operation) in &tally.internal {
+                    println!("  internal: {package} {operation}");
+                }
+            }
         }
-        CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+        CheckFormat::Json => {
+            let mut json = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(tally) = &tally {
+                let answers: Vec<_> = tally
+                    .by_answer
+                    .iter()
+                    .map(|((status, kind), count)| {
+                        let samples = tally.samples.get(&(*status, kind.clone()));
+                        serde_json::json!({"status": status, "type": kind, "calls": count, "examples": samples})
+                    })
+                    .collect();
+                json["calls"] =
+                    serde_json::json!({"calls": tally.calls, "answers": answers, "internal": tally.internal});
+            }
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
     }
-    if report.totals.loaded == report.totals.packages { 0 } else { 1 }
+    let internal = tally.as_ref().is_some_and(|t| !t.internal.is_empty());
+    if report.totals.loaded == report.totals.packages && !internal { 0 } else { 1 }
 }
 
 /// Prints the redirect audit of a packages directory; exit 2 when it cannot be read.

@@ -1,5 +1,6 @@
 //! The command line: every subcommand's arguments, and what runs it.
 
+pub mod calls;
 pub mod connectors;
 pub mod egress;
 pub mod tools;

@@ -99,3 +99,29 @@ fn check_says_why_a_package_does_not_load_and_exits_1() -> Result<()> {
     assert_eq!(code, 2, "{stderr}");
     Ok(())
 }
+
+#[test]
+fn check_call_calls_every_operation_and_none_is_internal() -> Result<()> {
+    let (code, stdout, stderr) = connectors("check", &["--call", SHARED, TEST_PACKAGES])?;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let calls = stdout.split_once("61 calls:\n").map(|(_, c)| c).unwrap_or_else(|| panic!("{stdout}"));
+    // Every backend call is denied (no name resolves), sign-ins are missing,
+    // the C# operation is refused: each answer is a typed problem.
+    for answer in ["502 egress-denied", "401 signin-required", "501 code-not-ported"] {
+        assert!(
+            calls.lines().any(|l| l.trim_start().split_once("  ").is_some_and(|(_, a)| a == answer)),
+            "{answer}: {calls}"
+        );
+    }
+    assert!(!calls.contains("internal"), "{calls}");
+
+    let (_, stdout, _) = connectors("check", &["--call", "--format", "json", TEST_PACKAGES])?;
+    let json: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert_eq!(json["calls"]["calls"], 4);
+    assert_eq!(json["calls"]["internal"].as_array().map(Vec::len), Some(0));
+    let answers = json["calls"]["answers"].as_array().unwrap();
+    let not_ported = answers.iter().find(|a| a["type"] == "code-not-ported").unwrap();
+    assert_eq!((not_ported["status"].as_u64(), not_ported["calls"].as_u64()), (Some(501), Some(1)));
+    assert!(not_ported["examples"][0].as_str().unwrap().starts_with("csx-only Convert: "), "{not_ported}");
+    Ok(())
+}

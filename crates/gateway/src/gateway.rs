@@ -20,11 +20,15 @@ use crate::store::key::{KeySource, SecretKey};
 use crate::store::sqlite::SqliteStore;
 
 /// Settings only code can choose, never a settings file.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct GatewayOptions {
     /// Let backend calls reach loopback addresses: for the offline demo and
     /// the tests, whose sample backends listen on 127.0.0.1.
     pub grant_loopback: bool,
+    /// Resolve backend host names with this instead of the system resolver:
+    /// pinned names, or none at all (`sluice connectors check --call` calls
+    /// every operation without a lookup leaving the machine).
+    pub resolver: Option<Arc<dyn sluice_egress::Resolver>>,
 }
 
 /// The gateway could not start.
@@ -88,7 +92,11 @@ impl Gateway {
         if let Err(source) = std::fs::read_dir(&config.packages) {
             return Err(StartError::Packages { path: config.packages.clone(), source });
         }
-        let client = EgressClient::builder().connect_timeout(config.requests.connect_timeout).build();
+        let mut client = EgressClient::builder().connect_timeout(config.requests.connect_timeout);
+        if let Some(resolver) = options.resolver {
+            client = client.resolver(resolver);
+        }
+        let client = client.build();
         let environment = config.environment.clone().load_private_roots()?;
         let network = Arc::new(Network::new(client, environment, options.grant_loopback));
         let database = config

@@ -241,7 +241,10 @@ fn classify_call(failure: &CallFailure) -> Classified {
         CallFailure::Request { source, .. } => match source {
             // What the package gives cannot make a backend URL: the package's
             // (or a connection value's) defect, not the client's.
-            RequestError::BackendUrl(BackendUrlError::NoHost { .. })
+            // Path values are encoded before they join the URL, so a URL
+            // that does not parse comes from the definition (a template
+            // `host`, say) or a connection value.
+            RequestError::BackendUrl(BackendUrlError::NoHost { .. } | BackendUrlError::Invalid { .. })
             | RequestError::Policy(PolicyError::InvalidUrl { .. })
             | RequestError::Credentials(CredentialError::Url { .. }) => bad_backend_url,
             RequestError::MissingParameter { .. } | RequestError::BackendUrl(_) => bad_request,

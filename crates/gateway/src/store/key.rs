@@ -71,6 +71,11 @@ impl SecretKey {
         Self::from_base64(text.trim())
     }
 
+    /// A new random key, in base64 (the form [`SecretKey::from_base64`] reads).
+    pub fn generate_base64() -> String {
+        base64::engine::general_purpose::STANDARD.encode(XChaCha20Poly1305::generate_key(&mut OsRng))
+    }
+
     /// A key from 32 bytes in base64.
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
         let bytes =

@@ -253,17 +253,28 @@ async fn a_refused_dynamic_host_does_not_leak_the_connections_secret() {
     assert!(!lines.is_empty() && lines.iter().all(|l| !l.contains("s3cr3t-key-value")), "{lines:?}");
 }
 
-/// A definition without a host cannot make a backend URL: 502, not the
-/// client's 400.
+/// A definition without a host, or with a placeholder for one (as a
+/// certified package ships, `{{replace_with_your_domain}}`), cannot make a
+/// backend URL: 502, not the client's 400.
 #[tokio::test]
-async fn a_definition_without_a_host_is_502_bad_backend_url() {
-    let mut definition = shop_definition("127.0.0.1:9".parse().unwrap(), json!({}));
-    definition.as_object_mut().unwrap().remove("host");
-    let gateway = TestGatewayBuilder::new()
-        .package("shop", definition, shop_properties(json!({}), None, json!([])))
-        .connection("shop", "c1", &[])
-        .start()
-        .await;
-    let answer = gateway.get("/apim/shop/c1/items").await;
-    assert_eq!((answer.status, answer.problem_type().as_str()), (502, "bad-backend-url"), "{}", answer.text());
+async fn a_definition_without_a_usable_host_is_502_bad_backend_url() {
+    for host in [None, Some("{{replace_with_your_domain}}")] {
+        let mut definition = shop_definition("127.0.0.1:9".parse().unwrap(), json!({}));
+        match host {
+            None => drop(definition.as_object_mut().unwrap().remove("host")),
+            Some(host) => definition["host"] = json!(host),
+        }
+        let gateway = TestGatewayBuilder::new()
+            .package("shop", definition, shop_properties(json!({}), None, json!([])))
+            .connection("shop", "c1", &[])
+            .start()
+            .await;
+        let answer = gateway.get("/apim/shop/c1/items").await;
+        assert_eq!(
+            (answer.status, answer.problem_type().as_str()),
+            (502, "bad-backend-url"),
+            "{host:?}: {}",
+            answer.text()
+        );
+    }
 }

@@ -199,7 +199,9 @@ impl TestGatewayBuilder {
             oauth: self.oauth,
             state_dir: None,
         };
-        let gateway = Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback }).await?;
+        let gateway =
+            Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback, ..Default::default() })
+                .await?;
         let admin_key = gateway.access().bootstrap_admin(ADMIN, "Test admin", "tests").await.expect("admin key").key;
         let serving = gateway.clone();
         tokio::spawn(async move {
