@@ -127,6 +127,10 @@ fn validate_says_what_to_do_with_csharp_code() {
     let out = text(&output);
     assert!(out.contains("warning[code-not-ported]") && out.contains("sluice new --from-csx"), "{out}");
     assert!(!out.contains("script-missing"), "{out}");
+    // `sluice run` says the same when asked to run it.
+    let ran = sluice(&["run", &package, "Convert"]);
+    assert_ne!(ran.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ran.stderr).contains("`sluice new --from-csx` starts the port"), "{}", text(&ran));
 }
 
 #[test]

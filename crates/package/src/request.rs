@@ -127,6 +127,16 @@ fn build(
         match (parameter.location, default) {
             (ParameterLocation::Query, Some(value)) => default_query.push((parameter.name.clone(), value)),
             (ParameterLocation::Header, Some(value)) => default_headers.push((parameter.name.clone(), value)),
+            // A required header no client can send (its name is not a header
+            // name) is the definition's defect, not the caller's.
+            (ParameterLocation::Header, None)
+                if parameter.required && http::HeaderName::from_bytes(parameter.name.as_bytes()).is_err() =>
+            {
+                return Err(RequestError::InvalidHeader {
+                    operation: operation.id.clone(),
+                    name: parameter.name.clone(),
+                });
+            }
             _ if parameter.required => {
                 return Err(RequestError::MissingParameter {
                     operation: operation.id.clone(),
@@ -274,6 +284,24 @@ mod tests {
             matches!(&error, RequestError::MissingParameter { name, location: "header", .. } if name == "X-Tenant"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_required_header_no_client_can_send_is_the_definitions_defect() {
+        let dir = tempfile::tempdir().unwrap();
+        let definition = serde_json::json!({
+            "swagger": "2.0", "host": "api.contoso.example", "paths": {"/run": {"post": {"operationId": "Run",
+                "parameters": [{"name": "Account Id", "in": "header", "required": true, "type": "string"}],
+                "responses": {"200": {"description": "ok"}}}}}
+        });
+        std::fs::write(dir.path().join(crate::DEFINITION_FILE), definition.to_string()).unwrap();
+        std::fs::write(dir.path().join(crate::PROPERTIES_FILE), r#"{"properties": {}}"#).unwrap();
+        let package = crate::load_package(dir.path()).unwrap();
+        let route = package.definition.resolve(&Method::POST, "/run").unwrap();
+        let (none, body) = (HeaderMap::new(), Bytes::new());
+        let client = ClientRequest { method: &Method::POST, query: "", headers: &none, body: &body };
+        let error = backend_request(&package, &route, &client).unwrap_err();
+        assert!(matches!(&error, RequestError::InvalidHeader { name, .. } if name == "Account Id"), "{error}");
     }
 
     #[test]

@@ -61,11 +61,14 @@ pub enum RunError {
     },
     /// There is no code to run.
     #[error(
-        "connector `{connector}` has no {SCRIPT_FILE}; build the code and copy it there, or pass --script <component.wasm>"
+        "connector `{connector}` has no {SCRIPT_FILE}{}; build the code and copy it there, or pass --script <component.wasm>",
+        if *csharp { " (its script.csx is C#, which sluice does not run: `sluice new --from-csx` starts the port)" } else { "" }
     )]
     NoScript {
         /// The connector.
         connector: String,
+        /// Whether it has the platform's C# instead.
+        csharp: bool,
     },
     /// The component cannot be read.
     #[error("{}: cannot read it: {source}", path.display())]
@@ -240,7 +243,10 @@ pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
     };
     let code = match &spec.script {
         Some(path) => std::fs::read(path).map_err(|source| RunError::Script { path: path.clone(), source })?,
-        None => package.script.clone().ok_or_else(|| RunError::NoScript { connector: package.id.clone() })?,
+        None => package.script.clone().ok_or_else(|| RunError::NoScript {
+            connector: package.id.clone(),
+            csharp: package.unported_code.is_some(),
+        })?,
     };
     let connection = match &spec.fixture.connection {
         Some(values) => {
