@@ -429,3 +429,25 @@ fn parameter_sets_defaults_and_any_case_function_names_are_understood() {
     assert_eq!(report.errors(), 0, "{:#?}", report.findings);
     assert!(!report.rules().contains(&"policy-invalid"), "{:#?}", report.findings);
 }
+
+/// `aad` is served (endpoints from its parameters); a provider sluice does
+/// not serve is a warning naming it.
+#[test]
+fn an_identity_provider_sluice_does_not_serve_is_a_warning() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
+    for (provider, warned) in [("aad", false), ("oauth2generic", true)] {
+        let properties = json!({"properties": {
+            "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
+                "identityProvider": provider, "clientId": "c", "redirectMode": "GlobalPerConnector"}}},
+            "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"
+        }});
+        let dir = package(&definition, &properties);
+        let report = validate(dir.path());
+        assert_eq!(report.errors(), 0, "{provider}: {:#?}", report.findings);
+        let found = report.findings.iter().find(|f| f.rule == "identity-provider-unsupported");
+        assert_eq!(found.is_some(), warned, "{provider}: {:#?}", report.findings);
+        if let Some(finding) = found {
+            assert_eq!(finding.path, "$.properties.connectionParameters.token.oAuthSettings.identityProvider");
+        }
+    }
+}

@@ -110,6 +110,11 @@ pub const PROPERTIES_FILE: &str = "apiProperties.json";
 pub const SCRIPT_FILE: &str = "script.wasm";
 /// File name of sluice's own settings.
 pub const SETTINGS_FILE: &str = "sluice.toml";
+/// The `identityProvider`s of `oAuthSettings` the gateway signs in with:
+/// plain OAuth 2.0, and Entra ID (`aad`, endpoints from `loginUri` and
+/// `tenantId`, `resource` from `resourceUri`).
+pub const SUPPORTED_IDENTITY_PROVIDERS: &[&str] = &["oauth2", "aad"];
+
 /// File name of the platform's C# custom code, which sluice cannot run.
 pub const CSX_FILE: &str = "script.csx";
 

@@ -46,7 +46,7 @@ pub struct PackageCheck {
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
     /// `template:pollingtrigger`, `connection-parameter-sets`,
-    /// `identity-provider:aad`).
+    /// `identity-provider:oauth2generic`).
     pub unsupported: Vec<String>,
     /// `per-connector` or `global` for OAuth connectors.
     pub redirect_mode: Option<&'static str>,
@@ -219,7 +219,9 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
     }
     for parameter in package.properties.connection_parameters.values() {
         if let Some(oauth) = &parameter.oauth
-            && !oauth.identity_provider.eq_ignore_ascii_case("oauth2")
+            && !sluice_package::SUPPORTED_IDENTITY_PROVIDERS
+                .iter()
+                .any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
         {
             out.insert(format!("identity-provider:{}", oauth.identity_provider.to_ascii_lowercase()));
         }

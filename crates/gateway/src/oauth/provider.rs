@@ -23,7 +23,13 @@ pub struct Provider {
     pub mode: RedirectMode,
     /// The issuer identifier the package names, if any.
     pub issuer: Option<String>,
+    /// Parameters the authorization request carries besides the standard
+    /// ones (Entra ID v1's `resource`).
+    pub authorize_params: Vec<(String, String)>,
 }
+
+/// Where Entra ID signs in when the package names no `loginUri`.
+const ENTRA_LOGIN: &str = "https://login.microsoftonline.com";
 
 /// The oauth2 client for the token endpoint.
 pub(super) type TokenClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -49,22 +55,27 @@ impl OAuth {
             .or_else(|| settings.and_then(|s| s.client_id.clone()))
             .ok_or_else(|| unusable("OAuth client id (`oAuthSettings.clientId`)"))?;
         let client_secret = client.and_then(|c| c.client_secret.as_ref()).map(|s| s.expose().to_string());
+        // Entra ID (`aad`) builds its endpoints from its own parameters;
+        // the definition's URLs are placeholders then.
+        let aad = settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad"));
         let authorization_url = scheme
             .as_ref()
             .and_then(|s| s.0.clone())
             .or_else(|| custom("authorizationUrl"))
+            .or_else(|| aad.then(String::new))
             .ok_or_else(|| unusable("authorization URL"))?;
         let token_url = scheme
             .as_ref()
             .and_then(|s| s.1.clone())
             .or_else(|| custom("tokenUrl"))
+            .or_else(|| aad.then(String::new))
             .ok_or_else(|| unusable("token URL"))?;
         let mut scopes = settings.map(|s| s.scopes.clone()).unwrap_or_default();
         if scopes.is_empty() {
             scopes = scheme.map(|s| s.2).unwrap_or_default();
         }
         let issuer = custom("issuer");
-        Ok(Provider {
+        let mut provider = Provider {
             client_id,
             client_secret,
             authorization_url,
@@ -72,8 +83,53 @@ impl OAuth {
             scopes,
             mode: package.redirect_mode(),
             issuer,
-        })
+            authorize_params: Vec::new(),
+        };
+        if settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad")) {
+            entra_endpoints(&mut provider, &custom, &package.id)?;
+        }
+        Ok(provider)
     }
+}
+
+/// Entra ID's endpoints, as the platform's `aad` provider makes them from
+/// `customParameters`: `{loginUri}/{tenantId}/oauth2/authorize` and
+/// `/token` with `resource` set to `resourceUri` (the v1 endpoints) when the
+/// package names a resource, else the v2.0 endpoints, which take scopes.
+/// `loginUri` defaults to the public cloud's, `tenantId` to `common`.
+fn entra_endpoints(
+    provider: &mut Provider,
+    custom: &dyn Fn(&str) -> Option<String>,
+    connector: &str,
+) -> Result<(), OAuthError> {
+    let unusable = |what: &'static str| OAuthError::NotConfigured { connector: connector.to_string(), what };
+    let login = custom("loginUri").filter(|l| !l.trim().is_empty()).unwrap_or_else(|| ENTRA_LOGIN.to_string());
+    let login = login.trim().trim_end_matches('/').to_string();
+    if url::Url::parse(&login)
+        .map_err(|source| OAuthError::BadEndpoint { connector: connector.to_string(), source })?
+        .query()
+        .is_some()
+    {
+        return Err(unusable("usable Entra ID `loginUri` (it carries a query)"));
+    }
+    let tenant = custom("tenantId").filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "common".to_string());
+    let tenant = tenant.trim();
+    if !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
+        return Err(unusable("usable Entra ID `tenantId` (a tenant id or domain)"));
+    }
+    let base = format!("{login}/{tenant}/oauth2");
+    match custom("resourceUri").filter(|r| !r.trim().is_empty()) {
+        Some(resource) => {
+            provider.authorization_url = format!("{base}/authorize");
+            provider.token_url = format!("{base}/token");
+            provider.authorize_params.push(("resource".into(), resource.trim().to_string()));
+        }
+        None => {
+            provider.authorization_url = format!("{base}/v2.0/authorize");
+            provider.token_url = format!("{base}/v2.0/token");
+        }
+    }
+    Ok(())
 }
 
 impl Provider {

@@ -52,11 +52,14 @@ impl OAuth {
             .set_auth_uri(AuthUrl::new(provider.authorization_url.clone()).map_err(bad)?)
             .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(bad)?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = client
+        let mut request = client
             .authorize_url(CsrfToken::new_random)
             .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        for (name, value) in &provider.authorize_params {
+            request = request.add_extra_param(name.clone(), value.clone());
+        }
+        let (url, state) = request.url();
         let pending = PendingSignIn {
             connector: package.id.clone(),
             connection: connection.into(),

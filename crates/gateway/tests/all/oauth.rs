@@ -32,6 +32,9 @@ struct AuthState {
     iss: Option<String>,
     expires_in: u64,
     counter: u64,
+    /// Entra ID-style authorization requests: the tenant, the endpoint
+    /// version, and the `resource` asked for.
+    entra: Vec<(String, &'static str, Option<String>)>,
 }
 
 #[derive(Clone, Default)]
@@ -89,6 +92,19 @@ async fn authorize(State(auth): State<Auth>, Query(q): Query<HashMap<String, Str
     (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
 }
 
+/// `/{tenant}/oauth2/authorize` (v1, with `resource`) and
+/// `/{tenant}/oauth2/v2.0/authorize`: recorded, then as `/authorize`.
+async fn entra_authorize(
+    State(auth): State<Auth>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    query: Query<HashMap<String, String>>,
+) -> Response {
+    let version = if uri.path().contains("/v2.0/") { "v2.0" } else { "v1" };
+    auth.state().entra.push((tenant, version, query.get("resource").cloned()));
+    authorize(State(auth), query).await
+}
+
 async fn token(State(auth): State<Auth>, Form(form): Form<HashMap<String, String>>) -> Response {
     let invalid = || (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response();
     match form.get("grant_type").map(String::as_str) {
@@ -137,6 +153,10 @@ async fn start_auth(expires_in: u64) -> (Auth, SocketAddr) {
     let app = Router::new()
         .route("/authorize", get(authorize))
         .route("/token", post(token))
+        .route("/{tenant}/oauth2/authorize", get(entra_authorize))
+        .route("/{tenant}/oauth2/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/authorize", get(entra_authorize))
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/v1/items", get(resource))
         .with_state(auth.clone());
     (auth.clone(), start_backend(app).await)
@@ -673,4 +693,42 @@ async fn deleting_the_connector_removes_every_connection_and_token() {
         rows.connections.is_empty() && rows.connector_shares.is_empty() && rows.connection_shares.is_empty(),
         "{rows:?}"
     );
+}
+
+/// An Entra ID (`aad`) connector as certified packages write it: the
+/// definition's URLs are placeholders; the endpoints come from `loginUri`
+/// and `tenantId`, and `resourceUri` selects the v1 endpoints and is sent
+/// as `resource` (else the v2.0 endpoints, with scopes).
+#[tokio::test]
+async fn an_entra_id_connector_signs_in_at_its_tenant_with_its_resource() {
+    for (resource, version) in [(Some("https://graph.example"), "v1"), (None, "v2.0")] {
+        let (auth, server) = start_auth(3600).await;
+        let key_dir = tempfile::tempdir().unwrap();
+        let mut definition = definition(server);
+        definition["securityDefinitions"]["oauth2_auth"]["authorizationUrl"] =
+            json!("https://login.windows.net/common/oauth2/authorize");
+        definition["securityDefinitions"]["oauth2_auth"]["tokenUrl"] =
+            json!("https://login.windows.net/common/oauth2/authorize");
+        let mut custom = json!({"loginUri": {"value": format!("http://{server}")}, "tenantId": {"value": "contoso"}});
+        if let Some(resource) = resource {
+            custom["resourceUri"] = json!({"value": resource});
+        }
+        let properties = json!({"properties": {
+            "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
+                "identityProvider": "aad", "clientId": "client-1", "scopes": [], "redirectMode": "GlobalPerConnector",
+                "customParameters": custom}}},
+            "publisher": "Plant Co", "stackOwner": "Plant Co"
+        }});
+        let gateway = TestGatewayBuilder::new()
+            .package("plant", definition, properties)
+            .connection("plant", "main", &[])
+            .oauth(oauth_config(key_dir.path(), None))
+            .start()
+            .await;
+        auth.state().redirect_uris.push(gateway.url("/redirect/plant"));
+        let done = sign_in(&gateway).await;
+        assert_eq!(done.status, 200, "{version}: {}", done.text());
+        assert_eq!(auth.state().entra, [("contoso".to_string(), version, resource.map(str::to_string))]);
+        assert_eq!(gateway.get("/apim/plant/main/items").await.status, 200, "{version}: the token works");
+    }
 }

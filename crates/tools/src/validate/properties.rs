@@ -78,6 +78,16 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
             continue;
         }
         let settings = parameter.get("oAuthSettings");
+        if let Some(provider) = settings.and_then(|s| s.get("identityProvider")).and_then(Value::as_str)
+            && !sluice_package::SUPPORTED_IDENTITY_PROVIDERS.iter().any(|p| provider.eq_ignore_ascii_case(p))
+        {
+            out.push(
+                rule::IDENTITY_PROVIDER_UNSUPPORTED,
+                PROPERTIES_FILE,
+                jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "identityProvider"]),
+                format!("identity provider `{provider}` is not one sluice signs in with (oauth2, aad): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs"),
+            );
+        }
         let mode = settings.and_then(|s| s.get("redirectMode")).and_then(Value::as_str);
         if mode.is_none_or(|m| m.eq_ignore_ascii_case("Global")) {
             let path = match mode {
