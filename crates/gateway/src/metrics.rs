@@ -80,6 +80,13 @@ pub struct ConnectorLabels {
     pub connector: String,
 }
 
+/// Labels of a request refused for its credential.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CredentialLabels {
+    /// `missing`, `api-key` or `token`: a fixed set, never the client's text.
+    pub credential: &'static str,
+}
+
 /// Labels of a sandbox stop or a denial.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -114,6 +121,8 @@ pub struct Metrics {
     pub stale_connectors: Family<ConnectorLabels, Gauge>,
     /// Calls whose client went away before the answer.
     pub client_closed: Family<OperationLabels, Counter>,
+    /// Requests refused with 401, by the kind of credential they carried.
+    pub unauthenticated: Family<CredentialLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -133,6 +142,7 @@ impl Default for Metrics {
         let reload_failures = Family::<ConnectorLabels, Counter>::default();
         let stale_connectors = Family::<ConnectorLabels, Gauge>::default();
         let client_closed = Family::<OperationLabels, Counter>::default();
+        let unauthenticated = Family::<CredentialLabels, Counter>::default();
         registry.register("requests", "Requests answered", requests.clone());
         registry.register("request_duration_seconds", "Request latency", latency.clone());
         registry.register("code_invocations", "Calls of custom code", code_invocations.clone());
@@ -146,6 +156,11 @@ impl Default for Metrics {
             stale_connectors.clone(),
         );
         registry.register("client_closed", "Calls whose client went away before the answer", client_closed.clone());
+        registry.register(
+            "unauthenticated",
+            "Requests refused for a missing or bad credential, by its kind",
+            unauthenticated.clone(),
+        );
         Self {
             registry,
             requests,
@@ -157,6 +172,7 @@ impl Default for Metrics {
             reload_failures,
             stale_connectors,
             client_closed,
+            unauthenticated,
         }
     }
 }

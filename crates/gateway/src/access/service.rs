@@ -106,6 +106,18 @@ pub enum Unauthenticated {
     NoIssuer,
 }
 
+impl Unauthenticated {
+    /// The kind of credential the request carried, for metrics: `missing`,
+    /// `api-key` or `token`.
+    pub fn credential(&self) -> &'static str {
+        match self {
+            Unauthenticated::Missing => "missing",
+            Unauthenticated::Key(_) => "api-key",
+            Unauthenticated::Token(_) | Unauthenticated::NoIssuer => "token",
+        }
+    }
+}
+
 /// A key just issued: its text is shown once and never again.
 pub struct IssuedKey {
     /// The key's visible id.

@@ -122,6 +122,8 @@ async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next
         Err(reason) => {
             // What the token said (an issuer, a key id) is the client's text.
             tracing::info!(reason = %sluice_runtime::escape_controls(reason.to_string()), "caller not authenticated");
+            let labels = crate::metrics::CredentialLabels { credential: reason.credential() };
+            gateway.metrics().unauthenticated.get_or_create(&labels).inc();
             GatewayError::Unauthenticated.into_response()
         }
     }

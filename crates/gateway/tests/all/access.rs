@@ -103,6 +103,15 @@ async fn a_call_without_a_credential_or_with_a_bad_one_is_401_and_says_nothing_m
     assert_eq!(org.recorder.count(), 0, "no call went through");
     // Only the liveness probe is open.
     assert_eq!(gateway.anonymous(bare("/healthz", gateway)).await.status, 200);
+    // Counted by the kind of credential, never by its text.
+    let metrics = gateway.get("/metrics").await.text();
+    for line in [
+        r#"sluice_unauthenticated_total{credential="missing"} 4"#,
+        r#"sluice_unauthenticated_total{credential="api-key"} 2"#,
+        r#"sluice_unauthenticated_total{credential="token"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
 }
 
 #[tokio::test]
