@@ -110,6 +110,20 @@ pub struct PostmanArgs {
     /// apiProperties.json unless it exists) instead of printing the definition.
     #[arg(long, short, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// A Postman environment export whose variables (a host kept there,
+    /// say) resolve the collection's, as Newman's `-e` does.
+    #[arg(long, short, value_name = "FILE")]
+    pub environment: Option<PathBuf>,
+    /// A variable's value, over the collection's and the environment's.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }
 
 /// `sluice new`.
@@ -260,7 +274,18 @@ pub fn import_command(command: ImportCommand, out: &mut dyn Write, err: &mut dyn
             return fail(err, EXIT_USAGE, format!("{}: cannot read it: {error}", args.collection.display()));
         }
     };
-    let imported = match postman::import(&bytes) {
+    let mut overrides = Vec::new();
+    if let Some(file) = &args.environment {
+        let variables = std::fs::read(file)
+            .map_err(|error| format!("{}: cannot read it: {error}", file.display()))
+            .and_then(|bytes| postman::environment_variables(&bytes).map_err(|e| format!("{}: {e}", file.display())));
+        match variables {
+            Ok(variables) => overrides.extend(variables),
+            Err(message) => return fail(err, EXIT_USAGE, message),
+        }
+    }
+    overrides.extend(args.vars.iter().cloned());
+    let imported = match postman::import_with(&bytes, &overrides) {
         Ok(imported) => imported,
         Err(error) => {
             return fail(err, EXIT_USAGE, format!("{}: {error}", args.collection.display()));

@@ -299,3 +299,91 @@ fn bad_input_is_one_line_and_exit_2() {
     let output = sluice(&["import", "openapi", "x"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// A collection of the shape vendors publish: the host is a variable kept
+/// in an environment file, an order id variable is declared empty, and one
+/// header has an empty key.
+fn vendor_collection() -> Value {
+    serde_json::json!({
+        "info": {"name": "Orders", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "variable": [{"key": "host", "value": ""}, {"key": "order_id", "value": ""}],
+        "item": [
+            {"name": "Capture order", "request": {"method": "POST",
+                "header": [{"key": "", "value": "x"}, {"key": "X-Request-Id", "value": "1"}],
+                "url": {"raw": "https://{{host}}/v2/checkout/orders/{{order_id}}/capture"}}},
+            {"name": "Get order", "request": {"method": "GET",
+                "url": {"raw": "https://{{host}}/v2/checkout/orders/{{order_id}}"}}}
+        ]
+    })
+}
+
+#[test]
+fn a_host_kept_in_an_environment_file_or_given_with_var_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let collection = dir.path().join("orders.json");
+    std::fs::write(&collection, vendor_collection().to_string()).unwrap();
+    let collection = collection.display().to_string();
+
+    let output = sluice(&["import", "postman", &collection]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!((output.status.code(), stderr.lines().count()), (Some(2), 1), "{stderr}");
+    assert!(stderr.contains("host variable `{{host}}` is declared with no value"), "{stderr}");
+    assert!(stderr.contains("--var host=VALUE") && stderr.contains("--environment FILE"), "{stderr}");
+
+    let environment = dir.path().join("sandbox.postman_environment.json");
+    let values = serde_json::json!({"name": "Sandbox", "values": [
+        {"key": "host", "value": "api-m.sandbox.contoso.example", "enabled": true},
+        {"key": "order_id", "value": "ignored", "enabled": false}
+    ]});
+    std::fs::write(&environment, values.to_string()).unwrap();
+    let output = sluice(&["import", "postman", &collection, "--environment", &environment.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let definition: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(definition["host"], "api-m.sandbox.contoso.example");
+
+    // --var wins over the environment.
+    let output = sluice(&[
+        "import",
+        "postman",
+        &collection,
+        "-e",
+        &environment.display().to_string(),
+        "--var",
+        "host=api-m.contoso.example",
+    ]);
+    let definition: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(definition["host"], "api-m.contoso.example");
+    let bad = sluice(&["import", "postman", &collection, "--var", "no-equals-sign"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn an_empty_path_variable_is_a_path_parameter_and_no_segment_is_dropped() {
+    let collection = vendor_collection().to_string();
+    let imported =
+        postman::import_with(collection.as_bytes(), &[("host".into(), "api.contoso.example".into())]).unwrap();
+    let definition = &imported.definition;
+    let paths: Vec<&String> = definition["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(paths, ["/{order_id}/capture", "/{order_id}"], "{definition:#}");
+    assert_eq!(definition["basePath"], "/v2/checkout/orders");
+    let id = parameter(definition, "/{order_id}/capture", "post", "order_id").unwrap();
+    assert_eq!((id["in"].as_str(), id["required"].as_bool()), (Some("path"), Some(true)));
+    // Both operations survive: nothing collided.
+    assert_eq!(operations(definition).len(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), definition.to_string()).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
+    let report = Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap();
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+}
+
+#[test]
+fn an_empty_header_key_is_skipped_with_a_note_never_a_parameter() {
+    let collection = vendor_collection().to_string();
+    let imported =
+        postman::import_with(collection.as_bytes(), &[("host".into(), "api.contoso.example".into())]).unwrap();
+    let definition = &imported.definition;
+    assert!(parameter(definition, "/{order_id}/capture", "post", "").is_none(), "{definition:#}");
+    assert!(parameter(definition, "/{order_id}/capture", "post", "X-Request-Id").is_some());
+    assert!(imported.notes.iter().any(|n| n.contains("header `` is not a usable header name")), "{:?}", imported.notes);
+}

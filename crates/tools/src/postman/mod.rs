@@ -66,8 +66,38 @@ pub enum PostmanError {
 const CONNECTION_HEADERS: &[&str] =
     &["authorization", "content-type", "accept", "content-length", "host", "cookie", "user-agent"];
 
-/// Imports a collection's JSON text.
+/// Imports a collection's JSON text with its own variables only.
 pub fn import(bytes: &[u8]) -> Result<Imported, PostmanError> {
+    import_with(bytes, &[])
+}
+
+/// The variables of a Postman environment export (`{"values": [{"key",
+/// "value", "enabled"}]}`), as Newman's `-e` reads them; disabled ones are
+/// left out.
+pub fn environment_variables(bytes: &[u8]) -> Result<Vec<(String, String)>, PostmanError> {
+    let environment: Value = serde_json::from_slice(bytes)?;
+    let values = environment
+        .get("values")
+        .and_then(Value::as_array)
+        .ok_or_else(|| PostmanError::NotACollection("not a Postman environment: it has no `values` list".into()))?;
+    Ok(values
+        .iter()
+        .filter(|v| v.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+        .filter_map(|v| {
+            let key = v.get("key").and_then(Value::as_str)?;
+            let value = match v.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            Some((key.to_string(), value))
+        })
+        .collect())
+}
+
+/// Imports a collection's JSON text, with `overrides` (an environment's
+/// variables, then `--var`s; later ones win) over the collection's own.
+pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Imported, PostmanError> {
     let collection: Value = serde_json::from_slice(bytes)?;
     let info = collection.get("info").and_then(Value::as_object).ok_or_else(|| not_collection(&collection))?;
     let schema = info.get("schema").and_then(Value::as_str).unwrap_or_default();
@@ -80,7 +110,10 @@ pub fn import(bytes: &[u8]) -> Result<Imported, PostmanError> {
         .get("item")
         .and_then(Value::as_array)
         .ok_or_else(|| PostmanError::NotACollection("no `item` list".into()))?;
-    let variables = variables(collection.get("variable"));
+    let mut variables = variables(collection.get("variable"));
+    for (key, value) in overrides {
+        variables.insert(key.clone(), json!({ "key": key, "value": value }));
+    }
     let mut requests = Vec::new();
     collect_requests(items, &mut requests);
     if requests.is_empty() {

@@ -49,6 +49,11 @@ pub(super) fn operation(
         let Some(name) = header.get("key").and_then(Value::as_str) else {
             continue;
         };
+        // An empty key, or one no HTTP request can carry, is no parameter.
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            notes.push(format!("request `{}`: header `{name}` is not a usable header name; skipped", item.name));
+            continue;
+        }
         if CONNECTION_HEADERS.contains(&name.to_ascii_lowercase().as_str())
             || auth.is_some_and(|a| a.covers("header", name))
         {

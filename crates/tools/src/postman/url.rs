@@ -52,8 +52,17 @@ impl ParsedUrl {
         };
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         if host.is_empty() || host.contains("{{") {
+            let name = host.split_once("{{").and_then(|(_, rest)| rest.split_once("}}")).map(|(name, _)| name);
+            let why = match name {
+                Some(name) if collection_vars.contains_key(name) => {
+                    format!("its host variable `{{{{{name}}}}}` is declared with no value")
+                }
+                Some(name) => format!("its host variable `{{{{{name}}}}}` is not defined in the collection"),
+                None => format!("its host `{host}` is empty"),
+            };
+            let flag = name.unwrap_or("NAME");
             return Err(error(format!(
-                "its host `{host}` is not resolved; define the variable in the collection's `variable` list"
+                "{why}; give it with `--var {flag}=VALUE` or `--environment FILE` (a Postman environment export)"
             )));
         }
         let url_vars = variables(url.get("variable"));
@@ -143,7 +152,7 @@ pub(super) fn rebuild_raw(url: &Map<String, Value>) -> String {
     format!("{protocol}://{}{port}/{}", join(url.get("host"), "."), join(url.get("path"), "/"))
 }
 
-/// `{{name}}` replaced by the collection variable's value where one is defined.
+/// `{{name}}` replaced by the variable's value where one is defined and not empty.
 pub(super) fn substitute(text: &str, vars: &HashMap<String, Value>) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -153,7 +162,10 @@ pub(super) fn substitute(text: &str, vars: &HashMap<String, Value>) -> String {
         };
         let name = &rest[open + 2..close];
         out.push_str(&rest[..open]);
-        match vars.get(name).and_then(|v| v.get("value")).and_then(Value::as_str) {
+        // A variable declared with no value stays a variable (a path
+        // parameter, or an unresolved host): an empty value would erase
+        // its path segment.
+        match vars.get(name).and_then(|v| v.get("value")).and_then(Value::as_str).filter(|v| !v.is_empty()) {
             Some(value) => out.push_str(value),
             None => out.push_str(&rest[open..close + 2]),
         }
