@@ -387,3 +387,70 @@ fn an_empty_header_key_is_skipped_with_a_note_never_a_parameter() {
     assert!(parameter(definition, "/{order_id}/capture", "post", "X-Request-Id").is_some());
     assert!(imported.notes.iter().any(|n| n.contains("header `` is not a usable header name")), "{:?}", imported.notes);
 }
+
+/// The backend is the host most requests use, even when the first request
+/// is a token exchange elsewhere; requests on other hosts are left out with
+/// a note, never folded onto the wrong host.
+#[test]
+fn the_backend_is_the_host_most_requests_use_and_others_are_never_folded() {
+    let request =
+        |name: &str, url: &str| serde_json::json!({"name": name, "request": {"method": "GET", "url": {"raw": url}}});
+    let collection = serde_json::json!({
+        "info": {"name": "Mixed", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [
+            {"name": "Auth", "item": [request("Get token", "https://login.contoso.example/oauth/token")]},
+            request("List orders", "https://api.contoso.example/v1/orders"),
+            request("List items", "https://api.contoso.example/v1/items"),
+        ]
+    });
+    let imported = postman::import(collection.to_string().as_bytes()).unwrap();
+    assert_eq!(imported.definition["host"], "api.contoso.example");
+    let ids: Vec<String> = operations(&imported.definition).into_iter().map(|(_, _, id)| id).collect();
+    assert_eq!(ids, ["ListOrders", "ListItems"]);
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|n| n.contains("`Get token` is on https://login.contoso.example") && n.contains("left out")),
+        "{:?}",
+        imported.notes
+    );
+}
+
+/// Without a saved example the answer is guessed as an object, a success
+/// example wins over an error one, and a missing description is made from
+/// the name and the folder; each guess is a note, and the package validates.
+#[test]
+fn guessed_responses_and_descriptions_are_notes_and_the_package_validates() {
+    let example = |code: u64, body: &str| {
+        serde_json::json!({"name": "e", "code": code, "body": body,
+        "header": [{"key": "Content-Type", "value": "application/json"}]})
+    };
+    let collection = serde_json::json!({
+        "info": {"name": "Guesses", "description": "A test collection.",
+            "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [{"name": "Orders", "item": [
+            {"name": "List orders", "request": {"method": "GET", "url": {"raw": "https://api.contoso.example/v1/orders"}}},
+            {"name": "Get order", "request": {"method": "GET", "url": {"raw": "https://api.contoso.example/v1/orders/:id"},
+                "description": "One order."},
+             "response": [example(404, "{\"error\": \"no\"}"), example(200, "{\"id\": 7}")]}
+        ]}]
+    });
+    let imported = postman::import(collection.to_string().as_bytes()).unwrap();
+    let paths = &imported.definition["paths"];
+    assert_eq!(paths["/orders"]["get"]["responses"]["200"]["schema"], serde_json::json!({"type": "object"}));
+    assert_eq!(paths["/orders"]["get"]["description"], "List orders (Orders).");
+    let get = &paths["/orders/{id}"]["get"]["responses"];
+    assert!(get.get("200").is_some() && get.get("404").is_none(), "{get}");
+    assert_eq!(get["200"]["schema"]["properties"]["id"]["type"], "integer");
+    for guess in ["`List orders` has no saved example response", "`List orders` has no description"] {
+        assert!(imported.notes.iter().any(|n| n.contains(guess)), "{guess}: {:?}", imported.notes);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
+    let report = Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap();
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+    let rules = report.rules();
+    assert!(!rules.contains(&"response-schema-missing") && !rules.contains(&"description-missing"), "{rules:?}");
+}

@@ -4,16 +4,20 @@
 //! - each request becomes an operation: its name the summary (characters a
 //!   summary may not have become spaces; at most 80), its description kept,
 //!   its operationId the name's words in PascalCase (made unique);
-//! - `host` and `schemes` come from the first request's URL (collection
-//!   variables such as `{{baseUrl}}` resolved), `basePath` is the longest
-//!   literal path prefix the requests share;
+//! - `host` and `schemes` are those most requests use (variables such as
+//!   `{{baseUrl}}` resolved: the collection's, an environment's, `--var`s);
+//!   a request on another host is left out with a note, never folded onto
+//!   this one; `basePath` is the longest literal path prefix the requests
+//!   share;
 //! - path variables (`:id`, or an undefined `{{id}}` in the path) become
 //!   path parameters with `x-ms-url-encoding: single`; query entries become
 //!   query parameters; other headers become header parameters; a JSON body
 //!   becomes a body parameter with a schema inferred from it, form bodies
 //!   `formData` parameters (a GET's body is dropped);
-//! - the first saved example response gives the response: its status, and
-//!   a schema inferred from its JSON body;
+//! - a saved example response gives the response (a success one before an
+//!   error one): its status, and a schema inferred from its JSON body;
+//!   without one, 200 with any JSON object, noted as a guess; a request
+//!   without a description gets one made from its name and folder, noted;
 //! - auth and content-type headers are left to the connection: the
 //!   collection's `auth` (API key, basic, bearer, OAuth 2.0) becomes
 //!   `securityDefinitions` and the matching connection parameters of a
@@ -130,16 +134,34 @@ pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Impor
     for request in &requests {
         parsed.push(ParsedUrl::of(request, &variables)?);
     }
-    let host = parsed[0].host.clone();
-    let scheme = parsed[0].scheme.clone();
-    for (request, url) in requests.iter().zip(&parsed) {
-        if url.host != host {
+    // The backend is the host most requests use, not the first request's
+    // (often a token exchange on the identity provider's host).
+    let mut counts: Vec<((String, String), usize)> = Vec::new();
+    for url in &parsed {
+        let key = (url.scheme.clone(), url.host.clone());
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let ((scheme, host), _) = counts.iter().find(|(_, n)| *n == most).cloned().unwrap_or_default();
+    // A request on another host is never folded onto this one, where it
+    // would call the wrong backend: it is left out, and said so.
+    let mut kept_requests = Vec::new();
+    let mut kept_urls = Vec::new();
+    for (request, url) in requests.into_iter().zip(parsed) {
+        if url.host == host && url.scheme == scheme {
+            kept_requests.push(request);
+            kept_urls.push(url);
+        } else {
             notes.push(format!(
-                "request `{}` is on host `{}`; the definition has one host, `{host}`, and keeps only its path",
-                request.name, url.host
+                "request `{}` is on {}://{}, not the collection's backend {scheme}://{host} ({most} of the requests); it is left out: import it on its own",
+                request.name, url.scheme, url.host
             ));
         }
     }
+    let (requests, parsed) = (kept_requests, kept_urls);
     let base = base_path(&parsed);
 
     let mut paths: Map<String, Value> = Map::new();
@@ -211,17 +233,25 @@ fn not_collection(value: &Value) -> PostmanError {
 /// One request item, with its name and its folder's auth.
 struct Item<'a> {
     name: String,
+    /// The folder it is in, if any (the innermost).
+    folder: Option<String>,
     request: &'a Value,
     responses: Option<&'a Vec<Value>>,
 }
 
 fn collect_requests<'a>(items: &'a [Value], out: &mut Vec<Item<'a>>) {
+    collect_in(items, None, out);
+}
+
+fn collect_in<'a>(items: &'a [Value], folder: Option<&str>, out: &mut Vec<Item<'a>>) {
     for item in items {
+        let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
         if let Some(children) = item.get("item").and_then(Value::as_array) {
-            collect_requests(children, out);
+            collect_in(children, Some(name).filter(|n| !n.is_empty()), out);
         } else if let Some(request) = item.get("request") {
             out.push(Item {
-                name: item.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+                name: name.to_string(),
+                folder: folder.map(str::to_string),
                 request,
                 responses: item.get("response").and_then(Value::as_array),
             });

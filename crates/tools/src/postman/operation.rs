@@ -81,11 +81,18 @@ pub(super) fn operation(
     if let Some(description) = text(request.get("description")) {
         operation["description"] = Value::String(description);
     } else {
+        // Made from the name and the folder, so that the package validates;
+        // the note says it is a guess.
+        let derived = match &item.folder {
+            Some(folder) => format!("{summary} ({folder})."),
+            None => format!("{summary}."),
+        };
         notes.push(format!(
-            "request `{}` has no description: add one to operation `{}`",
+            "request `{}` has no description: operation `{}` says \"{derived}\"; write a better one",
             item.name,
             operation["operationId"].as_str().unwrap_or_default()
         ));
+        operation["description"] = Value::String(derived);
     }
     if let Some(consumes) = consumes {
         operation["consumes"] = json!([consumes]);
@@ -205,9 +212,16 @@ pub fn schema_of(value: &Value) -> Value {
 
 /// The responses: from the first saved example, else a bare 200.
 pub(super) fn responses(item: &Item<'_>, notes: &mut Vec<String>) -> Value {
-    let Some(example) = item.responses.and_then(|r| r.first()) else {
-        notes.push(format!("request `{}` has no saved example response: add the response schema by hand", item.name));
-        return json!({ "200": { "description": "OK" } });
+    // A success example says what the operation answers; an error example
+    // only when there is nothing better.
+    let success = |r: &&Value| r.get("code").and_then(Value::as_u64).is_some_and(|c| (200..300).contains(&c));
+    let examples = item.responses.map(Vec::as_slice).unwrap_or_default();
+    let Some(example) = examples.iter().find(success).or_else(|| examples.first()) else {
+        notes.push(format!(
+            "request `{}` has no saved example response: its 200 answer is guessed as any JSON object; give its real schema",
+            item.name
+        ));
+        return json!({ "200": { "description": "OK", "schema": { "type": "object" } } });
     };
     let code = example.get("code").and_then(Value::as_u64).unwrap_or(200);
     let description = example
