@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn mid_segment_variables_and_openapi_braces_become_parameters() {
+        let raw =
+            ["https://h.example/api/transactions/key={{transaction-key}}", "https://h.example/api/streams/{id}/events"];
+        let imported = import(&collection(&raw)).unwrap();
+        let paths = imported.definition["paths"].as_object().unwrap();
+        assert_eq!(paths.keys().collect::<Vec<_>>(), ["/transactions/key={transaction-key}", "/streams/{id}/events"]);
+        let streams = &paths["/streams/{id}/events"]["get"]["parameters"][0];
+        assert_eq!((streams["name"].as_str(), streams["in"].as_str()), (Some("id"), Some("path")));
+        let definition = serde_json::to_vec(&imported.definition).unwrap();
+        let definition = sluice_package::Definition::parse(&definition, &mut Vec::new()).unwrap();
+        for operation in &definition.operations {
+            assert!(definition.route(&operation.method, &operation.path).is_some(), "{}", operation.path);
+        }
+    }
+
+    #[test]
     fn a_segment_no_route_can_match_is_refused_naming_it() {
         // Found by the `postman` fuzz target: `{{rest-api` (unclosed) was
         // written into the definition as a path no call could reach.
@@ -345,6 +361,8 @@ mod tests {
             ("https://h.example/{{rest-api/x", "unclosed"),
             ("https://h.example/a}b", "not part of"),
             ("https://h.example/{{a}}{{b}}", "side by side"),
+            ("https://h.example/{a}{b}", "side by side"),
+            ("https://h.example/{id/x", "unclosed"),
             ("https://h.example/:", "not a parameter name"),
         ] {
             let error = import(&collection(&[raw])).unwrap_err().to_string();

@@ -98,8 +98,9 @@ impl ParsedUrl {
 
 /// A path segment as a path template segment, and its parameters: `:id`
 /// and `{{id}}` become `{id}`, as do variables inside a segment
-/// (`v{{version}}`, `{{name}}.json`). The error is why the segment cannot
-/// be routed: an unclosed `{{`, a stray brace, two variables side by side.
+/// (`v{{version}}`, `key={{transaction-key}}`) and OpenAPI-style `{id}`
+/// written in the raw URL. The error is why the segment cannot be routed:
+/// an unclosed brace, a stray one, two variables side by side.
 fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
     let bad_name = |name: &str| name.is_empty() || name.contains(['{', '}']);
     if let Some(name) = segment.strip_prefix(':') {
@@ -112,9 +113,9 @@ fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
     let mut template = String::new();
     let mut names = Vec::new();
     let mut rest = segment;
-    while let Some(open) = rest.find("{{") {
+    while let Some(open) = rest.find('{') {
         let literal = &rest[..open];
-        if literal.contains(['{', '}']) {
+        if literal.contains('}') {
             return Err(stray());
         }
         if literal.is_empty() && !names.is_empty() {
@@ -122,8 +123,12 @@ fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
                 "its path segment `{segment}` has two variables side by side, which no route can split"
             ));
         }
-        let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or_else(|| format!("its path segment `{segment}` has an unclosed `{{{{`"))?;
+        // `{{name}}`, Postman's variable, or `{name}`, OpenAPI's parameter.
+        let (after, closing) = match rest[open..].strip_prefix("{{") {
+            Some(after) => (after, "}}"),
+            None => (&rest[open + 1..], "}"),
+        };
+        let close = after.find(closing).ok_or_else(|| format!("its path segment `{segment}` has an unclosed `{{`"))?;
         let name = &after[..close];
         if bad_name(name) {
             return Err(stray());
@@ -131,9 +136,9 @@ fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
         template.push_str(literal);
         template.push_str(&format!("{{{name}}}"));
         names.push(name.to_string());
-        rest = &after[close + 2..];
+        rest = &after[close + closing.len()..];
     }
-    if rest.contains(['{', '}']) {
+    if rest.contains('}') {
         return Err(stray());
     }
     template.push_str(rest);
