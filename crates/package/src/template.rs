@@ -5,7 +5,9 @@
 //! Matching is per path segment and case-sensitive. A segment of a template
 //! is a literal (`envelopes`), a parameter (`{id}`) or a mix (`{name}.json`).
 //! A trailing `/` on either side is ignored. Parameter values are
-//! percent-decoded.
+//! percent-decoded, and so are the template's literals, since a request's
+//! segments are compared decoded: a definition path that writes `%55`
+//! matches a request for `%55` (or `U`).
 
 use indexmap::IndexMap;
 use percent_encoding::percent_decode_str;
@@ -44,14 +46,14 @@ impl PathTemplate {
                         rest = &rest[close + 1..];
                     }
                     Some(open) => {
-                        parts.push(Part::Literal(rest[..open].to_string()));
+                        parts.push(literal(&rest[..open], segment)?);
                         rest = &rest[open..];
                     }
                     None => {
                         if rest.contains('}') {
                             return Err(format!("stray `}}` in segment `{segment}`"));
                         }
-                        parts.push(Part::Literal(rest.to_string()));
+                        parts.push(literal(rest, segment)?);
                         rest = "";
                     }
                 }
@@ -88,6 +90,15 @@ impl PathTemplate {
             }
         }
         Some((rank, captures))
+    }
+}
+
+/// A literal part, percent-decoded as the request's segments are; one that
+/// decodes to bytes that are not UTF-8 could match no request.
+fn literal(text: &str, segment: &str) -> Result<Part, String> {
+    match percent_decode_str(text).decode_utf8() {
+        Ok(decoded) => Ok(Part::Literal(decoded.into_owned())),
+        Err(_) => Err(format!("segment `{segment}` percent-decodes to bytes that are not UTF-8")),
     }
 }
 
@@ -189,6 +200,21 @@ mod tests {
         assert_eq!(captures("/{a}-{b}", "-x"), None, "a parameter captures at least one character");
         assert_eq!(captures("/{a}.json", ".json"), None);
         assert_eq!(captures("/{a}.json", "x"), None, "a literal longer than the rest of the text");
+    }
+
+    #[test]
+    fn a_percent_encoded_literal_matches_its_request_encoded_or_not() {
+        // Found by the `postman` fuzz target: an imported path holding `%55`
+        // did not route by its own template.
+        let template = PathTemplate::compile("/ident%55ities/{id}").unwrap();
+        for path in ["/ident%55ities/7", "/identUities/7"] {
+            let segments = decode_segments(path).unwrap();
+            assert!(template.matches(&segments).is_some(), "{path}");
+        }
+        let stray = PathTemplate::compile("/100%/x").unwrap();
+        assert!(stray.matches(&decode_segments("/100%/x").unwrap()).is_some());
+        // `%De` is byte 0xDE alone: no request decodes to it.
+        assert!(PathTemplate::compile("/a%DeleteUser").unwrap_err().contains("not UTF-8"));
     }
 
     #[test]

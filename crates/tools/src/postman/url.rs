@@ -142,6 +142,11 @@ fn template_segment(segment: &str) -> Result<(String, Vec<String>), String> {
         return Err(stray());
     }
     template.push_str(rest);
+    // As the router compares segments decoded, a literal that decodes to
+    // bytes that are not UTF-8 could never be called.
+    if percent_encoding::percent_decode_str(&template).decode_utf8().is_err() {
+        return Err(format!("its path segment `{segment}` percent-decodes to bytes that are not UTF-8"));
+    }
     Ok((template, names))
 }
 
