@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use sluice_egress::{Allowlist, EgressClient, Environment, Policy};
+use sluice_egress::{AllowRule, Allowlist, EgressClient, Environment, Policy};
 
 /// The egress client and the current environment.
 #[derive(Debug)]
@@ -43,5 +43,14 @@ impl Network {
     /// The policy a call to the hosts of `allowlist` runs under now.
     pub fn policy(&self, allowlist: &Allowlist) -> Policy {
         Policy::new(allowlist.clone(), Environment::clone(&self.environment.load()))
+    }
+
+    /// The policy of a call the gateway makes itself (to an OAuth provider,
+    /// to an issuer's JWKS): only `url`'s origin is allowed. The error says
+    /// why the URL cannot be an egress target.
+    pub fn policy_for_origin(&self, url: &str) -> Result<Policy, String> {
+        let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let rule = AllowRule::for_url(&parsed).map_err(|e| e.to_string())?;
+        Ok(self.policy(&Allowlist::new(vec![rule])))
     }
 }

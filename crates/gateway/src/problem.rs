@@ -209,10 +209,16 @@ impl GatewayError {
     }
 }
 
+/// A connector that is missing, or that the caller may not see.
+const UNKNOWN_CONNECTOR: Classified = (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector");
+/// A connection that is missing, or that the caller may not see.
+const UNKNOWN_CONNECTION: Classified = (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection");
+
 fn classify_denied(denied: &Denied) -> Classified {
     match denied {
-        Denied::NoConnector { .. } => (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector"),
-        Denied::NoConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        // What the caller may not see answers exactly as what is missing.
+        Denied::NoConnector { .. } => UNKNOWN_CONNECTOR,
+        Denied::NoConnection { .. } => UNKNOWN_CONNECTION,
         Denied::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
         Denied::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
     }
@@ -220,7 +226,7 @@ fn classify_denied(denied: &Denied) -> Classified {
 
 fn classify_lookup(error: &LookupError) -> Classified {
     match error {
-        LookupError::Missing { .. } => (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector"),
+        LookupError::Missing { .. } => UNKNOWN_CONNECTOR,
         LookupError::Failed { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "connector-unavailable", "Connector not available")
         }
@@ -232,7 +238,7 @@ fn classify_call(failure: &CallFailure) -> Classified {
     let bad_backend_url = (StatusCode::BAD_GATEWAY, "bad-backend-url", "Unusable backend URL");
     match failure {
         CallFailure::Connector(error) => classify_lookup(error),
-        CallFailure::UnknownConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        CallFailure::UnknownConnection { .. } => UNKNOWN_CONNECTION,
         CallFailure::Route { source: RouteError::MethodNotAllowed { .. }, .. } => {
             (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
         }
@@ -271,7 +277,7 @@ fn classify_oauth(error: &OAuthError) -> Classified {
         OAuthError::Unavailable(_) | OAuthError::NotConfigured { .. } | OAuthError::BadEndpoint { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable")
         }
-        OAuthError::UnknownConnection { .. } => (StatusCode::NOT_FOUND, "unknown-connection", "Unknown connection"),
+        OAuthError::UnknownConnection { .. } => UNKNOWN_CONNECTION,
         OAuthError::SignInRequired { .. } => (StatusCode::UNAUTHORIZED, "signin-required", "Sign-in required"),
         OAuthError::SignIn(_) => (StatusCode::BAD_REQUEST, "signin-failed", "Sign-in failed"),
         OAuthError::GlobalRedirectRetired { .. } => {

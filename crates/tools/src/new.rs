@@ -98,12 +98,6 @@ pub fn create(options: &NewOptions) -> Result<Created, NewError> {
     }
     let krate = crate_name(name);
     let guest = package.join("guest");
-    let write = |path: PathBuf, text: String| -> Result<(), NewError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| NewError::Io { path: dir.to_path_buf(), source })?;
-        }
-        std::fs::write(&path, text).map_err(|source| NewError::Io { path, source })
-    };
 
     let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default() + "\n";
     write(package.join(sluice_package::DEFINITION_FILE), pretty(definition(name)))?;
@@ -145,12 +139,6 @@ pub fn from_csx(package_dir: &Path, sdk_path: Option<&Path>) -> Result<Ported, N
     let operations = code_operations(&package, csx);
     let krate = crate_name(&package.id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "-"));
     let krate = if krate.starts_with(|c: char| c.is_ascii_alphabetic()) { krate } else { format!("connector-{krate}") };
-    let write = |path: PathBuf, text: String| -> Result<(), NewError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| NewError::Io { path: dir.to_path_buf(), source })?;
-        }
-        std::fs::write(&path, text).map_err(|source| NewError::Io { path, source })
-    };
     write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk_dependency(sdk_path)))?;
     write(guest.join("src").join("lib.rs"), ported_lib_rs(&package.id, &operations, csx))?;
     write(guest.join(".gitignore"), "/target\n".to_string())?;
@@ -233,6 +221,14 @@ sluice_guest::export!(Code);
 //
 {csharp}"#
     )
+}
+
+/// Writes a file, creating its folder first.
+fn write(path: PathBuf, text: String) -> Result<(), NewError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| NewError::Io { path: dir.to_path_buf(), source })?;
+    }
+    std::fs::write(&path, text).map_err(|source| NewError::Io { path, source })
 }
 
 fn toml_string(text: &str) -> String {

@@ -299,7 +299,7 @@ impl Directory {
     /// the owner, else the best of its shares; `None` when it may not see it.
     pub fn connector_right(&self, caller: &Caller, connector: &str) -> Option<Right> {
         let role = self.role(caller)?;
-        if role == Role::Admin || self.connector_owners.get(connector).is_some_and(|owner| **owner == *caller.id) {
+        if role == Role::Admin || self.connector_owner(connector) == Some(&*caller.id) {
             return Some(Right::CanEdit);
         }
         let shares = self.connector_shares.get(connector)?;

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sha2::{Digest as _, Sha256};
-use sluice_egress::{AllowRule, Allowlist, SendOptions};
+use sluice_egress::SendOptions;
 
 use super::{Caller, Credential};
 use crate::config::IssuerConfig;
@@ -258,13 +258,6 @@ impl Verifier {
             .unwrap_or_default();
         self.issuers.iter().find(|i| i.config.issuer == iss).ok_or(TokenRejected::UnknownIssuer(iss))
     }
-
-    /// The JWKS fetches so far of the issuer named `name`: for tests and
-    /// metrics. `None` for an unknown issuer or one never fetched.
-    pub async fn keys_fetched_at(&self, name: &str) -> Option<Instant> {
-        let issuer = self.issuers.iter().find(|i| i.config.name == name)?;
-        issuer.keys.lock().await.as_ref().map(|k| k.fetched)
-    }
 }
 
 impl Issuer {
@@ -352,9 +345,7 @@ fn find<'s>(set: &'s JwkSet, kid: &str) -> Option<&'s jsonwebtoken::jwk::Jwk> {
 /// GETs a JSON document through the egress client, under a policy that
 /// allows only its origin.
 async fn fetch_json<T: serde::de::DeserializeOwned>(network: &Network, url: &str) -> Result<T, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
-    let rule = AllowRule::for_url(&parsed).map_err(|e| format!("`{url}`: {e}"))?;
-    let policy = network.policy(&Allowlist::new(vec![rule]));
+    let policy = network.policy_for_origin(url).map_err(|e| format!("`{url}`: {e}"))?;
     let request = http::Request::get(url)
         .header(http::header::ACCEPT, "application/json")
         .body(Bytes::new())

@@ -164,9 +164,7 @@ impl Access {
     ) -> Result<Self, AccessError> {
         let environment = DEFAULT_ENVIRONMENT.to_string();
         for member in &config.members {
-            if !valid_principal_id(&member.principal) {
-                return Err(AccessError::BadPrincipal(member.principal.clone()));
-            }
+            check_id(&member.principal)?;
             let role = Role::parse(&member.role).ok_or_else(|| AccessError::BadRole {
                 principal: member.principal.clone(),
                 role: member.role.clone(),
@@ -176,9 +174,7 @@ impl Access {
         let mut connection_owners = HashMap::new();
         for connection in connections {
             if let Some(owner) = &connection.owner {
-                if !valid_principal_id(owner) {
-                    return Err(AccessError::BadPrincipal(owner.clone()));
-                }
+                check_id(owner)?;
                 connection_owners.insert((connection.connector.clone(), connection.id.clone()), owner.clone());
             }
         }
@@ -201,11 +197,6 @@ impl Access {
     /// The snapshot decisions are made from now.
     pub fn directory(&self) -> arc_swap::Guard<Arc<Directory>> {
         self.directory.load()
-    }
-
-    /// The OpenID Connect verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
     }
 
     /// Rebuilds the snapshot from the store.

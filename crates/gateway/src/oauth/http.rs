@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use oauth2::RequestTokenError;
-use sluice_egress::{AllowRule, Allowlist, SendOptions};
+use sluice_egress::SendOptions;
 
 use crate::network::Network;
 
@@ -64,9 +64,7 @@ async fn send(
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, ProviderHttpError> {
     let unusable = |reason: String| ProviderHttpError::Endpoint { url: endpoint.to_string(), reason };
-    let origin = url::Url::parse(endpoint).map_err(|e| unusable(e.to_string()))?;
-    let rule = AllowRule::for_url(&origin).map_err(|e| unusable(e.to_string()))?;
-    let policy = network.policy(&Allowlist::new(vec![rule]));
+    let policy = network.policy_for_origin(endpoint).map_err(unusable)?;
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Bytes::from(body));
     let options = SendOptions { timeout: PROVIDER_TIMEOUT, max_response_bytes: MAX_PROVIDER_ANSWER };

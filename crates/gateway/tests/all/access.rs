@@ -17,10 +17,7 @@ fn caller(principal: &str) -> Caller {
 }
 
 fn as_key(key: &str, path: &str, gateway: &TestGateway) -> http::Request<Full<Bytes>> {
-    http::Request::get(gateway.url(path))
-        .header("authorization", format!("Bearer {key}"))
-        .body(Full::default())
-        .unwrap()
+    with_bearer(bare(path, gateway), key)
 }
 
 fn bare(path: &str, gateway: &TestGateway) -> http::Request<Full<Bytes>> {

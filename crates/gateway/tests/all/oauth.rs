@@ -567,14 +567,6 @@ async fn bob_with_a_share(gateway: &TestGateway) -> String {
     access.issue_key(&admin, "bob", "tests", None).await.unwrap().key
 }
 
-fn with_key(
-    mut request: http::Request<http_body_util::Full<bytes::Bytes>>,
-    key: &str,
-) -> http::Request<http_body_util::Full<bytes::Bytes>> {
-    request.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
-    request
-}
-
 #[tokio::test]
 async fn a_redirect_without_the_browsers_cookie_is_refused_and_the_tokens_stay() {
     let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
@@ -605,7 +597,7 @@ async fn a_redirect_completed_by_another_principal_is_refused() {
     let bob = bob_with_a_share(&setup.gateway).await;
     let (started, back) = start_and_authorize(&setup.gateway).await;
     let cookie = binding_cookie(&started);
-    let refused = setup.gateway.anonymous(with_key(browser_get(&back, Some(&cookie)), &bob)).await;
+    let refused = setup.gateway.anonymous(with_bearer(browser_get(&back, Some(&cookie)), &bob)).await;
     assert_eq!((refused.status, refused.problem_type().as_str()), (400, "signin-failed"), "{}", refused.text());
     assert_eq!(token_in_use(&setup.gateway).await, before);
 }
@@ -646,14 +638,14 @@ async fn only_the_owner_starts_a_sign_in_and_only_the_owner_is_told_where() {
     let bob = bob_with_a_share(&setup.gateway).await;
     let start = setup
         .gateway
-        .request(with_key(browser_get(&setup.gateway.url("/connections/plant/main/signin"), None), &bob))
+        .request(with_bearer(browser_get(&setup.gateway.url("/connections/plant/main/signin"), None), &bob))
         .await;
     assert_eq!((start.status, start.problem_type().as_str()), (403, "forbidden"), "{}", start.text());
     assert!(start.json()["detail"].as_str().unwrap().contains("the connection's owner"), "{}", start.text());
 
     // Bob may call; the sign-in it needs is the owner's to do.
     let call =
-        setup.gateway.request(with_key(browser_get(&setup.gateway.url("/apim/plant/main/items"), None), &bob)).await;
+        setup.gateway.request(with_bearer(browser_get(&setup.gateway.url("/apim/plant/main/items"), None), &bob)).await;
     assert_eq!((call.status, call.problem_type().as_str()), (401, "signin-required"));
     let detail = call.json()["detail"].as_str().unwrap().to_string();
     assert!(!detail.contains("/signin") && detail.contains("its owner must sign it in again"), "{detail}");
@@ -680,7 +672,7 @@ async fn deleting_the_connector_removes_every_connection_and_token() {
 
     assert!(!setup.gateway.packages_dir().join("plant").exists(), "the package is gone");
     for (key, path) in [(&setup.gateway.admin_key, "/apim/plant/main/items"), (&bob, "/apim/plant/second/items")] {
-        let request = with_key(browser_get(&setup.gateway.url(path), None), key);
+        let request = with_bearer(browser_get(&setup.gateway.url(path), None), key);
         let answer = setup.gateway.request(request).await;
         assert_eq!((answer.status, answer.problem_type().as_str()), (404, "unknown-connector"), "{path}");
     }

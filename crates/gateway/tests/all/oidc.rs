@@ -131,11 +131,8 @@ async fn gateway(issuer: &Issuer, refetch_after: Duration) -> (TestGateway, Reco
 }
 
 async fn call(gateway: &TestGateway, token: &str) -> Answer {
-    let request = http::Request::get(gateway.url("/apim/shop/main/items"))
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::<Bytes>::default())
-        .unwrap();
-    gateway.anonymous(request).await
+    let request = http::Request::get(gateway.url("/apim/shop/main/items")).body(Full::<Bytes>::default()).unwrap();
+    gateway.anonymous(with_bearer(request, token)).await
 }
 
 #[tokio::test]

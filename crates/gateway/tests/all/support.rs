@@ -241,6 +241,12 @@ pub fn copy_package(source: &Path, target: &Path, backend: Option<SocketAddr>) {
     }
 }
 
+/// `request` with `Authorization: Bearer {credential}` (an API key or a token).
+pub fn with_bearer(mut request: http::Request<Full<Bytes>>, credential: &str) -> http::Request<Full<Bytes>> {
+    request.headers_mut().insert(http::header::AUTHORIZATION, format!("Bearer {credential}").parse().unwrap());
+    request
+}
+
 /// A running gateway.
 pub struct TestGateway {
     pub address: SocketAddr,
@@ -290,8 +296,7 @@ impl TestGateway {
     /// Sends `request` as the admin, unless it says who it is itself.
     pub async fn request(&self, mut request: http::Request<Full<Bytes>>) -> Answer {
         if !request.headers().contains_key(http::header::AUTHORIZATION) {
-            let value = format!("Bearer {}", self.admin_key).parse().unwrap();
-            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+            request = with_bearer(request, &self.admin_key);
         }
         self.anonymous(request).await
     }
