@@ -46,6 +46,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use sluice_gateway::access::DEFAULT_ENVIRONMENT;
 use sluice_gateway::config::{
     AccessConfig, ConnectionConfig, GatewayConfig, IssuerConfig, MemberConfig, RuntimeSettings, ValueSource,
 };
@@ -162,6 +163,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
         id: "c".into(),
         connector: connector.into(),
         owner: None,
+        environment: None,
         parameters: [("api_key".to_string(), ValueSource::Literal(API_KEY.into()))].into_iter().collect(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
@@ -192,12 +194,13 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
             }],
             members: vec![MemberConfig { principal: "bench:ops".into(), role: "admin".into() }],
         },
+        environments: Vec::new(),
         oauth: None,
         state_dir: None,
     };
     let gateway =
         Gateway::start(config, GatewayOptions { grant_loopback: true, ..Default::default() }).await.expect("gateway");
-    let (_, failed) = gateway.registry().status();
+    let (_, failed) = gateway.default_environment().registry().status();
     assert!(failed.is_empty(), "{failed:?}");
     let issued = gateway.access().bootstrap_admin("bench", "Bench", "bench").await.expect("admin key");
     CALLER_KEY.set(issued.key).expect("one gateway");
@@ -346,15 +349,16 @@ fn main() {
         let access = Arc::clone(access);
         async move {
             let caller = access.authenticate(Some(authorization.as_bytes())).await.expect("authenticates");
-            access.directory().may_call(&caller, "items-transform", "c").expect("may call");
+            let directory = access.member_directory(&caller, DEFAULT_ENVIRONMENT).expect("a member");
+            directory.may_call(&caller, "items-transform", "c").expect("may call");
             caller
         }
     };
     {
         // What authentication and the authorization decision cost a call,
         // in process: the credential checked (an API key against the
-        // snapshot; a token already verified, from the cache), then
-        // `may_call` on the snapshot.
+        // snapshot; a token already verified, from the cache), then the
+        // environment's snapshot and `may_call` on it, as a request does.
         let mut group = criterion.benchmark_group("access");
         group.bench_function("api_key", |b| b.to_async(&rt).iter(|| check(admin_key())));
         group.bench_function("oidc_cached", |b| b.to_async(&rt).iter(|| check(oidc.clone())));

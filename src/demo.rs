@@ -143,11 +143,13 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
             id: "demo".into(),
             connector: "items-transform".into(),
             owner: Some(DEMO_ADMIN.into()),
+            environment: None,
             parameters: [("api_key".to_string(), ValueSource::Literal(DEMO_API_KEY.into()))].into_iter().collect(),
         }],
         public_url: None,
         metrics_listen: None,
         access: Default::default(),
+        environments: Vec::new(),
         oauth: None,
         state_dir: None,
     };

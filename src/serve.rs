@@ -1,5 +1,5 @@
 //! `sluice serve`: the gateway of a settings file, reloading packages as
-//! they change and the environment's network settings on `SIGHUP`.
+//! they change and the environments' network settings on `SIGHUP`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,20 +41,33 @@ pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))
 }
 
-/// On SIGHUP, re-reads the settings file and applies its `[environment]`
-/// to every call from then on, without reloading connectors.
+/// On SIGHUP, re-reads the settings file and applies each environment's
+/// network settings (`[environment]` for the default one, `network` of
+/// `[[environments]]`) to every call from then on, without reloading
+/// connectors. Environments added or removed need a restart.
 fn reload_environment_on_hangup(gateway: Gateway, config_path: PathBuf) -> Result<()> {
     let mut hangups =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("listening for SIGHUP")?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
-            match GatewayConfig::load(&config_path) {
-                Ok(config) => {
-                    if let Err(error) = gateway.set_environment(config.environment) {
-                        tracing::error!(%error, "environment settings not changed");
-                    }
+            let config = match GatewayConfig::load(&config_path) {
+                Ok(config) => config,
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "environment settings not changed");
+                    continue;
                 }
-                Err(error) => tracing::error!(error = %format!("{error:#}"), "environment settings not changed"),
+            };
+            let networks = std::iter::once((sluice_gateway::access::DEFAULT_ENVIRONMENT, config.environment.clone()))
+                .chain(config.environments.iter().map(|e| (e.id.as_str(), e.network.clone())));
+            for (id, network) in networks {
+                match gateway.environment(id) {
+                    Some(environment) => {
+                        if let Err(error) = environment.set_network(network) {
+                            tracing::error!(environment = id, %error, "environment settings not changed");
+                        }
+                    }
+                    None => tracing::warn!(environment = id, "a new environment needs a restart"),
+                }
             }
         }
     });
@@ -68,15 +81,18 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     metrics_listen: Option<SocketAddr>,
 ) -> Result<()> {
-    let (ready, failed) = gateway.registry().status();
-    tracing::info!(?ready, "connectors loaded");
-    for (connector, reason) in failed {
-        tracing::error!(%connector, %reason, "connector not loaded");
-    }
-    // Without a watch (out of inotify instances, say) the gateway still
-    // serves; it only misses package changes until restarted.
-    if let Err(error) = gateway.registry().watch() {
-        tracing::error!(%error, "cannot watch the packages directory; changes to packages need a restart");
+    for environment in gateway.environments() {
+        let id = environment.id();
+        let (ready, failed) = environment.registry().status();
+        tracing::info!(environment = id, ?ready, "connectors loaded");
+        for (connector, reason) in failed {
+            tracing::error!(environment = id, %connector, %reason, "connector not loaded");
+        }
+        // Without a watch (out of inotify instances, say) the gateway still
+        // serves; it only misses package changes until restarted.
+        if let Err(error) = environment.registry().watch() {
+            tracing::error!(environment = id, %error, "cannot watch the packages directory; changes to packages need a restart");
+        }
     }
     tracing::info!(address = %listener.local_addr()?, "gateway listening");
     if let Some(address) = metrics_listen {

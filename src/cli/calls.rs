@@ -77,6 +77,7 @@ pub async fn call_all(dirs: &[PathBuf]) -> Result<Tally> {
         public_url: None,
         metrics_listen: None,
         access: Default::default(),
+        environments: Vec::new(),
         oauth: Some(OAuthConfig {
             database: Some(work.path().join("gateway.db")),
             key_file: Some(key_file),
@@ -158,7 +159,7 @@ fn dummy_connection(name: &str, package: &Package) -> ConnectionConfig {
             (parameter.clone(), ValueSource::Literal(value.into()))
         })
         .collect();
-    ConnectionConfig { id: CONNECTION.into(), connector: name.into(), owner: None, parameters }
+    ConnectionConfig { id: CONNECTION.into(), connector: name.into(), owner: None, environment: None, parameters }
 }
 
 /// A request for an operation: `1` for path parameters, `dummy` for

@@ -27,7 +27,19 @@
 //! owner = "entra:0c5b…"            # default: the environment's admins
 //! [connections.parameters]
 //! api_key = { env = "CALENDLY_API_KEY" }   # secret from the environment
+//!
+//! [[environments]]                 # beside the default one, which the above is
+//! id = "sales"                     # served under /environments/sales/
+//! name = "Sales"
+//! packages = "sales-connectors"
+//! network = { subnets = ["10.2.0.0/16"], public = false }
+//! members = [{ principal = "entra:7f1e…", role = "admin" }]
 //! ```
+//!
+//! The top-level `packages`, `[environment]`, `[access] members` and
+//! `[[connections]]` make the default environment, so a file without
+//! `[[environments]]` is a single-environment gateway. A connection of
+//! another environment names it (`environment = "sales"`).
 //!
 //! What can be typed without reading anything else is typed as the file is
 //! parsed (the environment's subnets, URLs, durations, dates); what names
@@ -78,6 +90,9 @@ pub struct GatewayConfig {
     /// Who may call: OpenID Connect issuers, and members seeded at start.
     #[serde(default)]
     pub access: AccessConfig,
+    /// Environments beside the default one. Default: none.
+    #[serde(default)]
+    pub environments: Vec<EnvironmentConfig>,
     /// OAuth 2.0 sign-in and credential storage. When the section is present
     /// it must be usable (its key loads), or the gateway does not start;
     /// when absent, sign-in works if `SLUICE_SECRET_KEY` holds a key.
@@ -228,6 +243,28 @@ fn default_jwks_refetch_after() -> std::time::Duration {
     std::time::Duration::from_secs(60)
 }
 
+/// An environment beside the default one: its own connectors, network,
+/// members, connections and tokens, served under `/environments/{id}/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// The id in URLs: 1 to 64 lowercase letters, digits, `-` or `_`; not
+    /// `default`, which the top-level settings are.
+    pub id: String,
+    /// The name people read. Default: the id.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its directory of connector packages, relative to the settings file.
+    pub packages: PathBuf,
+    /// Its network settings, as `[environment]` is the default one's.
+    /// Default: no subnet, public.
+    #[serde(default)]
+    pub network: Environment,
+    /// Members whose role the settings file sets at every start.
+    #[serde(default)]
+    pub members: Vec<MemberConfig>,
+}
+
 /// A member the settings file gives a role.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +372,9 @@ pub struct ConnectionConfig {
     /// admins may use it until they share it.
     #[serde(default)]
     pub owner: Option<String>,
+    /// The environment it belongs to. Default: the default environment.
+    #[serde(default)]
+    pub environment: Option<String>,
     /// Parameter values by name.
     #[serde(default)]
     pub parameters: IndexMap<String, ValueSource>,
@@ -373,6 +413,46 @@ pub enum ConfigError {
         #[source]
         source: toml::de::Error,
     },
+    /// The environments do not fit together.
+    #[error("settings file {path}: {source}")]
+    Environments {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: EnvironmentsError,
+    },
+}
+
+/// `[[environments]]`, or a connection's `environment`, is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvironmentsError {
+    /// An id that cannot be one.
+    #[error("environment id `{0}`: use 1 to 64 lowercase letters, digits, `-` or `_`")]
+    BadId(String),
+    /// `default` names the top-level settings.
+    #[error("environment id `default` is the top-level settings; give this environment another id")]
+    Default,
+    /// Two environments share an id.
+    #[error("environment `{0}` is declared twice")]
+    Duplicate(String),
+    /// A connection names an environment that is not declared.
+    #[error("connection `{connection}` names environment `{environment}`, which no [[environments]] declares")]
+    UnknownEnvironment {
+        /// The connection.
+        connection: String,
+        /// The environment it names.
+        environment: String,
+    },
+}
+
+/// Checks an environment id: 1 to 64 lowercase ASCII letters, digits, `-`
+/// or `_` (it is a URL path segment and a metrics label).
+pub fn valid_environment_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
 }
 
 /// A value reads an environment variable that is not set.
@@ -406,6 +486,11 @@ impl GatewayConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.packages = base.join(&config.packages);
         config.environment = config.environment.with_private_roots_under(base);
+        for environment in &mut config.environments {
+            environment.packages = base.join(&environment.packages);
+            environment.network = environment.network.clone().with_private_roots_under(base);
+        }
+        config.check_environments().map_err(|source| ConfigError::Environments { path: path.to_path_buf(), source })?;
         if let Some(dir) = &config.runtime.cache_dir {
             config.runtime.cache_dir = Some(base.join(dir));
         }
@@ -422,9 +507,81 @@ impl GatewayConfig {
     }
 }
 
+impl GatewayConfig {
+    /// Checks that the environments' ids are usable and distinct, and that
+    /// every connection names one of them. [`crate::Gateway::start`] checks
+    /// it too, for settings built in code.
+    pub fn check_environments(&self) -> Result<(), EnvironmentsError> {
+        let mut seen = std::collections::HashSet::new();
+        for environment in &self.environments {
+            let id = environment.id.as_str();
+            if id == crate::access::DEFAULT_ENVIRONMENT {
+                return Err(EnvironmentsError::Default);
+            }
+            if !valid_environment_id(id) {
+                return Err(EnvironmentsError::BadId(id.to_string()));
+            }
+            if !seen.insert(id) {
+                return Err(EnvironmentsError::Duplicate(id.to_string()));
+            }
+        }
+        for connection in &self.connections {
+            if let Some(environment) = &connection.environment
+                && environment != crate::access::DEFAULT_ENVIRONMENT
+                && !seen.contains(environment.as_str())
+            {
+                return Err(EnvironmentsError::UnknownEnvironment {
+                    connection: connection.id.clone(),
+                    environment: environment.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The connections of `environment`.
+    pub fn connections_of<'a>(&'a self, environment: &'a str) -> impl Iterator<Item = &'a ConnectionConfig> + 'a {
+        self.connections
+            .iter()
+            .filter(move |c| c.environment.as_deref().unwrap_or(crate::access::DEFAULT_ENVIRONMENT) == environment)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn environments_are_checked_as_the_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluice.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            GatewayConfig::load(&path)
+        };
+        let config = load(
+            "packages = \"p\"\n[[environments]]\nid = \"sales\"\npackages = \"s\"\nnetwork = { subnets = [\"10.2.0.0/16\"], public = false }\n\
+             [[connections]]\nid = \"main\"\nconnector = \"Shop\"\nenvironment = \"sales\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.environments[0].packages, dir.path().join("s"));
+        assert!(!config.environments[0].network.public_allowed());
+        assert_eq!(config.connections_of("sales").count(), 1);
+        assert_eq!(config.connections_of("default").count(), 0);
+        for (text, expected) in [
+            ("[[environments]]\nid = \"default\"\npackages = \"s\"\n", "top-level settings"),
+            ("[[environments]]\nid = \"Sales\"\npackages = \"s\"\n", "environment id `Sales`"),
+            (
+                "[[environments]]\nid = \"a\"\npackages = \"s\"\n[[environments]]\nid = \"a\"\npackages = \"t\"\n",
+                "declared twice",
+            ),
+            ("[[connections]]\nid = \"main\"\nconnector = \"Shop\"\nenvironment = \"hr\"\n", "environment `hr`"),
+        ] {
+            let error = load(&format!("packages = \"p\"\n{text}")).unwrap_err();
+            assert!(matches!(error, ConfigError::Environments { .. }), "{error}");
+            assert!(error.to_string().contains(expected), "{error}");
+        }
+    }
 
     #[test]
     fn settings_parse_with_env_and_literal_values() {

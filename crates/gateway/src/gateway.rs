@@ -1,19 +1,21 @@
-//! The gateway's parts, built once at start: the runtime, the network, the
-//! registry of connectors, OAuth, the metrics and the request limits. Each
-//! part is shared (`Arc`), so the gateway is cheap to clone, and a handler
-//! takes only the parts it uses (axum's `FromRef`).
+//! The gateway's parts, built once at start: the runtime, the environments
+//! (each with its registry of connectors, network and OAuth), access, the
+//! metrics and the request limits. Each part is shared (`Arc`), so the
+//! gateway is cheap to clone, and a handler takes only the parts it uses.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sluice_egress::{EgressClient, Environment};
+use sluice_egress::EgressClient;
 use sluice_runtime::{Runtime, RuntimeConfig};
 
-use crate::access::{Access, AccessError};
-use crate::config::{GatewayConfig, RequestLimits};
+use crate::access::{Access, AccessError, DEFAULT_ENVIRONMENT, EnvironmentSeed};
+use crate::config::{EnvironmentsError, GatewayConfig, RequestLimits};
+use crate::environment::Environment;
 use crate::metrics::Metrics;
 use crate::network::Network;
-use crate::oauth::{OAuth, OAuthError, OAuthSettings, OAuthUnavailable};
+use crate::oauth::{OAuth, OAuthSettings, OAuthUnavailable};
 use crate::registry::{Loader, Registry};
 use crate::store::Vault;
 use crate::store::key::{KeySource, SecretKey};
@@ -38,7 +40,10 @@ pub enum StartError {
     /// The runtime could not be built.
     #[error(transparent)]
     Runtime(#[from] sluice_runtime::RuntimeError),
-    /// The packages directory cannot be read.
+    /// The environments do not fit together.
+    #[error(transparent)]
+    Environments(#[from] EnvironmentsError),
+    /// A packages directory cannot be read.
     #[error("cannot read the packages directory {path}")]
     Packages {
         /// The directory.
@@ -50,9 +55,15 @@ pub enum StartError {
     /// The `[oauth]` section is broken.
     #[error("[oauth]: {0}")]
     OAuth(#[source] OAuthUnavailable),
-    /// The environment's private root certificates do not load.
-    #[error("[environment]: {0}")]
-    PrivateRoots(#[from] sluice_egress::RootsError),
+    /// An environment's private root certificates do not load.
+    #[error("environment `{environment}`: {source}")]
+    PrivateRoots {
+        /// The environment.
+        environment: String,
+        /// Why.
+        #[source]
+        source: sluice_egress::RootsError,
+    },
     /// The store does not open.
     #[error("the gateway's database: {0}")]
     Store(#[source] crate::store::StoreError),
@@ -64,11 +75,10 @@ pub enum StartError {
 /// The gateway.
 #[derive(Debug, Clone)]
 pub struct Gateway {
-    registry: Arc<Registry>,
-    network: Arc<Network>,
+    /// Every environment by id, the default one included.
+    environments: Arc<HashMap<String, Arc<Environment>>>,
+    default: Arc<Environment>,
     metrics: Arc<Metrics>,
-    /// OAuth sign-in and tokens; the reason when it is not available.
-    oauth: Arc<Result<OAuth, Arc<OAuthUnavailable>>>,
     access: Arc<Access>,
     limits: RequestLimits,
     /// The host (and port) requests must name when `public_url` is set:
@@ -77,10 +87,22 @@ pub struct Gateway {
     public_url: Option<url::Url>,
 }
 
+/// What one environment is made from: the default one from the top-level
+/// settings, the others from `[[environments]]`.
+struct Plan<'a> {
+    id: &'a str,
+    display_name: String,
+    packages: &'a std::path::Path,
+    network: &'a sluice_egress::Environment,
+    members: &'a [crate::config::MemberConfig],
+    connections: Vec<crate::config::ConnectionConfig>,
+}
+
 impl Gateway {
-    /// Builds the gateway and loads every package. A broken `[oauth]`
-    /// section fails here, with the reason.
+    /// Builds the gateway and loads every environment's packages. A broken
+    /// `[oauth]` section fails here, with the reason.
     pub async fn start(config: GatewayConfig, options: GatewayOptions) -> Result<Self, StartError> {
+        config.check_environments()?;
         let runtime = Runtime::new(RuntimeConfig {
             max_concurrent_calls: config.runtime.max_concurrent_calls,
             max_calls_per_connector: config.runtime.max_calls_per_connector,
@@ -89,16 +111,11 @@ impl Gateway {
             cache_dir: config.runtime.cache_dir.clone(),
             ..RuntimeConfig::default()
         })?;
-        if let Err(source) = std::fs::read_dir(&config.packages) {
-            return Err(StartError::Packages { path: config.packages.clone(), source });
-        }
         let mut client = EgressClient::builder().connect_timeout(config.requests.connect_timeout);
         if let Some(resolver) = options.resolver {
             client = client.resolver(resolver);
         }
         let client = client.build();
-        let environment = config.environment.clone().load_private_roots()?;
-        let network = Arc::new(Network::new(client, environment, options.grant_loopback));
         let database = config
             .oauth
             .as_ref()
@@ -115,8 +132,8 @@ impl Gateway {
             Ok(key) => (Ok(key.clone()), Some(key)),
             Err(reason) => (Err(reason), None),
         };
-        let oauth = match open_oauth(&config, &network, Arc::clone(&store), oauth_key) {
-            Ok(oauth) => Ok(oauth),
+        let oauth = match oauth_parts(&config, oauth_key) {
+            Ok(parts) => Ok(parts),
             Err(reason) if config.oauth.is_some() => return Err(StartError::OAuth(reason)),
             Err(reason) => {
                 tracing::info!(%reason, "OAuth sign-in unavailable");
@@ -124,23 +141,92 @@ impl Gateway {
             }
         };
         let metrics = Arc::new(Metrics::default());
-        let loader = Loader::new(runtime, config.connections.clone());
-        let registry = Arc::new(Registry::new(config.packages.clone(), loader, Arc::clone(&metrics)));
-        registry.reload().await;
-        let access =
-            Access::open(store, Arc::clone(&registry), Arc::clone(&network), &config.access, &config.connections, key)
-                .await?;
+
+        let mut plans = vec![Plan {
+            id: DEFAULT_ENVIRONMENT,
+            display_name: "Default".into(),
+            packages: &config.packages,
+            network: &config.environment,
+            members: &config.access.members,
+            connections: config.connections_of(DEFAULT_ENVIRONMENT).cloned().collect(),
+        }];
+        for environment in &config.environments {
+            plans.push(Plan {
+                id: &environment.id,
+                display_name: environment.name.clone().unwrap_or_else(|| environment.id.clone()),
+                packages: &environment.packages,
+                network: &environment.network,
+                members: &environment.members,
+                connections: config.connections_of(&environment.id).cloned().collect(),
+            });
+        }
+        let mut environments = HashMap::new();
+        for plan in &plans {
+            if let Err(source) = std::fs::read_dir(plan.packages) {
+                return Err(StartError::Packages { path: plan.packages.to_path_buf(), source });
+            }
+            let settings = plan
+                .network
+                .clone()
+                .load_private_roots()
+                .map_err(|source| StartError::PrivateRoots { environment: plan.id.to_string(), source })?;
+            let network = Arc::new(Network::new(client.clone(), settings, options.grant_loopback));
+            let oauth = match &oauth {
+                Ok((settings, key, public_url)) => Ok(OAuth::new(
+                    Vault::new(Arc::clone(&store) as _, key.clone(), plan.id),
+                    Arc::clone(&network),
+                    settings.clone(),
+                    public_url.clone(),
+                    Environment::prefix_of(plan.id),
+                )),
+                Err(reason) => Err(Arc::clone(reason)),
+            };
+            let loader = Loader::new(runtime.clone(), plan.connections.clone());
+            let registry = Arc::new(Registry::new(plan.id, plan.packages.to_path_buf(), loader, Arc::clone(&metrics)));
+            registry.reload().await;
+            let environment = Environment::new(plan.id, plan.display_name.clone(), registry, network, oauth);
+            environments.insert(plan.id.to_string(), Arc::new(environment));
+        }
+        let default = Arc::clone(&environments[DEFAULT_ENVIRONMENT]);
+        let seeds: Vec<EnvironmentSeed<'_>> = plans
+            .iter()
+            .map(|plan| EnvironmentSeed {
+                id: plan.id,
+                display_name: &plan.display_name,
+                registry: environments[plan.id].registry(),
+                members: plan.members,
+                connections: &plan.connections,
+            })
+            .collect();
+        // Issuers' keys are fetched under the default environment's network.
+        let access = Access::open(store, Arc::clone(default.network()), &config.access.issuers, &seeds, key).await?;
         let public_host = config.public_url.as_ref().and_then(authorities);
         Ok(Self {
-            registry,
-            network,
+            environments: Arc::new(environments),
+            default,
             metrics,
-            oauth: Arc::new(oauth),
             access: Arc::new(access),
             limits: config.requests,
             public_host,
             public_url: config.public_url.clone(),
         })
+    }
+
+    /// The environment with this id, if there is one.
+    pub fn environment(&self, id: &str) -> Option<&Arc<Environment>> {
+        self.environments.get(id)
+    }
+
+    /// The default environment, which a single-environment settings file is.
+    pub fn default_environment(&self) -> &Arc<Environment> {
+        &self.default
+    }
+
+    /// Every environment, the default one first, then by id.
+    pub fn environments(&self) -> Vec<&Arc<Environment>> {
+        let mut all: Vec<&Arc<Environment>> = self.environments.values().collect();
+        all.sort_by_key(|e| (e.id() != DEFAULT_ENVIRONMENT, e.id().to_string()));
+        all
     }
 
     /// Who may do what: authentication, the snapshot, shares.
@@ -168,16 +254,6 @@ impl Gateway {
         }
     }
 
-    /// The registry of connectors.
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
-    }
-
-    /// The egress client and the environment's network.
-    pub fn network(&self) -> &Arc<Network> {
-        &self.network
-    }
-
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -186,22 +262,6 @@ impl Gateway {
     /// The limits on incoming requests.
     pub fn request_limits(&self) -> &RequestLimits {
         &self.limits
-    }
-
-    /// The OAuth service, or why it is unavailable.
-    pub fn oauth(&self) -> Result<&OAuth, OAuthError> {
-        self.oauth.as_ref().as_ref().map_err(|reason| OAuthError::Unavailable(Arc::clone(reason)))
-    }
-
-    /// Applies new environment network settings (with their private root
-    /// certificates, loaded now) to every call that starts from now on;
-    /// connectors need no reload. Settings whose roots do not load change
-    /// nothing.
-    pub fn set_environment(&self, environment: Environment) -> Result<(), sluice_egress::RootsError> {
-        let environment = environment.load_private_roots()?;
-        tracing::info!(subnets = ?environment.subnets(), public = environment.public_allowed(), private_roots = environment.private_roots().len(), "environment network settings changed");
-        self.network.set_environment(environment);
-        Ok(())
     }
 }
 
@@ -221,13 +281,13 @@ fn load_key(config: &GatewayConfig) -> Result<SecretKey, OAuthUnavailable> {
     }
 }
 
-/// The OAuth service over the store, with the key when there is one.
-fn open_oauth(
+/// What every environment's OAuth service is made from: the settings with
+/// their secrets resolved, the key, and the public URL redirect URIs start
+/// with; or why OAuth is unavailable.
+fn oauth_parts(
     config: &GatewayConfig,
-    network: &Arc<Network>,
-    store: Arc<SqliteStore>,
     key: Result<SecretKey, OAuthUnavailable>,
-) -> Result<OAuth, OAuthUnavailable> {
+) -> Result<(OAuthSettings, SecretKey, url::Url), OAuthUnavailable> {
     let defaults = crate::config::OAuthConfig::default();
     let oauth = config.oauth.as_ref().unwrap_or(&defaults);
     let key = key?;
@@ -236,7 +296,7 @@ fn open_oauth(
         Some(url) => url.clone(),
         None => url::Url::parse(&format!("http://{}", config.listen)).map_err(OAuthUnavailable::PublicUrl)?,
     };
-    Ok(OAuth::new(Vault::new(store, key), Arc::clone(network), settings, public_url))
+    Ok((settings, key, public_url))
 }
 
 /// A URL's `host[:port]` as a `Host` header names it (the port only when

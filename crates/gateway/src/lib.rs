@@ -11,7 +11,9 @@
 //! let config = GatewayConfig::load(std::path::Path::new("sluice.toml"))?;
 //! let listen = config.listen;
 //! let gateway = Gateway::start(config, GatewayOptions::default()).await?;
-//! gateway.registry().watch()?;
+//! for environment in gateway.environments() {
+//!     environment.registry().watch()?;
+//! }
 //! let listener = tokio::net::TcpListener::bind(listen).await?;
 //! sluice_gateway::server::serve_gateway(listener, gateway, std::future::pending()).await?;
 //! # Ok(())
@@ -23,6 +25,7 @@
 pub mod access;
 pub mod audit;
 pub mod config;
+pub mod environment;
 mod gateway;
 mod kinds;
 pub mod metrics;

@@ -4,7 +4,8 @@
 //! writes them as given), and only names the gateway knows become labels:
 //! a request for a connector that does not exist is counted under
 //! `unknown`, so that clients can neither add series at will nor write into
-//! the exposition.
+//! the exposition. Every series of a connector carries its environment
+//! first, since connector ids are only unique inside one.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,35 +28,42 @@ pub fn label(value: &str) -> String {
 
 impl RequestLabels {
     /// The labels of an answered request.
-    pub fn new(connector: &str, operation: &str, status: u16) -> Self {
-        Self { connector: label(connector), operation: label(operation), status }
+    pub fn new(environment: &str, connector: &str, operation: &str, status: u16) -> Self {
+        Self { environment: label(environment), connector: label(connector), operation: label(operation), status }
     }
 }
 
 impl OperationLabels {
     /// The labels of an operation.
-    pub fn new(connector: &str, operation: &str) -> Self {
-        Self { connector: label(connector), operation: label(operation) }
+    pub fn new(environment: &str, connector: &str, operation: &str) -> Self {
+        Self { environment: label(environment), connector: label(connector), operation: label(operation) }
     }
 }
 
 impl KindLabels {
     /// The labels of a stop or a denial.
-    pub fn new(connector: &str, operation: &str, kind: &str) -> Self {
-        Self { connector: label(connector), operation: label(operation), kind: label(kind) }
+    pub fn new(environment: &str, connector: &str, operation: &str, kind: &str) -> Self {
+        Self {
+            environment: label(environment),
+            connector: label(connector),
+            operation: label(operation),
+            kind: label(kind),
+        }
     }
 }
 
 impl ConnectorLabels {
     /// The labels of a connector.
-    pub fn new(connector: &str) -> Self {
-        Self { connector: label(connector) }
+    pub fn new(environment: &str, connector: &str) -> Self {
+        Self { environment: label(environment), connector: label(connector) }
     }
 }
 
 /// Labels of a request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// The environment id.
+    pub environment: String,
     /// The connector id.
     pub connector: String,
     /// The operation id (empty when none matched).
@@ -67,6 +75,8 @@ pub struct RequestLabels {
 /// Labels of an operation.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
+    /// The environment id.
+    pub environment: String,
     /// The connector id.
     pub connector: String,
     /// The operation id.
@@ -76,6 +86,8 @@ pub struct OperationLabels {
 /// Labels of a connector.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConnectorLabels {
+    /// The environment id.
+    pub environment: String,
     /// The connector id.
     pub connector: String,
 }
@@ -90,6 +102,8 @@ pub struct CredentialLabels {
 /// Labels of a sandbox stop or a denial.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
+    /// The environment id.
+    pub environment: String,
     /// The connector id.
     pub connector: String,
     /// The operation id.
@@ -195,7 +209,7 @@ mod tests {
     #[test]
     fn label_values_cannot_write_into_the_exposition() {
         let metrics = Metrics::default();
-        metrics.requests.get_or_create(&RequestLabels::new("x\"} 1\nfake{a=\"", "op", 404)).inc();
+        metrics.requests.get_or_create(&RequestLabels::new("default", "x\"} 1\nfake{a=\"", "op", 404)).inc();
         let text = metrics.render();
         assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
         assert!(text.contains(r#"connector="x\"} 1\nfake{a=\"""#), "{text}");
@@ -204,11 +218,17 @@ mod tests {
     #[test]
     fn rendered_metrics_carry_labels() {
         let metrics = Metrics::default();
-        let labels = OperationLabels::new("c", "Op");
+        let labels = OperationLabels::new("sales", "c", "Op");
         metrics.code_invocations.get_or_create(&labels).inc();
         metrics.fuel_consumed.get_or_create(&labels).inc_by(42);
         let text = metrics.render();
-        assert!(text.contains(r#"sluice_code_invocations_total{connector="c",operation="Op"} 1"#), "{text}");
-        assert!(text.contains(r#"sluice_fuel_consumed_total{connector="c",operation="Op"} 42"#), "{text}");
+        assert!(
+            text.contains(r#"sluice_code_invocations_total{environment="sales",connector="c",operation="Op"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sluice_fuel_consumed_total{environment="sales",connector="c",operation="Op"} 42"#),
+            "{text}"
+        );
     }
 }

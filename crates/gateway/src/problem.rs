@@ -217,6 +217,7 @@ const UNKNOWN_CONNECTION: Classified = (StatusCode::NOT_FOUND, "unknown-connecti
 fn classify_denied(denied: &Denied) -> Classified {
     match denied {
         // What the caller may not see answers exactly as what is missing.
+        Denied::NoEnvironment { .. } => (StatusCode::NOT_FOUND, "unknown-environment", "Unknown environment"),
         Denied::NoConnector { .. } => UNKNOWN_CONNECTOR,
         Denied::NoConnection { .. } => UNKNOWN_CONNECTION,
         Denied::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),

@@ -4,8 +4,10 @@
 //!
 //! - [`keys`]: the gateway's API keys (issued, hashed, compared in constant time);
 //! - [`oidc`]: bearer tokens of configured issuers, checked against their JWKS;
-//! - [`Directory`]: the in-memory snapshot every decision is made from, so
-//!   that no call of an operation reads the database;
+//! - [`People`] and [`Directory`]: the in-memory snapshot every decision is
+//!   made from (the gateway's principals, groups and keys; each
+//!   environment's members, owners and shares), so that no call of an
+//!   operation reads the database;
 //! - [`Access`]: the service that authenticates callers, decides, and
 //!   changes roles, keys and shares (each change refreshes the snapshot).
 //!
@@ -22,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-pub use service::{Access, AccessError, IssuedKey, PrincipalKind, Unauthenticated};
+pub use service::{Access, AccessError, EnvironmentSeed, IssuedKey, PrincipalKind, Unauthenticated};
 
 /// The default environment, which a single-environment settings file is.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
@@ -129,6 +131,13 @@ pub struct Caller {
 /// A decision against the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
+    /// The environment does not exist, or the caller is not one of its
+    /// members: worded the same either way.
+    #[error("no environment `{environment}`")]
+    NoEnvironment {
+        /// The environment id as the caller named it.
+        environment: String,
+    },
     /// The caller may not see the connector: worded as when it is missing.
     #[error("no connector `{connector}` is loaded")]
     NoConnector {
@@ -172,95 +181,43 @@ pub struct StoredConnection {
     pub values: Result<indexmap::IndexMap<String, sluice_package::Secret>, String>,
 }
 
-/// The in-memory snapshot of one environment's members, keys and shares.
-/// It is replaced whole when anything changes; decisions read it without
-/// a lock or a database.
+/// The gateway-wide part of the snapshot: its own principals and groups,
+/// and its API keys. Every environment's [`Directory`] shares it.
 #[derive(Debug, Default)]
-pub struct Directory {
-    roles: HashMap<Arc<str>, Role>,
-    /// A member's groups among the gateway's own.
+pub struct People {
+    /// A principal's groups among the gateway's own.
     groups_of: HashMap<Arc<str>, Vec<Arc<str>>>,
     display_names: HashMap<Arc<str>, String>,
     groups: HashSet<Arc<str>>,
     keys: HashMap<String, keys::StoredKey>,
-    connector_owners: HashMap<String, Arc<str>>,
-    connector_shares: HashMap<String, Vec<(Arc<str>, Right)>>,
-    /// Owners of connections, from the settings file.
-    connection_owners: HashMap<(String, String), Arc<str>>,
-    connection_shares: HashMap<(String, String), Vec<Arc<str>>>,
-    /// Connections made through the gateway.
-    stored: HashMap<(String, String), Arc<StoredConnection>>,
 }
 
-impl Directory {
-    /// Builds the snapshot from the store's rows, the owners the settings
-    /// file gives its connections (`(connector, connection) → owner`), and
-    /// the connections made through the gateway, opened. Rows the schema
-    /// would not hold (an unknown role) are skipped and logged.
-    pub fn build(
-        rows: crate::store::AccessRows,
-        connection_owners: &HashMap<(String, String), String>,
-        stored: Vec<((String, String), StoredConnection)>,
-    ) -> Self {
-        let mut names: HashMap<String, Arc<str>> = HashMap::new();
-        let mut intern = |id: &str| Arc::clone(names.entry(id.to_string()).or_insert_with(|| Arc::from(id)));
-        let mut directory = Directory::default();
+impl People {
+    /// Builds the gateway-wide snapshot from the store's rows. Rows the
+    /// schema would not hold (an unreadable key hash) are skipped and logged.
+    pub fn build(rows: crate::store::PeopleRows) -> Self {
+        let mut names = Interner::default();
+        let mut people = People::default();
         for principal in rows.principals {
-            let id = intern(&principal.id);
+            let id = names.get(&principal.id);
             if principal.kind == "group" {
-                directory.groups.insert(Arc::clone(&id));
+                people.groups.insert(Arc::clone(&id));
             }
-            directory.display_names.insert(id, principal.display_name);
+            people.display_names.insert(id, principal.display_name);
         }
         for (group, member) in rows.group_members {
-            let (group, member) = (intern(&group), intern(&member));
-            directory.groups_of.entry(member).or_default().push(group);
-        }
-        for (principal, role) in rows.memberships {
-            match Role::parse(&role) {
-                Some(role) => {
-                    directory.roles.insert(intern(&principal), role);
-                }
-                None => tracing::error!(%principal, %role, "membership with an unknown role skipped"),
-            }
+            let (group, member) = (names.get(&group), names.get(&member));
+            people.groups_of.entry(member).or_default().push(group);
         }
         for key in rows.api_keys {
             match keys::StoredKey::from_row(&key) {
                 Some(stored) => {
-                    directory.keys.insert(key.id, stored);
+                    people.keys.insert(key.id, stored);
                 }
                 None => tracing::error!(key = %key.id, "API key with an unreadable hash skipped"),
             }
         }
-        for (connector, owner) in rows.connector_owners {
-            directory.connector_owners.insert(connector, intern(&owner));
-        }
-        for (connector, principal, access) in rows.connector_shares {
-            match Right::parse(&access) {
-                Some(right) => {
-                    directory.connector_shares.entry(connector).or_default().push((intern(&principal), right))
-                }
-                None => {
-                    tracing::error!(%connector, %principal, %access, "connector share with an unknown right skipped")
-                }
-            }
-        }
-        for ((connector, connection), owner) in connection_owners {
-            directory.connection_owners.insert((connector.clone(), connection.clone()), intern(owner));
-        }
-        for (key, connection) in stored {
-            directory.connection_owners.insert(key.clone(), intern(&connection.owner));
-            directory.stored.insert(key, Arc::new(connection));
-        }
-        for (connector, connection, principal) in rows.connection_shares {
-            directory.connection_shares.entry((connector, connection)).or_default().push(intern(&principal));
-        }
-        directory
-    }
-
-    /// A connection made through the gateway.
-    pub fn stored_connection(&self, connector: &str, connection: &str) -> Option<&Arc<StoredConnection>> {
-        self.stored.get(&(connector.to_string(), connection.to_string()))
+        people
     }
 
     /// The stored key with this id.
@@ -287,6 +244,95 @@ impl Directory {
             .flatten()
             .map(|g| &**g);
         own.chain(local)
+    }
+}
+
+/// One `Arc<str>` per distinct id, so that a snapshot holds each id once.
+#[derive(Default)]
+struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, id: &str) -> Arc<str> {
+        Arc::clone(self.0.entry(id.to_string()).or_insert_with(|| Arc::from(id)))
+    }
+}
+
+/// The in-memory snapshot of one environment: its members, and the owners
+/// and shares of its connectors and connections, over the gateway-wide
+/// [`People`]. It is replaced whole when anything changes; decisions read
+/// it without a lock or a database.
+#[derive(Debug, Default)]
+pub struct Directory {
+    people: Arc<People>,
+    roles: HashMap<Arc<str>, Role>,
+    connector_owners: HashMap<String, Arc<str>>,
+    connector_shares: HashMap<String, Vec<(Arc<str>, Right)>>,
+    /// Owners of connections, from the settings file.
+    connection_owners: HashMap<(String, String), Arc<str>>,
+    connection_shares: HashMap<(String, String), Vec<Arc<str>>>,
+    /// Connections made through the gateway.
+    stored: HashMap<(String, String), Arc<StoredConnection>>,
+}
+
+impl Directory {
+    /// Builds an environment's snapshot from its rows, the owners the
+    /// settings file gives its connections (`(connector, connection) →
+    /// owner`), and the connections made through the gateway, opened. Rows
+    /// the schema would not hold (an unknown role) are skipped and logged.
+    pub fn build(
+        people: Arc<People>,
+        rows: crate::store::EnvironmentRows,
+        connection_owners: &HashMap<(String, String), String>,
+        stored: Vec<((String, String), StoredConnection)>,
+    ) -> Self {
+        let mut names = Interner::default();
+        let mut directory = Directory { people, ..Directory::default() };
+        for (principal, role) in rows.memberships {
+            match Role::parse(&role) {
+                Some(role) => {
+                    directory.roles.insert(names.get(&principal), role);
+                }
+                None => tracing::error!(%principal, %role, "membership with an unknown role skipped"),
+            }
+        }
+        for (connector, owner) in rows.connector_owners {
+            directory.connector_owners.insert(connector, names.get(&owner));
+        }
+        for (connector, principal, access) in rows.connector_shares {
+            match Right::parse(&access) {
+                Some(right) => {
+                    directory.connector_shares.entry(connector).or_default().push((names.get(&principal), right))
+                }
+                None => {
+                    tracing::error!(%connector, %principal, %access, "connector share with an unknown right skipped")
+                }
+            }
+        }
+        for ((connector, connection), owner) in connection_owners {
+            directory.connection_owners.insert((connector.clone(), connection.clone()), names.get(owner));
+        }
+        for (key, connection) in stored {
+            directory.connection_owners.insert(key.clone(), names.get(&connection.owner));
+            directory.stored.insert(key, Arc::new(connection));
+        }
+        for (connector, connection, principal) in rows.connection_shares {
+            directory.connection_shares.entry((connector, connection)).or_default().push(names.get(&principal));
+        }
+        directory
+    }
+
+    /// The gateway-wide part of the snapshot.
+    pub fn people(&self) -> &People {
+        &self.people
+    }
+
+    /// A connection made through the gateway.
+    pub fn stored_connection(&self, connector: &str, connection: &str) -> Option<&Arc<StoredConnection>> {
+        self.stored.get(&(connector.to_string(), connection.to_string()))
+    }
+
+    fn subjects<'a>(&'a self, caller: &'a Caller) -> impl Iterator<Item = &'a str> + 'a {
+        self.people.subjects(caller)
     }
 
     /// The caller's role in the environment: the highest of its own and its
@@ -398,7 +444,7 @@ pub fn valid_principal_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccessRows, PrincipalRow};
+    use crate::store::{EnvironmentRows, PeopleRows, PrincipalRow};
 
     fn caller(id: &str, groups: &[&str]) -> Caller {
         Caller {
@@ -410,9 +456,12 @@ mod tests {
 
     fn directory() -> Directory {
         let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
-        let rows = AccessRows {
+        let people = People::build(PeopleRows {
             principals: vec![PrincipalRow { id: "sales".into(), kind: "group".into(), display_name: "Sales".into() }],
             group_members: vec![pair("sales", "bob")],
+            ..PeopleRows::default()
+        });
+        let rows = EnvironmentRows {
             memberships: vec![
                 pair("root", "admin"),
                 pair("alice", "maker"),
@@ -426,10 +475,10 @@ mod tests {
                 ("Shop".into(), "entra:staff".into(), "can-edit".into()),
             ],
             connection_shares: vec![("Shop".into(), "main".into(), "sales".into())],
-            ..AccessRows::default()
+            ..EnvironmentRows::default()
         };
         let owners = [(("Shop".to_string(), "main".to_string()), "alice".to_string())].into_iter().collect();
-        Directory::build(rows, &owners, Vec::new())
+        Directory::build(Arc::new(people), rows, &owners, Vec::new())
     }
 
     #[test]
@@ -462,11 +511,11 @@ mod tests {
 
     #[test]
     fn a_non_member_sees_nothing_even_when_shared_with() {
-        let rows = AccessRows {
+        let rows = EnvironmentRows {
             connector_shares: vec![("Shop".into(), "eve".into(), "can-edit".into())],
-            ..AccessRows::default()
+            ..EnvironmentRows::default()
         };
-        let directory = Directory::build(rows, &HashMap::new(), Vec::new());
+        let directory = Directory::build(Arc::default(), rows, &HashMap::new(), Vec::new());
         assert_eq!(directory.connector_right(&caller("eve", &[]), "Shop"), None);
     }
 

@@ -11,10 +11,10 @@ use arc_swap::ArcSwap;
 use super::keys::{self, KeyRejected};
 use super::oidc::{IssuerConfigError, TokenRejected, Verifier};
 use super::{
-    Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, Right, Role, StoredConnection, valid_connection_id,
-    valid_principal_id,
+    Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, People, Right, Role, StoredConnection,
+    valid_connection_id, valid_principal_id,
 };
-use crate::config::{AccessConfig, ConnectionConfig};
+use crate::config::{ConnectionConfig, IssuerConfig, MemberConfig};
 use crate::network::Network;
 use crate::registry::{ConnectionRefused, ConnectionState, LoadedConnector, Registry};
 use crate::store::key::SecretKey;
@@ -38,8 +38,10 @@ pub enum AccessError {
     #[error("`{0}` is not a principal id: 1 to 256 printable characters, no spaces")]
     BadPrincipal(String),
     /// A member of the settings file has a role that is not one.
-    #[error("[access] member `{principal}`: role `{role}` is not admin, maker or user")]
+    #[error("environment `{environment}`: member `{principal}`: role `{role}` is not admin, maker or user")]
     BadRole {
+        /// The environment.
+        environment: String,
         /// The member.
         principal: String,
         /// The role given.
@@ -132,89 +134,141 @@ impl std::fmt::Debug for IssuedKey {
     }
 }
 
-/// The access service of the environment.
+/// What the access service keeps of one environment besides its snapshot.
 #[derive(Debug)]
-pub struct Access {
-    environment: String,
-    store: Arc<dyn AccessStore>,
+struct Scope {
     registry: Arc<Registry>,
-    directory: ArcSwap<Directory>,
     /// Owners the settings file gives its connections.
     connection_owners: HashMap<(String, String), String>,
+    /// States of stored connections, built on first use per package version.
+    states: std::sync::Mutex<HashMap<(String, String), CachedState>>,
+}
+
+/// One environment, as the access service opens it.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvironmentSeed<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The name people read.
+    pub display_name: &'a str,
+    /// Its connectors.
+    pub registry: &'a Arc<Registry>,
+    /// Members the settings file gives it.
+    pub members: &'a [MemberConfig],
+    /// Its connections in the settings file.
+    pub connections: &'a [ConnectionConfig],
+}
+
+/// The whole snapshot: the gateway-wide part, and each environment's.
+#[derive(Debug, Default)]
+struct Snapshot {
+    people: Arc<People>,
+    directories: HashMap<String, Arc<Directory>>,
+}
+
+/// The access service of the gateway and its environments.
+///
+/// Principals, the gateway's groups and API keys are gateway-wide; members,
+/// owners, shares and connections belong to one environment. What is
+/// gateway-wide is changed by the gateway's admins: the admins of the
+/// default environment.
+#[derive(Debug)]
+pub struct Access {
+    store: Arc<dyn AccessStore>,
+    environments: HashMap<String, Scope>,
+    snapshot: ArcSwap<Snapshot>,
     verifier: Verifier,
     /// The key connection values are sealed with, if the gateway has one.
     key: Option<SecretKey>,
-    /// States of stored connections, built on first use per package version.
-    states: std::sync::Mutex<HashMap<(String, String), CachedState>>,
     /// One snapshot rebuild at a time, so that an older one never replaces a newer.
     rebuilding: tokio::sync::Mutex<()>,
 }
 
 impl Access {
-    /// Opens the service: applies the settings file's members, and builds
-    /// the first snapshot. Connections made through the gateway are sealed
-    /// with `key`; without one, none can be made or opened.
+    /// Opens the service: records the environments and the members the
+    /// settings file gives them, and builds the first snapshot. The default
+    /// environment must be among them. Connections made through the gateway
+    /// are sealed with `key`; without one, none can be made or opened.
     pub async fn open(
         store: Arc<dyn AccessStore>,
-        registry: Arc<Registry>,
         network: Arc<Network>,
-        config: &AccessConfig,
-        connections: &[ConnectionConfig],
+        issuers: &[IssuerConfig],
+        environments: &[EnvironmentSeed<'_>],
         key: Option<SecretKey>,
     ) -> Result<Self, AccessError> {
-        let environment = DEFAULT_ENVIRONMENT.to_string();
-        for member in &config.members {
-            check_id(&member.principal)?;
-            let role = Role::parse(&member.role).ok_or_else(|| AccessError::BadRole {
-                principal: member.principal.clone(),
-                role: member.role.clone(),
-            })?;
-            store.put_membership(&environment, &member.principal, role.as_str()).await?;
-        }
-        let mut connection_owners = HashMap::new();
-        for connection in connections {
-            if let Some(owner) = &connection.owner {
-                check_id(owner)?;
-                connection_owners.insert((connection.connector.clone(), connection.id.clone()), owner.clone());
+        let mut scopes = HashMap::new();
+        for seed in environments {
+            store.put_environment(seed.id, seed.display_name).await?;
+            for member in seed.members {
+                check_id(&member.principal)?;
+                let role = Role::parse(&member.role).ok_or_else(|| AccessError::BadRole {
+                    environment: seed.id.to_string(),
+                    principal: member.principal.clone(),
+                    role: member.role.clone(),
+                })?;
+                store.put_membership(seed.id, &member.principal, role.as_str()).await?;
             }
+            let mut connection_owners = HashMap::new();
+            for connection in seed.connections {
+                if let Some(owner) = &connection.owner {
+                    check_id(owner)?;
+                    connection_owners.insert((connection.connector.clone(), connection.id.clone()), owner.clone());
+                }
+            }
+            let scope = Scope { registry: Arc::clone(seed.registry), connection_owners, states: Default::default() };
+            scopes.insert(seed.id.to_string(), scope);
         }
-        let verifier = Verifier::new(config.issuers.clone(), network)?;
+        let verifier = Verifier::new(issuers.to_vec(), network)?;
         let access = Self {
-            environment,
             store,
-            registry,
-            directory: ArcSwap::from_pointee(Directory::default()),
-            connection_owners,
+            environments: scopes,
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
             verifier,
             key,
-            states: Default::default(),
             rebuilding: tokio::sync::Mutex::new(()),
         };
         access.refresh().await?;
         Ok(access)
     }
 
-    /// The snapshot decisions are made from now.
-    pub fn directory(&self) -> arc_swap::Guard<Arc<Directory>> {
-        self.directory.load()
+    /// The snapshot of `environment` decisions are made from now, if the
+    /// environment exists.
+    pub fn directory(&self, environment: &str) -> Option<Arc<Directory>> {
+        self.snapshot.load().directories.get(environment).cloned()
+    }
+
+    /// The snapshot of `environment` for a caller who is one of its
+    /// members; to anyone else the environment is [`Denied::NoEnvironment`],
+    /// whether it exists or not.
+    pub fn member_directory(&self, caller: &Caller, environment: &str) -> Result<Arc<Directory>, Denied> {
+        self.directory(environment)
+            .filter(|directory| directory.role(caller).is_some())
+            .ok_or_else(|| Denied::NoEnvironment { environment: environment.to_string() })
     }
 
     /// Rebuilds the snapshot from the store.
     pub async fn refresh(&self) -> Result<(), AccessError> {
         let _one_at_a_time = self.rebuilding.lock().await;
-        let mut rows = self.store.access_rows(&self.environment).await?;
-        let stored = std::mem::take(&mut rows.connections).into_iter().map(|row| self.open_connection(row)).collect();
-        self.directory.store(Arc::new(Directory::build(rows, &self.connection_owners, stored)));
-        self.states.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let people = Arc::new(People::build(self.store.people_rows().await?));
+        let mut directories = HashMap::new();
+        for (id, scope) in &self.environments {
+            let mut rows = self.store.environment_rows(id).await?;
+            let stored =
+                std::mem::take(&mut rows.connections).into_iter().map(|row| self.open_connection(id, row)).collect();
+            let directory = Directory::build(Arc::clone(&people), rows, &scope.connection_owners, stored);
+            directories.insert(id.clone(), Arc::new(directory));
+            scope.states.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+        self.snapshot.store(Arc::new(Snapshot { people, directories }));
         Ok(())
     }
 
     /// A stored connection's values, opened with the key.
-    fn open_connection(&self, row: ConnectionRow) -> ((String, String), StoredConnection) {
+    fn open_connection(&self, environment: &str, row: ConnectionRow) -> ((String, String), StoredConnection) {
         let values = match &self.key {
             None => Err("the gateway has no secret key to open it".to_string()),
             Some(key) => key
-                .open(&row.sealed, &connection_aad(&self.environment, &row.connector, &row.id))
+                .open(&row.sealed, &connection_aad(environment, &row.connector, &row.id))
                 .map_err(|e| e.to_string())
                 .and_then(|json| {
                     serde_json::from_slice::<indexmap::IndexMap<String, String>>(&json)
@@ -223,22 +277,23 @@ impl Access {
                 .map(|values| values.into_iter().map(|(k, v)| (k, sluice_package::Secret::new(v))).collect()),
         };
         if let Err(reason) = &values {
-            tracing::error!(connector = %row.connector, connection = %row.id, %reason, "stored connection cannot be opened");
+            tracing::error!(%environment, connector = %row.connector, connection = %row.id, %reason, "stored connection cannot be opened");
         }
         ((row.connector, row.id), StoredConnection { owner: row.owner.as_str().into(), values })
     }
 
-    /// The connection `id` of a loaded connector: one of the settings file,
-    /// else one made through the gateway (its state built once per package
-    /// version); `None` when there is none.
-    pub fn connection(&self, loaded: &LoadedConnector, id: &str) -> Option<ConnectionLookup> {
+    /// The connection `id` of a connector loaded in `environment`: one of
+    /// the settings file, else one made through the gateway (its state built
+    /// once per package version); `None` when there is none.
+    pub fn connection(&self, environment: &str, loaded: &LoadedConnector, id: &str) -> Option<ConnectionLookup> {
         if let Some(found) = loaded.connections.get(id) {
             return Some(found.clone());
         }
-        let directory = self.directory();
+        let scope = self.environments.get(environment)?;
+        let directory = self.directory(environment)?;
         let stored = directory.stored_connection(&loaded.package.id, id)?;
         let key = (loaded.package.id.clone(), id.to_string());
-        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let mut states = scope.states.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((package, row, state)) = states.get(&key)
             && Arc::ptr_eq(package, &loaded.package)
             && Arc::ptr_eq(row, stored)
@@ -261,12 +316,14 @@ impl Access {
     pub async fn create_connection(
         &self,
         actor: &Caller,
+        environment: &str,
         connector: &str,
         id: &str,
         values: indexmap::IndexMap<String, String>,
     ) -> Result<(), AccessError> {
-        self.check_connector(connector)?;
-        if self.directory().connector_right(actor, connector).is_none() {
+        let (scope, directory) = self.visible(actor, environment)?;
+        check_connector(scope, connector)?;
+        if directory.connector_right(actor, connector).is_none() {
             return Err(Denied::NoConnector { connector: connector.to_string() }.into());
         }
         if !valid_connection_id(id) {
@@ -274,7 +331,7 @@ impl Access {
         }
         let exists = || AccessError::ConnectionExists { connector: connector.to_string(), connection: id.to_string() };
         let loaded =
-            self.registry.get(connector).map_err(|_| Denied::NoConnector { connector: connector.to_string() })?;
+            scope.registry.get(connector).map_err(|_| Denied::NoConnector { connector: connector.to_string() })?;
         if loaded.connections.contains_key(id) {
             return Err(exists());
         }
@@ -287,19 +344,25 @@ impl Access {
             connector: connector.to_string(),
             id: id.to_string(),
             owner: actor.id.to_string(),
-            sealed: key.seal(&json, &connection_aad(&self.environment, connector, id)),
+            sealed: key.seal(&json, &connection_aad(environment, connector, id)),
         };
-        if !self.store.put_connection(&self.environment, &row).await? {
+        if !self.store.put_connection(environment, &row).await? {
             return Err(exists());
         }
-        tracing::info!(%connector, connection = %id, owner = %actor.id, "connection created");
+        tracing::info!(%environment, %connector, connection = %id, owner = %actor.id, "connection created");
         self.refresh().await
     }
 
     /// Deletes a connection made through the gateway, with its tokens and
     /// shares: its owner or an admin may.
-    pub async fn delete_connection(&self, actor: &Caller, connector: &str, id: &str) -> Result<(), AccessError> {
-        let directory = self.directory();
+    pub async fn delete_connection(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        connector: &str,
+        id: &str,
+    ) -> Result<(), AccessError> {
+        let (scope, directory) = self.visible(actor, environment)?;
         directory.may_call(actor, connector, id)?;
         if !directory.owns_connection(actor, connector, id) {
             return Err(Denied::Forbidden {
@@ -309,33 +372,38 @@ impl Access {
             .into());
         }
         if directory.stored_connection(connector, id).is_none() {
-            return Err(match self.registry.get(connector) {
+            return Err(match scope.registry.get(connector) {
                 Ok(loaded) if loaded.connections.contains_key(id) => AccessError::ReadOnly(id.to_string()),
                 _ => Denied::NoConnection { connector: connector.to_string(), connection: id.to_string() }.into(),
             });
         }
-        drop(directory);
-        self.store.delete_connection(&self.environment, connector, id).await?;
-        tracing::info!(%connector, connection = %id, by = %actor.id, "connection deleted");
+        self.store.delete_connection(environment, connector, id).await?;
+        tracing::info!(%environment, %connector, connection = %id, by = %actor.id, "connection deleted");
         self.refresh().await
     }
 
     /// Deletes a connector, as the platform does: its package, every
     /// connection of it made through the gateway, every token of its
     /// connections, and its shares. Needs `can-edit` on it.
-    pub async fn delete_connector(&self, actor: &Caller, connector: &str) -> Result<(), AccessError> {
-        self.check_connector(connector)?;
-        self.directory().may_edit_connector(actor, connector)?;
-        let connections = self.store.delete_connector(&self.environment, connector).await?;
+    pub async fn delete_connector(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        connector: &str,
+    ) -> Result<(), AccessError> {
+        let (scope, directory) = self.visible(actor, environment)?;
+        check_connector(scope, connector)?;
+        directory.may_edit_connector(actor, connector)?;
+        let connections = self.store.delete_connector(environment, connector).await?;
         // The id is a folder name the registry listed, never a path from input.
-        let folder = self.registry.root().join(connector);
+        let folder = scope.registry.root().join(connector);
         if let Err(source) = std::fs::remove_dir_all(&folder)
             && source.kind() != std::io::ErrorKind::NotFound
         {
             return Err(AccessError::RemovePackage { connector: connector.to_string(), source });
         }
-        self.registry.reload().await;
-        tracing::info!(%connector, connections, by = %actor.id, "connector deleted");
+        scope.registry.reload().await;
+        tracing::info!(%environment, %connector, connections, by = %actor.id, "connector deleted");
         self.refresh().await
     }
 
@@ -353,8 +421,8 @@ impl Access {
             .ok_or(Unauthenticated::Missing)?;
         if credential.starts_with(keys::PREFIX) {
             let (id, secret) = keys::parse(credential).ok_or(KeyRejected::Malformed)?;
-            let directory = self.directory();
-            let stored = directory.key(id).ok_or(KeyRejected::Unknown)?;
+            let snapshot = self.snapshot.load();
+            let stored = snapshot.people.key(id).ok_or(KeyRejected::Unknown)?;
             stored.check(secret, now() as i64)?;
             return Ok(Caller {
                 id: Arc::clone(&stored.principal),
@@ -368,16 +436,17 @@ impl Access {
         Ok(self.verifier.verify(credential, now()).await?)
     }
 
-    /// Creates the first admin (or makes `id` one) and issues it a key,
-    /// without an acting caller: for the operator's own set-up (the demo,
-    /// `sluice` commands on the gateway's machine, tests).
+    /// Creates the first admin of the gateway (an admin of the default
+    /// environment), or makes `id` one, and issues it a key, without an
+    /// acting caller: for the operator's own set-up (the demo, `sluice`
+    /// commands on the gateway's machine, tests).
     pub async fn bootstrap_admin(&self, id: &str, display_name: &str, label: &str) -> Result<IssuedKey, AccessError> {
         self.put_principal(id, "user", display_name).await?;
-        self.store.put_membership(&self.environment, id, Role::Admin.as_str()).await?;
+        self.store.put_membership(DEFAULT_ENVIRONMENT, id, Role::Admin.as_str()).await?;
         self.issue(id, label, None).await
     }
 
-    /// Adds one of the gateway's own users or groups (admins only).
+    /// Adds one of the gateway's own users or groups (the gateway's admins only).
     pub async fn add_principal(
         &self,
         actor: &Caller,
@@ -385,25 +454,33 @@ impl Access {
         kind: PrincipalKind,
         display_name: &str,
     ) -> Result<(), AccessError> {
-        self.directory().require_admin(actor, "adding a principal")?;
+        self.require_gateway_admin(actor, "adding a principal")?;
         self.put_principal(id, kind.as_str(), display_name).await?;
         self.refresh().await
     }
 
-    /// Gives `principal` a role in the environment, or takes it away (admins only).
-    pub async fn set_role(&self, actor: &Caller, principal: &str, role: Option<Role>) -> Result<(), AccessError> {
-        self.directory().require_admin(actor, "changing roles")?;
+    /// Gives `principal` a role in `environment`, or takes it away (the
+    /// environment's admins only).
+    pub async fn set_role(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        principal: &str,
+        role: Option<Role>,
+    ) -> Result<(), AccessError> {
+        self.visible(actor, environment)?.1.require_admin(actor, "changing roles")?;
         check_id(principal)?;
         match role {
-            Some(role) => self.store.put_membership(&self.environment, principal, role.as_str()).await?,
+            Some(role) => self.store.put_membership(environment, principal, role.as_str()).await?,
             None => {
-                self.store.remove_membership(&self.environment, principal).await?;
+                self.store.remove_membership(environment, principal).await?;
             }
         }
         self.refresh().await
     }
 
-    /// Adds `member` to the gateway's group `group`, or removes it (admins only).
+    /// Adds `member` to the gateway's group `group`, or removes it (the
+    /// gateway's admins only).
     pub async fn set_group_member(
         &self,
         actor: &Caller,
@@ -411,10 +488,9 @@ impl Access {
         member: &str,
         in_group: bool,
     ) -> Result<(), AccessError> {
-        let directory = self.directory();
-        directory.require_admin(actor, "changing a group")?;
+        self.require_gateway_admin(actor, "changing a group")?;
         check_id(member)?;
-        if !directory.is_group(group) {
+        if !self.snapshot.load().people.is_group(group) {
             return Err(AccessError::NotAGroup(group.to_string()));
         }
         if in_group {
@@ -425,7 +501,8 @@ impl Access {
         self.refresh().await
     }
 
-    /// Issues an API key to `principal`: anyone to themselves, an admin to anyone.
+    /// Issues an API key to `principal`: anyone to themselves, the gateway's
+    /// admins to anyone.
     pub async fn issue_key(
         &self,
         actor: &Caller,
@@ -434,18 +511,17 @@ impl Access {
         expires_at: Option<i64>,
     ) -> Result<IssuedKey, AccessError> {
         if *actor.id != *principal {
-            self.directory().require_admin(actor, "issuing a key to someone else")?;
+            self.require_gateway_admin(actor, "issuing a key to someone else")?;
         }
         check_id(principal)?;
         self.issue(principal, label, expires_at).await
     }
 
-    /// Revokes a key: its holder or an admin may. A key the actor may not
-    /// see is [`Denied::NotFound`].
+    /// Revokes a key: its holder or the gateway's admins may. A key the
+    /// actor may not see is [`Denied::NotFound`].
     pub async fn revoke_key(&self, actor: &Caller, id: &str) -> Result<(), AccessError> {
-        let directory = self.directory();
-        let holder = directory.key(id).map(|k| Arc::clone(&k.principal));
-        let is_admin = directory.role(actor) == Some(Role::Admin);
+        let holder = self.snapshot.load().people.key(id).map(|k| Arc::clone(&k.principal));
+        let is_admin = self.is_gateway_admin(actor);
         if !is_admin && holder.as_deref() != Some(&*actor.id) {
             return Err(Denied::NotFound { kind: "API key", id: id.to_string() }.into());
         }
@@ -456,12 +532,19 @@ impl Access {
         self.refresh().await
     }
 
-    /// Makes `owner` the owner of a connector (admins only).
-    pub async fn set_connector_owner(&self, actor: &Caller, connector: &str, owner: &str) -> Result<(), AccessError> {
-        self.directory().require_admin(actor, "changing a connector's owner")?;
-        self.check_connector(connector)?;
+    /// Makes `owner` the owner of a connector (the environment's admins only).
+    pub async fn set_connector_owner(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        connector: &str,
+        owner: &str,
+    ) -> Result<(), AccessError> {
+        let (scope, directory) = self.visible(actor, environment)?;
+        directory.require_admin(actor, "changing a connector's owner")?;
+        check_connector(scope, connector)?;
         check_id(owner)?;
-        self.store.put_connector_owner(&self.environment, connector, owner).await?;
+        self.store.put_connector_owner(environment, connector, owner).await?;
         self.refresh().await
     }
 
@@ -470,22 +553,24 @@ impl Access {
     pub async fn share_connector(
         &self,
         actor: &Caller,
+        environment: &str,
         connector: &str,
         principal: &str,
         right: Option<Right>,
     ) -> Result<(), AccessError> {
-        self.check_connector(connector)?;
-        self.directory().may_edit_connector(actor, connector)?;
+        let (scope, directory) = self.visible(actor, environment)?;
+        check_connector(scope, connector)?;
+        directory.may_edit_connector(actor, connector)?;
         check_id(principal)?;
         match right {
             Some(right) => {
-                self.store.put_connector_share(&self.environment, connector, principal, right.as_str()).await?;
+                self.store.put_connector_share(environment, connector, principal, right.as_str()).await?;
             }
             None => {
-                self.store.remove_connector_share(&self.environment, connector, principal).await?;
+                self.store.remove_connector_share(environment, connector, principal).await?;
             }
         }
-        tracing::info!(%connector, %principal, right = right.map(Right::as_str).unwrap_or("none"), by = %actor.id, "connector share changed");
+        tracing::info!(%environment, %connector, %principal, right = right.map(Right::as_str).unwrap_or("none"), by = %actor.id, "connector share changed");
         self.refresh().await
     }
 
@@ -494,13 +579,22 @@ impl Access {
     pub async fn share_connection(
         &self,
         actor: &Caller,
+        environment: &str,
         connector: &str,
         connection: &str,
         principal: &str,
         shared: bool,
     ) -> Result<(), AccessError> {
-        self.check_connection(connector, connection)?;
-        let directory = self.directory();
+        let (scope, directory) = self.visible(actor, environment)?;
+        let known = scope
+            .registry
+            .get(connector)
+            .is_ok_and(|loaded| self.connection(environment, &loaded, connection).is_some());
+        if !known {
+            return Err(
+                Denied::NoConnection { connector: connector.to_string(), connection: connection.to_string() }.into()
+            );
+        }
         directory.may_call(actor, connector, connection)?;
         if !directory.owns_connection(actor, connector, connection) {
             return Err(Denied::Forbidden {
@@ -511,11 +605,11 @@ impl Access {
         }
         check_id(principal)?;
         if shared {
-            self.store.put_connection_share(&self.environment, connector, connection, principal).await?;
+            self.store.put_connection_share(environment, connector, connection, principal).await?;
         } else {
-            self.store.remove_connection_share(&self.environment, connector, connection, principal).await?;
+            self.store.remove_connection_share(environment, connector, connection, principal).await?;
         }
-        tracing::info!(%connector, %connection, %principal, shared, by = %actor.id, "connection share changed");
+        tracing::info!(%environment, %connector, %connection, %principal, shared, by = %actor.id, "connection share changed");
         self.refresh().await
     }
 
@@ -542,22 +636,38 @@ impl Access {
         Ok(IssuedKey { id: key.id, key: key.text })
     }
 
-    /// A connector the registry does not know is reported missing.
-    fn check_connector(&self, connector: &str) -> Result<(), AccessError> {
-        if self.registry.knows(connector) {
-            Ok(())
-        } else {
-            Err(Denied::NoConnector { connector: connector.to_string() }.into())
-        }
+    /// The environment's scope and snapshot, for a member of it.
+    fn visible(&self, actor: &Caller, environment: &str) -> Result<(&Scope, Arc<Directory>), AccessError> {
+        let directory = self.member_directory(actor, environment)?;
+        let scope = self
+            .environments
+            .get(environment)
+            .ok_or_else(|| Denied::NoEnvironment { environment: environment.to_string() })?;
+        Ok((scope, directory))
     }
 
-    fn check_connection(&self, connector: &str, connection: &str) -> Result<(), AccessError> {
-        let known = self.registry.get(connector).is_ok_and(|loaded| self.connection(&loaded, connection).is_some());
-        if known {
+    /// Whether the actor is one of the gateway's admins: an admin of the
+    /// default environment.
+    fn is_gateway_admin(&self, actor: &Caller) -> bool {
+        self.directory(DEFAULT_ENVIRONMENT).is_some_and(|directory| directory.role(actor) == Some(Role::Admin))
+    }
+
+    /// [`Denied::Forbidden`] unless the actor is one of the gateway's admins.
+    fn require_gateway_admin(&self, actor: &Caller, action: &str) -> Result<(), Denied> {
+        if self.is_gateway_admin(actor) {
             Ok(())
         } else {
-            Err(Denied::NoConnection { connector: connector.to_string(), connection: connection.to_string() }.into())
+            Err(Denied::Forbidden { action: action.to_string(), needed: "admin" })
         }
+    }
+}
+
+/// A connector the environment's registry does not know is reported missing.
+fn check_connector(scope: &Scope, connector: &str) -> Result<(), AccessError> {
+    if scope.registry.knows(connector) {
+        Ok(())
+    } else {
+        Err(Denied::NoConnector { connector: connector.to_string() }.into())
     }
 }
 

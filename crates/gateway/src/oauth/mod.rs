@@ -4,9 +4,11 @@
 //! before expiry and once after a 401.
 //!
 //! Redirect URIs: a connector whose `oauthSetting` says
-//! `redirectMode: "GlobalPerConnector"` gets `{public_url}/redirect/{connector}`;
-//! any other mode uses the global `{public_url}/redirect`, and the connector
-//! is found from the `state`. Every call to the provider goes through the
+//! `redirectMode: "GlobalPerConnector"` gets `{public_url}/redirect/{connector}`
+//! (`{public_url}/environments/{id}/redirect/{connector}` outside the default
+//! environment); any other mode uses the global `{public_url}/redirect`,
+//! shared by every environment, and the environment and connector are found
+//! from the `state`. Every call to the provider goes through the
 //! egress client, under a policy that allows only the provider's endpoint.
 //!
 //! The service takes what it uses, not the gateway: the [`Vault`] of tokens,
@@ -27,11 +29,11 @@ use sluice_package::{RedirectMode, Secret};
 
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
 pub use provider::Provider;
-pub use signin::Redirect;
+pub use signin::{Redirect, StartedSignIn};
 
 use crate::config::OAuthConfig;
 use crate::network::Network;
-use crate::store::Vault;
+use crate::store::{PendingDestination, Vault};
 
 /// A connector's OAuth client registration, resolved.
 #[derive(Debug, Clone, Default)]
@@ -84,13 +86,16 @@ impl OAuthSettings {
 /// A connection's key: connector id and connection id.
 type ConnectionKey = (String, String);
 
-/// The gateway's OAuth service.
+/// One environment's OAuth service.
 #[derive(Debug)]
 pub struct OAuth {
     vault: Vault,
     network: Arc<Network>,
     settings: OAuthSettings,
     public_url: url::Url,
+    /// What the environment's routes start with: empty for the default
+    /// environment, `/environments/{id}` for the others.
+    prefix: String,
     /// One refresh at a time per connection.
     refreshing: std::sync::Mutex<HashMap<ConnectionKey, Arc<tokio::sync::Mutex<()>>>>,
     /// The last failed refresh of each connection: the token's fingerprint,
@@ -99,23 +104,46 @@ pub struct OAuth {
 }
 
 impl OAuth {
-    /// The service over a vault, reaching providers through `network`.
-    pub fn new(vault: Vault, network: Arc<Network>, settings: OAuthSettings, public_url: url::Url) -> Self {
-        Self { vault, network, settings, public_url, refreshing: Default::default(), failures: Default::default() }
+    /// The service over an environment's vault, reaching providers through
+    /// its `network`; its routes start with `prefix` under `public_url`.
+    pub fn new(
+        vault: Vault,
+        network: Arc<Network>,
+        settings: OAuthSettings,
+        public_url: url::Url,
+        prefix: String,
+    ) -> Self {
+        Self {
+            vault,
+            network,
+            settings,
+            public_url,
+            prefix,
+            refreshing: Default::default(),
+            failures: Default::default(),
+        }
     }
 
     /// The redirect URI of a connector in a mode.
     pub fn redirect_uri(&self, connector: &str, mode: RedirectMode) -> String {
         let base = self.public_url.as_str().trim_end_matches('/');
         match mode {
-            RedirectMode::PerConnector => format!("{base}/redirect/{connector}"),
+            RedirectMode::PerConnector => format!("{base}{}/redirect/{connector}", self.prefix),
             RedirectMode::Global => format!("{base}/redirect"),
         }
     }
 
     /// The sign-in URL of a connection, for messages.
     pub fn signin_url(&self, connector: &str, connection: &str) -> String {
-        format!("{}/connections/{connector}/{connection}/signin", self.public_url.as_str().trim_end_matches('/'))
+        let base = self.public_url.as_str().trim_end_matches('/');
+        format!("{base}{}/connections/{connector}/{connection}/signin", self.prefix)
+    }
+
+    /// Where the sign-in with this `state` must come back, in any
+    /// environment, if it is pending: the global redirect URI's handler
+    /// finds the environment with it.
+    pub async fn pending_destination(&self, state: &str) -> Result<Option<PendingDestination>, OAuthError> {
+        Ok(self.vault.pending_destination(state).await?)
     }
 
     /// The configured cut-off for the global redirect URI.

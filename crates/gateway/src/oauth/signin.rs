@@ -24,16 +24,16 @@ use crate::store::{Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
     /// Starts signing `connection` (which the caller checked exists) in for
-    /// `principal`, in the browser whose
-    /// binding cookie holds `binding`: remembers a PKCE verifier under a
-    /// fresh `state` and returns the provider's authorization URL.
+    /// `principal`, in the browser whose binding cookie holds `binding`:
+    /// remembers a PKCE verifier under a fresh `state` and returns the
+    /// provider's authorization URL, and the redirect URI it comes back on.
     pub async fn start_signin(
         &self,
         connector: &LoadedConnector,
         connection: &str,
         principal: &str,
         binding: &str,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<StartedSignIn, OAuthError> {
         let package = &connector.package;
         let provider = self.provider(package)?;
         if provider.mode == RedirectMode::Global
@@ -64,14 +64,14 @@ impl OAuth {
             connector: package.id.clone(),
             connection: connection.into(),
             pkce_verifier: verifier.secret().clone(),
-            redirect_uri,
+            redirect_uri: redirect_uri.clone(),
             created_at: now(),
             principal: principal.to_string(),
             binding_hash: binding_hash(binding),
         };
         self.vault.put_pending(state.secret(), &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
-        Ok(url.to_string())
+        Ok(StartedSignIn { url: url.to_string(), redirect_uri })
     }
 
     /// Finishes a sign-in on the provider's redirect, which arrived on
@@ -95,7 +95,10 @@ impl OAuth {
         };
         let Some(pending) = self.vault.take_pending(state, &redirect_uri).await? else {
             return Err(match self.vault.pending_destination(state).await? {
-                Some((connector, redirect_uri)) => SignInFailure::WrongRedirect { connector, redirect_uri },
+                Some(destination) => SignInFailure::WrongRedirect {
+                    connector: destination.connector,
+                    redirect_uri: destination.redirect_uri,
+                },
                 None => SignInFailure::UnknownState,
             }
             .into());
@@ -142,6 +145,15 @@ impl OAuth {
         tracing::info!(connector = %pending.connector, connection = %pending.connection, "connection signed in");
         Ok((pending.connector, pending.connection))
     }
+}
+
+/// A sign-in just started.
+#[derive(Debug, Clone)]
+pub struct StartedSignIn {
+    /// The provider's authorization URL, to send the browser to.
+    pub url: String,
+    /// The redirect URI the provider sends the browser back to.
+    pub redirect_uri: String,
 }
 
 /// The provider's redirect, and what the browser brought with it.

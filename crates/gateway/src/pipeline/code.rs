@@ -54,7 +54,7 @@ pub(super) async fn run(
         "code ran"
     );
     let metrics = gateway.metrics();
-    let labels = OperationLabels::new(&scope.connector.package.id, &scope.operation_id);
+    let labels = OperationLabels::new(scope.environment.id(), &scope.connector.package.id, &scope.operation_id);
     metrics.code_invocations.get_or_create(&labels).inc();
     if let Some(fuel) = output.report.fuel_consumed {
         metrics.fuel_consumed.get_or_create(&labels).inc_by(fuel);
@@ -62,7 +62,9 @@ pub(super) async fn run(
     output.result.map_err(|error| {
         if error.is_sandbox_stop() || matches!(error, CallError::Capacity(_) | CallError::Host(_)) {
             let kind = crate::kinds::call_error_kind(&error);
-            metrics.traps.get_or_create(&KindLabels::new(&scope.connector.package.id, &scope.operation_id, kind)).inc();
+            let labels =
+                KindLabels::new(scope.environment.id(), &scope.connector.package.id, &scope.operation_id, kind);
+            metrics.traps.get_or_create(&labels).inc();
         }
         // Every message the code can produce is redacted, whatever its path.
         let error = error.map_messages(|message| scope.secrets.redact(message));
@@ -90,10 +92,12 @@ fn emit_logs(scope: &Scope, report: &CallReport, failed: bool) {
     }
 }
 
-/// The URL the client called, as the code's context shows it.
+/// The URL the client called, as the code's context shows it (with the
+/// environment's prefix, which the router took off the request's own URI).
 fn original_url(parts: &http::request::Parts) -> String {
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |original| &original.0);
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     format!("http://{host}{path}")
 }
 
@@ -146,7 +150,7 @@ impl Backend for CodeBackend {
             timeout: call.deadline.saturating_duration_since(Instant::now()),
             max_response_bytes: call.max_response_bytes,
         };
-        let (response, refresh) = send_refreshing(&self.gateway, &self.scope, request, options, signed_in.as_ref())
+        let (response, refresh) = send_refreshing(&self.scope, request, options, signed_in.as_ref())
             .await
             .map_err(|error| self.send_error(call, error))?;
         match refresh {

@@ -30,6 +30,7 @@ use sluice_policy::ExprContext;
 
 pub use error::CallFailure;
 
+use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::registry::{ConnectionState, LoadedConnector};
 
@@ -57,6 +58,7 @@ pub struct Call<'a> {
 /// operation, and its secrets.
 #[derive(Debug, Clone)]
 pub(crate) struct Scope {
+    pub(crate) environment: Arc<Environment>,
     pub(crate) connector: Arc<LoadedConnector>,
     pub(crate) connection: Arc<ConnectionState>,
     pub(crate) connection_id: String,
@@ -70,13 +72,15 @@ pub(crate) struct SignedIn {
     pub(crate) token: String,
 }
 
-/// Runs the call; `operation_id` is filled in as soon as it is known.
+/// Runs the call in `environment`; `operation_id` is filled in as soon as
+/// it is known.
 pub async fn run(
     gateway: &Gateway,
+    environment: &Arc<Environment>,
     call: Call<'_>,
     operation_id: &mut String,
 ) -> Result<http::Response<Bytes>, CallFailure> {
-    let (connector, connection) = resolve::target(gateway, call.connector, call.connection)?;
+    let (connector, connection) = resolve::target(gateway, environment, call.connector, call.connection)?;
     let route = resolve::route(&connector, &call)?;
     *operation_id = route.operation.id.clone();
     tracing::Span::current().record("operation", operation_id.as_str());
@@ -87,11 +91,12 @@ pub async fn run(
         });
     }
 
-    let token = token(gateway, &connector, &connection, call.connection).await?;
+    let token = token(environment, &connector, &connection, call.connection).await?;
     let secrets = CallSecrets::new(&connection.connection, token.as_deref());
     let query = call.parts.uri.query().unwrap_or_default();
     let client = ClientRequest { method: &call.parts.method, query, headers: &call.parts.headers, body: &call.body };
     let scope = Scope {
+        environment: Arc::clone(environment),
         connector: Arc::clone(&connector),
         connection: Arc::clone(&connection),
         connection_id: call.connection.to_string(),
@@ -136,7 +141,7 @@ pub async fn run(
 /// Step 2: the connection's OAuth access token, when it signs in rather
 /// than holding a token among its values.
 async fn token(
-    gateway: &Gateway,
+    environment: &Environment,
     connector: &LoadedConnector,
     connection: &ConnectionState,
     connection_id: &str,
@@ -144,7 +149,7 @@ async fn token(
     if !credentials::needs_signed_in_token(&connector.package, &connection.connection) {
         return Ok(None);
     }
-    let oauth = gateway.oauth()?;
+    let oauth = environment.oauth()?;
     Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
 }
 

@@ -6,23 +6,25 @@ use std::sync::Arc;
 use sluice_package::Route;
 
 use super::{Call, CallFailure};
+use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::registry::{ConnectionState, LoadedConnector};
 
-/// The connector and connection a call names: a connection of the settings
-/// file, or one made through the gateway.
+/// The connector and connection a call names in `environment`: a
+/// connection of the settings file, or one made through the gateway.
 pub(super) fn target(
     gateway: &Gateway,
+    environment: &Environment,
     connector: &str,
     connection: &str,
 ) -> Result<(Arc<LoadedConnector>, Arc<ConnectionState>), CallFailure> {
-    let loaded = gateway.registry().get(connector)?;
+    let loaded = environment.registry().get(connector)?;
     let unknown = |reason| CallFailure::UnknownConnection {
         connector: connector.to_string(),
         connection: connection.to_string(),
         reason,
     };
-    let state = match gateway.access().connection(&loaded, connection) {
+    let state = match gateway.access().connection(environment.id(), &loaded, connection) {
         Some(Ok(state)) => state,
         Some(Err(reason)) => return Err(unknown(Some(reason))),
         None => return Err(unknown(None)),

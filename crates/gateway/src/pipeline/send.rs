@@ -27,7 +27,6 @@ pub(super) enum Refresh {
 /// Sends `request`, refreshing the token once after a 401 when the request
 /// carries it.
 pub(super) async fn send_refreshing(
-    gateway: &Gateway,
     scope: &Scope,
     request: http::Request<Bytes>,
     options: SendOptions,
@@ -40,13 +39,13 @@ pub(super) async fn send_refreshing(
             .is_some_and(|v| v.as_bytes() == format!("Bearer {}", s.token).as_bytes())
     });
     let retry = carries_token.then(|| copy_request(&request));
-    let response = send_once(gateway, scope, request, options).await?;
+    let response = send_once(scope, request, options).await?;
     let (Some(signed_in), Some(mut retry)) = (signed_in, retry) else { return Ok((response, Refresh::NotNeeded)) };
     if response.status() != http::StatusCode::UNAUTHORIZED {
         return Ok((response, Refresh::NotNeeded));
     }
     // The provider may have revoked the token early: refresh once and retry.
-    let refreshed = match gateway.oauth() {
+    let refreshed = match scope.environment.oauth() {
         Ok(oauth) => oauth.refresh(&scope.connector.package, &scope.connection_id, &signed_in.token).await,
         Err(error) => Err(error),
     };
@@ -57,19 +56,19 @@ pub(super) async fn send_refreshing(
     if set_bearer(&mut retry, &fresh).is_err() {
         return Ok((response, Refresh::Failed(OAuthError::InvalidToken)));
     }
-    let response = send_once(gateway, scope, retry, options).await?;
+    let response = send_once(scope, retry, options).await?;
     Ok((response, Refresh::Fresh(fresh)))
 }
 
 /// One request through the connection's policy, as the environment is now.
 async fn send_once(
-    gateway: &Gateway,
     scope: &Scope,
     request: http::Request<Bytes>,
     options: SendOptions,
 ) -> Result<http::Response<Bytes>, EgressError> {
-    let policy = gateway.network().policy(&scope.connection.allowlist);
-    gateway.network().client().send(&policy, request, options).await
+    let network = scope.environment.network();
+    let policy = network.policy(&scope.connection.allowlist);
+    network.client().send(&policy, request, options).await
 }
 
 /// A call without code: the request itself goes to the backend. A refresh
@@ -84,7 +83,7 @@ pub(super) async fn direct(
         timeout: gateway.request_limits().backend_timeout,
         max_response_bytes: scope.connector.package.settings.limits.response_body_bytes,
     };
-    match send_refreshing(gateway, scope, request, options, signed_in).await {
+    match send_refreshing(scope, request, options, signed_in).await {
         Ok((_, Refresh::Failed(error))) => Err(error.into()),
         Ok((response, _)) => Ok(response),
         Err(error) => {
@@ -101,7 +100,7 @@ pub(super) fn count_denial(gateway: &Gateway, scope: &Scope, kind: &str) {
     gateway
         .metrics()
         .egress_denials
-        .get_or_create(&KindLabels::new(&scope.connector.package.id, &scope.operation_id, kind))
+        .get_or_create(&KindLabels::new(scope.environment.id(), &scope.connector.package.id, &scope.operation_id, kind))
         .inc();
 }
 

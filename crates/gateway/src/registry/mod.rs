@@ -58,6 +58,8 @@ pub enum LookupError {
 /// The loaded connectors of one packages directory.
 #[derive(Debug)]
 pub struct Registry {
+    /// The environment the connectors belong to, for logs and metrics.
+    environment: Arc<str>,
     root: PathBuf,
     loader: Arc<Loader>,
     entries: ArcSwap<HashMap<String, (Fingerprint, Entry)>>,
@@ -66,10 +68,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry of the packages under `root`; [`Registry::reload`]
-    /// fills it.
-    pub fn new(root: PathBuf, loader: Loader, metrics: Arc<Metrics>) -> Self {
+    /// An empty registry of `environment`'s packages under `root`;
+    /// [`Registry::reload`] fills it.
+    pub fn new(environment: &str, root: PathBuf, loader: Loader, metrics: Arc<Metrics>) -> Self {
         Self {
+            environment: environment.into(),
             root,
             loader: Arc::new(loader),
             entries: Default::default(),
@@ -165,21 +168,21 @@ impl Registry {
                 Some((_, Entry::Ready(connector) | Entry::Stale { serving: connector, .. })) => Some(connector),
                 _ => None,
             };
-            let labels = ConnectorLabels::new(&id);
+            let labels = ConnectorLabels::new(&self.environment, &id);
             let entry = match (loaded, last_good) {
                 (Ok(connector), _) => {
-                    tracing::info!(connector = %id, folder = %dir.display(), "connector loaded");
+                    tracing::info!(environment = %self.environment, connector = %id, folder = %dir.display(), "connector loaded");
                     self.metrics.stale_connectors.get_or_create(&labels).set(0);
                     Entry::Ready(connector)
                 }
                 (Err(failure), Some(serving)) => {
-                    tracing::error!(connector = %id, reason = %failure, "the new version failed to load; keeping the last good version");
+                    tracing::error!(environment = %self.environment, connector = %id, reason = %failure, "the new version failed to load; keeping the last good version");
                     self.metrics.reload_failures.get_or_create(&labels).inc();
                     self.metrics.stale_connectors.get_or_create(&labels).set(1);
                     Entry::Stale { serving: Arc::clone(serving), failure }
                 }
                 (Err(failure), None) => {
-                    tracing::error!(connector = %id, reason = %failure, "connector failed to load");
+                    tracing::error!(environment = %self.environment, connector = %id, reason = %failure, "connector failed to load");
                     self.metrics.reload_failures.get_or_create(&labels).inc();
                     Entry::Failed(failure)
                 }
@@ -187,7 +190,7 @@ impl Registry {
             next.insert(id, (fingerprint, entry));
         }
         for id in current.keys().filter(|id| !next.contains_key(*id)) {
-            tracing::info!(connector = %id, "connector removed");
+            tracing::info!(environment = %self.environment, connector = %id, "connector removed");
         }
         self.entries.store(Arc::new(next));
     }

@@ -1,5 +1,6 @@
-//! The operator's endpoints: metrics, and the redirect audit; admins only
-//! (metrics also on their own address, to anyone who reaches it).
+//! The operator's endpoints: metrics, for the gateway's admins (also on
+//! their own address, to anyone who reaches it), and each environment's
+//! redirect audit, for its admins.
 
 use std::sync::Arc;
 
@@ -7,19 +8,25 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::access::Caller;
+use super::InEnvironment;
+use crate::access::{Caller, DEFAULT_ENVIRONMENT, Denied};
 use crate::audit::{self, AuditEntry};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::problem::GatewayError;
 use crate::registry::Registry;
 
-/// `GET /metrics` on the main address: Prometheus text, for admins.
+/// `GET /metrics` on the main address: Prometheus text, for the gateway's
+/// admins (the default environment's), since it covers every environment.
 pub(super) async fn metrics(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, GatewayError> {
-    gateway.access().directory().require_admin(&caller, "reading metrics")?;
+    let directory = gateway.access().directory(DEFAULT_ENVIRONMENT);
+    match directory {
+        Some(directory) => directory.require_admin(&caller, "reading metrics")?,
+        None => return Err(Denied::Forbidden { action: "reading metrics".into(), needed: "admin" }.into()),
+    }
     Ok(open_metrics(State(Arc::clone(gateway.metrics()))).await)
 }
 
@@ -38,28 +45,26 @@ fn entries(registry: &Registry) -> Vec<AuditEntry> {
     audit::audit(loaded.iter().map(|c| c.package.as_ref()))
 }
 
-/// `GET /admin/redirect-audit`: JSON.
+/// `GET /admin/redirect-audit`: JSON, for the environment's admins.
 pub(super) async fn redirect_audit(
-    State(gateway): State<Gateway>,
-    State(registry): State<Arc<Registry>>,
     Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
 ) -> Result<Response, GatewayError> {
-    gateway.access().directory().require_admin(&caller, "reading the redirect audit")?;
-    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
+    directory.require_admin(&caller, "reading the redirect audit")?;
+    let cutoff = environment.oauth().ok().and_then(|o| o.cutoff());
     Ok(axum::Json(serde_json::json!({
         "cutoff": cutoff.map(|d| d.to_string()),
-        "connectors": entries(&registry),
+        "connectors": entries(environment.registry()),
     }))
     .into_response())
 }
 
-/// `GET /admin/redirect-audit.html`: a page.
+/// `GET /admin/redirect-audit.html`: a page, for the environment's admins.
 pub(super) async fn redirect_audit_html(
-    State(gateway): State<Gateway>,
-    State(registry): State<Arc<Registry>>,
     Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
 ) -> Result<Response, GatewayError> {
-    gateway.access().directory().require_admin(&caller, "reading the redirect audit")?;
-    let cutoff = gateway.oauth().ok().and_then(|o| o.cutoff());
-    Ok(Html(audit::render_html(&entries(&registry), cutoff)).into_response())
+    directory.require_admin(&caller, "reading the redirect audit")?;
+    let cutoff = environment.oauth().ok().and_then(|o| o.cutoff());
+    Ok(Html(audit::render_html(&entries(environment.registry()), cutoff)).into_response())
 }

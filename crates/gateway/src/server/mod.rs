@@ -1,15 +1,24 @@
 //! The HTTP surface: routes, and the layer every request passes through.
 //!
+//! In an environment, at the root for the default one and under
+//! `/environments/{id}` for the others:
 //! - `ANY /apim/{connector}/{connection}/{operation path}`: call an operation,
 //!   the platform's runtime URL shape;
-//! - `GET /healthz`: liveness, the one route open to anyone;
-//! - `GET /metrics`: Prometheus text, for admins (or open on its own
-//!   address, [`serve_metrics`]);
 //! - `GET /connections/{connector}/{connection}/signin`: start an OAuth sign-in;
-//! - `GET /redirect/{connector}` and `GET /redirect`: the provider's redirect
-//!   back (per-connector and global redirect URIs);
+//! - `GET /redirect/{connector}`: the provider's redirect back on a
+//!   per-connector redirect URI;
 //! - `GET /admin/redirect-audit` (JSON) and `/admin/redirect-audit.html`:
 //!   OAuth connectors still on the global redirect URI.
+//!
+//! For the whole gateway:
+//! - `GET /healthz`: liveness, the one route open to anyone;
+//! - `GET /metrics`: Prometheus text, for the gateway's admins (or open on
+//!   its own address, [`serve_metrics`]);
+//! - `GET /redirect`: the provider's redirect back on the global redirect
+//!   URI, shared by every environment.
+//!
+//! An environment that does not exist, and one the caller is not a member
+//! of, answer 404 `unknown-environment` alike ([`enter`]).
 //!
 //! The layer ([`correlate`]) gives each request its correlation id (the
 //! client's when it sends a sane one) and a span carrying it, and turns a
@@ -30,17 +39,18 @@ pub use listen::serve;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use tracing::Instrument;
 
+use crate::access::{Caller, DEFAULT_ENVIRONMENT, Denied, Directory};
+use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::problem::{CORRELATION_HEADER, GatewayError};
-use crate::registry::Registry;
 
 /// Serves the gateway on `listener` under its request limits until
 /// `shutdown` completes.
@@ -55,23 +65,95 @@ pub async fn serve_gateway(
 
 /// The gateway's router.
 pub fn router(gateway: Gateway) -> Router {
+    let in_default = axum::middleware::from_fn_with_state(gateway.clone(), enter_default);
+    let in_named = axum::middleware::from_fn_with_state(gateway.clone(), enter_named);
     let callers_only = Router::new()
         .route("/metrics", get(admin::metrics))
+        .merge(environment_routes().route_layer(in_default))
+        .nest("/environments/{environment}", environment_routes().route_layer(in_named))
+        .route_layer(axum::middleware::from_fn_with_state(gateway.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/redirect", get(signin::redirect_global))
+        .route("/redirect/{connector}", get(signin::redirect_connector))
+        .route("/environments/{environment}/redirect/{connector}", get(signin::redirect_connector))
+        .merge(callers_only)
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), check_host))
+        .layer(axum::middleware::from_fn(correlate))
+        .with_state(gateway)
+}
+
+/// The routes of one environment, which [`enter`] puts the request in.
+fn environment_routes() -> Router<Gateway> {
+    Router::new()
         .route("/connections/{connector}/{connection}/signin", get(signin::start))
         .route("/admin/redirect-audit", get(admin::redirect_audit))
         .route("/admin/redirect-audit.html", get(admin::redirect_audit_html))
         .route("/apim/{connector}/{connection}", any(operation::root))
         .route("/apim/{connector}/{connection}/", any(operation::root))
         .route("/apim/{connector}/{connection}/{*path}", any(operation::path))
-        .route_layer(axum::middleware::from_fn_with_state(gateway.clone(), authenticate));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/redirect", get(signin::redirect_global))
-        .route("/redirect/{connector}", get(signin::redirect_connector))
-        .merge(callers_only)
-        .layer(axum::middleware::from_fn_with_state(gateway.clone(), check_host))
-        .layer(axum::middleware::from_fn(correlate))
-        .with_state(gateway)
+}
+
+/// The environment a request is in, and the snapshot of it its decisions
+/// are made from, for the handler.
+#[derive(Debug, Clone)]
+pub struct InEnvironment {
+    /// The environment.
+    pub environment: Arc<Environment>,
+    /// Its snapshot as the request found it.
+    pub directory: Arc<Directory>,
+}
+
+/// The environment a route under `/environments/{environment}` names; the
+/// other path parameters are the handler's.
+#[derive(Debug, serde::Deserialize)]
+struct EnvironmentPath {
+    environment: String,
+}
+
+/// A connector and a connection named in the path.
+#[derive(Debug, serde::Deserialize)]
+struct ConnectionPath {
+    connector: String,
+    connection: String,
+}
+
+/// [`enter`] for the routes at the root: the default environment.
+async fn enter_default(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+    enter(&gateway, DEFAULT_ENVIRONMENT, request, next).await
+}
+
+/// [`enter`] for the routes under `/environments/{environment}`.
+async fn enter_named(
+    State(gateway): State<Gateway>,
+    Path(EnvironmentPath { environment }): Path<EnvironmentPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    enter(&gateway, &environment, request, next).await
+}
+
+/// Puts an authenticated request in the environment `id`, for a caller who
+/// is one of its members; anyone else is told there is no such environment
+/// (404), whether there is one or not.
+async fn enter(gateway: &Gateway, id: &str, mut request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>() else {
+        return GatewayError::Unauthenticated.into_response();
+    };
+    let entered = gateway
+        .environment(id)
+        .ok_or_else(|| Denied::NoEnvironment { environment: id.to_string() })
+        .and_then(|environment| {
+            let directory = gateway.access().member_directory(caller, id)?;
+            Ok(InEnvironment { environment: Arc::clone(environment), directory })
+        });
+    match entered {
+        Ok(entered) => {
+            request.extensions_mut().insert(entered);
+            next.run(request).await
+        }
+        Err(denied) => GatewayError::Denied(denied).into_response(),
+    }
 }
 
 /// Serves `/metrics` alone, to anyone who reaches `listener`: the
@@ -126,12 +208,6 @@ async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next
             gateway.metrics().unauthenticated.get_or_create(&labels).inc();
             GatewayError::Unauthenticated.into_response()
         }
-    }
-}
-
-impl FromRef<Gateway> for Arc<Registry> {
-    fn from_ref(gateway: &Gateway) -> Self {
-        Arc::clone(gateway.registry())
     }
 }
 

@@ -1,7 +1,7 @@
-//! `ANY /apim/{connector}/{connection}/{operation path}`: the limits on what
-//! the client sends, whether the caller may use the connector and the
-//! connection (decided from the in-memory snapshot), the pipeline, the
-//! call's metrics, and the answer.
+//! `ANY /apim/{connector}/{connection}/{operation path}`, in an environment:
+//! the limits on what the client sends, whether the caller may use the
+//! connector and the connection (decided from the in-memory snapshot), the
+//! pipeline, the call's metrics, and the answer.
 
 use std::time::Instant;
 
@@ -13,8 +13,9 @@ use bytes::Bytes;
 use sluice_package::request::HOP_BY_HOP;
 use sluice_runtime::escape_controls;
 
-use super::CorrelationId;
+use super::{ConnectionPath, CorrelationId, InEnvironment};
 use crate::access::Caller;
+use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::metrics::{OperationLabels, RequestLabels, UNKNOWN};
 use crate::pipeline::{self, Call};
@@ -25,10 +26,12 @@ pub(super) async fn root(
     State(gateway): State<Gateway>,
     Extension(correlation): Extension<CorrelationId>,
     Extension(caller): Extension<Caller>,
-    Path((connector, connection)): Path<(String, String)>,
+    Extension(entered): Extension<InEnvironment>,
+    Path(ConnectionPath { connector, connection }): Path<ConnectionPath>,
     request: Request,
 ) -> Response {
-    serve(gateway, correlation, caller, connector, connection, String::new(), request).await
+    let target = Target { connector, connection, path: String::new() };
+    serve(gateway, correlation, caller, entered, target, request).await
 }
 
 /// An operation under the connection.
@@ -36,14 +39,24 @@ pub(super) async fn path(
     State(gateway): State<Gateway>,
     Extension(correlation): Extension<CorrelationId>,
     Extension(caller): Extension<Caller>,
-    Path((connector, connection, _decoded)): Path<(String, String, String)>,
+    Extension(entered): Extension<InEnvironment>,
+    Path(ConnectionPath { connector, connection }): Path<ConnectionPath>,
     request: Request,
 ) -> Response {
     // The operation path is taken raw: decoding it here would turn an encoded
     // `/` inside a parameter into a path separator. Routing decodes
-    // parameters itself.
+    // parameters itself. (Under `/environments/{id}`, the router has taken
+    // that prefix off the path already.)
     let path = request.uri().path().splitn(5, '/').nth(4).unwrap_or_default().to_string();
-    serve(gateway, correlation, caller, connector, connection, path, request).await
+    serve(gateway, correlation, caller, entered, Target { connector, connection, path }, request).await
+}
+
+/// What a call names: the connector, the connection, and the operation
+/// path under it (raw, without its first `/`).
+struct Target {
+    connector: String,
+    connection: String,
+    path: String,
 }
 
 /// One call of an operation: limits, the pipeline, metrics.
@@ -51,19 +64,26 @@ async fn serve(
     gateway: Gateway,
     correlation: CorrelationId,
     caller: Caller,
-    connector: String,
-    connection: String,
-    path: String,
+    entered: InEnvironment,
+    target: Target,
     request: Request,
 ) -> Response {
     let started = Instant::now();
+    let Target { connector, connection, path } = target;
+    let InEnvironment { environment, directory } = entered;
     // The ids come from the URL, decoded: escaped, they cannot forge a log line.
     let span = tracing::Span::current();
     span.record("connector", escape_controls(connector.clone()).as_str());
     span.record("connection", escape_controls(connection.clone()).as_str());
-    let mut watch = ClientWatch { gateway: &gateway, connector: &connector, operation: String::new(), answered: false };
+    let mut watch = ClientWatch {
+        gateway: &gateway,
+        environment: &environment,
+        connector: &connector,
+        operation: String::new(),
+        answered: false,
+    };
     let outcome = async {
-        gateway.access().directory().may_call(&caller, &connector, &connection)?;
+        directory.may_call(&caller, &connector, &connection)?;
         check_limits(&gateway, &request)?;
         let (parts, body) = request.into_parts();
         let limits = gateway.request_limits();
@@ -81,9 +101,9 @@ async fn serve(
             body,
             received: started,
         };
-        pipeline::run(&gateway, call, &mut watch.operation).await.map_err(|failure| {
+        pipeline::run(&gateway, &environment, call, &mut watch.operation).await.map_err(|failure| {
             // Only the connection's owner is told where to sign it in.
-            let owner = gateway.access().directory().owns_connection(&caller, &connector, &connection);
+            let owner = directory.owns_connection(&caller, &connector, &connection);
             GatewayError::from(if owner { failure } else { failure.without_signin_url() })
         })
     }
@@ -95,12 +115,14 @@ async fn serve(
         Err(error) => error.into_response(),
     };
     // Only names the registry knows become labels.
-    let known = gateway.registry().knows(&connector);
+    let known = environment.registry().knows(&connector);
     let connector = if known { connector.as_str() } else { UNKNOWN };
     let operation = if operation_id.is_empty() { UNKNOWN } else { operation_id.as_str() };
     let metrics = gateway.metrics();
-    metrics.requests.get_or_create(&RequestLabels::new(connector, operation, response.status().as_u16())).inc();
-    metrics.latency.get_or_create(&OperationLabels::new(connector, operation)).observe(started.elapsed().as_secs_f64());
+    let status = response.status().as_u16();
+    metrics.requests.get_or_create(&RequestLabels::new(environment.id(), connector, operation, status)).inc();
+    let labels = OperationLabels::new(environment.id(), connector, operation);
+    metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -109,6 +131,7 @@ async fn serve(
 /// logged once, inside the call's span.
 struct ClientWatch<'g> {
     gateway: &'g Gateway,
+    environment: &'g Environment,
     connector: &'g str,
     operation: String,
     answered: bool,
@@ -119,9 +142,10 @@ impl Drop for ClientWatch<'_> {
         if self.answered {
             return;
         }
-        let connector = if self.gateway.registry().knows(self.connector) { self.connector } else { UNKNOWN };
+        let connector = if self.environment.registry().knows(self.connector) { self.connector } else { UNKNOWN };
         let operation = if self.operation.is_empty() { UNKNOWN } else { self.operation.as_str() };
-        self.gateway.metrics().client_closed.get_or_create(&OperationLabels::new(connector, operation)).inc();
+        let labels = OperationLabels::new(self.environment.id(), connector, operation);
+        self.gateway.metrics().client_closed.get_or_create(&labels).inc();
         tracing::info!(
             kind = "client-closed",
             "the client closed the connection before the answer; the call was cancelled"

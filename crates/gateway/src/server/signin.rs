@@ -6,10 +6,10 @@
 //! Only a connection's owner (or an admin) may start its sign-in. The
 //! cookie (`sluice_signin`) is `HttpOnly`, `SameSite=Lax` (the provider's
 //! redirect is a top-level navigation, which carries it), limited to the
-//! redirect paths, and `Secure` when `public_url` is https. Its value
-//! identifies the browser, so one browser may run several sign-ins at once.
-
-use std::sync::Arc;
+//! sign-in's redirect path, and `Secure` when `public_url` is https.
+//!
+//! The global redirect URI is shared by every environment: the pending
+//! sign-in says which one it belongs to, and that environment finishes it.
 
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,11 +18,12 @@ use base64::Engine as _;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore as _;
 
-use crate::access::Caller;
+use super::{ConnectionPath, InEnvironment};
+use crate::access::{Caller, DEFAULT_ENVIRONMENT};
+use crate::environment::Environment;
 use crate::gateway::Gateway;
-use crate::oauth::{Redirect, SignInFailure};
+use crate::oauth::{OAuthError, Redirect, SignInFailure};
 use crate::problem::GatewayError;
-use crate::registry::Registry;
 
 /// The browser-binding cookie's name.
 const BINDING_COOKIE: &str = "sluice_signin";
@@ -34,24 +35,26 @@ const BINDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600)
 pub(super) async fn start(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
-    Path((connector, connection)): Path<(String, String)>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+    Path(ConnectionPath { connector, connection }): Path<ConnectionPath>,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
-    gateway.access().directory().may_sign_in(&caller, &connector, &connection)?;
-    let loaded = gateway.registry().get(&connector)?;
-    if gateway.access().connection(&loaded, &connection).is_none() {
-        return Err(crate::oauth::OAuthError::UnknownConnection { connector, connection }.into());
+    directory.may_sign_in(&caller, &connector, &connection)?;
+    let loaded = environment.registry().get(&connector)?;
+    if gateway.access().connection(environment.id(), &loaded, &connection).is_none() {
+        return Err(OAuthError::UnknownConnection { connector, connection }.into());
     }
     // The browser keeps its binding across sign-ins; a new one gets one.
     let binding = binding_cookie(&headers).unwrap_or_else(new_binding);
-    let url = gateway.oauth()?.start_signin(&loaded, &connection, &caller.id, &binding).await?;
-    let location = HeaderValue::from_str(&url).map_err(|_| GatewayError::AuthorizationUrl)?;
+    let started = environment.oauth()?.start_signin(&loaded, &connection, &caller.id, &binding).await?;
+    let location = HeaderValue::from_str(&started.url).map_err(|_| GatewayError::AuthorizationUrl)?;
     let secure = gateway.public_url().is_some_and(|url| url.scheme() == "https");
+    let path = url::Url::parse(&started.redirect_uri).map(|u| u.path().to_string()).unwrap_or("/redirect".into());
     let cookie = cookie::Cookie::build((BINDING_COOKIE, binding))
         .http_only(true)
         .secure(secure)
         .same_site(cookie::SameSite::Lax)
-        .path("/redirect")
+        .path(path)
         .max_age(cookie::time::Duration::seconds(BINDING_MAX_AGE.as_secs() as i64))
         .build();
     let cookie = HeaderValue::from_str(&cookie.to_string()).map_err(|_| GatewayError::AuthorizationUrl)?;
@@ -89,30 +92,52 @@ pub(super) struct RedirectQuery {
     iss: Option<String>,
 }
 
-/// `/redirect`: the global redirect URI.
+/// `/redirect`: the global redirect URI, shared by every environment. The
+/// pending sign-in of the `state` says which one finishes it; a `state`
+/// that is not pending is refused by the default environment, as any is.
 pub(super) async fn redirect_global(
     State(gateway): State<Gateway>,
-    State(registry): State<Arc<Registry>>,
     headers: HeaderMap,
     Query(query): Query<RedirectQuery>,
 ) -> Result<Response, GatewayError> {
-    finish(&gateway, &registry, None, &headers, query).await
+    let mut environment = gateway.default_environment();
+    if let Some(state) = &query.state
+        && let Ok(oauth) = environment.oauth()
+        && let Some(destination) = oauth.pending_destination(state).await?
+        && let Some(found) = gateway.environment(&destination.environment)
+    {
+        environment = found;
+    }
+    finish(&gateway, environment, None, &headers, query).await
 }
 
-/// `/redirect/{connector}`: a per-connector redirect URI.
+/// The path of a per-connector redirect URI: the connector, and the
+/// environment outside the default one.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct RedirectPath {
+    environment: Option<String>,
+    connector: String,
+}
+
+/// `/redirect/{connector}` and `/environments/{environment}/redirect/{connector}`:
+/// a per-connector redirect URI. An environment that does not exist has no
+/// sign-in pending, and is refused as an unknown `state` is.
 pub(super) async fn redirect_connector(
     State(gateway): State<Gateway>,
-    State(registry): State<Arc<Registry>>,
-    Path(connector): Path<String>,
+    Path(RedirectPath { environment, connector }): Path<RedirectPath>,
     headers: HeaderMap,
     Query(query): Query<RedirectQuery>,
 ) -> Result<Response, GatewayError> {
-    finish(&gateway, &registry, Some(&connector), &headers, query).await
+    let id = environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT);
+    let Some(environment) = gateway.environment(id) else {
+        return Err(OAuthError::from(SignInFailure::UnknownState).into());
+    };
+    finish(&gateway, environment, Some(&connector), &headers, query).await
 }
 
 async fn finish(
     gateway: &Gateway,
-    registry: &Registry,
+    environment: &Environment,
     connector: Option<&str>,
     headers: &HeaderMap,
     query: RedirectQuery,
@@ -127,14 +152,10 @@ async fn finish(
     };
     let binding = binding_cookie(headers);
     if let Some(error) = query.error {
-        return Err(crate::oauth::OAuthError::from(SignInFailure::Provider {
-            error,
-            description: query.error_description,
-        })
-        .into());
+        return Err(OAuthError::from(SignInFailure::Provider { error, description: query.error_description }).into());
     }
     let (Some(code), Some(state)) = (query.code, query.state) else {
-        return Err(crate::oauth::OAuthError::from(SignInFailure::MissingCodeOrState).into());
+        return Err(OAuthError::from(SignInFailure::MissingCodeOrState).into());
     };
     let redirect = Redirect {
         code: &code,
@@ -143,7 +164,8 @@ async fn finish(
         binding: binding.as_deref(),
         principal: caller.as_ref().map(|c| &*c.id),
     };
-    let (connector, connection) = gateway.oauth()?.finish_signin(registry, connector, redirect).await?;
+    let oauth = environment.oauth()?;
+    let (connector, connection) = oauth.finish_signin(environment.registry(), connector, redirect).await?;
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
          <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in. You can close this page.</p></body></html>",

@@ -61,17 +61,24 @@ impl std::fmt::Debug for ConnectionRow {
     }
 }
 
-/// Everything the snapshot of one environment is built from.
+/// The gateway-wide rows: who exists, in which of the gateway's groups, and
+/// with which API keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccessRows {
+pub struct PeopleRows {
     /// The gateway's own principals.
     pub principals: Vec<PrincipalRow>,
     /// `(group, member)` pairs of the gateway's own groups.
     pub group_members: Vec<(String, String)>,
-    /// `(principal, role)` of the environment's members.
-    pub memberships: Vec<(String, String)>,
     /// Every API key, revoked and expired ones included.
     pub api_keys: Vec<ApiKeyRow>,
+}
+
+/// The rows of one environment: its members, and the owners and shares of
+/// its connectors and connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvironmentRows {
+    /// `(principal, role)` of the environment's members.
+    pub memberships: Vec<(String, String)>,
     /// `(connector, owner)`.
     pub connector_owners: Vec<(String, String)>,
     /// `(connector, principal, access)`.
@@ -85,8 +92,15 @@ pub struct AccessRows {
 /// Where principals, roles, keys and shares are kept.
 #[async_trait]
 pub trait AccessStore: Send + Sync + std::fmt::Debug {
-    /// Every row of `environment`'s snapshot, read in one transaction.
-    async fn access_rows(&self, environment: &str) -> Result<AccessRows, StoreError>;
+    /// The gateway-wide rows, read in one transaction.
+    async fn people_rows(&self) -> Result<PeopleRows, StoreError>;
+
+    /// Every row of `environment`, read in one transaction.
+    async fn environment_rows(&self, environment: &str) -> Result<EnvironmentRows, StoreError>;
+
+    /// Records an environment, or renames it. Members, owners, shares and
+    /// connections may only name an environment that exists.
+    async fn put_environment(&self, id: &str, display_name: &str) -> Result<(), StoreError>;
 
     /// Adds a principal, or renames it.
     async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError>;

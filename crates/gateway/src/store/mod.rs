@@ -18,7 +18,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use access::{AccessRows, AccessStore, ApiKeyRow, ConnectionRow, PrincipalRow};
+pub use access::{AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PeopleRows, PrincipalRow};
 pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.
@@ -45,6 +45,8 @@ impl fmt::Debug for TokenRow {
 /// A sign-in waiting for the provider's redirect, as a backend keeps it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PendingRow {
+    /// The environment of the connection being signed in.
+    pub environment: String,
     /// The connector being signed in.
     pub connector: String,
     /// The redirect URI the sign-in must come back on.
@@ -58,11 +60,25 @@ pub struct PendingRow {
 impl fmt::Debug for PendingRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingRow")
+            .field("environment", &self.environment)
             .field("connector", &self.connector)
             .field("redirect_uri", &self.redirect_uri)
             .field("created_at", &self.created_at)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a pending sign-in must come back: to explain a redirect that
+/// arrived elsewhere, and to find the environment of one that arrived on the
+/// global redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDestination {
+    /// The environment of the connection being signed in.
+    pub environment: String,
+    /// The connector being signed in.
+    pub connector: String,
+    /// The redirect URI the sign-in must come back on.
+    pub redirect_uri: String,
 }
 
 /// A backend failed.
@@ -94,11 +110,17 @@ pub enum StoreError {
 
 /// Where tokens and pending sign-ins are kept: an async trait, so that an
 /// embedded database and a shared server database can both serve it. Every
-/// value it holds is an opaque sealed blob.
+/// value it holds is an opaque sealed blob. A connection is named by its
+/// environment, its connector and its own id.
 #[async_trait]
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// A connection's token row, if it ever signed in.
-    async fn tokens(&self, connector: &str, connection: &str) -> Result<Option<TokenRow>, StoreError>;
+    async fn tokens(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<Option<TokenRow>, StoreError>;
 
     /// Saves a connection's sealed tokens and clears any needs-sign-in mark.
     /// With `expected`, only if the row is still at that version (a refresh
@@ -106,6 +128,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// sign-in). Returns the new version, or `None` when the row had moved on.
     async fn put_tokens(
         &self,
+        environment: &str,
         connector: &str,
         connection: &str,
         sealed: &[u8],
@@ -116,6 +139,7 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// `expected`; returns whether it was marked.
     async fn mark_needs_signin(
         &self,
+        environment: &str,
         connector: &str,
         connection: &str,
         reason: &str,
@@ -127,17 +151,17 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     async fn put_pending(&self, state_hash: &str, row: &PendingRow, expired_before: i64) -> Result<(), StoreError>;
 
     /// Takes (deletes and returns, in one statement) the pending sign-in with
-    /// this state hash, if it was started at `created_after` or later and must
-    /// come back on `redirect_uri`. A sign-in that came back on the wrong
-    /// redirect URI is left in place.
+    /// this state hash, if it was started at `created_after` or later in
+    /// `environment` and must come back on `redirect_uri`. A sign-in that
+    /// came back on the wrong redirect URI is left in place.
     async fn take_pending(
         &self,
         state_hash: &str,
+        environment: &str,
         redirect_uri: &str,
         created_after: i64,
     ) -> Result<Option<PendingRow>, StoreError>;
 
-    /// The connector and redirect URI of a pending sign-in, without taking
-    /// it: to explain a redirect that arrived on the wrong URI.
-    async fn pending_destination(&self, state_hash: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// Where a pending sign-in must come back, without taking it.
+    async fn pending_destination(&self, state_hash: &str) -> Result<Option<PendingDestination>, StoreError>;
 }

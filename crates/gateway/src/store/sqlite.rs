@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    AccessRows, AccessStore, ApiKeyRow, ConnectionRow, PendingRow, PrincipalRow, StoreError, TokenRow, TokenStore, now,
+    AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PendingDestination, PendingRow, PeopleRows, PrincipalRow,
+    StoreError, TokenRow, TokenStore, now,
 };
 
 /// The versioned, forward-only migrations of the SQLite schema.
@@ -65,68 +66,80 @@ impl SqliteStore {
 
 #[async_trait]
 impl TokenStore for SqliteStore {
-    async fn tokens(&self, connector: &str, connection: &str) -> Result<Option<TokenRow>, StoreError> {
-        let row: Option<(Vec<u8>, Option<String>, i64)> =
-            sqlx::query_as("SELECT sealed, needs_signin, version FROM tokens WHERE connector = ?1 AND connection = ?2")
-                .bind(connector)
-                .bind(connection)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn tokens(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        let row: Option<(Vec<u8>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT sealed, needs_signin, version FROM tokens
+             WHERE environment = ?1 AND connector = ?2 AND connection = ?3",
+        )
+        .bind(environment)
+        .bind(connector)
+        .bind(connection)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(sealed, needs_signin, version)| TokenRow { sealed, needs_signin, version }))
     }
 
     async fn put_tokens(
         &self,
+        environment: &str,
         connector: &str,
         connection: &str,
         sealed: &[u8],
         expected: Option<i64>,
     ) -> Result<Option<i64>, StoreError> {
-        let version: Option<(i64,)> = match expected {
-            None => {
-                sqlx::query_as(
-                    "INSERT INTO tokens (connector, connection, sealed, needs_signin, version, updated_at)
-                     VALUES (?1, ?2, ?3, NULL, 1, ?4)
-                     ON CONFLICT (connector, connection) DO UPDATE
-                     SET sealed = ?3, needs_signin = NULL, version = tokens.version + 1, updated_at = ?4
+        let version: Option<(i64,)> =
+            match expected {
+                None => sqlx::query_as(
+                    "INSERT INTO tokens (environment, connector, connection, sealed, needs_signin, version, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, NULL, 1, ?5)
+                     ON CONFLICT (environment, connector, connection) DO UPDATE
+                     SET sealed = ?4, needs_signin = NULL, version = tokens.version + 1, updated_at = ?5
                      RETURNING version",
                 )
+                .bind(environment)
                 .bind(connector)
                 .bind(connection)
                 .bind(sealed)
                 .bind(now() as i64)
                 .fetch_optional(&self.pool)
-                .await?
-            }
-            Some(expected) => {
-                sqlx::query_as(
-                    "UPDATE tokens SET sealed = ?3, needs_signin = NULL, version = version + 1, updated_at = ?4
-                     WHERE connector = ?1 AND connection = ?2 AND version = ?5
+                .await?,
+                Some(expected) => {
+                    sqlx::query_as(
+                        "UPDATE tokens SET sealed = ?4, needs_signin = NULL, version = version + 1, updated_at = ?5
+                     WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND version = ?6
                      RETURNING version",
-                )
-                .bind(connector)
-                .bind(connection)
-                .bind(sealed)
-                .bind(now() as i64)
-                .bind(expected)
-                .fetch_optional(&self.pool)
-                .await?
-            }
-        };
+                    )
+                    .bind(environment)
+                    .bind(connector)
+                    .bind(connection)
+                    .bind(sealed)
+                    .bind(now() as i64)
+                    .bind(expected)
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+            };
         Ok(version.map(|(v,)| v))
     }
 
     async fn mark_needs_signin(
         &self,
+        environment: &str,
         connector: &str,
         connection: &str,
         reason: &str,
         expected: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE tokens SET needs_signin = ?3, version = version + 1, updated_at = ?4
-             WHERE connector = ?1 AND connection = ?2 AND version = ?5",
+            "UPDATE tokens SET needs_signin = ?4, version = version + 1, updated_at = ?5
+             WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND version = ?6",
         )
+        .bind(environment)
         .bind(connector)
         .bind(connection)
         .bind(reason)
@@ -144,9 +157,11 @@ impl TokenStore for SqliteStore {
             .execute(&mut *transaction)
             .await?;
         sqlx::query(
-            "INSERT INTO pending_signins (state_hash, connector, redirect_uri, sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO pending_signins (state_hash, environment, connector, redirect_uri, sealed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(state_hash)
+        .bind(&row.environment)
         .bind(&row.connector)
         .bind(&row.redirect_uri)
         .bind(&row.sealed)
@@ -160,19 +175,23 @@ impl TokenStore for SqliteStore {
     async fn take_pending(
         &self,
         state_hash: &str,
+        environment: &str,
         redirect_uri: &str,
         created_after: i64,
     ) -> Result<Option<PendingRow>, StoreError> {
-        let row: Option<(String, String, Vec<u8>, i64)> = sqlx::query_as(
-            "DELETE FROM pending_signins WHERE state_hash = ?1 AND redirect_uri = ?2 AND created_at >= ?3
-             RETURNING connector, redirect_uri, sealed, created_at",
+        let row: Option<(String, String, String, Vec<u8>, i64)> = sqlx::query_as(
+            "DELETE FROM pending_signins
+             WHERE state_hash = ?1 AND environment = ?2 AND redirect_uri = ?3 AND created_at >= ?4
+             RETURNING environment, connector, redirect_uri, sealed, created_at",
         )
         .bind(state_hash)
+        .bind(environment)
         .bind(redirect_uri)
         .bind(created_after)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(connector, redirect_uri, sealed, created_at)| PendingRow {
+        Ok(row.map(|(environment, connector, redirect_uri, sealed, created_at)| PendingRow {
+            environment,
             connector,
             redirect_uri,
             sealed,
@@ -180,30 +199,60 @@ impl TokenStore for SqliteStore {
         }))
     }
 
-    async fn pending_destination(&self, state_hash: &str) -> Result<Option<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT connector, redirect_uri FROM pending_signins WHERE state_hash = ?1")
-            .bind(state_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+    async fn pending_destination(&self, state_hash: &str) -> Result<Option<PendingDestination>, StoreError> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT environment, connector, redirect_uri FROM pending_signins WHERE state_hash = ?1")
+                .bind(state_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(environment, connector, redirect_uri)| PendingDestination {
+            environment,
+            connector,
+            redirect_uri,
+        }))
     }
 }
 
 #[async_trait]
 impl AccessStore for SqliteStore {
-    async fn access_rows(&self, environment: &str) -> Result<AccessRows, StoreError> {
+    async fn people_rows(&self) -> Result<PeopleRows, StoreError> {
         let mut tx = self.pool.begin().await?;
         let principals: Vec<(String, String, String)> =
             sqlx::query_as("SELECT id, kind, display_name FROM principals ORDER BY id").fetch_all(&mut *tx).await?;
         let group_members = sqlx::query_as("SELECT group_id, member FROM group_members").fetch_all(&mut *tx).await?;
-        let memberships = sqlx::query_as("SELECT principal, role FROM memberships WHERE environment = ?1")
-            .bind(environment)
-            .fetch_all(&mut *tx)
-            .await?;
         let keys: Vec<(String, String, String, Vec<u8>, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT id, principal, label, secret_hash, created_at, expires_at, revoked_at FROM api_keys",
         )
         .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(PeopleRows {
+            principals: principals
+                .into_iter()
+                .map(|(id, kind, display_name)| PrincipalRow { id, kind, display_name })
+                .collect(),
+            group_members,
+            api_keys: keys
+                .into_iter()
+                .map(|(id, principal, label, secret_hash, created_at, expires_at, revoked_at)| ApiKeyRow {
+                    id,
+                    principal,
+                    label,
+                    secret_hash,
+                    created_at,
+                    expires_at,
+                    revoked_at,
+                })
+                .collect(),
+        })
+    }
+
+    async fn environment_rows(&self, environment: &str) -> Result<EnvironmentRows, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let memberships = sqlx::query_as("SELECT principal, role FROM memberships WHERE environment = ?1")
+            .bind(environment)
+            .fetch_all(&mut *tx)
+            .await?;
         let connector_owners = sqlx::query_as("SELECT connector, owner FROM connector_owners WHERE environment = ?1")
             .bind(environment)
             .fetch_all(&mut *tx)
@@ -224,33 +273,22 @@ impl AccessStore for SqliteStore {
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
-        Ok(AccessRows {
+        Ok(EnvironmentRows {
             connections: connections
                 .into_iter()
                 .map(|(connector, id, owner, sealed)| ConnectionRow { connector, id, owner, sealed })
                 .collect(),
-            principals: principals
-                .into_iter()
-                .map(|(id, kind, display_name)| PrincipalRow { id, kind, display_name })
-                .collect(),
-            group_members,
             memberships,
-            api_keys: keys
-                .into_iter()
-                .map(|(id, principal, label, secret_hash, created_at, expires_at, revoked_at)| ApiKeyRow {
-                    id,
-                    principal,
-                    label,
-                    secret_hash,
-                    created_at,
-                    expires_at,
-                    revoked_at,
-                })
-                .collect(),
             connector_owners,
             connector_shares,
             connection_shares,
         })
+    }
+
+    async fn put_environment(&self, id: &str, display_name: &str) -> Result<(), StoreError> {
+        let sql = "INSERT INTO environments (id, display_name) VALUES (?1, ?2)
+                   ON CONFLICT (id) DO UPDATE SET display_name = ?2";
+        self.execute(sql, &[id, display_name]).await.map(drop)
     }
 
     async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError> {
@@ -400,7 +438,8 @@ impl AccessStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tokens WHERE connector = ?1 AND connection = ?2")
+        sqlx::query("DELETE FROM tokens WHERE environment = ?1 AND connector = ?2 AND connection = ?3")
+            .bind(environment)
             .bind(connector)
             .bind(id)
             .execute(&mut *tx)
@@ -417,12 +456,11 @@ impl AccessStore for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["connection_shares", "connector_shares", "connector_owners"] {
+        for table in ["connection_shares", "connector_shares", "connector_owners", "tokens"] {
             // The table names are this list's, never input.
             let sql = format!("DELETE FROM {table} WHERE environment = ?1 AND connector = ?2");
             sqlx::query(&sql).bind(environment).bind(connector).execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM tokens WHERE connector = ?1").bind(connector).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(connections)
     }
@@ -447,8 +485,12 @@ mod tests {
         SqliteStore::open(&dir.join("creds.db")).await.unwrap()
     }
 
+    /// The default environment.
+    const D: &str = "default";
+
     fn pending(connector: &str) -> PendingRow {
         PendingRow {
+            environment: D.into(),
             connector: connector.into(),
             redirect_uri: "http://gw/redirect/c".into(),
             sealed: vec![1, 2, 3],
@@ -460,12 +502,12 @@ mod tests {
     async fn tokens_are_versioned_and_compare_and_set() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
-        assert_eq!(store.tokens("c", "main").await.unwrap(), None);
-        assert_eq!(store.put_tokens("c", "main", b"one", None).await.unwrap(), Some(1));
-        assert_eq!(store.put_tokens("c", "main", b"two", Some(1)).await.unwrap(), Some(2));
+        assert_eq!(store.tokens(D, "c", "main").await.unwrap(), None);
+        assert_eq!(store.put_tokens(D, "c", "main", b"one", None).await.unwrap(), Some(1));
+        assert_eq!(store.put_tokens(D, "c", "main", b"two", Some(1)).await.unwrap(), Some(2));
         // A writer that read version 1 lost the race: nothing is written.
-        assert_eq!(store.put_tokens("c", "main", b"stale", Some(1)).await.unwrap(), None);
-        let row = store.tokens("c", "main").await.unwrap().unwrap();
+        assert_eq!(store.put_tokens(D, "c", "main", b"stale", Some(1)).await.unwrap(), None);
+        let row = store.tokens(D, "c", "main").await.unwrap().unwrap();
         assert_eq!((row.sealed.as_slice(), row.version), (&b"two"[..], 2));
     }
 
@@ -473,12 +515,12 @@ mod tests {
     async fn needs_signin_mark_is_cleared_by_new_tokens() {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
-        store.put_tokens("c", "main", b"a", None).await.unwrap();
-        assert!(!store.mark_needs_signin("c", "main", "refused", 7).await.unwrap());
-        assert!(store.mark_needs_signin("c", "main", "refused", 1).await.unwrap());
-        assert_eq!(store.tokens("c", "main").await.unwrap().unwrap().needs_signin.as_deref(), Some("refused"));
-        store.put_tokens("c", "main", b"a", None).await.unwrap();
-        assert_eq!(store.tokens("c", "main").await.unwrap().unwrap().needs_signin, None);
+        store.put_tokens(D, "c", "main", b"a", None).await.unwrap();
+        assert!(!store.mark_needs_signin(D, "c", "main", "refused", 7).await.unwrap());
+        assert!(store.mark_needs_signin(D, "c", "main", "refused", 1).await.unwrap());
+        assert_eq!(store.tokens(D, "c", "main").await.unwrap().unwrap().needs_signin.as_deref(), Some("refused"));
+        store.put_tokens(D, "c", "main", b"a", None).await.unwrap();
+        assert_eq!(store.tokens(D, "c", "main").await.unwrap().unwrap().needs_signin, None);
     }
 
     #[tokio::test]
@@ -486,13 +528,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path()).await;
         store.put_pending("h1", &pending("c"), 0).await.unwrap();
-        assert_eq!(store.take_pending("h1", "http://gw/redirect", 0).await.unwrap(), None);
+        assert_eq!(store.take_pending("h1", D, "http://gw/redirect", 0).await.unwrap(), None);
         assert_eq!(
             store.pending_destination("h1").await.unwrap(),
-            Some(("c".to_string(), "http://gw/redirect/c".to_string()))
+            Some(PendingDestination {
+                environment: D.into(),
+                connector: "c".into(),
+                redirect_uri: "http://gw/redirect/c".into()
+            })
         );
-        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 0).await.unwrap(), Some(pending("c")));
-        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 0).await.unwrap(), None);
+        // Another environment's redirect cannot take it.
+        assert_eq!(store.take_pending("h1", "sales", "http://gw/redirect/c", 0).await.unwrap(), None);
+        assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap(), Some(pending("c")));
+        assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -500,15 +548,15 @@ mod tests {
         let store = SqliteStore::in_memory().await.unwrap();
         let old = PendingRow { created_at: 10, ..pending("c") };
         store.put_pending("h1", &old, 0).await.unwrap();
-        assert_eq!(store.take_pending("h1", "http://gw/redirect/c", 11).await.unwrap(), None);
+        assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 11).await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn reopening_keeps_the_data_and_migrates_once() {
         let dir = tempfile::tempdir().unwrap();
-        store(dir.path()).await.put_tokens("c", "main", b"kept", None).await.unwrap();
+        store(dir.path()).await.put_tokens(D, "c", "main", b"kept", None).await.unwrap();
         let again = store(dir.path()).await;
-        assert_eq!(again.tokens("c", "main").await.unwrap().unwrap().sealed, b"kept");
+        assert_eq!(again.tokens(D, "c", "main").await.unwrap().unwrap().sealed, b"kept");
     }
 
     #[tokio::test]
@@ -529,17 +577,23 @@ mod tests {
         store.put_connector_share("default", "Shop", "sales", "can-use").await.unwrap();
         store.put_connector_share("default", "Shop", "sales", "can-edit").await.unwrap();
         store.put_connection_share("default", "Shop", "main", "bob").await.unwrap();
-        let rows = store.access_rows("default").await.unwrap();
-        assert_eq!(rows.principals.len(), 2);
-        assert_eq!(rows.principals[0].display_name, "Alice L.");
-        assert_eq!(rows.group_members, [("sales".to_string(), "bob".to_string())]);
+        let people = store.people_rows().await.unwrap();
+        assert_eq!(people.principals.len(), 2);
+        assert_eq!(people.principals[0].display_name, "Alice L.");
+        assert_eq!(people.group_members, [("sales".to_string(), "bob".to_string())]);
+        let rows = store.environment_rows(D).await.unwrap();
         assert_eq!(rows.memberships, [("alice".to_string(), "admin".to_string())]);
         assert_eq!(rows.connector_shares, [("Shop".into(), "sales".into(), "can-edit".into())]);
         assert_eq!(rows.connection_shares, [("Shop".into(), "main".into(), "bob".into())]);
         assert!(store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
         assert!(!store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
         // Another environment sees none of it.
-        assert!(store.access_rows("other").await.unwrap().memberships.is_empty());
+        assert!(store.environment_rows("other").await.unwrap().memberships.is_empty());
+        // An environment must exist before it has members.
+        assert!(store.put_membership("other", "alice", "user").await.is_err());
+        store.put_environment("other", "Other").await.unwrap();
+        store.put_membership("other", "alice", "user").await.unwrap();
+        assert_eq!(store.environment_rows(D).await.unwrap().memberships.len(), 1);
     }
 
     #[tokio::test]
@@ -565,6 +619,58 @@ mod tests {
         assert!(store.put_api_key(&row).await.is_err(), "a key id is unique");
         assert!(store.revoke_api_key(&row.id, 5).await.unwrap());
         assert!(!store.revoke_api_key(&row.id, 6).await.unwrap());
-        assert_eq!(store.access_rows("default").await.unwrap().api_keys[0].revoked_at, Some(5));
+        assert_eq!(store.people_rows().await.unwrap().api_keys[0].revoked_at, Some(5));
+    }
+
+    #[tokio::test]
+    async fn tokens_of_two_environments_are_apart() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store.put_environment("sales", "Sales").await.unwrap();
+        store.put_tokens(D, "c", "main", b"default's", None).await.unwrap();
+        store.put_tokens("sales", "c", "main", b"sales'", None).await.unwrap();
+        assert_eq!(store.tokens(D, "c", "main").await.unwrap().unwrap().sealed, b"default's");
+        assert_eq!(store.tokens("sales", "c", "main").await.unwrap().unwrap().sealed, b"sales'");
+        store.delete_connector("sales", "c").await.unwrap();
+        assert_eq!(store.tokens("sales", "c", "main").await.unwrap(), None);
+        assert!(store.tokens(D, "c", "main").await.unwrap().is_some(), "another environment's connector stays");
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_environments_keeps_its_tokens_and_sign_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.db");
+        {
+            // The schema as it was: the first two migrations only.
+            let mut before = sqlx::migrate!("./migrations/sqlite");
+            before.migrations = before.migrations.iter().filter(|m| m.version <= 2).cloned().collect();
+            let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+            let pool = SqlitePool::connect_with(options).await.unwrap();
+            before.run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO tokens (connector, connection, sealed, needs_signin, version, updated_at)
+                 VALUES ('c', 'main', x'6b657074', 'refused', 3, 1)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let created = now() as i64;
+            sqlx::query(
+                "INSERT INTO pending_signins (state_hash, connector, redirect_uri, sealed, created_at)
+                 VALUES ('h1', 'c', 'http://gw/redirect/c', x'010203', ?1)",
+            )
+            .bind(created)
+            .execute(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+        }
+        let store = store(dir.path()).await;
+        let row = store.tokens(D, "c", "main").await.unwrap().unwrap();
+        assert_eq!(
+            (row.sealed.as_slice(), row.needs_signin.as_deref(), row.version),
+            (&b"kept"[..], Some("refused"), 3)
+        );
+        let taken = store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap().unwrap();
+        assert_eq!((taken.environment.as_str(), taken.connector.as_str()), (D, "c"));
     }
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::key::{KeyError, SecretKey};
-use super::{PendingRow, StoreError, TokenStore};
+use super::{PendingDestination, PendingRow, StoreError, TokenStore};
+use crate::access::DEFAULT_ENVIRONMENT;
 
 /// Pending sign-ins older than this are forgotten, in seconds.
 const PENDING_TTL_SECS: u64 = 600;
@@ -116,30 +117,31 @@ pub enum VaultError {
     Corrupt(#[source] serde_json::Error),
 }
 
-/// Typed, sealed access to a [`TokenStore`].
+/// Typed, sealed access to one environment's rows of a [`TokenStore`].
 #[derive(Debug, Clone)]
 pub struct Vault {
     store: Arc<dyn TokenStore>,
     key: SecretKey,
+    environment: Arc<str>,
 }
 
 impl Vault {
-    /// A vault over `store`, sealing with `key`.
-    pub fn new(store: Arc<dyn TokenStore>, key: SecretKey) -> Self {
-        Self { store, key }
+    /// A vault over `environment`'s rows of `store`, sealing with `key`.
+    pub fn new(store: Arc<dyn TokenStore>, key: SecretKey, environment: &str) -> Self {
+        Self { store, key, environment: environment.into() }
     }
 
     /// A connection's tokens, if it ever signed in.
     pub async fn tokens(&self, connector: &str, connection: &str) -> Result<Option<StoredTokens>, VaultError> {
-        let Some(row) = self.store.tokens(connector, connection).await? else { return Ok(None) };
-        let tokens = self.open(&row.sealed, &token_aad(connector, connection))?;
+        let Some(row) = self.store.tokens(&self.environment, connector, connection).await? else { return Ok(None) };
+        let tokens = self.open(&row.sealed, &self.token_aad(connector, connection))?;
         Ok(Some(StoredTokens { tokens, needs_signin: row.needs_signin, version: row.version }))
     }
 
     /// Saves tokens from a sign-in, whatever was there.
     pub async fn save_signin(&self, connector: &str, connection: &str, tokens: &TokenSet) -> Result<(), VaultError> {
-        let sealed = self.seal(tokens, &token_aad(connector, connection))?;
-        self.store.put_tokens(connector, connection, &sealed, None).await?;
+        let sealed = self.seal(tokens, &self.token_aad(connector, connection))?;
+        self.store.put_tokens(&self.environment, connector, connection, &sealed, None).await?;
         Ok(())
     }
 
@@ -153,8 +155,8 @@ impl Vault {
         tokens: &TokenSet,
         version: i64,
     ) -> Result<bool, VaultError> {
-        let sealed = self.seal(tokens, &token_aad(connector, connection))?;
-        Ok(self.store.put_tokens(connector, connection, &sealed, Some(version)).await?.is_some())
+        let sealed = self.seal(tokens, &self.token_aad(connector, connection))?;
+        Ok(self.store.put_tokens(&self.environment, connector, connection, &sealed, Some(version)).await?.is_some())
     }
 
     /// Marks a connection as needing a new sign-in, if its row is still at
@@ -166,36 +168,60 @@ impl Vault {
         reason: &str,
         version: i64,
     ) -> Result<bool, VaultError> {
-        Ok(self.store.mark_needs_signin(connector, connection, reason, version).await?)
+        Ok(self.store.mark_needs_signin(&self.environment, connector, connection, reason, version).await?)
     }
 
     /// Records a sign-in under its `state`.
     pub async fn put_pending(&self, state: &str, pending: &PendingSignIn) -> Result<(), VaultError> {
         let hash = state_hash(state);
         let row = PendingRow {
+            environment: self.environment.to_string(),
             connector: pending.connector.clone(),
             redirect_uri: pending.redirect_uri.clone(),
-            sealed: self.seal(pending, &pending_aad(&hash))?,
+            sealed: self.seal(pending, &self.pending_aad(&hash))?,
             created_at: pending.created_at as i64,
         };
         let expired_before = now().saturating_sub(PENDING_TTL_SECS) as i64;
         Ok(self.store.put_pending(&hash, &row, expired_before).await?)
     }
 
-    /// Takes the sign-in with this `state`, if it is recent and came back on
-    /// `redirect_uri`; one that came back elsewhere stays, and
-    /// [`Vault::pending_destination`] says where it belongs.
+    /// Takes the sign-in with this `state`, if it is recent, of this
+    /// environment, and came back on `redirect_uri`; one that came back
+    /// elsewhere stays, and [`Vault::pending_destination`] says where it
+    /// belongs.
     pub async fn take_pending(&self, state: &str, redirect_uri: &str) -> Result<Option<PendingSignIn>, VaultError> {
         let hash = state_hash(state);
         let created_after = now().saturating_sub(PENDING_TTL_SECS) as i64;
-        let Some(row) = self.store.take_pending(&hash, redirect_uri, created_after).await? else { return Ok(None) };
-        Ok(Some(self.open(&row.sealed, &pending_aad(&hash))?))
+        let taken = self.store.take_pending(&hash, &self.environment, redirect_uri, created_after).await?;
+        let Some(row) = taken else { return Ok(None) };
+        Ok(Some(self.open(&row.sealed, &self.pending_aad(&hash))?))
     }
 
-    /// The connector and redirect URI of the sign-in with this `state`, if
-    /// it is pending.
-    pub async fn pending_destination(&self, state: &str) -> Result<Option<(String, String)>, VaultError> {
+    /// Where the sign-in with this `state` must come back (in any
+    /// environment), if it is pending.
+    pub async fn pending_destination(&self, state: &str) -> Result<Option<PendingDestination>, VaultError> {
         Ok(self.store.pending_destination(&state_hash(state)).await?)
+    }
+
+    /// What a connection's sealed tokens are bound to. The default
+    /// environment keeps the binding tokens had before there were
+    /// environments, so that an upgraded gateway's sign-ins still open.
+    fn token_aad(&self, connector: &str, connection: &str) -> Vec<u8> {
+        match &*self.environment {
+            DEFAULT_ENVIRONMENT => format!("sluice/tokens/v1\0{connector}\0{connection}"),
+            environment => format!("sluice/tokens/v2\0{environment}\0{connector}\0{connection}"),
+        }
+        .into_bytes()
+    }
+
+    /// What a pending sign-in is bound to (as for tokens, the default
+    /// environment keeps its binding from before environments).
+    fn pending_aad(&self, state_hash: &str) -> Vec<u8> {
+        match &*self.environment {
+            DEFAULT_ENVIRONMENT => format!("sluice/pending/v1\0{state_hash}"),
+            environment => format!("sluice/pending/v2\0{environment}\0{state_hash}"),
+        }
+        .into_bytes()
     }
 
     fn seal<T: Serialize>(&self, value: &T, aad: &[u8]) -> Result<Vec<u8>, VaultError> {
@@ -207,16 +233,6 @@ impl Vault {
         let json = self.key.open(sealed, aad)?;
         serde_json::from_slice(&json).map_err(VaultError::Corrupt)
     }
-}
-
-/// What a connection's sealed tokens are bound to.
-fn token_aad(connector: &str, connection: &str) -> Vec<u8> {
-    format!("sluice/tokens/v1\0{connector}\0{connection}").into_bytes()
-}
-
-/// What a pending sign-in is bound to.
-fn pending_aad(state_hash: &str) -> Vec<u8> {
-    format!("sluice/pending/v1\0{state_hash}").into_bytes()
 }
 
 /// The key a pending sign-in is stored under: the `state` travels through
@@ -250,7 +266,7 @@ mod tests {
     async fn tokens_round_trip_and_are_not_stored_in_clear() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("creds.db");
-        let vault = Vault::new(Arc::new(SqliteStore::open(&path).await.unwrap()), key());
+        let vault = Vault::new(Arc::new(SqliteStore::open(&path).await.unwrap()), key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "main", &tokens("at-secret-1")).await.unwrap();
         assert_eq!(vault.tokens("c", "main").await.unwrap().unwrap().tokens, tokens("at-secret-1"));
         drop(vault);
@@ -264,16 +280,16 @@ mod tests {
     #[tokio::test]
     async fn sealed_tokens_copied_to_another_connection_do_not_open() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key());
+        let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "alice", &tokens("alice-token")).await.unwrap();
-        let sealed = store.tokens("c", "alice").await.unwrap().unwrap().sealed;
-        store.put_tokens("c", "mallory", &sealed, None).await.unwrap();
+        let sealed = store.tokens(DEFAULT_ENVIRONMENT, "c", "alice").await.unwrap().unwrap().sealed;
+        store.put_tokens(DEFAULT_ENVIRONMENT, "c", "mallory", &sealed, None).await.unwrap();
         assert!(matches!(vault.tokens("c", "mallory").await, Err(VaultError::Key(KeyError::Open))));
     }
 
     #[tokio::test]
     async fn a_refresh_does_not_overwrite_a_newer_signin() {
-        let vault = Vault::new(Arc::new(SqliteStore::in_memory().await.unwrap()), key());
+        let vault = Vault::new(Arc::new(SqliteStore::in_memory().await.unwrap()), key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "main", &tokens("first")).await.unwrap();
         let read = vault.tokens("c", "main").await.unwrap().unwrap();
         vault.save_signin("c", "main", &tokens("signed-in-again")).await.unwrap();
@@ -284,7 +300,7 @@ mod tests {
     #[tokio::test]
     async fn pending_signin_is_stored_under_a_hash_and_taken_once() {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key());
+        let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
         let pending = PendingSignIn {
             connector: "c".into(),
             connection: "main".into(),
@@ -299,5 +315,17 @@ mod tests {
         assert_eq!(vault.take_pending("s1", "http://x/redirect").await.unwrap(), None);
         assert_eq!(vault.take_pending("s1", "http://x/redirect/c").await.unwrap(), Some(pending));
         assert_eq!(vault.take_pending("s1", "http://x/redirect/c").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn tokens_copied_to_another_environment_do_not_open() {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let default = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
+        let sales = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), "sales");
+        sales.save_signin("c", "main", &tokens("sales-token")).await.unwrap();
+        assert_eq!(default.tokens("c", "main").await.unwrap(), None, "same ids, another environment");
+        let sealed = store.tokens("sales", "c", "main").await.unwrap().unwrap().sealed;
+        store.put_tokens(DEFAULT_ENVIRONMENT, "c", "main", &sealed, None).await.unwrap();
+        assert!(matches!(default.tokens("c", "main").await, Err(VaultError::Key(KeyError::Open))));
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::json;
-use sluice_gateway::access::{AccessError, Caller, Credential, Denied, PrincipalKind, Right, Role};
+use sluice_gateway::access::{
+    AccessError, Caller, Credential, DEFAULT_ENVIRONMENT, Denied, PrincipalKind, Right, Role,
+};
 
 use crate::support::*;
 
@@ -40,7 +42,7 @@ async fn alice_maker_and_bob_in_sales(gateway: &TestGateway) {
     let admin = caller(ADMIN);
     access.add_principal(&admin, "sales", PrincipalKind::Group, "Sales").await.unwrap();
     access.set_group_member(&admin, "sales", "bob", true).await.unwrap();
-    access.set_role(&admin, "alice", Some(Role::Maker)).await.unwrap();
+    access.set_role(&admin, DEFAULT_ENVIRONMENT, "alice", Some(Role::Maker)).await.unwrap();
 }
 
 async fn org() -> Org {
@@ -62,11 +64,11 @@ async fn org() -> Org {
     for user in ["alice", "bob", "carol"] {
         access.add_principal(&admin, user, PrincipalKind::User, user).await.unwrap();
         if user != "alice" {
-            access.set_role(&admin, user, Some(Role::User)).await.unwrap();
+            access.set_role(&admin, DEFAULT_ENVIRONMENT, user, Some(Role::User)).await.unwrap();
         }
         keys.push(access.issue_key(&admin, user, "tests", None).await.unwrap().key);
     }
-    access.set_connector_owner(&admin, "shop", "alice").await.unwrap();
+    access.set_connector_owner(&admin, DEFAULT_ENVIRONMENT, "shop", "alice").await.unwrap();
     let [alice, bob, carol] = <[String; 3]>::try_from(keys).unwrap();
     Org { gateway, recorder, alice, bob, carol }
 }
@@ -159,7 +161,7 @@ async fn alice_shares_with_a_group_and_bob_calls_through_his_own_connection() {
     assert_eq!((hidden.status, hidden.problem_type().as_str()), (404, "unknown-connector"));
     assert_eq!(hidden.json()["detail"].as_str().unwrap().replace("shop", "nosuch"), missing.json()["detail"]);
 
-    access.share_connector(&caller("alice"), "shop", "sales", Some(Right::CanUse)).await.unwrap();
+    access.share_connector(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "sales", Some(Right::CanUse)).await.unwrap();
     assert_eq!(call(&org.bob, "bob-own").await.status, 200);
     assert_eq!(call(&org.alice, "alice-main").await.status, 200);
 
@@ -176,23 +178,29 @@ async fn alice_shares_with_a_group_and_bob_calls_through_his_own_connection() {
     assert_eq!(call(&gateway.admin_key, "admins").await.status, 200);
 
     // Using is not editing: 403, naming the right.
-    let refused = access.share_connector(&caller("bob"), "shop", "carol", Some(Right::CanUse)).await.unwrap_err();
+    let refused = access
+        .share_connector(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "carol", Some(Right::CanUse))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, AccessError::Denied(Denied::Forbidden { needed: "can-edit", .. })), "{refused:?}");
     // Carol, a member nobody shared with, still sees nothing.
     assert_eq!(call(&org.carol, "bob-own").await.status, 404);
 
     // Alice shares her connection with Bob explicitly.
-    access.share_connection(&caller("alice"), "shop", "alice-main", "bob", true).await.unwrap();
+    access.share_connection(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "alice-main", "bob", true).await.unwrap();
     assert_eq!(call(&org.bob, "alice-main").await.status, 200);
-    let not_owner = access.share_connection(&caller("bob"), "shop", "alice-main", "carol", true).await.unwrap_err();
+    let not_owner = access
+        .share_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "alice-main", "carol", true)
+        .await
+        .unwrap_err();
     assert!(matches!(not_owner, AccessError::Denied(Denied::Forbidden { .. })), "{not_owner:?}");
 
     // The share goes: Bob loses the connector on his very next call.
-    access.share_connector(&caller("alice"), "shop", "sales", None).await.unwrap();
+    access.share_connector(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "sales", None).await.unwrap();
     assert_eq!(call(&org.bob, "bob-own").await.status, 404);
     assert_eq!(call(&org.bob, "alice-main").await.status, 404);
     // Leaving the group does the same to a share with the group.
-    access.share_connector(&caller("alice"), "shop", "sales", Some(Right::CanEdit)).await.unwrap();
+    access.share_connector(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "sales", Some(Right::CanEdit)).await.unwrap();
     assert_eq!(call(&org.bob, "bob-own").await.status, 200);
     access.set_group_member(&caller(ADMIN), "sales", "bob", false).await.unwrap();
     assert_eq!(call(&org.bob, "bob-own").await.status, 404);
@@ -209,9 +217,9 @@ async fn only_admins_read_metrics_and_the_redirect_audit_and_change_roles() {
         assert_eq!(gateway.get(path).await.status, 200, "{path} as the admin");
     }
     let access = gateway.gateway.access();
-    assert!(access.set_role(&caller("alice"), "alice", Some(Role::Admin)).await.is_err());
+    assert!(access.set_role(&caller("alice"), DEFAULT_ENVIRONMENT, "alice", Some(Role::Admin)).await.is_err());
     assert!(access.add_principal(&caller("bob"), "eve", PrincipalKind::User, "Eve").await.is_err());
-    let bad = access.set_role(&caller(ADMIN), "has space", Some(Role::User)).await.unwrap_err();
+    let bad = access.set_role(&caller(ADMIN), DEFAULT_ENVIRONMENT, "has space", Some(Role::User)).await.unwrap_err();
     assert!(matches!(bad, AccessError::BadPrincipal(_)), "{bad:?}");
 }
 
@@ -282,7 +290,10 @@ async fn settings_file_members_and_bad_owners_are_checked_at_start() {
         ..Default::default()
     };
     let gateway = TestGatewayBuilder::new().access(access).start().await;
-    assert_eq!(gateway.gateway.access().directory().role(&caller("ops")), Some(Role::Admin));
+    assert_eq!(
+        gateway.gateway.access().directory(DEFAULT_ENVIRONMENT).unwrap().role(&caller("ops")),
+        Some(Role::Admin)
+    );
 }
 
 /// `[oauth]` with a key file and a database in `dir`: what sealing
@@ -310,9 +321,9 @@ async fn shared_shop(dir: &std::path::Path, key_byte: u8, backend: std::net::Soc
     let access = gateway.gateway.access();
     let admin = caller(ADMIN);
     alice_maker_and_bob_in_sales(&gateway).await;
-    access.set_role(&admin, "bob", Some(Role::User)).await.unwrap();
-    access.set_connector_owner(&admin, "shop", "alice").await.unwrap();
-    access.share_connector(&caller("alice"), "shop", "sales", Some(Right::CanUse)).await.unwrap();
+    access.set_role(&admin, DEFAULT_ENVIRONMENT, "bob", Some(Role::User)).await.unwrap();
+    access.set_connector_owner(&admin, DEFAULT_ENVIRONMENT, "shop", "alice").await.unwrap();
+    access.share_connector(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "sales", Some(Right::CanUse)).await.unwrap();
     let bob = access.issue_key(&admin, "bob", "tests", None).await.unwrap().key;
     (gateway, bob)
 }
@@ -328,7 +339,10 @@ async fn bob_makes_his_own_connection_calls_through_it_and_deletes_it() {
     let backend = start_backend(recorder.app()).await;
     let (gateway, bob) = shared_shop(dir.path(), 1, backend).await;
     let access = gateway.gateway.access();
-    access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", "k-bob")])).await.unwrap();
+    access
+        .create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "bobs", values(&[("api_key", "k-bob")]))
+        .await
+        .unwrap();
     let answer = gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(recorder.last().headers["x-api-key"], "k-bob");
@@ -339,25 +353,33 @@ async fn bob_makes_his_own_connection_calls_through_it_and_deletes_it() {
     assert_eq!((refused.status, refused.problem_type().as_str()), (404, "unknown-connection"));
 
     let bad = |result: Result<(), AccessError>| result.unwrap_err();
-    let again = bad(access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", "x")])).await);
+    let again = bad(access
+        .create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "bobs", values(&[("api_key", "x")]))
+        .await);
     assert!(matches!(again, AccessError::ConnectionExists { .. }), "{again:?}");
-    let unknown = bad(access.create_connection(&caller("bob"), "shop", "b2", values(&[("colour", "red")])).await);
+    let unknown = bad(access
+        .create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "b2", values(&[("colour", "red")]))
+        .await);
     assert!(
         matches!(unknown, AccessError::ConnectionRefused(_)) && unknown.to_string().contains("colour"),
         "{unknown}"
     );
-    let missing = bad(access.create_connection(&caller("bob"), "shop", "b3", values(&[])).await);
+    let missing = bad(access.create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "b3", values(&[])).await);
     assert!(matches!(missing, AccessError::ConnectionRefused(_)), "{missing}");
-    let id = bad(access.create_connection(&caller("bob"), "shop", "../x", values(&[("api_key", "x")])).await);
+    let id = bad(access
+        .create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "../x", values(&[("api_key", "x")]))
+        .await);
     assert!(matches!(id, AccessError::BadConnectionId(_)), "{id:?}");
-    // Carol, not a member of anything shared, cannot make one: she sees no connector.
-    let carol = bad(access.create_connection(&caller("carol"), "shop", "c", values(&[("api_key", "x")])).await);
-    assert!(matches!(carol, AccessError::Denied(Denied::NoConnector { .. })), "{carol:?}");
+    // Carol, not a member of the environment, cannot make one: she sees no environment.
+    let carol = bad(access
+        .create_connection(&caller("carol"), DEFAULT_ENVIRONMENT, "shop", "c", values(&[("api_key", "x")]))
+        .await);
+    assert!(matches!(carol, AccessError::Denied(Denied::NoEnvironment { .. })), "{carol:?}");
 
     // Only its owner deletes it; then it is gone on the next call.
-    let not_hers = bad(access.delete_connection(&caller("alice"), "shop", "bobs").await);
+    let not_hers = bad(access.delete_connection(&caller("alice"), DEFAULT_ENVIRONMENT, "shop", "bobs").await);
     assert!(matches!(not_hers, AccessError::Denied(Denied::NoConnection { .. })), "{not_hers:?}");
-    access.delete_connection(&caller("bob"), "shop", "bobs").await.unwrap();
+    access.delete_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "bobs").await.unwrap();
     assert_eq!(gateway.anonymous(as_key(&bob, "/apim/shop/bobs/items", &gateway)).await.status, 404);
 }
 
@@ -370,7 +392,10 @@ async fn connection_values_are_sealed_at_rest_and_open_only_with_the_key() {
     {
         let (gateway, _) = shared_shop(dir.path(), 1, backend).await;
         let access = gateway.gateway.access();
-        access.create_connection(&caller("bob"), "shop", "bobs", values(&[("api_key", secret)])).await.unwrap();
+        access
+            .create_connection(&caller("bob"), DEFAULT_ENVIRONMENT, "shop", "bobs", values(&[("api_key", secret)]))
+            .await
+            .unwrap();
     }
     for file in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(file.unwrap().path()).unwrap();
@@ -392,10 +417,21 @@ async fn connection_values_are_sealed_at_rest_and_open_only_with_the_key() {
 #[tokio::test]
 async fn without_a_secret_key_no_connection_is_made() {
     let org = org().await;
-    let refused =
-        org.gateway.gateway.access().create_connection(&caller(ADMIN), "shop", "new", values(&[])).await.unwrap_err();
+    let refused = org
+        .gateway
+        .gateway
+        .access()
+        .create_connection(&caller(ADMIN), DEFAULT_ENVIRONMENT, "shop", "new", values(&[]))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, AccessError::NoSecretKey), "{refused:?}");
     // The settings file's connections are not the gateway's to delete.
-    let read_only = org.gateway.gateway.access().delete_connection(&caller(ADMIN), "shop", "admins").await.unwrap_err();
+    let read_only = org
+        .gateway
+        .gateway
+        .access()
+        .delete_connection(&caller(ADMIN), DEFAULT_ENVIRONMENT, "shop", "admins")
+        .await
+        .unwrap_err();
     assert!(matches!(read_only, AccessError::ReadOnly(_)), "{read_only:?}");
 }

@@ -17,19 +17,25 @@ async fn environment_change_applies_without_reloading_connectors() {
         .connection("shop", "c1", &[])
         .start()
         .await;
-    let connector = gateway.gateway.registry().get("shop").unwrap();
+    let connector = gateway.gateway.default_environment().registry().get("shop").unwrap();
     let connection = connector.connections["c1"].as_ref().unwrap();
     let resolver: &dyn Resolver = &PinnedResolver::new();
     let url = "https://93.184.215.14/v1/items";
 
-    let before = gateway.gateway.network().policy(&connection.allowlist).check(url, resolver).await;
+    let before =
+        gateway.gateway.default_environment().network().policy(&connection.allowlist).check(url, resolver).await;
     assert!(before.is_allowed(), "{before:?}");
 
-    gateway.gateway.set_environment(Environment::new(vec!["10.1.0.0/16".parse().unwrap()], false)).unwrap();
-    let after = gateway.gateway.network().policy(&connection.allowlist).check(url, resolver).await;
+    gateway
+        .gateway
+        .default_environment()
+        .set_network(Environment::new(vec!["10.1.0.0/16".parse().unwrap()], false))
+        .unwrap();
+    let after =
+        gateway.gateway.default_environment().network().policy(&connection.allowlist).check(url, resolver).await;
     assert!(!after.is_allowed(), "public egress is off now: {after:?}");
 
-    let same = gateway.gateway.registry().get("shop").unwrap();
+    let same = gateway.gateway.default_environment().registry().get("shop").unwrap();
     assert!(std::sync::Arc::ptr_eq(&connector, &same), "the connector was not reloaded");
 }
 

@@ -95,7 +95,7 @@ async fn egress_denied_without_code_is_502_with_reason_and_counted() {
     assert_eq!(recorder.count(), 0, "nothing left");
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_egress_denials_total{connector="shop",operation="ListItems",kind="direct"} 1"#),
+        metrics.contains(r#"sluice_egress_denials_total{environment="default",connector="shop",operation="ListItems",kind="direct"} 1"#),
         "{metrics}"
     );
 }
@@ -109,7 +109,9 @@ async fn egress_denial_reaches_code_as_typed_error() {
     assert_eq!(recorder.count(), 0);
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_egress_denials_total{connector="shop",operation="Run",kind="code"} 1"#),
+        metrics.contains(
+            r#"sluice_egress_denials_total{environment="default",connector="shop",operation="Run",kind="code"} 1"#
+        ),
         "{metrics}"
     );
 }
@@ -177,7 +179,9 @@ async fn sandbox_stops_map_to_distinct_5xx_types() {
     }
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_code_stops_total{connector="shop",operation="Run",kind="fuel-exhausted"} 1"#),
+        metrics.contains(
+            r#"sluice_code_stops_total{environment="default",connector="shop",operation="Run",kind="fuel-exhausted"} 1"#
+        ),
         "{metrics}"
     );
 }
@@ -236,8 +240,11 @@ async fn secrets_are_redacted_from_code_error_messages() {
     // own business, but error details and logs must not carry the key.
     let answer = gateway.get("/apim/shop/c1/run/headers").await;
     assert_eq!(answer.status, 200);
-    let connection =
-        gateway.gateway.registry().get("shop").unwrap().connections["c1"].as_ref().unwrap().connection.clone();
+    let connection = gateway.gateway.default_environment().registry().get("shop").unwrap().connections["c1"]
+        .as_ref()
+        .unwrap()
+        .connection
+        .clone();
     assert_eq!(connection.redact("key=leaky-secret-value!"), "key=***!");
     assert_eq!(format!("{:?}", connection), format!("{:?}", connection).replace("leaky-secret-value", "***"));
 }

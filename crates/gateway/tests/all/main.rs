@@ -5,6 +5,7 @@
 mod access;
 mod connectors;
 mod environment;
+mod environments;
 mod errors;
 mod hardening;
 mod oauth;

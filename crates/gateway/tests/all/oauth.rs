@@ -224,7 +224,12 @@ async fn gateway_on(server: SocketAddr, mode: &str, key_dir: &tempfile::TempDir,
 
 /// Follows the sign-in the way a browser would; returns the final answer.
 async fn sign_in(gateway: &TestGateway) -> Answer {
-    let started = gateway.get("/connections/plant/main/signin").await;
+    sign_in_at(gateway, "").await
+}
+
+/// [`sign_in`] in the environment whose routes start with `prefix`.
+async fn sign_in_at(gateway: &TestGateway, prefix: &str) -> Answer {
+    let started = gateway.get(&format!("{prefix}/connections/plant/main/signin")).await;
     assert_eq!(started.status, 302, "{}", started.text());
     let authorize = started.headers["location"].to_str().unwrap().to_string();
     let provider = get_absolute(gateway, &authorize).await;
@@ -252,8 +257,48 @@ fn browser_get(url: &str, cookie: Option<&str>) -> http::Request<http_body_util:
     request.body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()
 }
 
+/// The provider's address, which the connector's definition names as its host.
+fn provider_address(gateway: &TestGateway) -> SocketAddr {
+    let loaded = gateway.gateway.default_environment().registry().get("plant").unwrap();
+    loaded.package.definition.host.clone().unwrap().parse().unwrap()
+}
+
 async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
     gateway.request(http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()).await
+}
+
+#[tokio::test]
+async fn a_sign_in_in_another_environment_comes_back_to_it_and_stays_there() {
+    for (mode, redirect) in [("GlobalPerConnector", "/environments/sales/redirect/plant"), ("Global", "/redirect")] {
+        let (auth, server) = start_auth(3600).await;
+        let key_dir = tempfile::tempdir().unwrap();
+        // The same connector and connection ids in both environments.
+        let gateway = TestGatewayBuilder::new()
+            .package("plant", definition(server), properties(mode))
+            .connection("plant", "main", &[])
+            .environment("sales", sluice_egress::Environment::default(), &[(ADMIN, "admin")])
+            .package_in("sales", "plant", definition(server), properties(mode))
+            .connection_in("sales", "plant", "main", &[])
+            .oauth(oauth_config(key_dir.path(), None))
+            .start()
+            .await;
+        // Only the environment's own redirect URI is registered: a sign-in
+        // sent to another would be refused by the provider.
+        auth.state().redirect_uris.push(gateway.url(redirect));
+        let before = gateway.get("/environments/sales/apim/plant/main/items").await;
+        assert_eq!(before.status, 401, "{mode}: {}", before.text());
+        let detail = before.json()["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains(&gateway.url("/environments/sales/connections/plant/main/signin")), "{detail}");
+
+        let signed_in = sign_in_at(&gateway, "/environments/sales").await;
+        assert_eq!(signed_in.status, 200, "{mode}: {}", signed_in.text());
+        let call = gateway.get("/environments/sales/apim/plant/main/items").await;
+        assert_eq!(call.status, 200, "{mode}: {}", call.text());
+        // The default environment's connection of the same ids is not signed in.
+        let other = gateway.get("/apim/plant/main/items").await;
+        assert_eq!((other.status, other.problem_type().as_str()), (401, "signin-required"), "{mode}");
+        assert!(other.json()["detail"].as_str().unwrap().contains(&gateway.url("/connections/plant/main/signin")));
+    }
 }
 
 #[tokio::test]
@@ -367,7 +412,7 @@ async fn tokens_survive_a_restart_encrypted_on_disk() {
     let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
     assert_eq!(sign_in(&setup.gateway).await.status, 200);
     let token = setup.gateway.get("/apim/plant/main/items").await.json()["token"].as_str().unwrap().to_string();
-    let server = setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap().parse().unwrap();
+    let server = provider_address(&setup.gateway);
     drop(setup.gateway);
 
     let database = std::fs::read(setup.key_dir.path().join("credentials.db")).unwrap();
@@ -512,7 +557,8 @@ async fn a_redirect_from_another_issuer_is_refused() {
     let still = setup.gateway.get("/apim/plant/main/items").await;
     assert_eq!(still.problem_type(), "signin-required", "no tokens were stored");
     // The provider naming itself is fine.
-    let server = setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap();
+    let server =
+        setup.gateway.gateway.default_environment().registry().loaded()[0].package.definition.host.clone().unwrap();
     setup.auth.state().iss = Some(format!("http://{server}"));
     assert_eq!(sign_in(&setup.gateway).await.status, 200);
 }
@@ -523,13 +569,12 @@ async fn a_changed_token_url_needs_a_new_sign_in_and_gets_no_refresh_token() {
     assert_eq!(sign_in(&setup.gateway).await.status, 200);
     let (elsewhere, other_server) = start_auth(3600).await;
     // An update of the package moves its token endpoint to another server.
-    let server: std::net::SocketAddr =
-        setup.gateway.gateway.registry().loaded()[0].package.definition.host.clone().unwrap().parse().unwrap();
+    let server = provider_address(&setup.gateway);
     let mut moved = definition(server);
     moved["securityDefinitions"]["oauth2_auth"]["tokenUrl"] = json!(format!("http://{other_server}/token"));
     let file = setup.gateway.packages_dir().join("plant/apiDefinition.swagger.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&moved).unwrap()).unwrap();
-    setup.gateway.gateway.registry().reload().await;
+    setup.gateway.gateway.default_environment().registry().reload().await;
     setup.auth.revoke_access_tokens();
     let answer = setup.gateway.get("/apim/plant/main/items").await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (401, "signin-required"), "{}", answer.text());
@@ -558,12 +603,12 @@ async fn token_in_use(gateway: &TestGateway) -> String {
 
 /// A user `bob` who may use the connector and the connection `main`, with his key.
 async fn bob_with_a_share(gateway: &TestGateway) -> String {
-    use sluice_gateway::access::{Caller, Credential, Right, Role};
+    use sluice_gateway::access::{Caller, Credential, DEFAULT_ENVIRONMENT, Right, Role};
     let access = gateway.gateway.access();
     let admin = Caller { id: ADMIN.into(), groups: vec![], credential: Credential::ApiKey { id: "t".into() } };
-    access.set_role(&admin, "bob", Some(Role::User)).await.unwrap();
-    access.share_connector(&admin, "plant", "bob", Some(Right::CanUse)).await.unwrap();
-    access.share_connection(&admin, "plant", "main", "bob", true).await.unwrap();
+    access.set_role(&admin, DEFAULT_ENVIRONMENT, "bob", Some(Role::User)).await.unwrap();
+    access.share_connector(&admin, DEFAULT_ENVIRONMENT, "plant", "bob", Some(Right::CanUse)).await.unwrap();
+    access.share_connection(&admin, DEFAULT_ENVIRONMENT, "plant", "main", "bob", true).await.unwrap();
     access.issue_key(&admin, "bob", "tests", None).await.unwrap().key
 }
 
@@ -655,20 +700,23 @@ async fn only_the_owner_starts_a_sign_in_and_only_the_owner_is_told_where() {
 
 #[tokio::test]
 async fn deleting_the_connector_removes_every_connection_and_token() {
-    use sluice_gateway::access::{Caller, Credential};
+    use sluice_gateway::access::{Caller, Credential, DEFAULT_ENVIRONMENT};
     use sluice_gateway::store::TokenStore as _;
     let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
     assert_eq!(sign_in(&setup.gateway).await.status, 200);
     let access = setup.gateway.gateway.access();
     let admin = Caller { id: ADMIN.into(), groups: vec![], credential: Credential::ApiKey { id: "t".into() } };
-    access.create_connection(&admin, "plant", "second", Default::default()).await.unwrap();
+    access.create_connection(&admin, DEFAULT_ENVIRONMENT, "plant", "second", Default::default()).await.unwrap();
     let bob = bob_with_a_share(&setup.gateway).await;
     assert_eq!(setup.gateway.get("/apim/plant/main/items").await.status, 200);
 
     // Bob may use it, not delete it.
-    let refused = access.delete_connector(&Caller { id: "bob".into(), ..admin.clone() }, "plant").await.unwrap_err();
+    let refused = access
+        .delete_connector(&Caller { id: "bob".into(), ..admin.clone() }, DEFAULT_ENVIRONMENT, "plant")
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("can-edit"), "{refused}");
-    access.delete_connector(&admin, "plant").await.unwrap();
+    access.delete_connector(&admin, DEFAULT_ENVIRONMENT, "plant").await.unwrap();
 
     assert!(!setup.gateway.packages_dir().join("plant").exists(), "the package is gone");
     for (key, path) in [(&setup.gateway.admin_key, "/apim/plant/main/items"), (&bob, "/apim/plant/second/items")] {
@@ -679,8 +727,8 @@ async fn deleting_the_connector_removes_every_connection_and_token() {
     // Nothing of it is left in the database: no tokens, no connection, no share.
     let store =
         sluice_gateway::store::sqlite::SqliteStore::open(&setup.key_dir.path().join("credentials.db")).await.unwrap();
-    assert_eq!(store.tokens("plant", "main").await.unwrap(), None);
-    let rows = sluice_gateway::store::AccessStore::access_rows(&store, "default").await.unwrap();
+    assert_eq!(store.tokens(DEFAULT_ENVIRONMENT, "plant", "main").await.unwrap(), None);
+    let rows = sluice_gateway::store::AccessStore::environment_rows(&store, DEFAULT_ENVIRONMENT).await.unwrap();
     assert!(
         rows.connections.is_empty() && rows.connector_shares.is_empty() && rows.connection_shares.is_empty(),
         "{rows:?}"

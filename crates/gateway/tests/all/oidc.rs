@@ -14,7 +14,7 @@ use http_body_util::Full;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use serde_json::{Value, json};
-use sluice_gateway::access::{Caller, Credential, Right};
+use sluice_gateway::access::{Caller, Credential, DEFAULT_ENVIRONMENT, Right};
 use sluice_gateway::config::{AccessConfig, IssuerConfig, MemberConfig};
 
 use crate::support::*;
@@ -144,9 +144,10 @@ async fn a_valid_token_authenticates_its_subject_and_is_verified_once() {
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(call(&gateway, &token).await.status, 200);
     assert_eq!(issuer.fetches(), 1, "the JWKS is fetched once and kept");
-    // A subject that is not a member is authenticated but sees nothing.
+    // A subject that is not a member is authenticated but sees nothing, not
+    // even the environment.
     let stranger = call(&gateway, &issuer.sign(&issuer.claims("stranger"))).await;
-    assert_eq!((stranger.status, stranger.problem_type().as_str()), (404, "unknown-connector"));
+    assert_eq!((stranger.status, stranger.problem_type().as_str()), (404, "unknown-environment"));
 }
 
 #[tokio::test]
@@ -155,9 +156,9 @@ async fn the_groups_claim_makes_a_token_a_member_of_its_groups() {
     let (gateway, _) = gateway(&issuer, Duration::ZERO).await;
     let access = gateway.gateway.access();
     let ops = Caller { id: "test:ops".into(), groups: vec![], credential: Credential::Oidc { issuer: "test".into() } };
-    access.set_role(&ops, "test:staff", Some(sluice_gateway::access::Role::User)).await.unwrap();
-    access.share_connector(&ops, "shop", "test:staff", Some(Right::CanUse)).await.unwrap();
-    access.share_connection(&ops, "shop", "main", "test:staff", true).await.unwrap();
+    access.set_role(&ops, DEFAULT_ENVIRONMENT, "test:staff", Some(sluice_gateway::access::Role::User)).await.unwrap();
+    access.share_connector(&ops, DEFAULT_ENVIRONMENT, "shop", "test:staff", Some(Right::CanUse)).await.unwrap();
+    access.share_connection(&ops, DEFAULT_ENVIRONMENT, "shop", "main", "test:staff", true).await.unwrap();
     let mut claims = issuer.claims("dan");
     claims["groups"] = json!(["staff", "other"]);
     assert_eq!(call(&gateway, &issuer.sign(&claims)).await.status, 200);

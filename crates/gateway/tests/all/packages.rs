@@ -16,7 +16,7 @@ async fn all_ten_real_packages_load_and_route() {
         builder = builder.package_from(&examples().join(name), Some(backend));
     }
     let gateway = builder.connection("Nationalize.io", "n1", &[("api_key", "nk")]).start().await;
-    let (ready, failed) = gateway.gateway.registry().status();
+    let (ready, failed) = gateway.gateway.default_environment().registry().status();
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(ready.len(), 10, "{ready:?}");
     // A package without code forwards: Nationalize's one operation, API key in the query.
@@ -67,7 +67,7 @@ async fn reload_keeps_calls_in_flight_on_their_version() {
     definition["paths"].as_object_mut().unwrap().remove("/slow");
     definition["info"]["version"] = json!("2.0");
     std::fs::write(dir.join("shop/apiDefinition.swagger.json"), serde_json::to_vec(&definition).unwrap()).unwrap();
-    gateway.gateway.registry().reload().await;
+    gateway.gateway.default_environment().registry().reload().await;
     let answer = in_flight.await.unwrap();
     assert_eq!((answer.status, answer.text().as_str()), (200, "slow answer"), "the call finished on its version");
     let answer = gateway.get("/apim/shop/c1/slow").await;
@@ -81,10 +81,11 @@ async fn watcher_picks_up_added_changed_and_removed_packages() {
     let builder = TestGatewayBuilder::new();
     let dir = builder.packages_dir().to_path_buf();
     let gateway = builder.connection("shop", "c1", &[]).start().await;
-    gateway.gateway.registry().watch().unwrap();
+    gateway.gateway.default_environment().registry().watch().unwrap();
     assert!(
         gateway
             .gateway
+            .default_environment()
             .registry()
             .get("shop")
             .is_err_and(|e| matches!(e, sluice_gateway::registry::LookupError::Missing { .. }))
@@ -104,13 +105,14 @@ async fn watcher_picks_up_added_changed_and_removed_packages() {
     )
     .unwrap();
     std::fs::rename(&package, dir.join("shop")).unwrap();
-    wait_until(|| gateway.gateway.registry().get("shop").is_ok()).await;
+    wait_until(|| gateway.gateway.default_environment().registry().get("shop").is_ok()).await;
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
 
     std::fs::remove_dir_all(dir.join("shop")).unwrap();
     wait_until(|| {
         gateway
             .gateway
+            .default_environment()
             .registry()
             .get("shop")
             .is_err_and(|e| matches!(e, sluice_gateway::registry::LookupError::Missing { .. }))
@@ -141,7 +143,7 @@ async fn code_that_was_not_ported_answers_501_and_is_never_forwarded() {
         .connection("csx-only", "c1", &[])
         .start()
         .await;
-    let package = &gateway.gateway.registry().get("csx-only").unwrap().package;
+    let package = &gateway.gateway.default_environment().registry().get("csx-only").unwrap().package;
     assert!(package.warnings.iter().any(|w| w.contains("501 `code-not-ported`")), "{:?}", package.warnings);
     let answer = gateway.send("POST", "/apim/csx-only/c1/convert", &[("content-type", "application/json")], "{}").await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (501, "code-not-ported"), "{}", answer.text());

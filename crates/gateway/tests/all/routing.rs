@@ -129,12 +129,15 @@ async fn code_runs_only_for_listed_script_operations() {
     assert!(!recorder.last().headers.contains_key("x-sluice"));
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_code_invocations_total{connector="shop",operation="ListItems"} 1"#),
+        metrics.contains(
+            r#"sluice_code_invocations_total{environment="default",connector="shop",operation="ListItems"} 1"#
+        ),
         "{metrics}"
     );
     assert!(
         !metrics.contains(r#"operation="GetOrder"} 1"#)
-            || !metrics.contains("code_invocations_total{connector=\"shop\",operation=\"GetOrder\"")
+            || !metrics
+                .contains("code_invocations_total{environment=\"default\",connector=\"shop\",operation=\"GetOrder\"")
     );
 }
 

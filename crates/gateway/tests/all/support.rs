@@ -55,6 +55,7 @@ pub struct TestGatewayBuilder {
     runtime: sluice_gateway::config::RuntimeSettings,
     oauth: Option<sluice_gateway::config::OAuthConfig>,
     access: sluice_gateway::config::AccessConfig,
+    environments: Vec<sluice_gateway::config::EnvironmentConfig>,
 }
 
 /// The principal id of the test gateway's admin.
@@ -77,6 +78,7 @@ impl TestGatewayBuilder {
             },
             oauth: None,
             access: Default::default(),
+            environments: Vec::new(),
         }
     }
 
@@ -101,11 +103,50 @@ impl TestGatewayBuilder {
 
     /// Writes a package from its parts.
     pub fn package(self, name: &str, definition: serde_json::Value, properties: serde_json::Value) -> Self {
-        let target = self.dir.path().join(name);
-        std::fs::create_dir_all(&target).expect("package dir");
-        std::fs::write(target.join("apiDefinition.swagger.json"), serde_json::to_vec_pretty(&definition).unwrap())
-            .unwrap();
-        std::fs::write(target.join("apiProperties.json"), serde_json::to_vec_pretty(&properties).unwrap()).unwrap();
+        write_package(&self.dir.path().join(name), &definition, &properties);
+        self
+    }
+
+    /// Adds an environment beside the default one, with `network` its
+    /// network settings and `members` its `(principal, role)`s; its packages
+    /// are in [`environment_dir`] of the test's folder.
+    pub fn environment(mut self, id: &str, network: sluice_egress::Environment, members: &[(&str, &str)]) -> Self {
+        let packages = environment_dir(self.dir.path(), id);
+        std::fs::create_dir_all(&packages).expect("environment's packages dir");
+        self.environments.push(sluice_gateway::config::EnvironmentConfig {
+            id: id.into(),
+            name: Some(format!("Environment {id}")),
+            packages,
+            network,
+            members: members
+                .iter()
+                .map(|(principal, role)| sluice_gateway::config::MemberConfig {
+                    principal: principal.to_string(),
+                    role: role.to_string(),
+                })
+                .collect(),
+        });
+        self
+    }
+
+    /// Writes a package into another environment's folder.
+    pub fn package_in(
+        self,
+        environment: &str,
+        name: &str,
+        definition: serde_json::Value,
+        properties: serde_json::Value,
+    ) -> Self {
+        write_package(&environment_dir(self.dir.path(), environment).join(name), &definition, &properties);
+        self
+    }
+
+    /// A settings-file connection of another environment.
+    pub fn connection_in(mut self, environment: &str, connector: &str, id: &str, values: &[(&str, &str)]) -> Self {
+        self = self.connection(connector, id, values);
+        if let Some(last) = self.connections.last_mut() {
+            last.environment = Some(environment.into());
+        }
         self
     }
 
@@ -120,6 +161,7 @@ impl TestGatewayBuilder {
             id: id.into(),
             connector: connector.into(),
             owner: None,
+            environment: None,
             parameters: values.iter().map(|(k, v)| (k.to_string(), ValueSource::Literal(v.to_string()))).collect(),
         });
         self
@@ -130,6 +172,7 @@ impl TestGatewayBuilder {
             id: id.into(),
             connector: connector.into(),
             owner: None,
+            environment: None,
             parameters: [(name.to_string(), ValueSource::Env { env: variable.into() })].into_iter().collect(),
         });
         self
@@ -196,6 +239,7 @@ impl TestGatewayBuilder {
             public_url: Some(format!("http://{address}").parse().unwrap()),
             metrics_listen: None,
             access: self.access,
+            environments: self.environments,
             oauth: self.oauth,
             state_dir: None,
         };
@@ -217,6 +261,17 @@ impl TestGatewayBuilder {
             client: Client::builder(TokioExecutor::new()).build_http(),
         })
     }
+}
+
+/// Where another environment's packages are, under the test's folder.
+pub fn environment_dir(root: &Path, environment: &str) -> PathBuf {
+    root.join(format!("environment-{environment}"))
+}
+
+fn write_package(target: &Path, definition: &serde_json::Value, properties: &serde_json::Value) {
+    std::fs::create_dir_all(target).expect("package dir");
+    std::fs::write(target.join("apiDefinition.swagger.json"), serde_json::to_vec_pretty(definition).unwrap()).unwrap();
+    std::fs::write(target.join("apiProperties.json"), serde_json::to_vec_pretty(properties).unwrap()).unwrap();
 }
 
 /// Copies a package, pointing `host` at `backend` over plain HTTP when given.

@@ -141,7 +141,8 @@ async fn empty_log_lines_are_not_free() {
 #[tokio::test]
 async fn header_floods_and_informational_statuses_from_code_are_refused() {
     let (gateway, recorder) = shop_seeing_credentials("dummy-key-0042").await;
-    let backend = gateway.gateway.registry().get("shop").unwrap().package.definition.host.clone().unwrap();
+    let backend =
+        gateway.gateway.default_environment().registry().get("shop").unwrap().package.definition.host.clone().unwrap();
     let flood = gateway.get(&format!("/apim/shop/c1/run/send-many-headers?n=24576&to=http://{backend}/v1/x")).await;
     assert_eq!(flood.json()["send_error"], "invalid-request", "{}", flood.text());
     assert_eq!(recorder.count(), 0);

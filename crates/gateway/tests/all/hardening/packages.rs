@@ -48,7 +48,9 @@ async fn a_fifo_in_a_package_does_not_block_reloading() {
     std::fs::write(dir.join("apiDefinition.swagger.json"), shop_definition(backend, json!({})).to_string()).unwrap();
     let made = std::process::Command::new("mkfifo").arg(dir.join("apiProperties.json")).status().unwrap();
     assert!(made.success());
-    tokio::time::timeout(Duration::from_secs(20), gateway.gateway.registry().reload()).await.expect("reload ends");
+    tokio::time::timeout(Duration::from_secs(20), gateway.gateway.default_environment().registry().reload())
+        .await
+        .expect("reload ends");
     assert_eq!(gateway.get("/apim/piped/c1/items").await.problem_type(), "connector-unavailable");
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
 }
@@ -60,12 +62,15 @@ async fn a_failed_reload_keeps_serving_the_last_good_version() {
     let gateway = shop(TestGatewayBuilder::new(), backend).connection("shop", "c1", &[]).start().await;
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
     std::fs::write(gateway.packages_dir().join("shop/apiDefinition.swagger.json"), "{ broken").unwrap();
-    gateway.gateway.registry().reload().await;
+    gateway.gateway.default_environment().registry().reload().await;
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200, "the last good version serves");
     let metrics = gateway.get("/metrics").await.text();
-    assert!(metrics.contains(r#"sluice_connector_stale{connector="shop"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"sluice_connector_load_failures_total{connector="shop"} 1"#), "{metrics}");
-    let (ready, failed) = gateway.gateway.registry().status();
+    assert!(metrics.contains(r#"sluice_connector_stale{environment="default",connector="shop"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"sluice_connector_load_failures_total{environment="default",connector="shop"} 1"#),
+        "{metrics}"
+    );
+    let (ready, failed) = gateway.gateway.default_environment().registry().status();
     assert!(ready.contains(&"shop".to_string()) && failed.iter().any(|(id, _)| id == "shop"));
     assert!(log_lines("keeping the last good version").iter().any(|l| l.contains("shop")));
 }
