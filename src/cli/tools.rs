@@ -265,6 +265,27 @@ fn apply_flags(args: &RunArgs, fixture: &mut Fixture) -> Result<(), String> {
     Ok(())
 }
 
+/// The end of an import's output: operations made, requests skipped and
+/// why, the hosts, each operation's auth, and the variables nothing defines.
+fn write_import_summary(summary: &postman::Summary, err: &mut dyn Write) {
+    let _ =
+        writeln!(err, "summary: {} operations made, {} requests skipped", summary.operations, summary.skipped.len());
+    for (request, why) in &summary.skipped {
+        let _ = writeln!(err, "  skipped `{request}`: {why}");
+    }
+    for (index, (origin, count)) in summary.hosts.iter().enumerate() {
+        let role = if index == 0 { "the backend" } else { "sent there by a dynamichosturl policy" };
+        let _ = writeln!(err, "  host {origin}: {count} requests, {role}");
+    }
+    for (operation, auth) in &summary.auth {
+        let _ = writeln!(err, "  auth of {operation}: {auth}");
+    }
+    if !summary.unresolved.is_empty() {
+        let names: Vec<String> = summary.unresolved.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+        let _ = writeln!(err, "  variables without a value: {}", names.join(", "));
+    }
+}
+
 /// Runs `sluice import postman`.
 pub fn import_command(command: ImportCommand, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let ImportCommand::Postman(args) = command;
@@ -294,6 +315,7 @@ pub fn import_command(command: ImportCommand, out: &mut dyn Write, err: &mut dyn
     for note in &imported.notes {
         let _ = writeln!(err, "note: {note}");
     }
+    write_import_summary(&imported.summary, err);
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
     let Some(dir) = args.out else {
         return match out.write_all(pretty(&imported.definition).as_bytes()) {

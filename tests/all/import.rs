@@ -388,33 +388,194 @@ fn an_empty_header_key_is_skipped_with_a_note_never_a_parameter() {
     assert!(imported.notes.iter().any(|n| n.contains("header `` is not a usable header name")), "{:?}", imported.notes);
 }
 
-/// The backend is the host most requests use, even when the first request
-/// is a token exchange elsewhere; requests on other hosts are left out with
-/// a note, never folded onto the wrong host.
-#[test]
-fn the_backend_is_the_host_most_requests_use_and_others_are_never_folded() {
-    let request =
-        |name: &str, url: &str| serde_json::json!({"name": name, "request": {"method": "GET", "url": {"raw": url}}});
-    let collection = serde_json::json!({
-        "info": {"name": "Mixed", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
-        "item": [
-            {"name": "Auth", "item": [request("Get token", "https://login.contoso.example/oauth/token")]},
-            request("List orders", "https://api.contoso.example/v1/orders"),
-            request("List items", "https://api.contoso.example/v1/items"),
-        ]
+/// Writes an import into a package folder and validates it.
+fn validated(imported: &postman::Imported) -> sluice_tools::validate::PackageReport {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
+    Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap()
+}
+
+fn v21(name: &str, extra: Value) -> Value {
+    let mut collection = serde_json::json!({
+        "info": {"name": name, "description": "A test collection.",
+            "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
     });
+    for (key, value) in extra.as_object().unwrap() {
+        collection[key] = value.clone();
+    }
+    collection
+}
+
+fn get(name: &str, url: &str) -> Value {
+    serde_json::json!({"name": name, "request": {"method": "GET", "url": {"raw": url}, "description": "Test."}})
+}
+
+/// The backend is the host most requests use, even when the first request
+/// is a token exchange elsewhere; a request on another host stays
+/// reachable through a `dynamichosturl` policy, never folded onto the
+/// backend.
+#[test]
+fn the_backend_is_the_host_most_requests_use_and_others_stay_reachable() {
+    let collection = v21(
+        "Mixed",
+        serde_json::json!({"item": [
+            {"name": "Auth", "item": [get("Get token", "https://login.contoso.example/oauth/token")]},
+            get("List orders", "https://api.contoso.example/v1/orders"),
+            get("List items", "https://api.contoso.example/v1/items"),
+        ]}),
+    );
     let imported = postman::import(collection.to_string().as_bytes()).unwrap();
     assert_eq!(imported.definition["host"], "api.contoso.example");
-    let ids: Vec<String> = operations(&imported.definition).into_iter().map(|(_, _, id)| id).collect();
-    assert_eq!(ids, ["ListOrders", "ListItems"]);
+    assert_eq!(imported.definition["basePath"], "/v1");
+    let operations = operations(&imported.definition);
+    assert!(operations.contains(&("get".into(), "/oauth/token".into(), "GetToken".into())), "{operations:?}");
+    assert!(operations.contains(&("get".into(), "/orders".into(), "ListOrders".into())), "{operations:?}");
+    let policies = &imported.properties["properties"]["policyTemplateInstances"];
+    assert_eq!(
+        policies,
+        &serde_json::json!([{"templateId": "dynamichosturl", "title": "Send to https://login.contoso.example",
+            "parameters": {"x-ms-apimTemplateParameter.urlTemplate": "https://login.contoso.example",
+                "x-ms-apimTemplate-operationName": ["GetToken"]}}])
+    );
+    assert_eq!(
+        imported.summary.hosts,
+        [("https://api.contoso.example".to_string(), 2), ("https://login.contoso.example".to_string(), 1)]
+    );
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+}
+
+/// Auth follows Postman's inheritance: the request's own, else its
+/// folder's, else the collection's; `noauth` is honoured per operation, and
+/// the connector's auth is the one most requests use.
+#[test]
+fn auth_is_inherited_from_folders_and_honoured_per_request() {
+    let bearer = serde_json::json!({"type": "bearer", "bearer": [{"key": "token", "value": "{{token}}"}]});
+    let basic = serde_json::json!({"type": "basic", "basic": [{"key": "username", "value": "u"}]});
+    let mut token = get("Get token", "https://api.contoso.example/v1/token");
+    token["request"]["auth"] = basic;
+    let mut health = get("Health", "https://api.contoso.example/v1/health");
+    health["request"]["auth"] = serde_json::json!({"type": "noauth"});
+    let collection = v21(
+        "Inherited",
+        serde_json::json!({"item": [
+            token,
+            {"name": "Orders", "auth": bearer, "item": [
+                get("List orders", "https://api.contoso.example/v1/orders"),
+                get("Get order", "https://api.contoso.example/v1/orders/:id"),
+                health,
+                {"name": "Nested", "auth": {"type": "inherit"}, "item": [
+                    get("List lines", "https://api.contoso.example/v1/lines")]}
+            ]}
+        ]}),
+    );
+    let imported = postman::import(collection.to_string().as_bytes()).unwrap();
+    let definition = &imported.definition;
+    // Bearer, used by three requests, not the first request's basic.
+    assert_eq!(
+        definition["securityDefinitions"],
+        serde_json::json!({"api_key": {"type": "apiKey", "in": "header", "name": "Authorization"}})
+    );
+    assert_eq!(definition["paths"]["/health"]["get"]["security"], serde_json::json!([]));
+    assert!(definition["paths"]["/orders"]["get"].get("security").is_none());
+    let auth: Vec<(&str, &str)> = imported.summary.auth.iter().map(|(o, a)| (o.as_str(), a.as_str())).collect();
+    assert_eq!(
+        auth,
+        [
+            ("GetToken", "bearer token"),
+            ("ListOrders", "bearer token"),
+            ("GetOrder", "bearer token"),
+            ("Health", "none"),
+            ("ListLines", "bearer token")
+        ]
+    );
     assert!(
-        imported
-            .notes
-            .iter()
-            .any(|n| n.contains("`Get token` is on https://login.contoso.example") && n.contains("left out")),
+        imported.notes.iter().any(|n| n.contains("`Get token` uses basic auth, not the connector's bearer token")),
         "{:?}",
         imported.notes
     );
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+}
+
+/// OAuth 2.0 becomes the flow it really is, its URLs from the auth block's
+/// fields or their variables; URLs that cannot be known are said so, and
+/// validate refuses the package until they are given.
+#[test]
+fn oauth2_keeps_its_grant_and_says_which_urls_are_missing() {
+    let oauth = |token_url: &str| {
+        serde_json::json!({"type": "oauth2", "oauth2": [
+            {"key": "grant_type", "value": "client_credentials"},
+            {"key": "accessTokenUrl", "value": token_url},
+            {"key": "scope", "value": "orders.read orders.write"},
+            {"key": "addTokenTo", "value": "header"}
+        ]})
+    };
+    let collection = |token_url: &str| {
+        v21(
+            "Client credentials",
+            serde_json::json!({
+                "auth": oauth(token_url),
+                "variable": [{"key": "auth_host", "value": "login.contoso.example"}],
+                "item": [get("List orders", "https://api.contoso.example/v1/orders")]
+            }),
+        )
+        .to_string()
+    };
+    let imported = postman::import(collection("https://{{auth_host}}/oauth2/token").as_bytes()).unwrap();
+    assert_eq!(
+        imported.definition["securityDefinitions"]["oauth2_auth"],
+        serde_json::json!({"type": "oauth2", "flow": "application",
+            "tokenUrl": "https://login.contoso.example/oauth2/token",
+            "scopes": {"orders.read": "orders.read", "orders.write": "orders.write"}})
+    );
+    assert_eq!(imported.summary.auth, [("ListOrders".to_string(), "OAuth 2.0 (client credentials)".to_string())]);
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+
+    // A token URL in a variable nothing defines cannot be known.
+    let imported = postman::import(collection("{{token_url}}").as_bytes()).unwrap();
+    assert_eq!(imported.definition["securityDefinitions"]["oauth2_auth"]["tokenUrl"], "");
+    let parameter = &imported.properties["properties"]["connectionParameters"]["token"];
+    let description = parameter["uiDefinition"]["description"].as_str().unwrap();
+    assert!(description.contains("does not give its tokenUrl"), "{description}");
+    assert!(imported.notes.iter().any(|n| n.contains("does not give its tokenUrl")), "{:?}", imported.notes);
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 1, "{:#?}", report.findings);
+    assert!(report.rules().contains(&"oauth-url-missing"), "{:#?}", report.findings);
+}
+
+/// The import ends with a summary: operations, skipped requests and why,
+/// hosts, each operation's auth, and variables nothing defines.
+#[test]
+fn the_import_ends_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("summary.json");
+    let collection = v21(
+        "Summary",
+        serde_json::json!({"item": [
+            get("List orders", "https://api.contoso.example/v1/orders?page={{page}}"),
+            get("List orders again", "https://api.contoso.example/v1/orders"),
+            get("Ping", "https://status.contoso.example/ping"),
+        ]}),
+    );
+    std::fs::write(&file, collection.to_string()).unwrap();
+    let output = sluice(&["import", "postman", &file.display().to_string()]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = &stderr[stderr.find("summary:").expect("a summary")..];
+    for line in [
+        "summary: 2 operations made, 1 requests skipped",
+        "  skipped `List orders again`: a second GET /orders; an OpenAPI path has one operation per method",
+        "  host https://api.contoso.example: 2 requests, the backend",
+        "  host https://status.contoso.example: 1 requests, sent there by a dynamichosturl policy",
+        "  auth of ListOrders: none",
+        "  auth of Ping: none",
+        "  variables without a value: {{page}}",
+    ] {
+        assert!(summary.lines().any(|l| l == line), "{line:?} in:\n{summary}");
+    }
 }
 
 /// Without a saved example the answer is guessed as an object, a success

@@ -1,21 +1,38 @@
-//! A collection's `auth`: the security definition and connection parameters
+//! A request's `auth` (its own, or its folder's or the collection's, as
+//! Postman inherits it): the security definition and connection parameters
 //! it becomes, and the headers and query entries it owns.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-/// The collection's auth, as far as a definition can say it.
-#[derive(Debug, Clone)]
+use super::url::substitute;
+
+/// A request's auth, as far as a definition can say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Auth {
-    ApiKey { name: String, location: String },
+    ApiKey {
+        name: String,
+        location: String,
+    },
     Basic,
     Bearer,
-    OAuth2 { authorization_url: String, token_url: String, scopes: Vec<String> },
+    /// OAuth 2.0 with its real grant: `flow` is OpenAPI 2.0's name for it
+    /// (`accessCode`, `application`, `password`, `implicit`); a URL that
+    /// cannot be known is empty.
+    OAuth2 {
+        flow: &'static str,
+        authorization_url: String,
+        token_url: String,
+        scopes: Vec<String>,
+    },
 }
 
 impl Auth {
-    pub(super) fn parse(auth: &Value, notes: &mut Vec<String>) -> Option<Self> {
+    /// The auth of an `auth` object, with `{{variables}}` in its URLs
+    /// resolved; `None` for `noauth` and for kinds a definition cannot say
+    /// (noted).
+    pub(super) fn parse(auth: &Value, variables: &HashMap<String, Value>, notes: &mut Vec<String>) -> Option<Self> {
         let kind = auth.get("type").and_then(Value::as_str)?;
         // v2.1 writes each scheme's settings as a list of {key, value}; v2.0
         // as an object.
@@ -44,11 +61,32 @@ impl Auth {
             }),
             "basic" => Some(Auth::Basic),
             "bearer" => Some(Auth::Bearer),
-            "oauth2" => Some(Auth::OAuth2 {
-                authorization_url: get("authUrl"),
-                token_url: get("accessTokenUrl"),
-                scopes: get("scope").split_whitespace().map(str::to_string).collect(),
-            }),
+            "oauth2" => {
+                let flow = match get("grant_type").as_str() {
+                    "client_credentials" => "application",
+                    "password_credentials" | "password" => "password",
+                    "implicit" => "implicit",
+                    // Postman's default, with or without PKCE.
+                    _ => "accessCode",
+                };
+                let url = |key: &str| {
+                    let text = substitute(&get(key), variables);
+                    if text.contains("{{") { String::new() } else { text }
+                };
+                let (mut authorization_url, mut token_url) = (url("authUrl"), url("accessTokenUrl"));
+                if matches!(flow, "application" | "password") {
+                    authorization_url.clear();
+                }
+                if flow == "implicit" {
+                    token_url.clear();
+                }
+                Some(Auth::OAuth2 {
+                    flow,
+                    authorization_url,
+                    token_url,
+                    scopes: get("scope").split_whitespace().map(str::to_string).collect(),
+                })
+            }
             "noauth" => None,
             other => {
                 notes.push(format!(
@@ -57,6 +95,37 @@ impl Auth {
                 None
             }
         }
+    }
+
+    /// What the auth is, for notes and the summary.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Auth::ApiKey { name, location } => format!("API key ({location} `{name}`)"),
+            Auth::Basic => "basic".into(),
+            Auth::Bearer => "bearer token".into(),
+            Auth::OAuth2 { flow, .. } => format!(
+                "OAuth 2.0 ({})",
+                match *flow {
+                    "application" => "client credentials",
+                    "password" => "password",
+                    "implicit" => "implicit",
+                    _ => "authorization code",
+                }
+            ),
+        }
+    }
+
+    /// The URLs an OAuth 2.0 grant needs that the collection does not give.
+    pub(super) fn missing_urls(&self) -> Vec<&'static str> {
+        let Auth::OAuth2 { flow, authorization_url, token_url, .. } = self else { return Vec::new() };
+        let mut missing = Vec::new();
+        if matches!(*flow, "accessCode" | "implicit") && authorization_url.is_empty() {
+            missing.push("authorizationUrl");
+        }
+        if *flow != "implicit" && token_url.is_empty() {
+            missing.push("tokenUrl");
+        }
+        missing
     }
 
     /// Whether a header or query entry is this auth's own.
@@ -90,24 +159,41 @@ impl Auth {
                 parameters.extend(secure("password", "password"));
                 ("basic_auth", json!({ "type": "basic" }))
             }
-            Auth::OAuth2 { authorization_url, token_url, scopes } => {
+            Auth::OAuth2 { flow, authorization_url, token_url, scopes } => {
+                let settings = json!({
+                    "identityProvider": "oauth2", "clientId": "", "scopes": scopes,
+                    "redirectMode": "GlobalPerConnector",
+                    "customParameters": {
+                        "authorizationUrl": { "value": authorization_url },
+                        "tokenUrl": { "value": token_url },
+                        "refreshUrl": { "value": token_url } } });
+                // The connection parameter says what is missing, for the
+                // person who finishes the package; validate reports it too.
+                let missing = self.missing_urls();
+                let description = if missing.is_empty() {
+                    format!("Sign in with {}", self.describe())
+                } else {
+                    format!(
+                        "Sign in with {}. The collection does not give its {}: set it here and in the definition's securityDefinitions",
+                        self.describe(),
+                        missing.join(" and ")
+                    )
+                };
                 parameters.insert(
                     "token".into(),
-                    json!({ "type": "oauthSetting", "oAuthSettings": {
-                        "identityProvider": "oauth2", "clientId": "", "scopes": scopes,
-                        "redirectMode": "GlobalPerConnector",
-                        "customParameters": {
-                            "authorizationUrl": { "value": authorization_url },
-                            "tokenUrl": { "value": token_url },
-                            "refreshUrl": { "value": token_url } } } }),
+                    json!({ "type": "oauthSetting", "oAuthSettings": settings,
+                        "uiDefinition": { "displayName": "Sign in", "description": description } }),
                 );
                 let scope_map: Map<String, Value> =
                     scopes.iter().map(|s| (s.clone(), Value::String(s.clone()))).collect();
-                (
-                    "oauth2_auth",
-                    json!({ "type": "oauth2", "flow": "accessCode",
-                    "authorizationUrl": authorization_url, "tokenUrl": token_url, "scopes": scope_map }),
-                )
+                let mut scheme = json!({ "type": "oauth2", "flow": flow, "scopes": scope_map });
+                if matches!(*flow, "accessCode" | "implicit") {
+                    scheme["authorizationUrl"] = json!(authorization_url);
+                }
+                if *flow != "implicit" {
+                    scheme["tokenUrl"] = json!(token_url);
+                }
+                ("oauth2_auth", scheme)
             }
         };
         let mut schemes = Map::new();

@@ -6,9 +6,9 @@
 //!   its operationId the name's words in PascalCase (made unique);
 //! - `host` and `schemes` are those most requests use (variables such as
 //!   `{{baseUrl}}` resolved: the collection's, an environment's, `--var`s);
-//!   a request on another host is left out with a note, never folded onto
-//!   this one; `basePath` is the longest literal path prefix the requests
-//!   share;
+//!   a request on another host keeps it, through a `dynamichosturl` policy
+//!   scoped to its operation, never folded onto this one; `basePath` is the
+//!   longest literal path prefix the backend's requests share;
 //! - path variables (`:id`, or an undefined `{{id}}` in the path) become
 //!   path parameters with `x-ms-url-encoding: single`; query entries become
 //!   query parameters; other headers become header parameters; a JSON body
@@ -18,15 +18,18 @@
 //!   error one): its status, and a schema inferred from its JSON body;
 //!   without one, 200 with any JSON object, noted as a guess; a request
 //!   without a description gets one made from its name and folder, noted;
-//! - auth and content-type headers are left to the connection: the
-//!   collection's `auth` (API key, basic, bearer, OAuth 2.0) becomes
-//!   `securityDefinitions` and the matching connection parameters of a
-//!   skeleton `apiProperties.json`; `Authorization`, `Content-Type`,
-//!   `Accept` and the API key's own header or query entry are not parameters.
+//! - auth follows Postman's inheritance (request, else folder, else
+//!   collection): the auth most requests use (API key, basic, bearer, OAuth
+//!   2.0 with its real grant) becomes `securityDefinitions` and the matching
+//!   connection parameters of a skeleton `apiProperties.json`; a `noauth`
+//!   request's operation says `security: []`; `Authorization`,
+//!   `Content-Type`, `Accept` and the API key's own header or query entry
+//!   are not parameters.
 //!
 //! What only a person can supply is left out: `publisher`, `stackOwner`,
 //! `iconBrandColor`, and descriptions the collection lacks. Everything
-//! skipped or guessed is listed in [`Imported::notes`].
+//! skipped or guessed is listed in [`Imported::notes`], and the figures in
+//! [`Imported::summary`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,6 +45,26 @@ pub struct Imported {
     pub properties: Value,
     /// What was skipped or guessed, one line each, naming the request.
     pub notes: Vec<String>,
+    /// What the import made of the collection, in figures.
+    pub summary: Summary,
+}
+
+/// What an import made of a collection, for the end of its output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Operations made.
+    pub operations: usize,
+    /// Requests skipped, by name, and why.
+    pub skipped: Vec<(String, String)>,
+    /// Every `scheme://host` the requests use, with how many use it; the
+    /// first most used is the backend.
+    pub hosts: Vec<(String, usize)>,
+    /// The auth each operation is sent with, by operationId (`none` for
+    /// none).
+    pub auth: Vec<(String, String)>,
+    /// `{{variables}}` the requests name that nothing defines, which
+    /// became parameters or stayed as text.
+    pub unresolved: Vec<String>,
 }
 
 /// The collection cannot be imported.
@@ -119,72 +142,99 @@ pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Impor
         variables.insert(key.clone(), json!({ "key": key, "value": value }));
     }
     let mut requests = Vec::new();
-    collect_requests(items, &mut requests);
+    collect_requests(items, own_auth(&collection), &mut requests);
     if requests.is_empty() {
         return Err(PostmanError::Empty);
     }
 
     let mut notes = Vec::new();
-    let auth = collection
-        .get("auth")
-        .or_else(|| requests.iter().find_map(|r| r.request.get("auth")))
-        .and_then(|a| Auth::parse(a, &mut notes));
-
     let mut parsed = Vec::new();
     for request in &requests {
         parsed.push(ParsedUrl::of(request, &variables)?);
     }
+    // Each request's auth, as Postman inherits it (its own, else its
+    // folder's, else the collection's). The connector's is the one most
+    // requests use, never merely the first request's.
+    let auths: Vec<Option<Auth>> =
+        requests.iter().map(|r| r.auth.and_then(|a| Auth::parse(a, &variables, &mut notes))).collect();
+    let auth = most_used(auths.iter().flatten().cloned());
+
     // The backend is the host most requests use, not the first request's
     // (often a token exchange on the identity provider's host).
-    let mut counts: Vec<((String, String), usize)> = Vec::new();
+    let (scheme, host) = most_used(parsed.iter().map(|u| (u.scheme.clone(), u.host.clone()))).unwrap_or_default();
+    let mut hosts: Vec<(String, usize)> = Vec::new();
     for url in &parsed {
-        let key = (url.scheme.clone(), url.host.clone());
-        match counts.iter_mut().find(|(k, _)| *k == key) {
+        let origin = format!("{}://{}", url.scheme, url.host);
+        match hosts.iter_mut().find(|(h, _)| *h == origin) {
             Some((_, n)) => *n += 1,
-            None => counts.push((key, 1)),
+            None => hosts.push((origin, 1)),
         }
     }
-    let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
-    let ((scheme, host), _) = counts.iter().find(|(_, n)| *n == most).cloned().unwrap_or_default();
-    // A request on another host is never folded onto this one, where it
-    // would call the wrong backend: it is left out, and said so.
-    let mut kept_requests = Vec::new();
-    let mut kept_urls = Vec::new();
-    for (request, url) in requests.into_iter().zip(parsed) {
-        if url.host == host && url.scheme == scheme {
-            kept_requests.push(request);
-            kept_urls.push(url);
-        } else {
-            notes.push(format!(
-                "request `{}` is on {}://{}, not the collection's backend {scheme}://{host} ({most} of the requests); it is left out: import it on its own",
-                request.name, url.scheme, url.host
-            ));
-        }
-    }
-    let (requests, parsed) = (kept_requests, kept_urls);
-    let base = base_path(&parsed);
+    // Most used first (stable, so that the backend, the first of the most
+    // used, leads).
+    hosts.sort_by_key(|host| std::cmp::Reverse(host.1));
+    let base = base_path(parsed.iter().filter(|u| u.host == host && u.scheme == scheme));
 
     let mut paths: Map<String, Value> = Map::new();
     let mut ids: HashSet<String> = HashSet::new();
-    for (request, url) in requests.iter().zip(&parsed) {
+    let mut summary = Summary { hosts, ..Summary::default() };
+    // Operations on other hosts, by origin: a `dynamichosturl` policy each
+    // sends them there, so that nothing is folded onto the wrong backend.
+    let mut elsewhere: Vec<(String, Vec<String>)> = Vec::new();
+    for ((request, url), own_auth) in requests.iter().zip(&parsed).zip(&auths) {
         let method = request.request.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_lowercase();
-        let rest = &url.segments[base.len()..];
+        let on_backend = url.host == host && url.scheme == scheme;
+        let rest = if on_backend { &url.segments[base.len()..] } else { &url.segments[..] };
         let slash = if url.trailing_slash && !rest.is_empty() { "/" } else { "" };
         let path = format!("/{}{slash}", rest.join("/"));
         let item = paths.entry(path.clone()).or_insert_with(|| json!({}));
         if item.get(&method).is_some() {
-            notes.push(format!(
-                "request `{}` is a second {} {path}; an OpenAPI path has one operation per method, so it is skipped",
-                request.name,
-                method.to_uppercase()
-            ));
+            let why =
+                format!("a second {} {path}; an OpenAPI path has one operation per method", method.to_uppercase());
+            notes.push(format!("request `{}` is {why}, so it is skipped", request.name));
+            summary.skipped.push((request.name.clone(), why));
             continue;
         }
-        let operation = operation(request, url, &method, auth.as_ref(), &mut ids, &mut notes);
+        let mut operation = operation(request, url, &method, auth.as_ref(), &mut ids, &mut notes);
+        let id = operation["operationId"].as_str().unwrap_or_default().to_string();
+        let described = match (own_auth, &auth) {
+            (None, Some(_)) => {
+                // Postman sends it without credentials; so does the platform
+                // when the operation says `security: []`.
+                operation["security"] = json!([]);
+                notes.push(format!("request `{}` has no auth: operation `{id}` says `security: []`", request.name));
+                "none".to_string()
+            }
+            (Some(own), Some(connector)) if own != connector => {
+                notes.push(format!(
+                    "request `{}` uses {} auth, not the connector's {}: a connection signs in one way, so operation `{id}` is sent with the connector's",
+                    request.name,
+                    own.describe(),
+                    connector.describe()
+                ));
+                connector.describe()
+            }
+            (_, Some(connector)) => connector.describe(),
+            (_, None) => "none".to_string(),
+        };
+        summary.auth.push((id.clone(), described));
+        if !on_backend {
+            let origin = format!("{}://{}", url.scheme, url.host);
+            notes.push(format!(
+                "request `{}` is on {origin}, not the collection's backend {scheme}://{host}: a dynamichosturl policy sends operation `{id}` there",
+                request.name
+            ));
+            match elsewhere.iter_mut().find(|(o, _)| *o == origin) {
+                Some((_, ids)) => ids.push(id.clone()),
+                None => elsewhere.push((origin, vec![id.clone()])),
+            }
+        }
         if let Some(item) = item.as_object_mut() {
             item.insert(method, operation);
         }
+        summary.operations += 1;
     }
+    summary.unresolved = unresolved_variables(&requests, &variables);
 
     let mut definition = json!({
         "swagger": "2.0",
@@ -208,18 +258,45 @@ pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Impor
     let mut connection_parameters = Map::new();
     if let Some(auth) = &auth {
         auth.apply(&mut definition, &mut connection_parameters);
+        let missing = auth.missing_urls();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "the collection's {} auth does not give its {}; set it in the definition and the connection parameter",
+                auth.describe(),
+                missing.join(" and ")
+            ));
+        }
     }
+    let policies: Vec<Value> = elsewhere
+        .iter()
+        .map(|(origin, ids)| {
+            json!({
+                "templateId": "dynamichosturl",
+                "title": format!("Send to {origin}"),
+                "parameters": {
+                    "x-ms-apimTemplateParameter.urlTemplate": origin,
+                    "x-ms-apimTemplate-operationName": ids,
+                }
+            })
+        })
+        .collect();
     if definition["info"]["description"] == "" {
         notes.push("the collection has no description: add info.description".into());
     }
     notes.push("apiProperties.json needs publisher, stackOwner and iconBrandColor, which only you can supply".into());
-    let properties = json!({
+    let mut properties = json!({
         "properties": {
             "connectionParameters": connection_parameters,
             "capabilities": [],
         }
     });
-    Ok(Imported { definition, properties, notes })
+    if !policies.is_empty() {
+        properties["properties"]["policyTemplateInstances"] = Value::Array(policies);
+    }
+    // One line per thing noted, however many requests share it.
+    let mut seen = HashSet::new();
+    notes.retain(|note| seen.insert(note.clone()));
+    Ok(Imported { definition, properties, notes, summary })
 }
 
 fn not_collection(value: &Value) -> PostmanError {
@@ -230,33 +307,76 @@ fn not_collection(value: &Value) -> PostmanError {
     }
 }
 
-/// One request item, with its name and its folder's auth.
+/// One request item, with its name, its folder, and its auth as Postman
+/// inherits it.
 struct Item<'a> {
     name: String,
     /// The folder it is in, if any (the innermost).
     folder: Option<String>,
     request: &'a Value,
     responses: Option<&'a Vec<Value>>,
+    /// Its own `auth`, else its nearest folder's, else the collection's;
+    /// `None` when none of them has one.
+    auth: Option<&'a Value>,
 }
 
-fn collect_requests<'a>(items: &'a [Value], out: &mut Vec<Item<'a>>) {
-    collect_in(items, None, out);
+fn collect_requests<'a>(items: &'a [Value], collection_auth: Option<&'a Value>, out: &mut Vec<Item<'a>>) {
+    collect_in(items, None, collection_auth, out);
 }
 
-fn collect_in<'a>(items: &'a [Value], folder: Option<&str>, out: &mut Vec<Item<'a>>) {
+fn collect_in<'a>(items: &'a [Value], folder: Option<&str>, inherited: Option<&'a Value>, out: &mut Vec<Item<'a>>) {
     for item in items {
         let name = item.get("name").and_then(Value::as_str).unwrap_or_default();
         if let Some(children) = item.get("item").and_then(Value::as_array) {
-            collect_in(children, Some(name).filter(|n| !n.is_empty()), out);
+            let auth = own_auth(item).or(inherited);
+            collect_in(children, Some(name).filter(|n| !n.is_empty()), auth, out);
         } else if let Some(request) = item.get("request") {
             out.push(Item {
                 name: name.to_string(),
                 folder: folder.map(str::to_string),
                 request,
                 responses: item.get("response").and_then(Value::as_array),
+                auth: own_auth(request).or(inherited),
             });
         }
     }
+}
+
+/// An item's own `auth`: absent, `null` and `inherit` mean its parent's.
+fn own_auth(item: &Value) -> Option<&Value> {
+    item.get("auth").filter(|a| a.is_object() && a.get("type").and_then(Value::as_str) != Some("inherit"))
+}
+
+/// The value that occurs most; of those, the first.
+fn most_used<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T> {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for value in values {
+        match counts.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((value, 1)),
+        }
+    }
+    let most = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == most).map(|(v, _)| v)
+}
+
+/// The `{{variables}}` the requests' URLs and headers name that no
+/// variable defines, each once, in order.
+fn unresolved_variables(requests: &[Item<'_>], variables: &HashMap<String, Value>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for request in requests {
+        let text = request.request.to_string();
+        let mut rest = text.as_str();
+        while let Some((_, after)) = rest.split_once("{{") {
+            let Some((name, tail)) = after.split_once("}}") else { break };
+            let defined = variables.get(name).is_some_and(|v| v.get("value").is_some_and(|v| v != ""));
+            if !defined && !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+            rest = tail;
+        }
+    }
+    names
 }
 
 /// `variable` lists (collection or URL): key to value.

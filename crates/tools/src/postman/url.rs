@@ -187,7 +187,7 @@ pub(super) fn substitute(text: &str, vars: &HashMap<String, Value>) -> String {
 
 /// The longest run of literal leading segments every request's path shares,
 /// not counting each path's last segment (so an operation keeps a path).
-pub(super) fn base_path(urls: &[ParsedUrl]) -> Vec<String> {
+pub(super) fn base_path<'a>(urls: impl Iterator<Item = &'a ParsedUrl>) -> Vec<String> {
     let mut common: Option<Vec<String>> = None;
     for url in urls {
         let directory: Vec<String> = url.segments[..url.segments.len().saturating_sub(1)]

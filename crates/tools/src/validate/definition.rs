@@ -26,6 +26,7 @@ pub(super) fn check_definition(def: &Value, out: &mut Findings) -> HashSet<Strin
             return ids;
         }
     }
+    check_oauth_urls(def, out);
     let shared_parameters = def.get("parameters").and_then(Value::as_object);
     let shared_responses = def.get("responses").and_then(Value::as_object);
     let Some(paths) = def.get("paths").and_then(Value::as_object) else {
@@ -79,6 +80,37 @@ pub(super) fn check_definition(def: &Value, out: &mut Findings) -> HashSet<Strin
         }
     }
     ids
+}
+
+/// An OAuth 2.0 security definition names the URLs its flow needs: the
+/// authorization URL for `accessCode` and `implicit`, the token URL for
+/// every flow but `implicit`.
+fn check_oauth_urls(def: &Value, out: &mut Findings) {
+    let Some(schemes) = def.get("securityDefinitions").and_then(Value::as_object) else { return };
+    for (name, scheme) in schemes {
+        if scheme.get("type").and_then(Value::as_str) != Some("oauth2") {
+            continue;
+        }
+        let flow = scheme.get("flow").and_then(Value::as_str).unwrap_or("accessCode");
+        let mut needed = Vec::new();
+        if matches!(flow, "accessCode" | "implicit") {
+            needed.push("authorizationUrl");
+        }
+        if flow != "implicit" {
+            needed.push("tokenUrl");
+        }
+        for key in needed {
+            let given = scheme.get(key).and_then(Value::as_str).is_some_and(|url| !url.trim().is_empty());
+            if !given {
+                out.push(
+                    rule::OAUTH_URL_MISSING,
+                    DEFINITION_FILE,
+                    jsonpath::keys(ROOT, &["securityDefinitions", name, key]),
+                    format!("OAuth 2.0 security definition `{name}` (flow `{flow}`) has no {key}; a connection cannot sign in without it"),
+                );
+            }
+        }
+    }
 }
 
 pub(super) fn check_texts(op: &Map<String, Value>, op_path: &str, out: &mut Findings) {

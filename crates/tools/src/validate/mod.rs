@@ -69,6 +69,7 @@ pub mod rule {
         JSON_INVALID = "json-invalid", Error, "package files must be valid JSON (sluice.toml valid TOML)";
         JSON_LENIENT = "json-lenient", Warning, "package files should be strict JSON: the platform reads a byte-order mark, comments, trailing commas and raw control characters, other tools may not";
         SWAGGER_VERSION = "swagger-version", Error, "the definition must be OpenAPI (swagger) 2.0";
+        OAUTH_URL_MISSING = "oauth-url-missing", Error, "an OAuth 2.0 security definition needs the URLs its flow uses (authorizationUrl, tokenUrl)";
         DEFINITION_TOO_LARGE = "definition-too-large", Warning, "the definition should be under 1 MiB, the limit of import in the maker portal";
         PACKAGE_INVALID = "package-invalid", Error, "the package must load in the gateway";
         OPERATION_ID_MISSING = "operation-id-missing", Error, "every operation needs an operationId";
