@@ -444,6 +444,30 @@ fn the_backend_is_the_host_most_requests_use_and_others_stay_reachable() {
     );
     let report = validated(&imported);
     assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+
+    // Built as the gateway builds it, each request goes to its own host.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
+    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
+    let package = sluice_package::load_package(dir.path()).unwrap();
+    let connection =
+        sluice_package::Connection::new("c", "mixed", Default::default(), &package.properties.connection_parameters)
+            .unwrap();
+    let (headers, body) = (http::HeaderMap::new(), bytes::Bytes::new());
+    for (path, url) in [
+        ("/oauth/token", "https://login.contoso.example/oauth/token"),
+        ("/orders", "https://api.contoso.example/v1/orders"),
+    ] {
+        let route = package.definition.resolve(&http::Method::GET, path).unwrap();
+        let client = sluice_package::request::ClientRequest {
+            method: &http::Method::GET,
+            query: "",
+            headers: &headers,
+            body: &body,
+        };
+        let request = sluice_package::request::prepare(&package, &route, &client, &connection, None).unwrap();
+        assert_eq!(request.uri().to_string(), url);
+    }
 }
 
 /// Auth follows Postman's inheritance: the request's own, else its
@@ -544,6 +568,40 @@ fn oauth2_keeps_its_grant_and_says_which_urls_are_missing() {
     let report = validated(&imported);
     assert_eq!(report.errors(), 1, "{:#?}", report.findings);
     assert!(report.rules().contains(&"oauth-url-missing"), "{:#?}", report.findings);
+}
+
+/// An OAuth 2.0 block that holds only a token (as vendors publish them)
+/// takes its token URL and grant from the collection's own token request.
+#[test]
+fn oauth2_without_urls_takes_them_from_the_collections_token_request() {
+    let mut token = get("Obtain access token", "{{auth_url}}/oauth/token?grant_type=client_credentials");
+    token["request"]["method"] = "POST".into();
+    token["request"]["auth"] = serde_json::json!({"type": "basic", "basic": {"username": "{{client_id}}"}});
+    let collection = v21(
+        "Token only",
+        serde_json::json!({
+            "auth": {"type": "oauth2", "oauth2": {"accessToken": "{{access_token}}", "addTokenTo": "header"}},
+            "variable": [{"key": "auth_url", "value": "https://auth.contoso.example"}],
+            "item": [
+                token,
+                get("List carts", "https://api.contoso.example/v1/carts"),
+                get("List orders", "https://api.contoso.example/v1/orders")
+            ]
+        }),
+    );
+    let imported = postman::import(collection.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        imported.definition["securityDefinitions"]["oauth2_auth"],
+        serde_json::json!({"type": "oauth2", "flow": "application",
+            "tokenUrl": "https://auth.contoso.example/oauth/token", "scopes": {}})
+    );
+    assert!(
+        imported.notes.iter().any(|n| n.contains("taken from request `Obtain access token`")),
+        "{:?}",
+        imported.notes
+    );
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
 }
 
 /// The import ends with a summary: operations, skipped requests and why,

@@ -62,13 +62,7 @@ impl Auth {
             "basic" => Some(Auth::Basic),
             "bearer" => Some(Auth::Bearer),
             "oauth2" => {
-                let flow = match get("grant_type").as_str() {
-                    "client_credentials" => "application",
-                    "password_credentials" | "password" => "password",
-                    "implicit" => "implicit",
-                    // Postman's default, with or without PKCE.
-                    _ => "accessCode",
-                };
+                let flow = flow_of(&get("grant_type"));
                 let url = |key: &str| {
                     let text = substitute(&get(key), variables);
                     if text.contains("{{") { String::new() } else { text }
@@ -95,6 +89,22 @@ impl Auth {
                 None
             }
         }
+    }
+
+    /// Completes an OAuth 2.0 auth that names no token URL from the
+    /// collection's own token request (`url`, with the `grant_type` it
+    /// sends): its URL, and its grant when the block names none. Returns
+    /// whether anything was taken.
+    pub(super) fn complete_from_token_request(&mut self, url: &str, grant: &str) -> bool {
+        let Auth::OAuth2 { flow, authorization_url, token_url, .. } = self else { return false };
+        if !token_url.is_empty() {
+            return false;
+        }
+        *token_url = url.to_string();
+        if *flow == "accessCode" && authorization_url.is_empty() {
+            *flow = flow_of(grant);
+        }
+        true
     }
 
     /// What the auth is, for notes and the summary.
@@ -202,5 +212,17 @@ impl Auth {
         let mut requirement = Map::new();
         requirement.insert(name.to_string(), json!([]));
         definition["security"] = json!([requirement]);
+    }
+}
+
+/// OpenAPI 2.0's name for an OAuth 2.0 grant, as Postman or a token
+/// request's `grant_type` writes it.
+fn flow_of(grant: &str) -> &'static str {
+    match grant {
+        "client_credentials" => "application",
+        "password_credentials" | "password" => "password",
+        "implicit" => "implicit",
+        // Postman's default, with or without PKCE.
+        _ => "accessCode",
     }
 }

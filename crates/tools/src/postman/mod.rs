@@ -157,7 +157,16 @@ pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Impor
     // requests use, never merely the first request's.
     let auths: Vec<Option<Auth>> =
         requests.iter().map(|r| r.auth.and_then(|a| Auth::parse(a, &variables, &mut notes))).collect();
-    let auth = most_used(auths.iter().flatten().cloned());
+    let mut auth = most_used(auths.iter().flatten().cloned());
+    if let Some(auth) = &mut auth
+        && !auth.missing_urls().is_empty()
+        && let Some((name, url, grant)) = token_request(&requests, &variables)
+        && auth.complete_from_token_request(&url, &grant)
+    {
+        notes.push(format!(
+            "the collection's OAuth 2.0 auth names no token URL: {url} is taken from request `{name}`, which asks for `grant_type={grant}`"
+        ));
+    }
 
     // The backend is the host most requests use, not the first request's
     // (often a token exchange on the identity provider's host).
@@ -358,6 +367,43 @@ fn most_used<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T>
     }
     let most = counts.iter().map(|(_, n)| *n).max()?;
     counts.into_iter().find(|(_, n)| *n == most).map(|(v, _)| v)
+}
+
+/// The collection's own token request, if it has one: the first POST that
+/// sends `grant_type` in its query or its form body, with its URL (no
+/// query; variables resolved) and the grant. One whose URL keeps an
+/// unresolved variable is no use.
+fn token_request(requests: &[Item<'_>], variables: &HashMap<String, Value>) -> Option<(String, String, String)> {
+    requests.iter().find_map(|item| {
+        let request = item.request;
+        if !request.get("method").and_then(Value::as_str).is_some_and(|m| m.eq_ignore_ascii_case("post")) {
+            return None;
+        }
+        let raw = match request.get("url") {
+            Some(Value::String(raw)) => raw.clone(),
+            Some(url) => url.get("raw").and_then(Value::as_str)?.to_string(),
+            None => return None,
+        };
+        let mut resolved = raw;
+        for _ in 0..4 {
+            resolved = url::substitute(&resolved, variables);
+        }
+        let (address, query) = resolved.split_once('?').unwrap_or((&resolved, ""));
+        let from_query = query.split('&').find_map(|pair| pair.strip_prefix("grant_type=")).map(str::to_string);
+        let from_form = request
+            .get("body")
+            .and_then(|b| b.get("urlencoded"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry.get("disabled").and_then(Value::as_bool) != Some(true))
+            .find(|entry| entry.get("key").and_then(Value::as_str) == Some("grant_type"))
+            .and_then(|entry| entry.get("value").and_then(Value::as_str))
+            .map(str::to_string);
+        let grant = from_query.or(from_form).filter(|g| !g.is_empty() && !g.contains("{{"))?;
+        let usable = address.contains("://") && !address.contains("{{");
+        usable.then(|| (item.name.clone(), address.to_string(), grant))
+    })
 }
 
 /// The `{{variables}}` the requests' URLs and headers name that no
