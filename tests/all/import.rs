@@ -370,10 +370,7 @@ fn an_empty_path_variable_is_a_path_parameter_and_no_segment_is_dropped() {
     assert_eq!((id["in"].as_str(), id["required"].as_bool()), (Some("path"), Some(true)));
     // Both operations survive: nothing collided.
     assert_eq!(operations(definition).len(), 2);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("apiDefinition.swagger.json"), definition.to_string()).unwrap();
-    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
-    let report = Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap();
+    let report = validated(&imported);
     assert_eq!(report.errors(), 0, "{:#?}", report.findings);
 }
 
@@ -388,12 +385,17 @@ fn an_empty_header_key_is_skipped_with_a_note_never_a_parameter() {
     assert!(imported.notes.iter().any(|n| n.contains("header `` is not a usable header name")), "{:?}", imported.notes);
 }
 
-/// Writes an import into a package folder and validates it.
-fn validated(imported: &postman::Imported) -> sluice_tools::validate::PackageReport {
+/// An import written into a package folder.
+fn package_dir(imported: &postman::Imported) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
     std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
-    Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap()
+    dir
+}
+
+/// An import written into a package folder, validated.
+fn validated(imported: &postman::Imported) -> sluice_tools::validate::PackageReport {
+    Validator::new().validate(package_dir(imported).path(), &ValidateOptions::default()).unwrap()
 }
 
 fn v21(name: &str, extra: Value) -> Value {
@@ -446,10 +448,7 @@ fn the_backend_is_the_host_most_requests_use_and_others_stay_reachable() {
     assert_eq!(report.errors(), 0, "{:#?}", report.findings);
 
     // Built as the gateway builds it, each request goes to its own host.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
-    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
-    let package = sluice_package::load_package(dir.path()).unwrap();
+    let package = sluice_package::load_package(package_dir(&imported).path()).unwrap();
     let connection =
         sluice_package::Connection::new("c", "mixed", Default::default(), &package.properties.connection_parameters)
             .unwrap();
@@ -468,6 +467,38 @@ fn the_backend_is_the_host_most_requests_use_and_others_stay_reachable() {
         let request = sluice_package::request::prepare(&package, &route, &client, &connection, None).unwrap();
         assert_eq!(request.uri().to_string(), url);
     }
+}
+
+/// Variables inside a segment and OpenAPI-style `{id}` written in the raw
+/// URL become declared path parameters; the package validates, and a call
+/// fills them in.
+#[test]
+fn mid_segment_variables_become_path_parameters_that_validate() {
+    let collection = v21(
+        "Segments",
+        serde_json::json!({"item": [
+            get("Get transaction", "https://api.contoso.example/v1/transactions/key={{transaction-key}}"),
+            get("Stream events", "https://api.contoso.example/v1/streams/op:{{streamId}}/events"),
+            get("Get invoice", "https://api.contoso.example/v1/invoices/{invoiceId}"),
+        ]}),
+    );
+    let imported = postman::import(collection.to_string().as_bytes()).unwrap();
+    let paths: Vec<String> = operations(&imported.definition).into_iter().map(|(_, path, _)| path).collect();
+    assert_eq!(
+        paths,
+        ["/transactions/key={transaction-key}", "/streams/op:{streamId}/events", "/invoices/{invoiceId}"]
+    );
+    for (path, name) in
+        [("/transactions/key={transaction-key}", "transaction-key"), ("/streams/op:{streamId}/events", "streamId")]
+    {
+        let parameter = parameter(&imported.definition, path, "get", name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!((parameter["in"].as_str(), parameter["required"].as_bool()), (Some("path"), Some(true)));
+    }
+    let report = validated(&imported);
+    assert_eq!(report.errors(), 0, "{:#?}", report.findings);
+    let package = sluice_package::load_package(package_dir(&imported).path()).unwrap();
+    let route = package.definition.resolve(&http::Method::GET, "/streams/op:42/events").unwrap();
+    assert_eq!(route.path_params["streamId"], "42");
 }
 
 /// Auth follows Postman's inheritance: the request's own, else its
@@ -665,10 +696,7 @@ fn guessed_responses_and_descriptions_are_notes_and_the_package_validates() {
     for guess in ["`List orders` has no saved example response", "`List orders` has no description"] {
         assert!(imported.notes.iter().any(|n| n.contains(guess)), "{guess}: {:?}", imported.notes);
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("apiDefinition.swagger.json"), imported.definition.to_string()).unwrap();
-    std::fs::write(dir.path().join("apiProperties.json"), imported.properties.to_string()).unwrap();
-    let report = Validator::new().validate(dir.path(), &ValidateOptions::default()).unwrap();
+    let report = validated(&imported);
     assert_eq!(report.errors(), 0, "{:#?}", report.findings);
     let rules = report.rules();
     assert!(!rules.contains(&"response-schema-missing") && !rules.contains(&"description-missing"), "{rules:?}");
