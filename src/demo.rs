@@ -130,6 +130,11 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     let packages = tempfile::Builder::new().prefix("sluice-demo-").tempdir().context("creating the demo's folder")?;
     let dir = packages.path().to_path_buf();
     write_packages(&dir, backend)?;
+    // A sealing key of the demo's own, so that connections can be made
+    // through the API; like the database, it ends with the demo.
+    let key_file = dir.join("demo-sealing.key");
+    std::fs::write(&key_file, sluice_gateway::store::key::SecretKey::generate_base64())
+        .context("writing the demo's sealing key")?;
     let config = GatewayConfig {
         listen,
         packages: dir.clone(),
@@ -150,7 +155,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
         metrics_listen: None,
         access: Default::default(),
         environments: Vec::new(),
-        oauth: None,
+        oauth: Some(sluice_gateway::config::OAuthConfig { key_file: Some(key_file), ..Default::default() }),
         state_dir: None,
     };
     // The sample backend listens on loopback, which egress never allows from
@@ -169,6 +174,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     println!("  with custom code:    curl -s {auth} http://{listen}/apim/items-transform/demo/items");
     println!("  without custom code: curl -s {auth} http://{listen}/apim/items-transform/demo/items/3");
     println!("  metrics:             curl -s {auth} http://{listen}/metrics");
+    println!("  management API:      curl -s {auth} http://{listen}/api/v1/connectors");
     let served = crate::serve::run(gateway, listener, None).await;
     drop(packages);
     served

@@ -95,4 +95,20 @@ async fn the_demo_prints_a_key_and_every_call_needs_it() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let items: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(items["count"], 20, "{items}");
+
+    // The management API works in the demo, connections included: it has
+    // a sealing key of its own.
+    let request = http::Request::post(format!("http://{address}/api/v1/connections"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(
+            r#"{"connector": "items-transform", "id": "mine", "parameters": {"api_key": "k"}}"#,
+        )))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = get(Some(format!("Bearer {key}"))).await;
+    assert_eq!(status, 200);
 }

@@ -23,6 +23,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod access;
+pub mod api;
 pub mod audit;
 pub mod config;
 pub mod environment;

@@ -79,6 +79,19 @@ pub enum GatewayError {
     /// The provider's authorization URL cannot be sent as a `Location`.
     #[error("the authorization URL is not a valid header value")]
     AuthorizationUrl,
+    /// A management request's body or query is not what the endpoint takes
+    /// (JSON that does not parse, a field it does not have).
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong, in the words of the parser.
+        reason: String,
+    },
+    /// A management request's body is not of the type the endpoint takes.
+    #[error("the body must be {expected}")]
+    UnsupportedMediaType {
+        /// The content type expected.
+        expected: &'static str,
+    },
 }
 
 /// A problem detail (RFC 9457).
@@ -107,6 +120,10 @@ impl GatewayError {
             }
             GatewayError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "body-timeout", "Request body timed out"),
             GatewayError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            GatewayError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            GatewayError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            }
             GatewayError::MisdirectedHost { .. } => {
                 (StatusCode::MISDIRECTED_REQUEST, "misdirected-host", "Host not served here")
             }

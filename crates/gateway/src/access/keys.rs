@@ -61,6 +61,10 @@ fn hash(secret: &str) -> [u8; 32] {
 pub struct StoredKey {
     /// The principal it authenticates.
     pub principal: std::sync::Arc<str>,
+    /// What it is for, in its holder's words.
+    pub label: String,
+    /// When it was issued, in seconds since the Unix epoch.
+    pub created_at: i64,
     secret_hash: [u8; 32],
     /// When it stops working, in seconds since the Unix epoch.
     pub expires_at: Option<i64>,
@@ -103,6 +107,8 @@ impl StoredKey {
     pub fn from_row(row: &ApiKeyRow) -> Option<Self> {
         Some(Self {
             principal: row.principal.as_str().into(),
+            label: row.label.clone(),
+            created_at: row.created_at,
             secret_hash: row.secret_hash.as_slice().try_into().ok()?,
             expires_at: row.expires_at,
             revoked: row.revoked_at.is_some(),
@@ -130,7 +136,14 @@ mod tests {
     use super::*;
 
     fn stored(key: &NewKey, expires_at: Option<i64>, revoked: bool) -> StoredKey {
-        StoredKey { principal: "alice".into(), secret_hash: key.secret_hash, expires_at, revoked }
+        StoredKey {
+            principal: "alice".into(),
+            label: "t".into(),
+            created_at: 0,
+            secret_hash: key.secret_hash,
+            expires_at,
+            revoked,
+        }
     }
 
     #[test]

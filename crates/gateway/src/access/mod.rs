@@ -225,6 +225,11 @@ impl People {
         self.keys.get(id)
     }
 
+    /// The keys of a principal (revoked and expired ones included), by id.
+    pub fn keys_of<'a>(&'a self, principal: &'a str) -> impl Iterator<Item = (&'a str, &'a keys::StoredKey)> + 'a {
+        self.keys.iter().filter(move |(_, key)| &*key.principal == principal).map(|(id, key)| (id.as_str(), key))
+    }
+
     /// The display name of a principal the gateway knows.
     pub fn display_name(&self, id: &str) -> Option<&str> {
         self.display_names.get(id).map(String::as_str)
@@ -329,6 +334,24 @@ impl Directory {
     /// A connection made through the gateway.
     pub fn stored_connection(&self, connector: &str, connection: &str) -> Option<&Arc<StoredConnection>> {
         self.stored.get(&(connector.to_string(), connection.to_string()))
+    }
+
+    /// Every connection made through the gateway: `(connector, id)`.
+    pub fn stored_connections(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.stored.keys().map(|(connector, id)| (connector.as_str(), id.as_str()))
+    }
+
+    /// The shares of a connector: who, with which right.
+    pub fn connector_shares(&self, connector: &str) -> &[(Arc<str>, Right)] {
+        self.connector_shares.get(connector).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Who a connection is shared with.
+    pub fn connection_shares(&self, connector: &str, connection: &str) -> &[Arc<str>] {
+        self.connection_shares
+            .get(&(connector.to_string(), connection.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     fn subjects<'a>(&'a self, caller: &'a Caller) -> impl Iterator<Item = &'a str> + 'a {

@@ -231,6 +231,11 @@ impl Access {
         Ok(access)
     }
 
+    /// The gateway-wide part of the snapshot now: principals, groups, keys.
+    pub fn people(&self) -> Arc<People> {
+        Arc::clone(&self.snapshot.load().people)
+    }
+
     /// The snapshot of `environment` decisions are made from now, if the
     /// environment exists.
     pub fn directory(&self, environment: &str) -> Option<Arc<Directory>> {

@@ -20,6 +20,16 @@ fn fingerprint(token: &str) -> String {
 }
 
 impl OAuth {
+    /// Why the connection must sign in before it can be used, or `None`
+    /// when it holds tokens (which may still need a refresh): for status
+    /// reports, without touching the provider.
+    pub async fn signin_needed(&self, connector: &str, connection: &str) -> Result<Option<String>, OAuthError> {
+        Ok(match self.vault.tokens(connector, connection).await? {
+            None => Some(NOT_SIGNED_IN.to_string()),
+            Some(stored) => stored.needs_signin,
+        })
+    }
+
     /// The connection's access token, refreshed first when it expires within
     /// the refresh margin.
     pub async fn access_token(&self, package: &Package, connection: &str) -> Result<String, OAuthError> {

@@ -31,6 +31,15 @@ enum Entry {
     },
 }
 
+/// What the registry holds for one connector.
+#[derive(Debug, Clone)]
+pub struct ConnectorState {
+    /// The version that serves calls, if one does.
+    pub serving: Option<Arc<LoadedConnector>>,
+    /// Why the newest version did not load, if it did not.
+    pub failure: Option<Arc<LoadFailure>>,
+}
+
 /// What identifies a package folder's contents: names, sizes and times of its files.
 type Fingerprint = Vec<(String, u64, Option<SystemTime>)>;
 
@@ -102,6 +111,24 @@ impl Registry {
             }
             None => Err(LookupError::Missing { connector: id.to_string() }),
         }
+    }
+
+    /// Every connector id in the registry, loaded or not, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.entries.load().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// What the registry holds for `id`, if anything.
+    pub fn state(&self, id: &str) -> Option<ConnectorState> {
+        Some(match &self.entries.load().get(id)?.1 {
+            Entry::Ready(connector) => ConnectorState { serving: Some(Arc::clone(connector)), failure: None },
+            Entry::Failed(failure) => ConnectorState { serving: None, failure: Some(Arc::clone(failure)) },
+            Entry::Stale { serving, failure } => {
+                ConnectorState { serving: Some(Arc::clone(serving)), failure: Some(Arc::clone(failure)) }
+            }
+        })
     }
 
     /// Every loaded connector, by id.

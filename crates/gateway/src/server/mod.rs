@@ -8,7 +8,8 @@
 //! - `GET /redirect/{connector}`: the provider's redirect back on a
 //!   per-connector redirect URI;
 //! - `GET /admin/redirect-audit` (JSON) and `/admin/redirect-audit.html`:
-//!   OAuth connectors still on the global redirect URI.
+//!   OAuth connectors still on the global redirect URI;
+//! - `/api/v1/...`: the management API ([`crate::api`]).
 //!
 //! For the whole gateway:
 //! - `GET /healthz`: liveness, the one route open to anyone;
@@ -92,6 +93,7 @@ fn environment_routes() -> Router<Gateway> {
         .route("/apim/{connector}/{connection}", any(operation::root))
         .route("/apim/{connector}/{connection}/", any(operation::root))
         .route("/apim/{connector}/{connection}/{*path}", any(operation::path))
+        .merge(crate::api::router())
 }
 
 /// The environment a request is in, and the snapshot of it its decisions

@@ -3,6 +3,7 @@
 //! connectors with their code, and test packages of `tests/data`.
 
 mod access;
+mod api;
 mod connectors;
 mod environment;
 mod environments;

@@ -1,0 +1,307 @@
+//! `/api/v1/connections`: the connections a caller may use, made, read,
+//! deleted and shared. A connection's values are checked against its
+//! connector's `connectionParameters` and sealed when it is made; its
+//! secret values (and its OAuth tokens) are never returned, to anyone.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Body, ProblemBody, created};
+use crate::access::{Caller, Denied, Directory};
+use crate::environment::Environment;
+use crate::gateway::Gateway;
+use crate::problem::GatewayError;
+use crate::registry::LoadedConnector;
+use crate::server::InEnvironment;
+
+pub(super) fn routes() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, delete))
+        .routes(routes!(shares))
+        .routes(routes!(share, unshare))
+}
+
+/// A connection to make.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewConnection {
+    /// The connector.
+    connector: String,
+    /// Its id in URLs: 1 to 128 letters, digits, `.`, `_`, `-` or `~`.
+    id: String,
+    /// Values by parameter name, as the connector's `connectionParameters` declare them.
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
+}
+
+/// A connection, without its secrets.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ConnectionInfo {
+    /// The connector.
+    connector: String,
+    /// The connection's id.
+    id: String,
+    /// Its owner; none means the environment's admins.
+    owner: Option<String>,
+    /// Whether it comes from the settings file, which only its operator changes.
+    read_only: bool,
+    /// `ready`, `signin-required` or `error`.
+    status: String,
+    /// Why it is not `ready`.
+    reason: Option<String>,
+    /// Its values that are not secret, by parameter name.
+    parameters: BTreeMap<String, String>,
+}
+
+/// A principal a connection is shared with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ConnectionShare {
+    /// The user or group.
+    principal: String,
+    /// Its display name, when the gateway knows it.
+    display_name: Option<String>,
+}
+
+/// Makes a connection owned by the caller, who must be able to use the connector.
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = NewConnection, responses(
+    (status = 201, description = "Made", body = ConnectionInfo),
+    (status = 400, description = "A bad id, or a field the body may not have", body = ProblemBody),
+    (status = 404, description = "No such connector the caller may use", body = ProblemBody),
+    (status = 409, description = "The connector has a connection with this id", body = ProblemBody),
+    (status = 415, description = "Not JSON", body = ProblemBody),
+    (status = 422, description = "The values do not make a connection of the connector; the detail names the parameter", body = ProblemBody),
+    (status = 503, description = "The gateway has no key to seal values with", body = ProblemBody),
+))]
+async fn create(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Body(new): Body<NewConnection>,
+) -> Result<Response, GatewayError> {
+    let access = gateway.access();
+    access
+        .create_connection(&caller, environment.id(), &new.connector, &new.id, new.parameters.into_iter().collect())
+        .await
+        .map_err(GatewayError::Access)?;
+    let directory = access.member_directory(&caller, environment.id())?;
+    Ok(created(info(&gateway, &environment, &directory, &new.connector, &new.id).await?))
+}
+
+/// Lists the connections the caller may call through.
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections", responses(
+    (status = 200, description = "The connections the caller may use, by connector and id", body = [ConnectionInfo]),
+))]
+async fn list(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+) -> Result<axum::Json<Vec<ConnectionInfo>>, GatewayError> {
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for loaded in environment.registry().loaded() {
+        ids.extend(loaded.connections.keys().map(|id| (loaded.package.id.clone(), id.clone())));
+    }
+    ids.extend(directory.stored_connections().map(|(connector, id)| (connector.to_string(), id.to_string())));
+    ids.sort();
+    ids.dedup();
+    let mut out = Vec::new();
+    for (connector, id) in ids {
+        if directory.may_call(&caller, &connector, &id).is_ok() {
+            out.push(info(&gateway, &environment, &directory, &connector, &id).await?);
+        }
+    }
+    Ok(axum::Json(out))
+}
+
+/// A connection, with its status.
+#[utoipa::path(get, path = "/api/v1/connections/{connector}/{id}", tag = "connections",
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionInfo),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+    ))]
+async fn show(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+    Path((connector, id)): Path<(String, String)>,
+) -> Result<axum::Json<ConnectionInfo>, GatewayError> {
+    directory.may_call(&caller, &connector, &id)?;
+    Ok(axum::Json(info(&gateway, &environment, &directory, &connector, &id).await?))
+}
+
+/// Deletes a connection made through the gateway, with its tokens and shares
+/// (its owner or an admin).
+#[utoipa::path(delete, path = "/api/v1/connections/{connector}/{id}", tag = "connections",
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+        (status = 409, description = "It comes from the settings file", body = ProblemBody),
+    ))]
+async fn delete(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path((connector, id)): Path<(String, String)>,
+) -> Result<Response, GatewayError> {
+    gateway
+        .access()
+        .delete_connection(&caller, environment.id(), &connector, &id)
+        .await
+        .map_err(GatewayError::Access)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Who a connection is shared with (its owner or an admin).
+#[utoipa::path(get, path = "/api/v1/connections/{connector}/{id}/shares", tag = "connections",
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    responses(
+        (status = 200, description = "Its shares", body = [ConnectionShare]),
+        (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+    ))]
+async fn shares(
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { directory, .. }): Extension<InEnvironment>,
+    Path((connector, id)): Path<(String, String)>,
+) -> Result<axum::Json<Vec<ConnectionShare>>, GatewayError> {
+    directory.may_call(&caller, &connector, &id)?;
+    if !directory.owns_connection(&caller, &connector, &id) {
+        return Err(Denied::Forbidden {
+            action: format!("reading the shares of connection `{id}`"),
+            needed: "the connection's owner",
+        }
+        .into());
+    }
+    Ok(axum::Json(share_list(&directory, &connector, &id)))
+}
+
+/// Shares a connection with a user or group (its owner or an admin).
+#[utoipa::path(put, path = "/api/v1/connections/{connector}/{id}/shares/{principal}", tag = "connections",
+    params(
+        ("connector" = String, Path, description = "The connector"),
+        ("id" = String, Path, description = "The connection"),
+        ("principal" = String, Path, description = "The user or group"),
+    ),
+    responses(
+        (status = 200, description = "Its shares now", body = [ConnectionShare]),
+        (status = 400, description = "A bad principal id", body = ProblemBody),
+        (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+    ))]
+async fn share(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path((connector, id, principal)): Path<(String, String, String)>,
+) -> Result<axum::Json<Vec<ConnectionShare>>, GatewayError> {
+    let access = gateway.access();
+    access
+        .share_connection(&caller, environment.id(), &connector, &id, &principal, true)
+        .await
+        .map_err(GatewayError::Access)?;
+    let directory = access.member_directory(&caller, environment.id())?;
+    Ok(axum::Json(share_list(&directory, &connector, &id)))
+}
+
+/// Stops sharing a connection with a user or group (its owner or an admin).
+#[utoipa::path(delete, path = "/api/v1/connections/{connector}/{id}/shares/{principal}", tag = "connections",
+    params(
+        ("connector" = String, Path, description = "The connector"),
+        ("id" = String, Path, description = "The connection"),
+        ("principal" = String, Path, description = "The user or group"),
+    ),
+    responses(
+        (status = 204, description = "Not shared with them any more; their next call is refused"),
+        (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+    ))]
+async fn unshare(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path((connector, id, principal)): Path<(String, String, String)>,
+) -> Result<Response, GatewayError> {
+    gateway
+        .access()
+        .share_connection(&caller, environment.id(), &connector, &id, &principal, false)
+        .await
+        .map_err(GatewayError::Access)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A connection the caller may use, with its status.
+async fn info(
+    gateway: &Gateway,
+    environment: &Environment,
+    directory: &Directory,
+    connector: &str,
+    id: &str,
+) -> Result<ConnectionInfo, GatewayError> {
+    let missing = || Denied::NoConnection { connector: connector.to_string(), connection: id.to_string() };
+    let loaded = environment.registry().get(connector).map_err(|_| missing())?;
+    let state = gateway.access().connection(environment.id(), &loaded, id).ok_or_else(missing)?;
+    let read_only = loaded.connections.contains_key(id);
+    let mut info = ConnectionInfo {
+        connector: connector.to_string(),
+        id: id.to_string(),
+        owner: directory.connection_owner(connector, id).map(str::to_string),
+        read_only,
+        status: "ready".into(),
+        reason: None,
+        parameters: BTreeMap::new(),
+    };
+    match state {
+        Err(refused) => {
+            info.status = "error".into();
+            info.reason = Some(refused.to_string());
+        }
+        Ok(state) => {
+            info.parameters = public_values(&loaded, &state.connection);
+            if sluice_package::credentials::needs_signed_in_token(&loaded.package, &state.connection) {
+                let needed = match environment.oauth() {
+                    Ok(oauth) => oauth.signin_needed(connector, id).await.map_err(GatewayError::OAuth)?,
+                    Err(unavailable) => Some(unavailable.to_string()),
+                };
+                if let Some(reason) = needed {
+                    info.status = "signin-required".into();
+                    info.reason = Some(reason);
+                }
+            }
+        }
+    }
+    Ok(info)
+}
+
+/// The values of a connection's parameters that are not secret.
+fn public_values(loaded: &LoadedConnector, connection: &sluice_package::Connection) -> BTreeMap<String, String> {
+    loaded
+        .package
+        .properties
+        .connection_parameters
+        .iter()
+        .filter(|(_, parameter)| !parameter.is_secret() && parameter.kind != "oauthSetting")
+        .filter_map(|(name, _)| connection.value(name).map(|value| (name.clone(), value.to_string())))
+        .collect()
+}
+
+fn share_list(directory: &Directory, connector: &str, id: &str) -> Vec<ConnectionShare> {
+    let mut shares: Vec<ConnectionShare> = directory
+        .connection_shares(connector, id)
+        .iter()
+        .map(|principal| ConnectionShare {
+            principal: principal.to_string(),
+            display_name: directory.people().display_name(principal).map(str::to_string),
+        })
+        .collect();
+    shares.sort_by(|a, b| a.principal.cmp(&b.principal));
+    shares
+}

@@ -1,0 +1,271 @@
+//! The management API end to end through the real server: keys,
+//! connectors and their shares, connections and theirs, every refusal as
+//! problem+json, and the OpenAPI document against the routes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use serde_json::{Value, json};
+use sluice_gateway::access::{Caller, Credential, DEFAULT_ENVIRONMENT, PrincipalKind, Role};
+
+use crate::support::*;
+
+fn caller(principal: &str) -> Caller {
+    Caller { id: Arc::from(principal), groups: Vec::new(), credential: Credential::ApiKey { id: "test".into() } }
+}
+
+/// A shop whose connections hold an API key, owned by Alice (a maker);
+/// Bob (in the group `sales`) and Carol are users. Keys for the three, and
+/// the folder holding the sealing key and the database.
+struct Shop {
+    gateway: TestGateway,
+    recorder: Recorder,
+    alice: String,
+    bob: String,
+    carol: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn shop() -> Shop {
+    use base64::Engine as _;
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([5u8; 32])).unwrap();
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
+    let region = json!({"type": "string", "uiDefinition": {"displayName": "Region"}});
+    let mut parameters = api_key_parameter();
+    parameters["region"] = region;
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, security), shop_properties(parameters, None, json!([])))
+        .connection("shop", "main", &[("api_key", "settings-key"), ("region", "eu")])
+        .oauth(sluice_gateway::config::OAuthConfig {
+            database: Some(dir.path().join("gateway.db")),
+            key_file: Some(key_file),
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let access = gateway.gateway.access();
+    let admin = caller(ADMIN);
+    access.add_principal(&admin, "sales", PrincipalKind::Group, "Sales").await.unwrap();
+    access.set_group_member(&admin, "sales", "bob", true).await.unwrap();
+    let mut keys = Vec::new();
+    for (user, role) in [("alice", Role::Maker), ("bob", Role::User), ("carol", Role::User)] {
+        access.add_principal(&admin, user, PrincipalKind::User, user).await.unwrap();
+        access.set_role(&admin, DEFAULT_ENVIRONMENT, user, Some(role)).await.unwrap();
+        keys.push(access.issue_key(&admin, user, "tests", None).await.unwrap().key);
+    }
+    access.set_connector_owner(&admin, DEFAULT_ENVIRONMENT, "shop", "alice").await.unwrap();
+    let [alice, bob, carol] = <[String; 3]>::try_from(keys).unwrap();
+    Shop { gateway, recorder, alice, bob, carol, _dir: dir }
+}
+
+/// Sends `method path` as the holder of `key`, with a JSON body when given.
+async fn api(gateway: &TestGateway, key: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+    let mut request = http::Request::builder().method(method).uri(gateway.url(path));
+    let bytes = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    gateway.request(with_bearer(request.body(Full::new(bytes)).unwrap(), key)).await
+}
+
+fn ids(answer: &Answer) -> Vec<String> {
+    answer.json().as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_listed_without_secrets_and_revoked() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let issued =
+        api(gateway, &shop.alice, "POST", "/api/v1/keys", Some(json!({"label": "ci", "expires_in_days": 30}))).await;
+    assert_eq!(issued.status, 201, "{}", issued.text());
+    let body = issued.json();
+    let key = body["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("slk_") && body["expires_at"].is_string(), "{body}");
+    assert_eq!(api(gateway, &key, "GET", "/api/v1/connectors", None).await.status, 200, "the new key works");
+
+    let listed = api(gateway, &shop.alice, "GET", "/api/v1/keys", None).await;
+    assert_eq!(listed.status, 200);
+    assert!(!listed.text().contains(&key[4..]), "no secret is listed: {}", listed.text());
+    let labels: Vec<String> =
+        listed.json().as_array().unwrap().iter().map(|k| k["label"].as_str().unwrap().to_string()).collect();
+    assert!(labels.contains(&"ci".to_string()) && labels.contains(&"tests".to_string()), "{labels:?}");
+
+    // A key for someone else needs the gateway's admins.
+    let stolen =
+        api(gateway, &shop.alice, "POST", "/api/v1/keys", Some(json!({"label": "x", "principal": "bob"}))).await;
+    assert_eq!((stolen.status, stolen.problem_type().as_str()), (403, "forbidden"));
+    // Bob cannot revoke Alice's key, nor learn that it exists.
+    let id = body["id"].as_str().unwrap();
+    let hidden = api(gateway, &shop.bob, "DELETE", &format!("/api/v1/keys/{id}"), None).await;
+    assert_eq!((hidden.status, hidden.problem_type().as_str()), (404, "not-found"));
+    assert_eq!(api(gateway, &shop.alice, "DELETE", &format!("/api/v1/keys/{id}"), None).await.status, 204);
+    assert_eq!(api(gateway, &key, "GET", "/api/v1/connectors", None).await.status, 401, "revoked");
+
+    for (body, problem) in [
+        (json!({"label": ""}), "bad-request"),
+        (json!({"label": "x", "expires_in_days": 0}), "bad-request"),
+        (json!({"label": "x", "colour": "red"}), "bad-request"),
+        (json!({"expires_in_days": 1}), "bad-request"),
+    ] {
+        let refused = api(gateway, &shop.alice, "POST", "/api/v1/keys", Some(body.clone())).await;
+        assert_eq!((refused.status, refused.problem_type().as_str()), (400, problem), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_share_gives_a_connector_and_bob_connects_and_calls_through_his_own_connection() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    assert_eq!(ids(&api(gateway, &shop.bob, "GET", "/api/v1/connectors", None).await), Vec::<String>::new());
+    let mine = api(gateway, &shop.alice, "GET", "/api/v1/connectors", None).await.json();
+    assert_eq!(mine[0]["id"], "shop");
+    assert_eq!((mine[0]["right"].as_str(), mine[0]["owner"].as_str()), (Some("can-edit"), Some("alice")));
+    assert_eq!((mine[0]["read_only"].as_bool(), mine[0]["status"].as_str()), (Some(true), Some("ready")));
+
+    // Alice shares with the group; Bob sees it, may use it, may not share it.
+    let shared =
+        api(gateway, &shop.alice, "PUT", "/api/v1/connectors/shop/shares/sales", Some(json!({"right": "can-use"})))
+            .await;
+    assert_eq!(shared.status, 200, "{}", shared.text());
+    assert_eq!(shared.json(), json!([{"principal": "sales", "display_name": "Sales", "right": "can-use"}]));
+    let seen = api(gateway, &shop.bob, "GET", "/api/v1/connectors/shop", None).await.json();
+    assert_eq!(seen["right"], "can-use");
+    let operations: Vec<&str> =
+        seen["operation_list"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert!(operations.contains(&"ListItems") && seen["code"].is_null() && seen["oauth"].is_null(), "{seen}");
+    let refused =
+        api(gateway, &shop.bob, "PUT", "/api/v1/connectors/shop/shares/carol", Some(json!({"right": "can-use"}))).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (403, "forbidden"));
+    assert_eq!(api(gateway, &shop.bob, "GET", "/api/v1/connectors/shop/shares", None).await.status, 403);
+    let hidden = api(gateway, &shop.carol, "GET", "/api/v1/connectors/shop", None).await;
+    assert_eq!((hidden.status, hidden.problem_type().as_str()), (404, "unknown-connector"));
+
+    // Bob makes his own connection; its secret is sealed and never returned.
+    let new = json!({"connector": "shop", "id": "bobs", "parameters": {"api_key": "k-bob-secret", "region": "us"}});
+    let made = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(new.clone())).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    assert_eq!(
+        made.json(),
+        json!({"connector": "shop", "id": "bobs", "owner": "bob", "read_only": false, "status": "ready",
+            "reason": null, "parameters": {"region": "us"}})
+    );
+    let listed = api(gateway, &shop.bob, "GET", "/api/v1/connections", None).await;
+    assert_eq!(ids(&listed), ["bobs"], "Bob sees his own, not the admins' `main`");
+    assert!(!listed.text().contains("k-bob-secret"));
+    let call = gateway
+        .request(with_bearer(
+            http::Request::get(gateway.url("/apim/shop/bobs/items")).body(Full::default()).unwrap(),
+            &shop.bob,
+        ))
+        .await;
+    assert_eq!(call.status, 200, "{}", call.text());
+    assert_eq!(shop.recorder.last().headers["x-api-key"], "k-bob-secret");
+    // The admin sees both, the settings file's as read-only.
+    let all = api(gateway, &gateway.admin_key, "GET", "/api/v1/connections", None).await.json();
+    let main = all.as_array().unwrap().iter().find(|c| c["id"] == "main").unwrap().clone();
+    assert_eq!((main["read_only"].as_bool(), main["parameters"].clone()), (Some(true), json!({"region": "eu"})));
+
+    // Refusals, each as problem+json, and none leaves anything behind.
+    let again = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(new)).await;
+    assert_eq!((again.status, again.problem_type().as_str()), (409, "connection-exists"));
+    let missing = json!({"connector": "shop", "id": "b2", "parameters": {"region": "us"}});
+    let missing = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(missing)).await;
+    assert_eq!((missing.status, missing.problem_type().as_str()), (422, "bad-connection"));
+    assert!(missing.json()["detail"].as_str().unwrap().contains("api_key"), "{}", missing.text());
+    let unknown = json!({"connector": "shop", "id": "b3", "parameters": {"api_key": "k", "colour": "red"}});
+    let unknown = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(unknown)).await;
+    assert_eq!((unknown.status, unknown.problem_type().as_str()), (422, "bad-connection"));
+    assert!(unknown.json()["detail"].as_str().unwrap().contains("colour"), "{}", unknown.text());
+    let extra = json!({"connector": "shop", "id": "b4", "parameters": {}, "owner": "alice"});
+    let extra = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(extra)).await;
+    assert_eq!((extra.status, extra.problem_type().as_str()), (400, "bad-request"));
+    let not_json = gateway
+        .request(with_bearer(
+            http::Request::post(gateway.url("/api/v1/connections"))
+                .header("content-type", "text/plain")
+                .body(Full::new(Bytes::from("connector=shop")))
+                .unwrap(),
+            &shop.bob,
+        ))
+        .await;
+    assert_eq!((not_json.status, not_json.problem_type().as_str()), (415, "unsupported-media-type"));
+    let carol = json!({"connector": "shop", "id": "c", "parameters": {"api_key": "k"}});
+    let carol = api(gateway, &shop.carol, "POST", "/api/v1/connections", Some(carol)).await;
+    assert_eq!((carol.status, carol.problem_type().as_str()), (404, "unknown-connector"));
+    assert_eq!(ids(&api(gateway, &shop.bob, "GET", "/api/v1/connections", None).await), ["bobs"]);
+
+    // Bob shares his connection with Carol; Alice may not delete it.
+    let shared = api(gateway, &shop.bob, "PUT", "/api/v1/connections/shop/bobs/shares/carol", None).await;
+    assert_eq!(shared.json(), json!([{"principal": "carol", "display_name": "carol"}]));
+    let not_hers = api(gateway, &shop.alice, "DELETE", "/api/v1/connections/shop/bobs", None).await;
+    assert_eq!(not_hers.status, 404, "Alice may not even see Bob's connection");
+    let read_only = api(gateway, &gateway.admin_key, "DELETE", "/api/v1/connections/shop/main", None).await;
+    assert_eq!((read_only.status, read_only.problem_type().as_str()), (409, "read-only"));
+    assert_eq!(api(gateway, &shop.bob, "DELETE", "/api/v1/connections/shop/bobs", None).await.status, 204);
+    let gone = api(gateway, &shop.bob, "GET", "/api/v1/connections/shop/bobs", None).await;
+    assert_eq!((gone.status, gone.problem_type().as_str()), (404, "unknown-connection"));
+
+    // Once the share is gone, Bob sees the connector no more.
+    assert_eq!(api(gateway, &shop.alice, "DELETE", "/api/v1/connectors/shop/shares/sales", None).await.status, 204);
+    assert_eq!(ids(&api(gateway, &shop.bob, "GET", "/api/v1/connectors", None).await), Vec::<String>::new());
+}
+
+/// The document parses as OpenAPI 3.1, describes exactly the API's routes,
+/// and each route it describes exists on the server.
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes_that_exist() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let answer = api(gateway, &gateway.admin_key, "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(answer.status, 200);
+    let document = oas3::from_json(answer.text()).expect("an OpenAPI 3.1 document");
+    assert!(document.openapi.starts_with("3.1"), "{}", document.openapi);
+    let mut described: Vec<(String, String)> = Vec::new();
+    for (path, item) in document.paths.iter().flatten() {
+        for (method, _) in item.methods() {
+            described.push((method.to_string(), path.clone()));
+        }
+    }
+    described.sort();
+    let expected = [
+        ("DELETE", "/api/v1/connections/{connector}/{id}"),
+        ("DELETE", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
+        ("DELETE", "/api/v1/connectors/{id}/shares/{principal}"),
+        ("DELETE", "/api/v1/keys/{id}"),
+        ("GET", "/api/v1/connections"),
+        ("GET", "/api/v1/connections/{connector}/{id}"),
+        ("GET", "/api/v1/connections/{connector}/{id}/shares"),
+        ("GET", "/api/v1/connectors"),
+        ("GET", "/api/v1/connectors/{id}"),
+        ("GET", "/api/v1/connectors/{id}/shares"),
+        ("GET", "/api/v1/keys"),
+        ("POST", "/api/v1/connections"),
+        ("POST", "/api/v1/keys"),
+        ("PUT", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
+        ("PUT", "/api/v1/connectors/{id}/shares/{principal}"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(described, expected);
+    // Each described route is served: it answers with its own result or a
+    // problem, never the router's bare "no route" or "no such method".
+    for (method, path) in &described {
+        let concrete = path.replace("{connector}", "shop").replace("{id}", "nothing").replace("{principal}", "nobody");
+        let body = matches!(method.as_str(), "POST" | "PUT").then(|| json!({}));
+        let answer = api(gateway, &gateway.admin_key, method, &concrete, body).await;
+        let problem = answer.headers.get("content-type").is_some_and(|t| t == "application/problem+json");
+        assert!(answer.status < 300 || problem, "{method} {concrete}: {} {}", answer.status, answer.text());
+        assert_ne!(answer.status, 405, "{method} {concrete}");
+    }
+    // The same API serves every environment, under its prefix.
+    let unknown = api(gateway, &gateway.admin_key, "GET", "/environments/nowhere/api/v1/connectors", None).await;
+    assert_eq!((unknown.status, unknown.problem_type().as_str()), (404, "unknown-environment"));
+}
