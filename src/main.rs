@@ -7,6 +7,8 @@
 //! - `sluice egress check ...`: explain egress decisions;
 //! - `sluice connectors redirect-audit DIR`: OAuth connectors still on the
 //!   global redirect URI;
+//! - `sluice connectors create|update|download|list|delete` and `sluice
+//!   connections create|list|delete`: a gateway's management API;
 //! - `sluice validate`, `sluice run`, `sluice import postman`, `sluice new`:
 //!   the connector authors' tools (`sluice-tools`).
 
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Import { command }) => i32::from(cli::tools::import_command(command, &mut out, &mut err)),
             Some(Command::New(args)) => i32::from(cli::tools::new_command(args, &mut out, &mut err)),
             Some(Command::Connectors { command }) => cli::connectors::run(command),
+            Some(Command::Connections { command }) => cli::connectors::run_connections(command),
             Some(Command::Serve { config, bootstrap_admin }) => {
                 report(serve::serve(config, bootstrap_admin.as_deref()).await)
             }

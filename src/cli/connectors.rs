@@ -1,5 +1,7 @@
-//! `sluice connectors ...`: reports over packages: the redirect audit, and
-//! the migration report (`check`).
+//! `sluice connectors ...`: reports over packages (the redirect audit, the
+//! migration report `check`), and a gateway's connectors through its
+//! management API (`create`, `update`, `download`, `list`, `delete`;
+//! [`super::remote`]).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +10,60 @@ use clap::Subcommand;
 /// `sluice connectors`.
 #[derive(Debug, Subcommand)]
 pub enum ConnectorsCommand {
+    /// Publish a package to a gateway (exit 0: published, 1: refused, 2: bad input or no gateway).
+    Create {
+        /// The package.
+        #[command(flatten)]
+        package: super::remote::PackageArgs,
+        /// The connector's id; default: made from the definition's title.
+        #[arg(long)]
+        id: Option<String>,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// Publish a new version of a connector to a gateway.
+    Update {
+        /// The connector's id.
+        #[arg(long)]
+        id: String,
+        /// The package.
+        #[command(flatten)]
+        package: super::remote::PackageArgs,
+        /// Only if the gateway's newest version has this ETag.
+        #[arg(long)]
+        if_match: Option<String>,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// Download a connector's package into a folder that `create` takes back.
+    Download {
+        /// The connector's id.
+        #[arg(long)]
+        id: String,
+        /// The folder to write.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// List the connectors of a gateway the caller may use.
+    List {
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// Delete a connector published to a gateway, with its connections.
+    Delete {
+        /// The connector's id.
+        #[arg(long)]
+        id: String,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
     /// List the OAuth connectors still on the global redirect URI, with their
     /// name, publisher and stack owner.
     RedirectAudit {
@@ -63,6 +119,64 @@ pub fn run(command: ConnectorsCommand) -> i32 {
     match command {
         ConnectorsCommand::RedirectAudit { packages, format, cutoff } => redirect_audit(&packages, format, cutoff),
         ConnectorsCommand::Check { paths, format, call } => check(&paths, format, call),
+        ConnectorsCommand::Create { package, id, server } => super::remote::create(&server, &package, id.as_deref()),
+        ConnectorsCommand::Update { id, package, if_match, server } => {
+            super::remote::update(&server, &id, &package, if_match.as_deref())
+        }
+        ConnectorsCommand::Download { id, out, server } => super::remote::download(&server, &id, &out),
+        ConnectorsCommand::List { server } => super::remote::list_connectors(&server),
+        ConnectorsCommand::Delete { id, server } => super::remote::delete_connector(&server, &id),
+    }
+}
+
+/// `sluice connections`: a gateway's connections through its management API.
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Make a connection of a connector, owned by the caller (exit 0: made, 1: refused, 2: bad input or no gateway).
+    Create {
+        /// The connector.
+        #[arg(long)]
+        connector: String,
+        /// The connection's id.
+        #[arg(long)]
+        id: String,
+        /// A parameter value, NAME=VALUE; repeat for each (secrets are sealed by the gateway, never shown again).
+        #[arg(long = "parameter", short = 'p', value_parser = super::tools::parse_var)]
+        parameters: Vec<(String, String)>,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// List the connections the caller may use, with their status.
+    List {
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+    /// Delete a connection the caller owns.
+    Delete {
+        /// The connector.
+        #[arg(long)]
+        connector: String,
+        /// The connection's id.
+        #[arg(long)]
+        id: String,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
+}
+
+/// Runs a `sluice connections` command; returns its exit code.
+pub fn run_connections(command: ConnectionsCommand) -> i32 {
+    match command {
+        ConnectionsCommand::Create { connector, id, parameters, server } => {
+            super::remote::create_connection(&server, &connector, &id, &parameters)
+        }
+        ConnectionsCommand::List { server } => super::remote::list_connections(&server),
+        ConnectionsCommand::Delete { connector, id, server } => {
+            super::remote::delete_connection(&server, &connector, &id)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod calls;
 pub mod connectors;
 pub mod egress;
+pub mod remote;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -55,11 +56,17 @@ pub enum Command {
         #[command(subcommand)]
         command: tools::ImportCommand,
     },
-    /// Connector reports.
+    /// Connector reports, and a gateway's connectors through its management API.
     Connectors {
-        /// The report.
+        /// The command.
         #[command(subcommand)]
         command: connectors::ConnectorsCommand,
+    },
+    /// A gateway's connections through its management API.
+    Connections {
+        /// The command.
+        #[command(subcommand)]
+        command: connectors::ConnectionsCommand,
     },
     /// Create a connector: a package folder and a guest crate that builds,
     /// validates and runs as is.

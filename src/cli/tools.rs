@@ -119,7 +119,8 @@ pub struct PostmanArgs {
     pub vars: Vec<(String, String)>,
 }
 
-fn parse_var(text: &str) -> Result<(String, String), String> {
+/// `NAME=VALUE`, as `--var` and `--parameter` take it.
+pub fn parse_var(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!("`{text}` is not NAME=VALUE")),

@@ -11,14 +11,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 /// The demo process, stopped when dropped, and its cache folder, removed then.
-struct Demo {
+pub struct Demo {
     child: Child,
     _cache: tempfile::TempDir,
 }
 
 impl Demo {
     /// What the demo wrote to stderr so far.
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self._cache.path().join("stderr.log")).unwrap_or_default()
     }
 }
@@ -31,7 +31,7 @@ impl Drop for Demo {
 }
 
 /// Starts the demo on a free port; returns it, its address and its key.
-fn start_demo() -> (Demo, String, String) {
+pub fn start_demo() -> (Demo, String, String) {
     let cache = tempfile::tempdir().expect("a cache folder");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["demo", "--listen", "127.0.0.1:0"])

@@ -7,6 +7,7 @@ mod demo;
 mod egress;
 mod import;
 mod new;
+mod remote;
 mod run;
 mod source_tree;
 mod support;

@@ -310,6 +310,12 @@ pub struct RequestLimits {
     /// Client connections served at once; more wait in the listen queue
     /// until one closes. Default: 4096.
     pub max_connections: usize,
+    /// Largest package archive the management API takes, in bytes; more is
+    /// answered 413. Default: 32 MiB.
+    pub max_package_bytes: usize,
+    /// Most bytes a package archive may expand to; one that expands past it
+    /// (a zip bomb) is refused as it is read. Default: 64 MiB.
+    pub max_package_expanded_bytes: u64,
 }
 
 impl Default for RequestLimits {
@@ -323,6 +329,8 @@ impl Default for RequestLimits {
             body_read_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(60),
             max_connections: 4096,
+            max_package_bytes: 32 << 20,
+            max_package_expanded_bytes: 64 << 20,
         }
     }
 }

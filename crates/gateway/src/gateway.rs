@@ -11,6 +11,7 @@ use sluice_egress::EgressClient;
 use sluice_runtime::{Runtime, RuntimeConfig};
 
 use crate::access::{Access, AccessError, DEFAULT_ENVIRONMENT, EnvironmentSeed};
+use crate::catalog::Catalog;
 use crate::config::{EnvironmentsError, GatewayConfig, RequestLimits};
 use crate::environment::Environment;
 use crate::metrics::Metrics;
@@ -70,6 +71,15 @@ pub enum StartError {
     /// The `[access]` section or the connections' owners are unusable.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// A published connector's folder cannot be made from the store.
+    #[error("published connectors of environment `{environment}`: {source}")]
+    Published {
+        /// The environment.
+        environment: String,
+        /// Why.
+        #[source]
+        source: crate::catalog::CatalogError,
+    },
 }
 
 /// The gateway.
@@ -80,6 +90,7 @@ pub struct Gateway {
     default: Arc<Environment>,
     metrics: Arc<Metrics>,
     access: Arc<Access>,
+    catalog: Arc<Catalog>,
     limits: RequestLimits,
     /// The host (and port) requests must name when `public_url` is set:
     /// as written, and with the scheme's default port spelt out.
@@ -181,6 +192,9 @@ impl Gateway {
                 )),
                 Err(reason) => Err(Arc::clone(reason)),
             };
+            Catalog::materialize(&*store, plan.id, plan.packages)
+                .await
+                .map_err(|source| StartError::Published { environment: plan.id.to_string(), source })?;
             let loader = Loader::new(runtime.clone(), plan.connections.clone());
             let registry = Arc::new(Registry::new(plan.id, plan.packages.to_path_buf(), loader, Arc::clone(&metrics)));
             registry.reload().await;
@@ -199,13 +213,17 @@ impl Gateway {
             })
             .collect();
         // Issuers' keys are fetched under the default environment's network.
-        let access = Access::open(store, Arc::clone(default.network()), &config.access.issuers, &seeds, key).await?;
+        let access = Arc::new(
+            Access::open(store.clone(), Arc::clone(default.network()), &config.access.issuers, &seeds, key).await?,
+        );
+        let catalog = Arc::new(Catalog::new(store, Arc::clone(&access), config.requests.max_package_expanded_bytes));
         let public_host = config.public_url.as_ref().and_then(authorities);
         Ok(Self {
             environments: Arc::new(environments),
             default,
             metrics,
-            access: Arc::new(access),
+            access,
+            catalog,
             limits: config.requests,
             public_host,
             public_url: config.public_url.clone(),
@@ -227,6 +245,11 @@ impl Gateway {
         let mut all: Vec<&Arc<Environment>> = self.environments.values().collect();
         all.sort_by_key(|e| (e.id() != DEFAULT_ENVIRONMENT, e.id().to_string()));
         all
+    }
+
+    /// Publishing, updating, downloading and deleting connectors.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// Who may do what: authentication, the snapshot, shares.

@@ -24,7 +24,9 @@
 
 pub mod access;
 pub mod api;
+pub mod archive;
 pub mod audit;
+pub mod catalog;
 pub mod config;
 pub mod environment;
 mod gateway;

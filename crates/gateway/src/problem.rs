@@ -20,6 +20,8 @@ use sluice_runtime::CallError;
 use crate::kinds::{Classified, INTERNAL, classify_call_error};
 
 use crate::access::{AccessError, Denied};
+use crate::archive::ArchiveError;
+use crate::catalog::CatalogError;
 use crate::oauth::OAuthError;
 use crate::pipeline::CallFailure;
 use crate::registry::LookupError;
@@ -76,6 +78,9 @@ pub enum GatewayError {
     /// An access change failed.
     #[error(transparent)]
     Access(AccessError),
+    /// A publish, update, download or delete of a connector failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     /// The provider's authorization URL cannot be sent as a `Location`.
     #[error("the authorization URL is not a valid header value")]
     AuthorizationUrl,
@@ -103,6 +108,9 @@ struct Problem<'a> {
     status: u16,
     detail: String,
     correlation_id: &'a str,
+    /// A refused package's validation findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings: Option<&'a [sluice_tools::validate::Finding]>,
 }
 
 impl GatewayError {
@@ -128,23 +136,8 @@ impl GatewayError {
                 (StatusCode::MISDIRECTED_REQUEST, "misdirected-host", "Host not served here")
             }
             GatewayError::Denied(denied) => classify_denied(denied),
-            GatewayError::Access(AccessError::Denied(denied)) => classify_denied(denied),
-            GatewayError::Access(
-                AccessError::BadPrincipal(_) | AccessError::NotAGroup(_) | AccessError::BadConnectionId(_),
-            ) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
-            GatewayError::Access(AccessError::ConnectionExists { .. }) => {
-                (StatusCode::CONFLICT, "connection-exists", "Connection exists")
-            }
-            GatewayError::Access(AccessError::ReadOnly(_)) => {
-                (StatusCode::CONFLICT, "read-only", "Set in the settings file")
-            }
-            GatewayError::Access(AccessError::ConnectionRefused(_)) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused")
-            }
-            GatewayError::Access(AccessError::NoSecretKey) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "no-secret-key", "No secret key")
-            }
-            GatewayError::Access(_) => INTERNAL,
+            GatewayError::Access(error) => classify_access(error),
+            GatewayError::Catalog(error) => classify_catalog(error),
             GatewayError::AuthorizationUrl => INTERNAL,
         }
     }
@@ -202,6 +195,10 @@ impl GatewayError {
             status: status.as_u16(),
             detail,
             correlation_id,
+            findings: match self {
+                GatewayError::Catalog(CatalogError::Refused(findings)) => Some(findings),
+                _ => None,
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -223,6 +220,39 @@ impl GatewayError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+fn classify_access(error: &AccessError) -> Classified {
+    match error {
+        AccessError::Denied(denied) => classify_denied(denied),
+        AccessError::BadPrincipal(_) | AccessError::NotAGroup(_) | AccessError::BadConnectionId(_) => {
+            (StatusCode::BAD_REQUEST, "bad-request", "Bad request")
+        }
+        AccessError::ConnectionExists { .. } => (StatusCode::CONFLICT, "connection-exists", "Connection exists"),
+        AccessError::ReadOnly(_) => (StatusCode::CONFLICT, "read-only", "Set in the settings file"),
+        AccessError::ConnectionRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused"),
+        AccessError::NoSecretKey => (StatusCode::SERVICE_UNAVAILABLE, "no-secret-key", "No secret key"),
+        _ => INTERNAL,
+    }
+}
+
+fn classify_catalog(error: &CatalogError) -> Classified {
+    match error {
+        CatalogError::Denied(denied) => classify_denied(denied),
+        CatalogError::Archive(ArchiveError::TooLarge { .. }) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "package-too-large", "Package too large")
+        }
+        CatalogError::Archive(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-archive", "Unusable package archive"),
+        CatalogError::BadId(_) | CatalogError::NoId => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+        CatalogError::Exists(_) => (StatusCode::CONFLICT, "connector-exists", "Connector exists"),
+        CatalogError::ReadOnly(_) => (StatusCode::CONFLICT, "read-only", "From the packages folder"),
+        CatalogError::Stale { .. } => {
+            (StatusCode::PRECONDITION_FAILED, "precondition-failed", "Not the newest version")
+        }
+        CatalogError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "package-refused", "Package refused"),
+        CatalogError::Access(error) => classify_access(error),
+        _ => INTERNAL,
     }
 }
 

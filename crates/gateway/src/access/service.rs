@@ -399,7 +399,16 @@ impl Access {
         let (scope, directory) = self.visible(actor, environment)?;
         check_connector(scope, connector)?;
         directory.may_edit_connector(actor, connector)?;
-        let connections = self.store.delete_connector(environment, connector).await?;
+        let audit = crate::store::AuditRow {
+            id: 0,
+            at: now() as i64,
+            actor: actor.id.to_string(),
+            action: "deleted".into(),
+            target: format!("connector {connector}"),
+            before: None,
+            after: None,
+        };
+        let connections = self.store.delete_connector(environment, connector, Some(&audit)).await?;
         // The id is a folder name the registry listed, never a path from input.
         let folder = scope.registry.root().join(connector);
         if let Err(source) = std::fs::remove_dir_all(&folder)

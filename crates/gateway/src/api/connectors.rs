@@ -1,12 +1,14 @@
-//! `/api/v1/connectors`: the connectors a caller may see, what each holds
-//! (operations, code, policies, OAuth), and their shares. Connectors of the
-//! packages folder are read-only here: the folder is their source, as a
-//! GitOps deployment wants.
+//! `/api/v1/connectors`: publishing, updating, downloading and deleting
+//! connectors as `paconn` does ([`crate::catalog`]), the connectors a caller
+//! may see with what each holds (operations, code, policies, OAuth), their
+//! shares, and the environment's audit log. Connectors of the packages
+//! folder are read-only here: the folder is their source, as a GitOps
+//! deployment wants.
 
 use std::sync::Arc;
 
-use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Extension, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +16,7 @@ use utoipa_axum::routes;
 
 use super::{Body, ProblemBody};
 use crate::access::{Caller, Denied, Directory, Right};
+use crate::catalog::{Catalog, Published};
 use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::problem::GatewayError;
@@ -22,10 +25,12 @@ use crate::server::InEnvironment;
 
 pub(super) fn routes() -> OpenApiRouter<Gateway> {
     OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(show))
+        .routes(routes!(list, publish))
+        .routes(routes!(show, update, delete))
+        .routes(routes!(download))
         .routes(routes!(shares))
         .routes(routes!(share, unshare))
+        .routes(routes!(audit))
 }
 
 /// A connector as listed.
@@ -39,7 +44,8 @@ struct ConnectorSummary {
     owner: Option<String>,
     /// What the caller may do with it: `can-use` or `can-edit`.
     right: String,
-    /// Whether it comes from the packages folder, which only its operator changes.
+    /// Whether it comes from the packages folder, which only its operator
+    /// changes; a connector published through the API is not.
     read_only: bool,
     /// `ready`, `failed` (no version loads) or `stale` (the newest version
     /// failed; the last good one serves).
@@ -141,17 +147,235 @@ struct ShareRequest {
     right: String,
 }
 
+/// Where to publish a new connector.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PublishQuery {
+    /// The connector's id. Default: made from the definition's title.
+    id: Option<String>,
+}
+
+/// A version just published or updated.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PublishedBody {
+    /// The connector.
+    connector: String,
+    /// Its version, from 1.
+    version: i64,
+    /// Its `ETag`, for `If-Match` on the next update.
+    etag: String,
+    /// What validation warned of (an error would have refused it): rule,
+    /// severity, file, JSON path and message each.
+    #[schema(value_type = Vec<Object>)]
+    warnings: Vec<sluice_tools::validate::Finding>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AuditEntry {
+    /// When (RFC 3339).
+    at: String,
+    /// Who.
+    actor: String,
+    /// `published`, `updated` or `deleted`.
+    action: String,
+    /// What, e.g. `connector Shop`.
+    target: String,
+    /// The version before (`v{n} {sha256}`), if any.
+    before: Option<String>,
+    /// The version after, if any.
+    after: Option<String>,
+}
+
+/// How much of the audit log to read.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    /// The newest entries to return, at most 1000. Default: 100.
+    limit: Option<u32>,
+}
+
+/// Publishes a connector from a package archive (a maker or admin), who
+/// becomes its owner.
+#[utoipa::path(post, path = "/api/v1/connectors", tag = "connectors", params(PublishQuery),
+    request_body(content = Vec<u8>, content_type = "application/zip",
+        description = "The package's files at the archive's root or in one top folder"),
+    responses(
+        (status = 201, description = "Published", body = PublishedBody, headers(("etag" = String, description = "The version's ETag"))),
+        (status = 400, description = "A bad id", body = ProblemBody),
+        (status = 403, description = "Not a maker of the environment", body = ProblemBody),
+        (status = 409, description = "A connector with this id exists", body = ProblemBody),
+        (status = 413, description = "The archive, or what it expands to, is over the limit", body = ProblemBody),
+        (status = 415, description = "Not application/zip", body = ProblemBody),
+        (status = 422, description = "An unusable archive (paths that climb, links, foreign files), or a package with errors: `findings` lists them", body = ProblemBody),
+    ))]
+async fn publish(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Query(query): Query<PublishQuery>,
+    request: Request,
+) -> Result<Response, GatewayError> {
+    let upload = upload(&gateway, request).await?;
+    let published = gateway.catalog().publish(&caller, &environment, query.id.as_deref(), &upload).await?;
+    Ok(published_answer(StatusCode::CREATED, published))
+}
+
+/// Publishes a new version of a connector published through the API
+/// (`can-edit`). Calls in flight finish on the old version; the next call
+/// uses the new one.
+#[utoipa::path(put, path = "/api/v1/connectors/{id}", tag = "connectors",
+    params(
+        ("id" = String, Path, description = "The connector id"),
+        ("if-match" = Option<String>, Header, description = "The ETag of the version this update replaces"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/zip",
+        description = "The package's files at the archive's root or in one top folder"),
+    responses(
+        (status = 200, description = "Updated", body = PublishedBody, headers(("etag" = String, description = "The new version's ETag"))),
+        (status = 403, description = "The caller may only use it", body = ProblemBody),
+        (status = 404, description = "No such connector the caller may see", body = ProblemBody),
+        (status = 409, description = "It comes from the packages folder", body = ProblemBody),
+        (status = 412, description = "If-Match is not the newest version's ETag", body = ProblemBody),
+        (status = 413, description = "The archive, or what it expands to, is over the limit", body = ProblemBody),
+        (status = 415, description = "Not application/zip", body = ProblemBody),
+        (status = 422, description = "An unusable archive, or a package with errors", body = ProblemBody),
+    ))]
+async fn update(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, GatewayError> {
+    let if_match = request.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let upload = upload(&gateway, request).await?;
+    let published = gateway.catalog().update(&caller, &environment, &id, &upload, if_match.as_deref()).await?;
+    Ok(published_answer(StatusCode::OK, published))
+}
+
+/// Downloads a connector's package as an archive that publishing takes
+/// back unchanged (`can-edit`), as `paconn download` does.
+#[utoipa::path(get, path = "/api/v1/connectors/{id}/package", tag = "connectors",
+    params(("id" = String, Path, description = "The connector id")),
+    responses(
+        (status = 200, description = "The package", content_type = "application/zip", body = Vec<u8>),
+        (status = 403, description = "The caller may only use it", body = ProblemBody),
+        (status = 404, description = "No such connector the caller may see", body = ProblemBody),
+    ))]
+async fn download(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let download = gateway.catalog().download(&caller, &environment, &id).await?;
+    let mut response = download.archive.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.zip\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(etag) = download.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// Deletes a connector published through the API (`can-edit`), with its
+/// versions, connections, tokens and shares, as the platform does.
+#[utoipa::path(delete, path = "/api/v1/connectors/{id}", tag = "connectors",
+    params(("id" = String, Path, description = "The connector id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller may only use it", body = ProblemBody),
+        (status = 404, description = "No such connector the caller may see", body = ProblemBody),
+        (status = 409, description = "It comes from the packages folder", body = ProblemBody),
+    ))]
+async fn delete(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    gateway.catalog().delete(&caller, &environment, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The environment's audit log, newest first (its admins).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses(
+    (status = 200, description = "Who published, updated or deleted what, and when", body = [AuditEntry]),
+    (status = 403, description = "Not an admin of the environment", body = ProblemBody),
+))]
+async fn audit(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+    Query(query): Query<AuditQuery>,
+) -> Result<axum::Json<Vec<AuditEntry>>, GatewayError> {
+    directory.require_admin(&caller, "reading the audit log")?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = gateway.catalog().audit(environment.id(), limit).await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|row| AuditEntry {
+                at: super::timestamp(row.at),
+                actor: row.actor,
+                action: row.action,
+                target: row.target,
+                before: row.before,
+                after: row.after,
+            })
+            .collect(),
+    ))
+}
+
+/// An uploaded archive: `application/zip`, at most the gateway's limit.
+async fn upload(gateway: &Gateway, request: Request) -> Result<bytes::Bytes, GatewayError> {
+    let zip = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| matches!(v.trim(), "application/zip" | "application/x-zip-compressed"));
+    if !zip {
+        return Err(GatewayError::UnsupportedMediaType { expected: "application/zip" });
+    }
+    let limit = gateway.request_limits().max_package_bytes;
+    axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| GatewayError::BodyTooLarge { limit })
+}
+
+fn published_answer(status: StatusCode, published: Published) -> Response {
+    let etag = HeaderValue::from_str(&published.etag).ok();
+    let body = PublishedBody {
+        connector: published.connector,
+        version: published.version,
+        etag: published.etag,
+        warnings: published.warnings,
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
 /// Lists the connectors the caller may use, by id.
 #[utoipa::path(get, path = "/api/v1/connectors", tag = "connectors", responses(
     (status = 200, description = "The connectors the caller may see", body = [ConnectorSummary]),
 ))]
 async fn list(
+    State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-) -> axum::Json<Vec<ConnectorSummary>> {
-    let visible =
-        environment.registry().ids().into_iter().filter_map(|id| summary(&environment, &directory, &caller, &id));
-    axum::Json(visible.map(|(summary, _)| summary).collect())
+) -> Result<axum::Json<Vec<ConnectorSummary>>, GatewayError> {
+    let published: Vec<String> =
+        gateway.catalog().published(environment.id()).await?.into_iter().map(|row| row.connector).collect();
+    let visible = environment.registry().ids().into_iter().filter_map(|id| {
+        let read_only = !published.contains(&id);
+        summary(&environment, &directory, &caller, &id, read_only)
+    });
+    Ok(axum::Json(visible.map(|(summary, _)| summary).collect()))
 }
 
 /// A connector with its operations, code, policies and OAuth redirect.
@@ -162,17 +386,25 @@ async fn list(
         (status = 404, description = "No such connector the caller may see", body = ProblemBody),
     ))]
 async fn show(
+    State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
     Path(id): Path<String>,
-) -> Result<axum::Json<ConnectorDetail>, GatewayError> {
-    let (summary, serving) = summary(&environment, &directory, &caller, &id).ok_or_else(|| missing(&id))?;
+) -> Result<Response, GatewayError> {
+    directory.connector_right(&caller, &id).ok_or_else(|| missing(&id))?;
+    let latest = gateway.catalog().latest(environment.id(), &id).await?;
+    let (summary, serving) =
+        summary(&environment, &directory, &caller, &id, latest.is_none()).ok_or_else(|| missing(&id))?;
     let mut detail =
         ConnectorDetail { summary, operation_list: Vec::new(), code: None, policies: Vec::new(), oauth: None };
     if let Some(loaded) = serving {
         describe(&environment, &loaded, &mut detail);
     }
-    Ok(axum::Json(detail))
+    let mut response = axum::Json(detail).into_response();
+    if let Some(etag) = latest.and_then(|row| HeaderValue::from_str(&Catalog::etag(&row)).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
 }
 
 /// Who a connector is shared with (needs `can-edit`).
@@ -258,6 +490,7 @@ fn summary(
     directory: &Directory,
     caller: &Caller,
     id: &str,
+    read_only: bool,
 ) -> Option<(ConnectorSummary, Option<Arc<LoadedConnector>>)> {
     let right = directory.connector_right(caller, id)?;
     let crate::registry::ConnectorState { serving, failure } = environment.registry().state(id)?;
@@ -271,7 +504,7 @@ fn summary(
         title: serving.as_ref().and_then(|c| c.package.definition.title.clone()),
         owner: directory.connector_owner(id).map(str::to_string),
         right: right.as_str().to_string(),
-        read_only: true,
+        read_only,
         status: status.to_string(),
         failure: failure.map(|f| f.to_string()),
         operations: serving.as_ref().map_or(0, |c| c.package.definition.operations.len()),

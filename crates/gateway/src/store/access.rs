@@ -159,9 +159,15 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
     async fn delete_connection(&self, environment: &str, connector: &str, id: &str) -> Result<bool, StoreError>;
 
     /// Deletes what belongs to a connector: its connections, their tokens
-    /// and shares, its own shares and owner. Returns how many connections
-    /// went.
-    async fn delete_connector(&self, environment: &str, connector: &str) -> Result<u64, StoreError>;
+    /// and shares, its own shares and owner, its published versions, with
+    /// the audit entry when there is one, in one transaction. Returns how
+    /// many connections went.
+    async fn delete_connector(
+        &self,
+        environment: &str,
+        connector: &str,
+        audit: Option<&super::AuditRow>,
+    ) -> Result<u64, StoreError>;
 
     /// Removes a share of a connection; returns whether there was one.
     async fn remove_connection_share(

@@ -1,6 +1,7 @@
 //! The gateway's state at rest: OAuth tokens and pending sign-ins behind
 //! the async [`TokenStore`] trait, principals, roles, API keys and shares
-//! behind [`AccessStore`]; their backends live apart (SQLite, embedded, in
+//! behind [`AccessStore`], published packages and the audit log behind
+//! [`PackageStore`]; their backends live apart (SQLite, embedded, in
 //! [`sqlite`]).
 //!
 //! A backend stores opaque blobs. Sealing happens once, above every backend,
@@ -11,6 +12,7 @@
 
 mod access;
 pub mod key;
+mod packages;
 pub mod sqlite;
 mod vault;
 
@@ -19,6 +21,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 pub use access::{AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PeopleRows, PrincipalRow};
+pub use packages::{AuditRow, PackageRow, PackageStore};
 pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.

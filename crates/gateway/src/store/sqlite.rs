@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PendingDestination, PendingRow, PeopleRows, PrincipalRow,
-    StoreError, TokenRow, TokenStore, now,
+    AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PendingDestination,
+    PendingRow, PeopleRows, PrincipalRow, StoreError, TokenRow, TokenStore, now,
 };
 
 /// The versioned, forward-only migrations of the SQLite schema.
@@ -448,7 +448,12 @@ impl AccessStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_connector(&self, environment: &str, connector: &str) -> Result<u64, StoreError> {
+    async fn delete_connector(
+        &self,
+        environment: &str,
+        connector: &str,
+        audit: Option<&AuditRow>,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let connections = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2")
             .bind(environment)
@@ -456,14 +461,141 @@ impl AccessStore for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["connection_shares", "connector_shares", "connector_owners", "tokens"] {
+        for table in ["connection_shares", "connector_shares", "connector_owners", "tokens", "packages"] {
             // The table names are this list's, never input.
             let sql = format!("DELETE FROM {table} WHERE environment = ?1 AND connector = ?2");
             sqlx::query(&sql).bind(environment).bind(connector).execute(&mut *tx).await?;
         }
+        if let Some(audit) = audit {
+            insert_audit(&mut tx, environment, audit).await?;
+        }
         tx.commit().await?;
         Ok(connections)
     }
+}
+
+#[async_trait]
+impl PackageStore for SqliteStore {
+    async fn put_package(
+        &self,
+        environment: &str,
+        row: &PackageRow,
+        expected: Option<i64>,
+        audit: &AuditRow,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (latest,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(version) FROM packages WHERE environment = ?1 AND connector = ?2")
+                .bind(environment)
+                .bind(&row.connector)
+                .fetch_one(&mut *tx)
+                .await?;
+        if latest != expected {
+            return Ok(None);
+        }
+        let version = latest.unwrap_or(0) + 1;
+        sqlx::query(
+            "INSERT INTO packages (environment, connector, version, sha256, archive, published_by, published_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(environment)
+        .bind(&row.connector)
+        .bind(version)
+        .bind(&row.sha256)
+        .bind(&row.archive)
+        .bind(&row.published_by)
+        .bind(row.published_at)
+        .execute(&mut *tx)
+        .await?;
+        if expected.is_none() {
+            sqlx::query(
+                "INSERT INTO connector_owners (environment, connector, owner) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )
+            .bind(environment)
+            .bind(&row.connector)
+            .bind(&row.published_by)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_audit(&mut tx, environment, audit).await?;
+        tx.commit().await?;
+        Ok(Some(version))
+    }
+
+    async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError> {
+        let rows: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(
+            "SELECT connector, version, sha256, archive, published_by, published_at FROM packages p
+             WHERE environment = ?1
+               AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
+             ORDER BY connector",
+        )
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(package_row).collect())
+    }
+
+    async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError> {
+        let row: Option<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(
+            "SELECT connector, version, sha256, archive, published_by, published_at FROM packages
+             WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(environment)
+        .bind(connector)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(package_row))
+    }
+
+    async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<(i64, i64, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT id, at, actor, action, target, before, after FROM audit_log
+             WHERE environment = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(environment)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, actor, action, target, before, after)| AuditRow {
+                id,
+                at,
+                actor,
+                action,
+                target,
+                before,
+                after,
+            })
+            .collect())
+    }
+}
+
+fn package_row(
+    (connector, version, sha256, archive, published_by, published_at): (String, i64, String, Vec<u8>, String, i64),
+) -> PackageRow {
+    PackageRow { connector, version, sha256, archive, published_by, published_at }
+}
+
+/// Appends an audit entry inside the change's transaction.
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    environment: &str,
+    audit: &AuditRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (environment, at, actor, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(environment)
+    .bind(audit.at)
+    .bind(&audit.actor)
+    .bind(&audit.action)
+    .bind(&audit.target)
+    .bind(&audit.before)
+    .bind(&audit.after)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -630,7 +762,7 @@ mod tests {
         store.put_tokens("sales", "c", "main", b"sales'", None).await.unwrap();
         assert_eq!(store.tokens(D, "c", "main").await.unwrap().unwrap().sealed, b"default's");
         assert_eq!(store.tokens("sales", "c", "main").await.unwrap().unwrap().sealed, b"sales'");
-        store.delete_connector("sales", "c").await.unwrap();
+        store.delete_connector("sales", "c", None).await.unwrap();
         assert_eq!(store.tokens("sales", "c", "main").await.unwrap(), None);
         assert!(store.tokens(D, "c", "main").await.unwrap().is_some(), "another environment's connector stays");
     }

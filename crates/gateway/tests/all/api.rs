@@ -239,18 +239,23 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
     let expected = [
         ("DELETE", "/api/v1/connections/{connector}/{id}"),
         ("DELETE", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
+        ("DELETE", "/api/v1/connectors/{id}"),
         ("DELETE", "/api/v1/connectors/{id}/shares/{principal}"),
         ("DELETE", "/api/v1/keys/{id}"),
+        ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/connections"),
         ("GET", "/api/v1/connections/{connector}/{id}"),
         ("GET", "/api/v1/connections/{connector}/{id}/shares"),
         ("GET", "/api/v1/connectors"),
         ("GET", "/api/v1/connectors/{id}"),
+        ("GET", "/api/v1/connectors/{id}/package"),
         ("GET", "/api/v1/connectors/{id}/shares"),
         ("GET", "/api/v1/keys"),
         ("POST", "/api/v1/connections"),
+        ("POST", "/api/v1/connectors"),
         ("POST", "/api/v1/keys"),
         ("PUT", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
+        ("PUT", "/api/v1/connectors/{id}"),
         ("PUT", "/api/v1/connectors/{id}/shares/{principal}"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
@@ -268,4 +273,293 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
     // The same API serves every environment, under its prefix.
     let unknown = api(gateway, &gateway.admin_key, "GET", "/environments/nowhere/api/v1/connectors", None).await;
     assert_eq!((unknown.status, unknown.problem_type().as_str()), (404, "unknown-environment"));
+}
+
+/// A package's files as the test writes them.
+type Files = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// A shop package whose backend paths start with `base_path`.
+fn shop_files(backend: std::net::SocketAddr, base_path: &str) -> Files {
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
+    let mut definition = shop_definition(backend, security);
+    definition["basePath"] = json!(base_path);
+    definition["info"]["title"] = json!("Published shop");
+    let mut properties = shop_properties(api_key_parameter(), None, json!([]));
+    properties["properties"]["iconBrandColor"] = json!("#1f85ff");
+    [
+        ("apiDefinition.swagger.json".to_string(), serde_json::to_vec_pretty(&definition).unwrap()),
+        ("apiProperties.json".to_string(), serde_json::to_vec_pretty(&properties).unwrap()),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Zips entries as given, names and all (for hostile archives too).
+fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, contents) in entries {
+        out.start_file(*name, options).unwrap();
+        out.write_all(contents).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+fn zip_files(files: &Files, folder: &str) -> Vec<u8> {
+    let names: Vec<String> = files.keys().map(|name| format!("{folder}{name}")).collect();
+    let entries: Vec<(&str, &[u8])> =
+        names.iter().zip(files.values()).map(|(n, c)| (n.as_str(), c.as_slice())).collect();
+    zip_entries(&entries)
+}
+
+/// The files of a downloaded archive.
+fn unzip(bytes: &[u8]) -> Files {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut files = Files::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).unwrap();
+        let mut contents = Vec::new();
+        entry.read_to_end(&mut contents).unwrap();
+        files.insert(entry.name().unwrap().to_string(), contents);
+    }
+    files
+}
+
+/// Sends an archive as the holder of `key`.
+async fn send_zip(
+    gateway: &TestGateway,
+    key: &str,
+    method: &str,
+    path: &str,
+    zip: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request =
+        http::Request::builder().method(method).uri(gateway.url(path)).header("content-type", "application/zip");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    gateway.request(with_bearer(request.body(Full::new(Bytes::from(zip))).unwrap(), key)).await
+}
+
+#[tokio::test]
+async fn a_maker_publishes_shares_updates_while_calls_run_downloads_and_deletes() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let backend: std::net::SocketAddr = gateway
+        .gateway
+        .default_environment()
+        .registry()
+        .get("shop")
+        .unwrap()
+        .package
+        .definition
+        .host
+        .clone()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let v1 = shop_files(backend, "/v1");
+
+    // Only a maker publishes; the id comes from the title when none is given.
+    let bob = send_zip(gateway, &shop.bob, "POST", "/api/v1/connectors", zip_files(&v1, ""), &[]).await;
+    assert_eq!((bob.status, bob.problem_type().as_str()), (403, "forbidden"));
+    let published =
+        send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors", zip_files(&v1, "Published shop/"), &[]).await;
+    assert_eq!(published.status, 201, "{}", published.text());
+    let body = published.json();
+    assert_eq!((body["connector"].as_str(), body["version"].as_i64()), (Some("Published_shop"), Some(1)));
+    let etag_v1 = published.headers["etag"].to_str().unwrap().to_string();
+    assert_eq!(body["etag"], etag_v1.as_str());
+    let again =
+        send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Published_shop", zip_files(&v1, ""), &[]).await;
+    assert_eq!((again.status, again.problem_type().as_str()), (409, "connector-exists"));
+    let folder = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=shop", zip_files(&v1, ""), &[]).await;
+    assert_eq!((folder.status, folder.problem_type().as_str()), (409, "connector-exists"), "a folder's id is taken");
+
+    let listed = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Published_shop", None).await;
+    assert_eq!(listed.headers["etag"].to_str().unwrap(), etag_v1);
+    let listed = listed.json();
+    assert_eq!((listed["owner"].as_str(), listed["read_only"].as_bool()), (Some("alice"), Some(false)));
+
+    // Shared with the group, Bob connects and calls.
+    let share = json!({"right": "can-use"});
+    assert_eq!(
+        api(gateway, &shop.alice, "PUT", "/api/v1/connectors/Published_shop/shares/sales", Some(share)).await.status,
+        200
+    );
+    let new = json!({"connector": "Published_shop", "id": "bobs", "parameters": {"api_key": "k-bob"}});
+    assert_eq!(api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(new)).await.status, 201);
+    let call = |path: &'static str| {
+        let request = with_bearer(http::Request::get(gateway.url(path)).body(Full::default()).unwrap(), &shop.bob);
+        gateway.request(request)
+    };
+    assert_eq!(call("/apim/Published_shop/bobs/items").await.status, 200);
+    assert_eq!(shop.recorder.last().path_and_query, "/v1/items");
+
+    // Bob may use it, not update it.
+    let v2 = shop_files(backend, "/v2");
+    let refused =
+        send_zip(gateway, &shop.bob, "PUT", "/api/v1/connectors/Published_shop", zip_files(&v2, ""), &[]).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (403, "forbidden"));
+    // An update that names an older version is refused; nothing changes.
+    let stale = send_zip(
+        gateway,
+        &shop.alice,
+        "PUT",
+        "/api/v1/connectors/Published_shop",
+        zip_files(&v2, ""),
+        &[("if-match", "\"0-stale\"")],
+    )
+    .await;
+    assert_eq!((stale.status, stale.problem_type().as_str()), (412, "precondition-failed"));
+
+    // Calls in flight finish on v1; the next call uses v2.
+    let update = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let headers = [("if-match", etag_v1.as_str())];
+        send_zip(gateway, &shop.alice, "PUT", "/api/v1/connectors/Published_shop", zip_files(&v2, ""), &headers).await
+    };
+    let slow = "/apim/Published_shop/bobs/slow";
+    let (a, b, c, d, updated) = tokio::join!(call(slow), call(slow), call(slow), call(slow), update);
+    let answers = [a, b, c, d];
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(updated.json()["version"], 2);
+    for answer in answers {
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    let slow_paths: Vec<String> = shop
+        .recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path_and_query.ends_with("/slow"))
+        .map(|s| s.path_and_query.clone())
+        .collect();
+    assert_eq!(slow_paths, ["/v1/slow"; 4], "each finished on the version it started with");
+    assert_eq!(call("/apim/Published_shop/bobs/items").await.status, 200);
+    assert_eq!(shop.recorder.last().path_and_query, "/v2/items");
+
+    // The download is what was published, and publishing takes it back.
+    let download = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Published_shop/package", None).await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.headers["content-type"], "application/zip");
+    assert_eq!(unzip(&download.body), v2);
+    assert_eq!(api(gateway, &shop.bob, "GET", "/api/v1/connectors/Published_shop/package", None).await.status, 403);
+    let republished =
+        send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Copy", download.body.to_vec(), &[]).await;
+    assert_eq!(republished.status, 201, "{}", republished.text());
+    let copy = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Copy/package", None).await;
+    assert_eq!(copy.body, download.body, "the same files, the same archive");
+    // A folder's connector downloads too, and is read-only.
+    let folder = api(gateway, &shop.alice, "GET", "/api/v1/connectors/shop/package", None).await;
+    assert!(unzip(&folder.body).contains_key("apiDefinition.swagger.json"));
+    let read_only = send_zip(gateway, &shop.alice, "PUT", "/api/v1/connectors/shop", zip_files(&v2, ""), &[]).await;
+    assert_eq!((read_only.status, read_only.problem_type().as_str()), (409, "read-only"));
+    assert_eq!(api(gateway, &shop.alice, "DELETE", "/api/v1/connectors/shop", None).await.status, 409);
+
+    // Deleting it takes its connections; the audit log tells the story.
+    assert_eq!(api(gateway, &shop.alice, "DELETE", "/api/v1/connectors/Published_shop", None).await.status, 204);
+    let gone = call("/apim/Published_shop/bobs/items").await;
+    assert_eq!((gone.status, gone.problem_type().as_str()), (404, "unknown-connector"));
+    assert!(!gateway.packages_dir().join("Published_shop").exists());
+    assert_eq!(api(gateway, &shop.alice, "GET", "/api/v1/connectors/Published_shop/package", None).await.status, 404);
+    assert_eq!(api(gateway, &shop.alice, "GET", "/api/v1/audit", None).await.status, 403, "admins only");
+    let audit = api(gateway, &gateway.admin_key, "GET", "/api/v1/audit", None).await.json();
+    let story: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+                e["target"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("alice", "deleted", "connector Published_shop"),
+        ("alice", "published", "connector Copy"),
+        ("alice", "updated", "connector Published_shop"),
+        ("alice", "published", "connector Published_shop"),
+    ];
+    assert_eq!(story, expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+    let updated = &audit[2];
+    assert!(
+        updated["before"].as_str().unwrap().starts_with("v1 ") && updated["after"].as_str().unwrap().starts_with("v2 "),
+        "{updated}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_package_leaves_nothing_behind() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let backend: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let files = shop_files(backend, "/v1");
+    let definition = files["apiDefinition.swagger.json"].clone();
+    let mut broken: serde_json::Value = serde_json::from_slice(&definition).unwrap();
+    broken["swagger"] = json!("3.0");
+    let broken = serde_json::to_vec(&broken).unwrap();
+    let bomb = {
+        use std::io::Write as _;
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        out.start_file("apiDefinition.swagger.json", options).unwrap();
+        out.write_all(&vec![b' '; 80 << 20]).unwrap();
+        out.finish().unwrap().into_inner()
+    };
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (zip_entries(&[("../apiDefinition.swagger.json", &definition)]), 422, "bad-archive"),
+        (zip_entries(&[("/tmp/apiDefinition.swagger.json", &definition)]), 422, "bad-archive"),
+        (zip_entries(&[("apiDefinition.swagger.json", &definition), ("run.sh", b"#!/bin/sh")]), 422, "bad-archive"),
+        (b"not a zip".to_vec(), 422, "bad-archive"),
+        (bomb, 413, "package-too-large"),
+        (zip_entries(&[("apiDefinition.swagger.json", &broken)]), 422, "package-refused"),
+    ];
+    for (zip, status, problem) in cases {
+        let answer = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Tried", zip, &[]).await;
+        assert_eq!((answer.status, answer.problem_type().as_str()), (status, problem), "{}", answer.text());
+        if problem == "package-refused" {
+            let findings = answer.json()["findings"].clone();
+            assert!(findings.as_array().unwrap().iter().any(|f| f["rule"] == "swagger-version"), "{findings}");
+        }
+    }
+    let not_zip = api(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Tried", Some(json!({}))).await;
+    assert_eq!((not_zip.status, not_zip.problem_type().as_str()), (415, "unsupported-media-type"));
+    let bad_id = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=../x", zip_files(&files, ""), &[]).await;
+    assert_eq!((bad_id.status, bad_id.problem_type().as_str()), (400, "bad-request"));
+    let unknown_query =
+        send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?name=x", zip_files(&files, ""), &[]).await;
+    assert_eq!(unknown_query.status, 400, "{}", unknown_query.text());
+
+    // Nothing of them is left: no connector, no folder, no staging, no audit entry.
+    assert_eq!(ids(&api(gateway, &shop.alice, "GET", "/api/v1/connectors", None).await), ["shop"]);
+    let entries: Vec<String> = std::fs::read_dir(gateway.packages_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".db") && !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .collect();
+    assert_eq!(entries, ["shop"], "{entries:?}");
+    assert_eq!(api(gateway, &gateway.admin_key, "GET", "/api/v1/audit", None).await.json(), json!([]));
+}
+
+#[tokio::test]
+async fn an_archive_over_the_size_limit_is_413() {
+    let gateway = TestGatewayBuilder::new().requests(|limits| limits.max_package_bytes = 4096).start().await;
+    // Bytes that do not compress: a chain of hashes.
+    let mut noise = Vec::new();
+    let mut block = [7u8; 32];
+    while noise.len() < 64 << 10 {
+        use sha2::Digest as _;
+        block = sha2::Sha256::digest(block).into();
+        noise.extend_from_slice(&block);
+    }
+    let big = zip_entries(&[("apiDefinition.swagger.json", &noise)]);
+    let answer = send_zip(&gateway, &gateway.admin_key, "POST", "/api/v1/connectors?id=Big", big, &[]).await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (413, "body-too-large"));
 }

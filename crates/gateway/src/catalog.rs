@@ -1,0 +1,425 @@
+//! Publishing connectors through the management API: publish, update,
+//! download and delete, each checked against the caller's rights.
+//!
+//! The store is the source of a published connector: every version is kept
+//! there as its archive, content-addressed by SHA-256, and the newest is
+//! the one served. Its folder in the environment's packages directory is
+//! made from it (at publish, at update, and at start when the folder is
+//! missing or differs), so that the registry loads it as it loads any
+//! folder, and a call in flight keeps the version it started with.
+//! Connectors whose folder has no version in the store are the operator's
+//! (the GitOps way), and read-only here.
+//!
+//! A publish or update is checked before anything changes: the archive is
+//! read ([`crate::archive`]), its files are written into a staging folder
+//! and validated as `sluice validate` does; errors refuse it with the
+//! findings, and nothing of it is left. Only then are the new version and
+//! its audit entry stored, in one transaction, and the folder swapped in.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sluice_tools::validate::{Finding, Severity, ValidateOptions, Validator};
+
+use crate::access::{Access, Caller, Denied, Role};
+use crate::archive::{self, ArchiveError, Files};
+use crate::environment::Environment;
+use crate::store::{AuditRow, PackageRow, PackageStore, StoreError, now};
+
+/// A publish, update, download or delete was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The caller may not see the connector, or may not do this.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The archive is unusable.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// An id that cannot be a connector's.
+    #[error("`{0}` is not a connector id: 1 to 64 letters, digits, `_` or `-`")]
+    BadId(String),
+    /// No id given, and the definition has no title to make one from.
+    #[error("give the connector's id (`?id=`): the definition has no title to make one from")]
+    NoId,
+    /// A connector with this id exists.
+    #[error("connector `{0}` exists; update it instead")]
+    Exists(String),
+    /// The connector's folder is the operator's, not the API's.
+    #[error("connector `{0}` comes from the packages folder, which only the gateway's operator changes")]
+    ReadOnly(String),
+    /// `If-Match` names a version that is not the newest.
+    #[error("connector `{connector}` is at {current}, not {expected}")]
+    Stale {
+        /// The connector.
+        connector: String,
+        /// The `If-Match` given.
+        expected: String,
+        /// The newest version's `ETag`.
+        current: String,
+    },
+    /// The package has errors; nothing was changed.
+    #[error("the package has {} errors; nothing was published", .0.iter().filter(|f| f.severity == Severity::Error).count())]
+    Refused(Vec<Finding>),
+    /// A file of the package folder could not be written or read.
+    #[error("connector `{connector}`'s folder: {source}")]
+    Folder {
+        /// The connector.
+        connector: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Validation itself failed (not the package).
+    #[error("the package could not be validated: {0}")]
+    Validate(String),
+    /// The store failed.
+    #[error("the package store failed")]
+    Store(#[from] StoreError),
+    /// The access change that goes with it failed.
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
+}
+
+/// A version just published or updated.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The connector.
+    pub connector: String,
+    /// Its version.
+    pub version: i64,
+    /// Its `ETag`.
+    pub etag: String,
+    /// The warnings validation found (errors would have refused it).
+    pub warnings: Vec<Finding>,
+}
+
+/// A connector's package for download.
+#[derive(Debug, Clone)]
+pub struct Download {
+    /// The archive.
+    pub archive: Vec<u8>,
+    /// Its `ETag`, for a published connector.
+    pub etag: Option<String>,
+}
+
+/// The service.
+#[derive(Debug)]
+pub struct Catalog {
+    store: Arc<dyn PackageStore>,
+    access: Arc<Access>,
+    /// Shares one runtime between validations (started once, when a
+    /// package first has code).
+    validator: Arc<Mutex<Validator>>,
+    max_expanded: u64,
+}
+
+impl Catalog {
+    /// The service over `store`; archives may expand to `max_expanded` bytes.
+    pub fn new(store: Arc<dyn PackageStore>, access: Arc<Access>, max_expanded: u64) -> Self {
+        Self { store, access, validator: Default::default(), max_expanded }
+    }
+
+    /// The `ETag` of a published version.
+    pub fn etag(row: &PackageRow) -> String {
+        format!("\"{}-{}\"", row.version, &row.sha256[..16.min(row.sha256.len())])
+    }
+
+    /// The newest published version of each connector of `environment`.
+    pub async fn published(&self, environment: &str) -> Result<Vec<PackageRow>, CatalogError> {
+        Ok(self.store.latest_packages(environment).await?)
+    }
+
+    /// The newest `limit` entries of `environment`'s audit log.
+    pub async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, CatalogError> {
+        Ok(self.store.audit(environment, limit).await?)
+    }
+
+    /// The newest published version of one connector, if it has one.
+    pub async fn latest(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, CatalogError> {
+        Ok(self.store.latest_package(environment, connector).await?)
+    }
+
+    /// Publishes a new connector from an archive: the caller must be a
+    /// maker (or admin) of the environment, and becomes its owner. The id is
+    /// `id`, else made from the definition's title.
+    pub async fn publish(
+        &self,
+        actor: &Caller,
+        environment: &Environment,
+        id: Option<&str>,
+        upload: &[u8],
+    ) -> Result<Published, CatalogError> {
+        let directory = self.access.member_directory(actor, environment.id())?;
+        if directory.role(actor) < Some(Role::Maker) {
+            return Err(Denied::Forbidden { action: "publishing a connector".into(), needed: "maker" }.into());
+        }
+        let files = archive::read(upload, self.max_expanded)?;
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => id_from_title(&files).ok_or(CatalogError::NoId)?,
+        };
+        if !valid_connector_id(&id) {
+            return Err(CatalogError::BadId(id));
+        }
+        if environment.registry().knows(&id) || self.store.latest_package(environment.id(), &id).await?.is_some() {
+            return Err(CatalogError::Exists(id));
+        }
+        let staged = Staged::write(environment.registry().root(), &id, &files)?;
+        let warnings = self.validate(staged.package_dir()).await?;
+        let archive = archive::write(&files);
+        let row = package_row(&id, actor, archive);
+        let audit = audit(actor, "published", &id, None, Some(format!("v1 {}", row.sha256)));
+        let Some(version) = self.store.put_package(environment.id(), &row, None, &audit).await? else {
+            return Err(CatalogError::Exists(id));
+        };
+        staged.swap_in(environment.registry().root(), &id)?;
+        environment.registry().reload().await;
+        self.access.refresh().await?;
+        tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector published");
+        Ok(Published { etag: Catalog::etag(&PackageRow { version, ..row }), connector: id, version, warnings })
+    }
+
+    /// Publishes a new version of a connector published through the API
+    /// (needs `can-edit`). With `if_match`, only if it names the newest
+    /// version's `ETag`. Calls in flight finish on the old version.
+    pub async fn update(
+        &self,
+        actor: &Caller,
+        environment: &Environment,
+        id: &str,
+        upload: &[u8],
+        if_match: Option<&str>,
+    ) -> Result<Published, CatalogError> {
+        let directory = self.access.member_directory(actor, environment.id())?;
+        directory.may_edit_connector(actor, id)?;
+        let latest = self.store.latest_package(environment.id(), id).await?;
+        let Some(latest) = latest else { return Err(CatalogError::ReadOnly(id.to_string())) };
+        let current = Catalog::etag(&latest);
+        if let Some(expected) = if_match
+            && expected != current
+            && expected != "*"
+        {
+            return Err(CatalogError::Stale { connector: id.to_string(), expected: expected.to_string(), current });
+        }
+        let files = archive::read(upload, self.max_expanded)?;
+        let staged = Staged::write(environment.registry().root(), id, &files)?;
+        let warnings = self.validate(staged.package_dir()).await?;
+        let row = package_row(id, actor, archive::write(&files));
+        let before = Some(format!("v{} {}", latest.version, latest.sha256));
+        let after = Some(format!("v{} {}", latest.version + 1, row.sha256));
+        let audit = audit(actor, "updated", id, before, after);
+        let Some(version) = self.store.put_package(environment.id(), &row, Some(latest.version), &audit).await? else {
+            let current = self.store.latest_package(environment.id(), id).await?.map(|r| Catalog::etag(&r));
+            return Err(CatalogError::Stale {
+                connector: id.to_string(),
+                expected: if_match.unwrap_or(&Catalog::etag(&latest)).to_string(),
+                current: current.unwrap_or_default(),
+            });
+        };
+        staged.swap_in(environment.registry().root(), id)?;
+        environment.registry().reload().await;
+        tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector updated");
+        Ok(Published {
+            etag: Catalog::etag(&PackageRow { version, ..row }),
+            connector: id.to_string(),
+            version,
+            warnings,
+        })
+    }
+
+    /// A connector's package as an archive (needs `can-edit`): the stored
+    /// newest version of a published one, the folder's files of another.
+    pub async fn download(
+        &self,
+        actor: &Caller,
+        environment: &Environment,
+        id: &str,
+    ) -> Result<Download, CatalogError> {
+        self.access.member_directory(actor, environment.id())?.may_edit_connector(actor, id)?;
+        if let Some(row) = self.store.latest_package(environment.id(), id).await? {
+            return Ok(Download { etag: Some(Catalog::etag(&row)), archive: row.archive });
+        }
+        let folder = environment.registry().root().join(id);
+        let files = archive::folder_files(&folder)
+            .map_err(|source| CatalogError::Folder { connector: id.to_string(), source })?;
+        if files.is_empty() {
+            return Err(Denied::NoConnector { connector: id.to_string() }.into());
+        }
+        Ok(Download { archive: archive::write(&files), etag: None })
+    }
+
+    /// Deletes a connector published through the API, with its versions,
+    /// connections, tokens and shares (needs `can-edit`).
+    pub async fn delete(&self, actor: &Caller, environment: &Environment, id: &str) -> Result<(), CatalogError> {
+        self.access.member_directory(actor, environment.id())?.may_edit_connector(actor, id)?;
+        if self.store.latest_package(environment.id(), id).await?.is_none() {
+            return Err(CatalogError::ReadOnly(id.to_string()));
+        }
+        Ok(self.access.delete_connector(actor, environment.id(), id).await?)
+    }
+
+    /// Makes every published connector's folder from its newest stored
+    /// version where the folder is missing or holds something else: at
+    /// start, so that the store, not the folder, is the source.
+    pub async fn materialize(store: &dyn PackageStore, environment: &str, root: &Path) -> Result<usize, CatalogError> {
+        let mut written = 0;
+        for row in store.latest_packages(environment).await? {
+            let folder = root.join(&row.connector);
+            let current = archive::folder_files(&folder).map(|files| archive::digest(&archive::write(&files)));
+            if current.ok().as_deref() == Some(row.sha256.as_str()) {
+                continue;
+            }
+            let files = archive::read(&row.archive, u64::MAX)?;
+            Staged::write(root, &row.connector, &files)?.swap_in(root, &row.connector)?;
+            tracing::info!(environment, connector = %row.connector, version = row.version, "published connector's folder made from the store");
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// Validates a staged package off the async workers (it may compile
+    /// code): its warnings, or the refusal with every finding.
+    async fn validate(&self, dir: &Path) -> Result<Vec<Finding>, CatalogError> {
+        let validator = Arc::clone(&self.validator);
+        let dir = dir.to_path_buf();
+        let report = tokio::task::spawn_blocking(move || {
+            let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
+            validator.validate(&dir, &ValidateOptions::default()).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| CatalogError::Validate(e.to_string()))?
+        .map_err(CatalogError::Validate)?;
+        if report.errors() > 0 {
+            return Err(CatalogError::Refused(report.findings));
+        }
+        Ok(report.findings)
+    }
+}
+
+/// A package's files written into a hidden staging folder inside the
+/// packages directory (the registry lists no hidden folder), removed unless
+/// swapped in.
+struct Staged {
+    root: PathBuf,
+    package: PathBuf,
+}
+
+impl Staged {
+    fn write(packages: &Path, id: &str, files: &Files) -> Result<Self, CatalogError> {
+        let folder = |source| CatalogError::Folder { connector: id.to_string(), source };
+        let root = packages.join(format!(".staging-{}", uuid::Uuid::new_v4()));
+        let package = root.join(id);
+        std::fs::create_dir_all(&package).map_err(folder)?;
+        let staged = Self { root, package };
+        for (name, contents) in files {
+            // Names are the archive reader's: known package file names only.
+            std::fs::write(staged.package.join(name), contents).map_err(folder)?;
+        }
+        Ok(staged)
+    }
+
+    fn package_dir(&self) -> &Path {
+        &self.package
+    }
+
+    /// Puts the staged package where the registry loads it, replacing what
+    /// was there; the old folder is moved aside first and removed after.
+    fn swap_in(self, packages: &Path, id: &str) -> Result<(), CatalogError> {
+        let folder = |source| CatalogError::Folder { connector: id.to_string(), source };
+        let target = packages.join(id);
+        let aside = self.root.join(".replaced");
+        match std::fs::rename(&target, &aside) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(folder(error)),
+        }
+        std::fs::rename(&self.package, &target).map_err(folder)?;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Checks a connector id: 1 to 64 ASCII letters, digits, `_` or `-` (a
+/// folder name and a URL segment).
+pub fn valid_connector_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+}
+
+/// An id made from the definition's title: its letters and digits, words
+/// joined by `_` (`Items transform` → `Items_transform`).
+fn id_from_title(files: &Files) -> Option<String> {
+    let definition: serde_json::Value =
+        sluice_package::json::parse(files.get(sluice_package::DEFINITION_FILE)?).ok()?.0;
+    let title = definition.get("info")?.get("title")?.as_str()?;
+    let words: Vec<String> =
+        title.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect();
+    let id: String = words.join("_").chars().take(64).collect();
+    (!id.is_empty()).then_some(id)
+}
+
+fn package_row(id: &str, actor: &Caller, archive: Vec<u8>) -> PackageRow {
+    PackageRow {
+        connector: id.to_string(),
+        version: 0,
+        sha256: archive::digest(&archive),
+        archive,
+        published_by: actor.id.to_string(),
+        published_at: now() as i64,
+    }
+}
+
+fn audit(actor: &Caller, action: &str, id: &str, before: Option<String>, after: Option<String>) -> AuditRow {
+    AuditRow {
+        id: 0,
+        at: now() as i64,
+        actor: actor.id.to_string(),
+        action: action.to_string(),
+        target: format!("connector {id}"),
+        before,
+        after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn a_published_connectors_folder_is_made_from_the_store_when_missing_or_changed() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let definition = br#"{"swagger": "2.0"}"#.to_vec();
+        let files: Files = [(sluice_package::DEFINITION_FILE.to_string(), definition.clone())].into_iter().collect();
+        let archive = archive::write(&files);
+        let row = PackageRow {
+            connector: "Shop".into(),
+            version: 0,
+            sha256: archive::digest(&archive),
+            archive,
+            published_by: "alice".into(),
+            published_at: 1,
+        };
+        let caller = Caller {
+            id: "alice".into(),
+            groups: Vec::new(),
+            credential: crate::access::Credential::ApiKey { id: "k".into() },
+        };
+        store.put_package("default", &row, None, &audit(&caller, "published", "Shop", None, None)).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("Shop").join(sluice_package::DEFINITION_FILE);
+        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 1);
+        assert_eq!(std::fs::read(&file).unwrap(), definition);
+        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 0, "already the stored version");
+        std::fs::write(&file, b"edited by hand").unwrap();
+        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 1);
+        assert_eq!(std::fs::read(&file).unwrap(), definition, "the store is the source");
+        let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(entries, ["Shop"], "no staging folder is left");
+    }
+}

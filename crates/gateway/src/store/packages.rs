@@ -1,0 +1,81 @@
+//! Published packages and the audit log, as a backend keeps them, behind
+//! the async [`PackageStore`] trait. Each change of a package is one
+//! transaction with its audit entry: no change is recorded without it, nor
+//! an entry without its change.
+
+use async_trait::async_trait;
+
+use super::StoreError;
+
+/// One version of a published package.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PackageRow {
+    /// The connector.
+    pub connector: String,
+    /// Its version, from 1, one more at each update.
+    pub version: i64,
+    /// The hex SHA-256 of the archive.
+    pub sha256: String,
+    /// The archive, as `crate::archive::write` wrote it.
+    pub archive: Vec<u8>,
+    /// Who published it.
+    pub published_by: String,
+    /// When, in seconds since the Unix epoch.
+    pub published_at: i64,
+}
+
+impl std::fmt::Debug for PackageRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackageRow")
+            .field("connector", &self.connector)
+            .field("version", &self.version)
+            .field("sha256", &self.sha256)
+            .field("archive", &format_args!("{} bytes", self.archive.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Its place in the log (set by the backend).
+    pub id: i64,
+    /// When, in seconds since the Unix epoch.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What: `published`, `updated`, `deleted`, ...
+    pub action: String,
+    /// What it was done to, e.g. `connector Shop`.
+    pub target: String,
+    /// The version before, if any.
+    pub before: Option<String>,
+    /// The version after, if any.
+    pub after: Option<String>,
+}
+
+/// Where published packages and the audit log are kept.
+#[async_trait]
+pub trait PackageStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new version of a connector's package in `environment`, if
+    /// its newest stored version is still `expected` (`None`: there is none,
+    /// and the connector gets `row.published_by` as its owner), with the
+    /// audit entry, in one transaction. Returns the new version, or `None`
+    /// when the newest version is not `expected`.
+    async fn put_package(
+        &self,
+        environment: &str,
+        row: &PackageRow,
+        expected: Option<i64>,
+        audit: &AuditRow,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// The newest version of each of `environment`'s published packages.
+    async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError>;
+
+    /// The newest version of one published package, if there is one.
+    async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError>;
+
+    /// The newest `limit` entries of `environment`'s audit log, newest first.
+    async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+}
