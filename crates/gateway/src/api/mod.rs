@@ -4,7 +4,8 @@
 //!
 //! - [`keys`]: the caller's API keys;
 //! - [`connectors`]: connectors, what they hold, and their shares;
-//! - [`connections`]: connections, their status, and their shares.
+//! - [`connections`]: connections, their status, and their shares;
+//! - [`operations`]: testing an operation through a connection.
 //!
 //! The routes and the OpenAPI 3.1 document (`GET /api/v1/openapi.json`)
 //! come from the same `#[utoipa::path]` handlers through one
@@ -16,6 +17,7 @@
 mod connections;
 mod connectors;
 mod keys;
+mod operations;
 
 use std::sync::Arc;
 
@@ -79,6 +81,7 @@ fn described() -> (axum::Router<Gateway>, utoipa::openapi::OpenApi) {
         .merge(keys::routes())
         .merge(connectors::routes())
         .merge(connections::routes())
+        .merge(operations::routes())
         .split_for_parts()
 }
 

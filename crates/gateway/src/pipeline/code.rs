@@ -53,6 +53,28 @@ pub(super) async fn run(
         elapsed = ?started.elapsed(),
         "code ran"
     );
+    if let Some(trace) = &scope.trace {
+        let limits = &scope.connector.package.settings.limits;
+        let logs = output
+            .report
+            .logs
+            .iter()
+            .map(|line| super::TracedLog {
+                level: line.level.to_string(),
+                source: line.source.to_string(),
+                message: scope.secrets.redact(&line.message),
+            })
+            .collect();
+        trace.code(super::TracedCode {
+            fuel_consumed: output.report.fuel_consumed,
+            fuel_limit: limits.fuel,
+            peak_memory_bytes: output.report.peak_memory_bytes,
+            memory_limit_bytes: limits.memory_bytes,
+            wall_time: output.report.wall_time,
+            deadline: limits.deadline,
+            logs,
+        });
+    }
     let metrics = gateway.metrics();
     let labels = OperationLabels::new(scope.environment.id(), &scope.connector.package.id, &scope.operation_id);
     metrics.code_invocations.get_or_create(&labels).inc();

@@ -20,6 +20,7 @@ mod code;
 mod error;
 mod resolve;
 mod send;
+mod trace;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use sluice_package::request::{self, ClientRequest, RequestError};
 use sluice_policy::ExprContext;
 
 pub use error::CallFailure;
+pub use trace::{Trace, TracedCode, TracedLog, TracedRequest};
 
 use crate::environment::Environment;
 use crate::gateway::Gateway;
@@ -52,6 +54,9 @@ pub struct Call<'a> {
     /// When the gateway received the request: the code's deadline counts
     /// from then.
     pub received: std::time::Instant,
+    /// Where to record the backend requests, the code's log and its report,
+    /// for a test of the operation; `None` for a client's call.
+    pub trace: Option<Arc<Trace>>,
 }
 
 /// What the steps after routing share: the call's connector, connection and
@@ -64,6 +69,7 @@ pub(crate) struct Scope {
     pub(crate) connection_id: String,
     pub(crate) operation_id: String,
     pub(crate) secrets: CallSecrets,
+    pub(crate) trace: Option<Arc<Trace>>,
 }
 
 /// The OAuth token a call started with, for the one retry after a 401.
@@ -102,6 +108,7 @@ pub async fn run(
         connection_id: call.connection.to_string(),
         operation_id: operation_id.clone(),
         secrets,
+        trace: call.trace.clone(),
     };
     let signed_in = token.clone().map(|token| SignedIn { token });
     let package = &connector.package;

@@ -68,7 +68,30 @@ async fn send_once(
 ) -> Result<http::Response<Bytes>, EgressError> {
     let network = scope.environment.network();
     let policy = network.policy(&scope.connection.allowlist);
-    network.client().send(&policy, request, options).await
+    let Some(trace) = &scope.trace else { return network.client().send(&policy, request, options).await };
+    // A test of the operation shows what was sent, secrets redacted.
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let url = scope.secrets.redact(&request.uri().to_string());
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let shown = if value.is_sensitive() || name == header::AUTHORIZATION {
+                "***".to_string()
+            } else {
+                scope.secrets.redact(&String::from_utf8_lossy(value.as_bytes()))
+            };
+            (name.to_string(), shown)
+        })
+        .collect();
+    let result = network.client().send(&policy, request, options).await;
+    let outcome = match &result {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(error) => Err(scope.secrets.redact(&error.to_string())),
+    };
+    trace.request(super::TracedRequest { method, url, headers, outcome, duration: started.elapsed() });
+    result
 }
 
 /// A call without code: the request itself goes to the backend. A refresh

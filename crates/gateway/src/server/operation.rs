@@ -100,6 +100,7 @@ async fn serve(
             parts,
             body,
             received: started,
+            trace: None,
         };
         pipeline::run(&gateway, &environment, call, &mut watch.operation).await.map_err(|failure| {
             // Only the connection's owner is told where to sign it in.

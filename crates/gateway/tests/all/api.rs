@@ -253,6 +253,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("GET", "/api/v1/keys"),
         ("POST", "/api/v1/connections"),
         ("POST", "/api/v1/connectors"),
+        ("POST", "/api/v1/connectors/{id}/operations/{operation}/test"),
         ("POST", "/api/v1/keys"),
         ("PUT", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
         ("PUT", "/api/v1/connectors/{id}"),
@@ -263,7 +264,11 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
     // Each described route is served: it answers with its own result or a
     // problem, never the router's bare "no route" or "no such method".
     for (method, path) in &described {
-        let concrete = path.replace("{connector}", "shop").replace("{id}", "nothing").replace("{principal}", "nobody");
+        let concrete = path
+            .replace("{connector}", "shop")
+            .replace("{id}", "nothing")
+            .replace("{principal}", "nobody")
+            .replace("{operation}", "None");
         let body = matches!(method.as_str(), "POST" | "PUT").then(|| json!({}));
         let answer = api(gateway, &gateway.admin_key, method, &concrete, body).await;
         let problem = answer.headers.get("content-type").is_some_and(|t| t == "application/problem+json");
@@ -562,4 +567,73 @@ async fn an_archive_over_the_size_limit_is_413() {
     let big = zip_entries(&[("apiDefinition.swagger.json", &noise)]);
     let answer = send_zip(&gateway, &gateway.admin_key, "POST", "/api/v1/connectors?id=Big", big, &[]).await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (413, "body-too-large"));
+}
+
+/// The wizard's Test step: the operation runs as a flow's call would, and
+/// the answer shows the response, each backend request with its
+/// credentials redacted, the code's log and its report against the limits.
+#[tokio::test]
+async fn testing_an_operation_shows_the_response_the_backend_requests_the_log_and_the_report() {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
+    let gateway = code_shop(TestGatewayBuilder::new(), backend, security, api_key_parameter(), json!([]), "")
+        .connection("shop", "c1", &[("api_key", "sekret-key-42")])
+        .start()
+        .await;
+    let test = |body: Value| {
+        api(&gateway, &gateway.admin_key, "POST", "/api/v1/connectors/shop/operations/Run/test", Some(body))
+    };
+
+    let logged = test(json!({"connection": "c1", "parameters": {"action": "log"}})).await;
+    assert_eq!(logged.status, 200, "{}", logged.text());
+    let result = logged.json();
+    assert_eq!(
+        (result["response"]["status"].as_u64(), result["response"]["body"].as_str()),
+        (Some(200), Some("logged"))
+    );
+    let messages: Vec<&str> =
+        result["logs"].as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert!(messages.contains(&"info line 1") && messages.contains(&"to stdout"), "{messages:?}");
+    let report = &result["report"];
+    assert!(report["fuel_consumed"].as_u64().unwrap() > 0 && report["fuel_limit"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        report["peak_memory_bytes"].as_u64().unwrap() > 0 && report["deadline_ms"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(result["backend_requests"], json!([]));
+
+    // The code's own call to the backend gets the key; the test shows it redacted.
+    let to = format!("http://{backend}/v1/items");
+    let sent = test(json!({"connection": "c1", "parameters": {"action": "send", "to": to}})).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    assert_eq!(recorder.last().headers["x-api-key"], "sekret-key-42", "the backend got the key");
+    assert!(!sent.text().contains("sekret-key-42"), "no secret in the test's answer: {}", sent.text());
+    let requests = sent.json()["backend_requests"].clone();
+    assert_eq!(requests.as_array().unwrap().len(), 1, "{requests}");
+    assert_eq!((requests[0]["method"].as_str(), requests[0]["url"].as_str()), (Some("GET"), Some(to.as_str())));
+    assert_eq!(
+        (requests[0]["status"].as_u64(), requests[0]["headers"]["x-api-key"].as_str()),
+        (Some(200), Some("***"))
+    );
+
+    // A failing call is shown as a flow would see it.
+    let failed = test(json!({"connection": "c1", "parameters": {"action": "client-error"}})).await.json();
+    assert_eq!(failed["response"]["status"], 400);
+    // Refusals of the test itself.
+    let missing = test(json!({"connection": "c1"})).await;
+    assert_eq!((missing.status, missing.problem_type().as_str()), (400, "bad-request"));
+    assert!(missing.json()["detail"].as_str().unwrap().contains("`action`"), "{}", missing.text());
+    let no_op = api(
+        &gateway,
+        &gateway.admin_key,
+        "POST",
+        "/api/v1/connectors/shop/operations/Nope/test",
+        Some(json!({"connection": "c1"})),
+    )
+    .await;
+    assert_eq!((no_op.status, no_op.problem_type().as_str()), (404, "not-found"));
+    let no_connection = test(json!({"connection": "nope", "parameters": {"action": "ok"}})).await;
+    assert_eq!(no_connection.status, 200, "the call's own 404 is the response");
+    assert_eq!(no_connection.json()["response"]["status"], 404);
 }
