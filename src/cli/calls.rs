@@ -143,7 +143,8 @@ fn unique_name(id: &str, taken: &mut std::collections::HashSet<String>) -> Strin
 }
 
 /// The connection of a package: a dummy value for every parameter that is
-/// not an OAuth sign-in.
+/// not an OAuth sign-in (its first allowed value, when it lists them; one of
+/// its type for numbers and booleans).
 fn dummy_connection(name: &str, package: &Package) -> ConnectionConfig {
     let parameters = package
         .properties
@@ -151,10 +152,11 @@ fn dummy_connection(name: &str, package: &Package) -> ConnectionConfig {
         .iter()
         .filter(|(_, p)| p.kind != "oauthSetting")
         .map(|(parameter, p)| {
-            let value = match p.kind.as_str() {
-                "int" | "number" => "1",
-                "bool" => "true",
-                _ => "dummy",
+            let value = match (p.allowed_values.first(), p.kind.as_str()) {
+                (Some(allowed), _) => allowed.as_str(),
+                (None, "int" | "number") => "1",
+                (None, "bool") => "true",
+                (None, _) => "dummy",
             };
             (parameter.clone(), ValueSource::Literal(value.into()))
         })

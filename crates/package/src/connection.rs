@@ -66,6 +66,30 @@ pub enum ConnectionError {
         /// The declared names.
         declared: String,
     },
+    /// A value is not one of the parameter's `allowedValues`.
+    #[error("connection `{connection}`: parameter `{parameter}` of connector `{connector}` must be one of: {allowed}")]
+    NotAllowed {
+        /// The connection.
+        connection: String,
+        /// The connector.
+        connector: String,
+        /// The parameter.
+        parameter: String,
+        /// The allowed values, comma-separated.
+        allowed: String,
+    },
+    /// A value is not of the parameter's type (`int`, `number`, `bool`).
+    #[error("connection `{connection}`: parameter `{parameter}` of connector `{connector}` must be {expected}")]
+    WrongType {
+        /// The connection.
+        connection: String,
+        /// The connector.
+        connector: String,
+        /// The parameter.
+        parameter: String,
+        /// What it must be: `an integer`, `a number`, `true or false`.
+        expected: &'static str,
+    },
 }
 
 /// A usable connection.
@@ -103,6 +127,35 @@ impl Connection {
                 connector: connector.to_string(),
                 parameter: name.clone(),
             });
+        }
+        // A value that does not fit is refused without echoing it (it may be a secret).
+        for (name, value) in &values {
+            let Some(parameter) = declared.get(name) else { continue };
+            let value = value.expose();
+            if !parameter.allowed_values.is_empty() && !parameter.allowed_values.iter().any(|a| a == value) {
+                return Err(ConnectionError::NotAllowed {
+                    connection: id.to_string(),
+                    connector: connector.to_string(),
+                    parameter: name.clone(),
+                    allowed: parameter.allowed_values.join(", "),
+                });
+            }
+            let expected = match parameter.kind.as_str() {
+                "int" if value.trim().parse::<i64>().is_err() => Some("an integer"),
+                "number" if value.trim().parse::<f64>().is_err() => Some("a number"),
+                "bool" if !matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") => {
+                    Some("true or false")
+                }
+                _ => None,
+            };
+            if let Some(expected) = expected {
+                return Err(ConnectionError::WrongType {
+                    connection: id.to_string(),
+                    connector: connector.to_string(),
+                    parameter: name.clone(),
+                    expected,
+                });
+            }
         }
         let secret_names = declared.iter().filter(|(_, p)| p.is_secret()).map(|(name, _)| name.clone()).collect();
         Ok(Self { id: id.to_string(), connector: connector.to_string(), values, secret_names })
@@ -162,4 +215,43 @@ pub fn redact<S: AsRef<str>>(secrets: &[S], text: &str) -> String {
         text = text.replace(secret, "***");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(json: &str) -> IndexMap<String, ConnectionParameter> {
+        let file = format!(r#"{{"properties": {{"connectionParameters": {json}}}}}"#);
+        crate::Properties::parse(file.as_bytes(), &mut Vec::new()).unwrap().connection_parameters
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> IndexMap<String, Secret> {
+        pairs.iter().map(|(k, v)| (k.to_string(), Secret::new(*v))).collect()
+    }
+
+    #[test]
+    fn values_must_be_allowed_and_of_their_type_and_are_never_echoed() {
+        let declared = declared(
+            r#"{"region": {"type": "string", "uiDefinition": {"constraints": {"allowedValues": [
+                    {"text": "Europe", "value": "eu"}, {"text": "US", "value": "us"}]}}},
+                "port": {"type": "int"}, "verbose": {"type": "bool"},
+                "key": {"type": "securestring", "uiDefinition": {"constraints": {"allowedValues": "not a list"}}}}"#,
+        );
+        assert!(
+            Connection::new("c", "Shop", values(&[("region", "eu"), ("port", "8443"), ("verbose", "True")]), &declared)
+                .is_ok()
+        );
+        let error = Connection::new("c", "Shop", values(&[("region", "mars")]), &declared).unwrap_err();
+        assert!(
+            matches!(&error, ConnectionError::NotAllowed { parameter, allowed, .. } if parameter == "region" && allowed == "eu, us")
+        );
+        assert!(!error.to_string().contains("mars"), "{error}");
+        let error = Connection::new("c", "Shop", values(&[("port", "eighty")]), &declared).unwrap_err();
+        assert!(matches!(error, ConnectionError::WrongType { expected: "an integer", .. }), "{error}");
+        let error = Connection::new("c", "Shop", values(&[("verbose", "yes")]), &declared).unwrap_err();
+        assert!(matches!(error, ConnectionError::WrongType { expected: "true or false", .. }), "{error}");
+        // A list that is not one constrains nothing.
+        assert!(Connection::new("c", "Shop", values(&[("key", "anything")]), &declared).is_ok());
+    }
 }

@@ -40,6 +40,9 @@ pub struct ConnectionParameter {
     pub required: bool,
     /// `uiDefinition.displayName`, for messages.
     pub display_name: Option<String>,
+    /// `uiDefinition.constraints.allowedValues`' values: when there are
+    /// any, a connection's value must be one of them.
+    pub allowed_values: Vec<String>,
     /// `oAuthSettings`, for `oauthSetting` parameters.
     pub oauth: Option<OAuthSettings>,
 }
@@ -110,8 +113,11 @@ struct RawUi {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawConstraints {
     required: Option<Value>,
+    /// A list of `{text, value}`; anything else is ignored.
+    allowed_values: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -176,9 +182,23 @@ impl Properties {
                         })
                         .collect(),
                 });
+                let allowed_values = constraints
+                    .and_then(|c| c.allowed_values.as_ref())
+                    .and_then(Value::as_array)
+                    .map(|list| {
+                        list.iter()
+                            .filter_map(|v| match v.get("value").unwrap_or(v) {
+                                Value::String(s) => Some(s.clone()),
+                                Value::Null => None,
+                                other => Some(other.to_string()),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let parameter = ConnectionParameter {
                     kind: p.kind,
                     required,
+                    allowed_values,
                     display_name: p.ui_definition.and_then(|u| u.display_name),
                     oauth,
                 };

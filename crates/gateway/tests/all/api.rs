@@ -35,7 +35,8 @@ async fn shop() -> Shop {
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([5u8; 32])).unwrap();
     let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
-    let region = json!({"type": "string", "uiDefinition": {"displayName": "Region"}});
+    let region = json!({"type": "string", "uiDefinition": {"displayName": "Region", "constraints": {
+        "allowedValues": [{"text": "Europe", "value": "eu"}, {"text": "United States", "value": "us"}]}}});
     let mut parameters = api_key_parameter();
     parameters["region"] = region;
     let gateway = TestGatewayBuilder::new()
@@ -185,6 +186,11 @@ async fn a_share_gives_a_connector_and_bob_connects_and_calls_through_his_own_co
     let unknown = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(unknown)).await;
     assert_eq!((unknown.status, unknown.problem_type().as_str()), (422, "bad-connection"));
     assert!(unknown.json()["detail"].as_str().unwrap().contains("colour"), "{}", unknown.text());
+    let elsewhere = json!({"connector": "shop", "id": "b5", "parameters": {"api_key": "k", "region": "mars"}});
+    let elsewhere = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(elsewhere)).await;
+    assert_eq!((elsewhere.status, elsewhere.problem_type().as_str()), (422, "bad-connection"));
+    let detail = elsewhere.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("`region`") && detail.contains("eu, us") && !detail.contains("mars"), "{detail}");
     let extra = json!({"connector": "shop", "id": "b4", "parameters": {}, "owner": "alice"});
     let extra = api(gateway, &shop.bob, "POST", "/api/v1/connections", Some(extra)).await;
     assert_eq!((extra.status, extra.problem_type().as_str()), (400, "bad-request"));
