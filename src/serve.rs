@@ -61,6 +61,12 @@ fn reload_environment_on_hangup(gateway: Gateway, config_path: PathBuf) -> Resul
                 .chain(config.environments.iter().map(|e| (e.id.as_str(), e.network.clone())));
             for (id, network) in networks {
                 match gateway.environment(id) {
+                    Some(environment) if environment.network_from_api() => {
+                        tracing::info!(
+                            environment = id,
+                            "network set through the API; the settings file's is not applied"
+                        )
+                    }
                     Some(environment) => {
                         if let Err(error) = environment.set_network(network) {
                             tracing::error!(environment = id, %error, "environment settings not changed");

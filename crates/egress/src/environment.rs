@@ -148,6 +148,15 @@ impl Environment {
         }
     }
 
+    /// The same environment linked to other `subnets` (host bits cleared),
+    /// with public egress allowed or not; its private roots (and a
+    /// loopback grant) are kept.
+    pub fn with_network(mut self, subnets: Vec<IpNet>, public: bool) -> Self {
+        self.subnets = subnets.into_iter().map(|net| net.trunc()).collect();
+        self.public = public;
+        self
+    }
+
     /// The PEM files of private root certificates the settings name.
     pub fn private_root_files(&self) -> &[PathBuf] {
         &self.private_roots.files

@@ -13,11 +13,12 @@ use sluice_runtime::{Runtime, RuntimeConfig};
 use crate::access::{Access, AccessError, DEFAULT_ENVIRONMENT, EnvironmentSeed};
 use crate::catalog::Catalog;
 use crate::config::{EnvironmentsError, GatewayConfig, RequestLimits};
-use crate::environment::Environment;
+use crate::environment::{Environment, NetworkSettings};
 use crate::metrics::Metrics;
 use crate::network::Network;
 use crate::oauth::{OAuth, OAuthSettings, OAuthUnavailable};
 use crate::registry::{Loader, Registry};
+use crate::store::AccessStore as _;
 use crate::store::Vault;
 use crate::store::key::{KeySource, SecretKey};
 use crate::store::sqlite::SqliteStore;
@@ -71,6 +72,15 @@ pub enum StartError {
     /// The `[access]` section or the connections' owners are unusable.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// Network settings stored through the API do not parse.
+    #[error("environment `{environment}`: its stored network settings: {source}")]
+    StoredNetwork {
+        /// The environment.
+        environment: String,
+        /// Why.
+        #[source]
+        source: sluice_egress::SubnetError,
+    },
     /// A published connector's folder cannot be made from the store.
     #[error("published connectors of environment `{environment}`: {source}")]
     Published {
@@ -181,6 +191,22 @@ impl Gateway {
                 .clone()
                 .load_private_roots()
                 .map_err(|source| StartError::PrivateRoots { environment: plan.id.to_string(), source })?;
+            // Settings its admins set through the API win over the file's.
+            let from_api = store.environment_network(plan.id).await.map_err(StartError::Store)?;
+            let from_api = match from_api.as_deref().map(serde_json::from_str::<NetworkSettings>) {
+                None => None,
+                Some(Ok(network)) => Some(network),
+                Some(Err(error)) => {
+                    tracing::error!(environment = plan.id, %error, "stored network settings unreadable; the settings file's apply");
+                    None
+                }
+            };
+            let settings = match &from_api {
+                Some(network) => network
+                    .apply_to(settings)
+                    .map_err(|source| StartError::StoredNetwork { environment: plan.id.to_string(), source })?,
+                None => settings,
+            };
             let network = Arc::new(Network::new(client.clone(), settings, options.grant_loopback));
             let oauth = match &oauth {
                 Ok((settings, key, public_url)) => Ok(OAuth::new(
@@ -198,7 +224,11 @@ impl Gateway {
             let loader = Loader::new(runtime.clone(), plan.connections.clone());
             let registry = Arc::new(Registry::new(plan.id, plan.packages.to_path_buf(), loader, Arc::clone(&metrics)));
             registry.reload().await;
-            let environment = Environment::new(plan.id, plan.display_name.clone(), registry, network, oauth);
+            let environment =
+                Environment::new(plan.id, plan.display_name.clone(), registry, Arc::clone(&network), oauth);
+            if from_api.is_some() {
+                environment.set_network_from_api(network.environment().as_ref().clone());
+            }
             environments.insert(plan.id.to_string(), Arc::new(environment));
         }
         let default = Arc::clone(&environments[DEFAULT_ENVIRONMENT]);

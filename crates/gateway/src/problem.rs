@@ -226,9 +226,10 @@ impl GatewayError {
 fn classify_access(error: &AccessError) -> Classified {
     match error {
         AccessError::Denied(denied) => classify_denied(denied),
-        AccessError::BadPrincipal(_) | AccessError::NotAGroup(_) | AccessError::BadConnectionId(_) => {
-            (StatusCode::BAD_REQUEST, "bad-request", "Bad request")
-        }
+        AccessError::BadPrincipal(_)
+        | AccessError::NotAGroup(_)
+        | AccessError::BadConnectionId(_)
+        | AccessError::BadSubnet(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
         AccessError::ConnectionExists { .. } => (StatusCode::CONFLICT, "connection-exists", "Connection exists"),
         AccessError::ReadOnly(_) => (StatusCode::CONFLICT, "read-only", "Set in the settings file"),
         AccessError::ConnectionRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused"),

@@ -84,6 +84,9 @@ pub enum AccessError {
         #[source]
         source: std::io::Error,
     },
+    /// A subnet of new network settings is not one.
+    #[error(transparent)]
+    BadSubnet(sluice_egress::SubnetError),
     /// The store failed.
     #[error("the access store failed")]
     Store(#[from] StoreError),
@@ -648,6 +651,33 @@ impl Access {
         tracing::info!(key = %key.id, %principal, "API key issued");
         self.refresh().await?;
         Ok(IssuedKey { id: key.id, key: key.text })
+    }
+
+    /// Sets an environment's linked subnets and public switch (its admins
+    /// only): stored with its audit entry, then applied to every call from
+    /// now on, no connector re-saved.
+    pub async fn set_network(
+        &self,
+        actor: &Caller,
+        environment: &crate::environment::Environment,
+        settings: &crate::environment::NetworkSettings,
+    ) -> Result<(), AccessError> {
+        self.visible(actor, environment.id())?.1.require_admin(actor, "changing network settings")?;
+        let current = environment.network().environment();
+        let next = settings.apply_to((*current).clone()).map_err(AccessError::BadSubnet)?;
+        let json = |settings: &crate::environment::NetworkSettings| serde_json::to_string(settings).unwrap_or_default();
+        let audit = crate::store::AuditRow {
+            id: 0,
+            at: now() as i64,
+            actor: actor.id.to_string(),
+            action: "network-changed".into(),
+            target: format!("environment {}", environment.id()),
+            before: Some(json(&crate::environment::NetworkSettings::of(&current))),
+            after: Some(json(settings)),
+        };
+        self.store.put_environment_network(environment.id(), &json(settings), &audit).await?;
+        environment.set_network_from_api(next);
+        Ok(())
     }
 
     /// The environment's scope and snapshot, for a member of it.

@@ -5,7 +5,8 @@
 //! - [`keys`]: the caller's API keys;
 //! - [`connectors`]: connectors, what they hold, and their shares;
 //! - [`connections`]: connections, their status, and their shares;
-//! - [`operations`]: testing an operation through a connection.
+//! - [`operations`]: testing an operation through a connection;
+//! - [`network`]: the environment's network settings.
 //!
 //! The routes and the OpenAPI 3.1 document (`GET /api/v1/openapi.json`)
 //! come from the same `#[utoipa::path]` handlers through one
@@ -17,6 +18,7 @@
 mod connections;
 mod connectors;
 mod keys;
+mod network;
 mod operations;
 
 use std::sync::Arc;
@@ -82,6 +84,7 @@ fn described() -> (axum::Router<Gateway>, utoipa::openapi::OpenApi) {
         .merge(connectors::routes())
         .merge(connections::routes())
         .merge(operations::routes())
+        .merge(network::routes())
         .split_for_parts()
 }
 

@@ -102,6 +102,15 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
     /// connections may only name an environment that exists.
     async fn put_environment(&self, id: &str, display_name: &str) -> Result<(), StoreError>;
 
+    /// The network settings an environment's admins set through the API
+    /// (JSON), if they did.
+    async fn environment_network(&self, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores an environment's network settings (JSON) with the audit
+    /// entry, in one transaction.
+    async fn put_environment_network(&self, id: &str, network: &str, audit: &super::AuditRow)
+    -> Result<(), StoreError>;
+
     /// Adds a principal, or renames it.
     async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError>;
 

@@ -285,6 +285,26 @@ impl AccessStore for SqliteStore {
         })
     }
 
+    async fn environment_network(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT network FROM environments WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(network,)| network))
+    }
+
+    async fn put_environment_network(&self, id: &str, network: &str, audit: &AuditRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE environments SET network = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(network)
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, id, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn put_environment(&self, id: &str, display_name: &str) -> Result<(), StoreError> {
         let sql = "INSERT INTO environments (id, display_name) VALUES (?1, ?2)
                    ON CONFLICT (id) DO UPDATE SET display_name = ?2";

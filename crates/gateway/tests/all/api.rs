@@ -257,6 +257,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("GET", "/api/v1/connectors/{id}/package"),
         ("GET", "/api/v1/connectors/{id}/shares"),
         ("GET", "/api/v1/keys"),
+        ("GET", "/api/v1/network"),
         ("POST", "/api/v1/connections"),
         ("POST", "/api/v1/connectors"),
         ("POST", "/api/v1/connectors/{id}/operations/{operation}/test"),
@@ -264,6 +265,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("PUT", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
         ("PUT", "/api/v1/connectors/{id}"),
         ("PUT", "/api/v1/connectors/{id}/shares/{principal}"),
+        ("PUT", "/api/v1/network"),
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(described, expected);
@@ -642,4 +644,79 @@ async fn testing_an_operation_shows_the_response_the_backend_requests_the_log_an
     let no_connection = test(json!({"connection": "nope", "parameters": {"action": "ok"}})).await;
     assert_eq!(no_connection.status, 200, "the call's own 404 is the response");
     assert_eq!(no_connection.json()["response"]["status"], 404);
+}
+
+/// An environment's admins change its network through the API: the next
+/// call's decision uses it, it is audited, and it outlives a restart.
+#[tokio::test]
+async fn network_settings_change_for_the_next_call_and_outlive_a_restart() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([6u8; 32])).unwrap();
+    let oauth = sluice_gateway::config::OAuthConfig {
+        database: Some(dir.path().join("gateway.db")),
+        key_file: Some(key_file),
+        ..Default::default()
+    };
+    let public: std::net::SocketAddr = "93.184.215.14:443".parse().unwrap();
+    let mut definition = shop_definition(public, json!({}));
+    definition["schemes"] = json!(["https"]);
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", definition.clone(), shop_properties(json!({}), None, json!([])))
+        .connection("shop", "c1", &[])
+        .oauth(oauth.clone())
+        .start()
+        .await;
+    let decide = |gateway: &TestGateway| {
+        let environment = std::sync::Arc::clone(gateway.gateway.default_environment());
+        async move {
+            let connector = environment.registry().get("shop").unwrap();
+            let connection = connector.connections["c1"].as_ref().unwrap();
+            let resolver: &dyn sluice_egress::Resolver = &sluice_egress::PinnedResolver::new();
+            environment.network().policy(&connection.allowlist).check("https://93.184.215.14/v1/items", resolver).await
+        }
+    };
+    let admin = gateway.admin_key.clone();
+    let before = api(&gateway, &admin, "GET", "/api/v1/network", None).await.json();
+    assert_eq!(before, json!({"subnets": [], "public": true, "private_roots": 0, "source": "settings-file"}));
+    assert!(decide(&gateway).await.is_allowed());
+
+    let changed =
+        api(&gateway, &admin, "PUT", "/api/v1/network", Some(json!({"subnets": ["10.9.1.7/16"], "public": false})))
+            .await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(
+        changed.json(),
+        json!({"subnets": ["10.9.0.0/16"], "public": false, "private_roots": 0, "source": "api"})
+    );
+    assert!(!decide(&gateway).await.is_allowed(), "no public egress from the next call on");
+
+    for (body, problem) in [
+        (json!({"subnets": ["10.9/16"], "public": false}), "bad-request"),
+        (json!({"subnets": [], "public": false, "nat": true}), "bad-request"),
+        (json!({"subnets": []}), "bad-request"),
+    ] {
+        let refused = api(&gateway, &admin, "PUT", "/api/v1/network", Some(body.clone())).await;
+        assert_eq!((refused.status, refused.problem_type().as_str()), (400, problem), "{body}");
+    }
+    let audit = api(&gateway, &admin, "GET", "/api/v1/audit", None).await.json();
+    assert_eq!(audit.as_array().unwrap().len(), 1, "refused changes are not audited: {audit}");
+    assert_eq!(
+        (audit[0]["action"].as_str(), audit[0]["target"].as_str()),
+        (Some("network-changed"), Some("environment default"))
+    );
+    assert_eq!(audit[0]["after"], r#"{"subnets":["10.9.1.7/16"],"public":false}"#);
+    drop(gateway);
+
+    // Another start on the same store runs under the settings set here.
+    let again = TestGatewayBuilder::new()
+        .package("shop", definition, shop_properties(json!({}), None, json!([])))
+        .connection("shop", "c1", &[])
+        .oauth(oauth)
+        .start()
+        .await;
+    let after = api(&again, &again.admin_key, "GET", "/api/v1/network", None).await.json();
+    assert_eq!((after["source"].as_str(), after["public"].as_bool()), (Some("api"), Some(false)));
+    assert!(!decide(&again).await.is_allowed());
 }
