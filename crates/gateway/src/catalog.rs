@@ -375,15 +375,7 @@ fn package_row(id: &str, actor: &Caller, archive: Vec<u8>) -> PackageRow {
 }
 
 fn audit(actor: &Caller, action: &str, id: &str, before: Option<String>, after: Option<String>) -> AuditRow {
-    AuditRow {
-        id: 0,
-        at: now() as i64,
-        actor: actor.id.to_string(),
-        action: action.to_string(),
-        target: format!("connector {id}"),
-        before,
-        after,
-    }
+    AuditRow::now(&actor.id, action, format!("connector {id}"), before, after)
 }
 
 #[cfg(test)]

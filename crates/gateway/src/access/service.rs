@@ -354,7 +354,8 @@ impl Access {
             owner: actor.id.to_string(),
             sealed: key.seal(&json, &connection_aad(environment, connector, id)),
         };
-        if !self.store.put_connection(environment, &row).await? {
+        let audit = audit(actor, "connected", format!("connection {connector}/{id}"), None);
+        if !self.store.put_connection(environment, &row, &audit).await? {
             return Err(exists());
         }
         tracing::info!(%environment, %connector, connection = %id, owner = %actor.id, "connection created");
@@ -385,7 +386,8 @@ impl Access {
                 _ => Denied::NoConnection { connector: connector.to_string(), connection: id.to_string() }.into(),
             });
         }
-        self.store.delete_connection(environment, connector, id).await?;
+        let audit = audit(actor, "deleted", format!("connection {connector}/{id}"), None);
+        self.store.delete_connection(environment, connector, id, &audit).await?;
         tracing::info!(%environment, %connector, connection = %id, by = %actor.id, "connection deleted");
         self.refresh().await
     }
@@ -402,15 +404,7 @@ impl Access {
         let (scope, directory) = self.visible(actor, environment)?;
         check_connector(scope, connector)?;
         directory.may_edit_connector(actor, connector)?;
-        let audit = crate::store::AuditRow {
-            id: 0,
-            at: now() as i64,
-            actor: actor.id.to_string(),
-            action: "deleted".into(),
-            target: format!("connector {connector}"),
-            before: None,
-            after: None,
-        };
+        let audit = audit(actor, "deleted", format!("connector {connector}"), None);
         let connections = self.store.delete_connector(environment, connector, Some(&audit)).await?;
         // The id is a folder name the registry listed, never a path from input.
         let folder = scope.registry.root().join(connector);
@@ -579,12 +573,15 @@ impl Access {
         check_connector(scope, connector)?;
         directory.may_edit_connector(actor, connector)?;
         check_id(principal)?;
+        let target = format!("connector {connector}");
         match right {
             Some(right) => {
-                self.store.put_connector_share(environment, connector, principal, right.as_str()).await?;
+                let audit = audit(actor, "shared", target, Some(format!("{principal} {right}")));
+                self.store.put_connector_share(environment, connector, principal, right.as_str(), &audit).await?;
             }
             None => {
-                self.store.remove_connector_share(environment, connector, principal).await?;
+                let audit = audit(actor, "unshared", target, Some(principal.to_string()));
+                self.store.remove_connector_share(environment, connector, principal, &audit).await?;
             }
         }
         tracing::info!(%environment, %connector, %principal, right = right.map(Right::as_str).unwrap_or("none"), by = %actor.id, "connector share changed");
@@ -621,10 +618,13 @@ impl Access {
             .into());
         }
         check_id(principal)?;
+        let target = format!("connection {connector}/{connection}");
         if shared {
-            self.store.put_connection_share(environment, connector, connection, principal).await?;
+            let audit = audit(actor, "shared", target, Some(principal.to_string()));
+            self.store.put_connection_share(environment, connector, connection, principal, &audit).await?;
         } else {
-            self.store.remove_connection_share(environment, connector, connection, principal).await?;
+            let audit = audit(actor, "unshared", target, Some(principal.to_string()));
+            self.store.remove_connection_share(environment, connector, connection, principal, &audit).await?;
         }
         tracing::info!(%environment, %connector, %connection, %principal, shared, by = %actor.id, "connection share changed");
         self.refresh().await
@@ -667,13 +667,8 @@ impl Access {
         let next = settings.apply_to((*current).clone()).map_err(AccessError::BadSubnet)?;
         let json = |settings: &crate::environment::NetworkSettings| serde_json::to_string(settings).unwrap_or_default();
         let audit = crate::store::AuditRow {
-            id: 0,
-            at: now() as i64,
-            actor: actor.id.to_string(),
-            action: "network-changed".into(),
-            target: format!("environment {}", environment.id()),
             before: Some(json(&crate::environment::NetworkSettings::of(&current))),
-            after: Some(json(settings)),
+            ..audit(actor, "network-changed", format!("environment {}", environment.id()), Some(json(settings)))
         };
         self.store.put_environment_network(environment.id(), &json(settings), &audit).await?;
         environment.set_network_from_api(next);
@@ -735,6 +730,11 @@ impl PrincipalKind {
 
 fn check_id(id: &str) -> Result<(), AccessError> {
     if valid_principal_id(id) { Ok(()) } else { Err(AccessError::BadPrincipal(id.to_string())) }
+}
+
+/// An audit entry of `actor` doing `action` to `target` now.
+fn audit(actor: &Caller, action: &str, target: String, after: Option<String>) -> crate::store::AuditRow {
+    crate::store::AuditRow::now(&actor.id, action, target, None, after)
 }
 
 /// What a stored connection's sealed values are bound to: its row.

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{AuditRow, StoreError};
 
 /// A principal the gateway itself knows: a user (an API key holder) or one
 /// of its own groups.
@@ -108,8 +108,7 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
 
     /// Stores an environment's network settings (JSON) with the audit
     /// entry, in one transaction.
-    async fn put_environment_network(&self, id: &str, network: &str, audit: &super::AuditRow)
-    -> Result<(), StoreError>;
+    async fn put_environment_network(&self, id: &str, network: &str, audit: &AuditRow) -> Result<(), StoreError>;
 
     /// Adds a principal, or renames it.
     async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError>;
@@ -135,37 +134,56 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
     /// Records `owner` as the owner of `connector`.
     async fn put_connector_owner(&self, environment: &str, connector: &str, owner: &str) -> Result<(), StoreError>;
 
-    /// Shares `connector` with `principal`, replacing an earlier share.
+    /// Shares `connector` with `principal`, replacing an earlier share,
+    /// with the audit entry, in one transaction.
     async fn put_connector_share(
         &self,
         environment: &str,
         connector: &str,
         principal: &str,
         access: &str,
+        audit: &AuditRow,
     ) -> Result<(), StoreError>;
 
-    /// Removes a share of `connector`; returns whether there was one.
+    /// Removes a share of `connector`, with the audit entry when there was
+    /// one, in one transaction; returns whether there was one.
     async fn remove_connector_share(
         &self,
         environment: &str,
         connector: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<bool, StoreError>;
 
-    /// Shares a connection with `principal`.
+    /// Shares a connection with `principal`, with the audit entry, in one
+    /// transaction.
     async fn put_connection_share(
         &self,
         environment: &str,
         connector: &str,
         connection: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<(), StoreError>;
 
-    /// Stores a new connection; `false` when one with its id exists.
-    async fn put_connection(&self, environment: &str, row: &ConnectionRow) -> Result<bool, StoreError>;
+    /// Stores a new connection with the audit entry, in one transaction;
+    /// `false` (and no entry) when one with its id exists.
+    async fn put_connection(
+        &self,
+        environment: &str,
+        row: &ConnectionRow,
+        audit: &AuditRow,
+    ) -> Result<bool, StoreError>;
 
-    /// Deletes a connection with its tokens and shares; returns whether it existed.
-    async fn delete_connection(&self, environment: &str, connector: &str, id: &str) -> Result<bool, StoreError>;
+    /// Deletes a connection with its tokens and shares, and the audit entry
+    /// when it existed, in one transaction; returns whether it existed.
+    async fn delete_connection(
+        &self,
+        environment: &str,
+        connector: &str,
+        id: &str,
+        audit: &AuditRow,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes what belongs to a connector: its connections, their tokens
     /// and shares, its own shares and owner, its published versions, with
@@ -175,15 +193,17 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
         &self,
         environment: &str,
         connector: &str,
-        audit: Option<&super::AuditRow>,
+        audit: Option<&AuditRow>,
     ) -> Result<u64, StoreError>;
 
-    /// Removes a share of a connection; returns whether there was one.
+    /// Removes a share of a connection, with the audit entry when there was
+    /// one, in one transaction; returns whether there was one.
     async fn remove_connection_share(
         &self,
         environment: &str,
         connector: &str,
         connection: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<bool, StoreError>;
 }

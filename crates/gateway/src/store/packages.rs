@@ -54,6 +54,21 @@ pub struct AuditRow {
     pub after: Option<String>,
 }
 
+impl AuditRow {
+    /// An entry of `actor` doing `action` to `target` now.
+    pub fn now(actor: &str, action: &str, target: String, before: Option<String>, after: Option<String>) -> Self {
+        Self {
+            id: 0,
+            at: super::now() as i64,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            target,
+            before,
+            after,
+        }
+    }
+}
+
 /// Where published packages and the audit log are kept.
 #[async_trait]
 pub trait PackageStore: Send + Sync + std::fmt::Debug {

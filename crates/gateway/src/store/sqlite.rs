@@ -388,10 +388,11 @@ impl AccessStore for SqliteStore {
         connector: &str,
         principal: &str,
         access: &str,
+        audit: &AuditRow,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO connector_shares (environment, connector, principal, access) VALUES (?1, ?2, ?3, ?4)
                    ON CONFLICT (environment, connector, principal) DO UPDATE SET access = ?4";
-        self.execute(sql, &[environment, connector, principal, access]).await.map(drop)
+        self.execute_audited(sql, &[environment, connector, principal, access], environment, audit).await.map(drop)
     }
 
     async fn remove_connector_share(
@@ -399,9 +400,10 @@ impl AccessStore for SqliteStore {
         environment: &str,
         connector: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<bool, StoreError> {
         let sql = "DELETE FROM connector_shares WHERE environment = ?1 AND connector = ?2 AND principal = ?3";
-        Ok(self.execute(sql, &[environment, connector, principal]).await? == 1)
+        Ok(self.execute_audited(sql, &[environment, connector, principal], environment, audit).await? == 1)
     }
 
     async fn put_connection_share(
@@ -410,10 +412,11 @@ impl AccessStore for SqliteStore {
         connector: &str,
         connection: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO connection_shares (environment, connector, connection, principal)
                    VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
-        self.execute(sql, &[environment, connector, connection, principal]).await.map(drop)
+        self.execute_audited(sql, &[environment, connector, connection, principal], environment, audit).await.map(drop)
     }
 
     async fn remove_connection_share(
@@ -422,13 +425,20 @@ impl AccessStore for SqliteStore {
         connector: &str,
         connection: &str,
         principal: &str,
+        audit: &AuditRow,
     ) -> Result<bool, StoreError> {
         let sql = "DELETE FROM connection_shares
                    WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND principal = ?4";
-        Ok(self.execute(sql, &[environment, connector, connection, principal]).await? == 1)
+        Ok(self.execute_audited(sql, &[environment, connector, connection, principal], environment, audit).await? == 1)
     }
 
-    async fn put_connection(&self, environment: &str, row: &ConnectionRow) -> Result<bool, StoreError> {
+    async fn put_connection(
+        &self,
+        environment: &str,
+        row: &ConnectionRow,
+        audit: &AuditRow,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO connections (environment, connector, id, owner, sealed, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
@@ -439,12 +449,22 @@ impl AccessStore for SqliteStore {
         .bind(&row.owner)
         .bind(&row.sealed)
         .bind(now() as i64)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            insert_audit(&mut tx, environment, audit).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_connection(&self, environment: &str, connector: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_connection(
+        &self,
+        environment: &str,
+        connector: &str,
+        id: &str,
+        audit: &AuditRow,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2 AND id = ?3")
             .bind(environment)
@@ -464,6 +484,9 @@ impl AccessStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            insert_audit(&mut tx, environment, audit).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -619,6 +642,29 @@ async fn insert_audit(
 }
 
 impl SqliteStore {
+    /// Runs one statement whose parameters are all text and, when it
+    /// changed a row, appends the audit entry, in one transaction; returns
+    /// the rows it changed.
+    async fn execute_audited(
+        &self,
+        sql: &'static str,
+        values: &[&str],
+        environment: &str,
+        audit: &AuditRow,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut query = sqlx::query(sql);
+        for value in values {
+            query = query.bind(*value);
+        }
+        let changed = query.execute(&mut *tx).await?.rows_affected();
+        if changed > 0 {
+            insert_audit(&mut tx, environment, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// Runs one statement whose parameters are all text; returns the rows it changed.
     async fn execute(&self, sql: &'static str, values: &[&str]) -> Result<u64, StoreError> {
         let mut query = sqlx::query(sql);
@@ -639,6 +685,11 @@ mod tests {
 
     /// The default environment.
     const D: &str = "default";
+
+    /// An audit entry for the changes the tests make.
+    fn note() -> AuditRow {
+        AuditRow::now("test", "changed", "it".into(), None, None)
+    }
 
     fn pending(connector: &str) -> PendingRow {
         PendingRow {
@@ -726,9 +777,9 @@ mod tests {
         store.put_membership("default", "alice", "maker").await.unwrap();
         store.put_membership("default", "alice", "admin").await.unwrap();
         store.put_connector_owner("default", "Shop", "alice").await.unwrap();
-        store.put_connector_share("default", "Shop", "sales", "can-use").await.unwrap();
-        store.put_connector_share("default", "Shop", "sales", "can-edit").await.unwrap();
-        store.put_connection_share("default", "Shop", "main", "bob").await.unwrap();
+        store.put_connector_share("default", "Shop", "sales", "can-use", &note()).await.unwrap();
+        store.put_connector_share("default", "Shop", "sales", "can-edit", &note()).await.unwrap();
+        store.put_connection_share("default", "Shop", "main", "bob", &note()).await.unwrap();
         let people = store.people_rows().await.unwrap();
         assert_eq!(people.principals.len(), 2);
         assert_eq!(people.principals[0].display_name, "Alice L.");
@@ -737,8 +788,8 @@ mod tests {
         assert_eq!(rows.memberships, [("alice".to_string(), "admin".to_string())]);
         assert_eq!(rows.connector_shares, [("Shop".into(), "sales".into(), "can-edit".into())]);
         assert_eq!(rows.connection_shares, [("Shop".into(), "main".into(), "bob".into())]);
-        assert!(store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
-        assert!(!store.remove_connection_share("default", "Shop", "main", "bob").await.unwrap());
+        assert!(store.remove_connection_share("default", "Shop", "main", "bob", &note()).await.unwrap());
+        assert!(!store.remove_connection_share("default", "Shop", "main", "bob", &note()).await.unwrap());
         // Another environment sees none of it.
         assert!(store.environment_rows("other").await.unwrap().memberships.is_empty());
         // An environment must exist before it has members.
@@ -752,7 +803,7 @@ mod tests {
     async fn a_role_outside_the_three_is_refused_by_the_schema() {
         let store = SqliteStore::in_memory().await.unwrap();
         assert!(store.put_membership("default", "alice", "owner").await.is_err());
-        assert!(store.put_connector_share("default", "Shop", "bob", "can-delete").await.is_err());
+        assert!(store.put_connector_share("default", "Shop", "bob", "can-delete", &note()).await.is_err());
     }
 
     #[tokio::test]
@@ -824,5 +875,16 @@ mod tests {
         );
         let taken = store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap().unwrap();
         assert_eq!((taken.environment.as_str(), taken.connector.as_str()), (D, "c"));
+    }
+
+    #[tokio::test]
+    async fn a_change_and_its_audit_entry_are_written_together_and_a_no_op_writes_none() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store.put_connector_share(D, "Shop", "sales", "can-use", &note()).await.unwrap();
+        assert!(!store.remove_connector_share(D, "Shop", "nobody", &note()).await.unwrap());
+        assert!(store.remove_connector_share(D, "Shop", "sales", &note()).await.unwrap());
+        // A share that the schema refuses leaves no entry behind either.
+        assert!(store.put_connector_share(D, "Shop", "bob", "can-delete", &note()).await.is_err());
+        assert_eq!(store.audit(D, 10).await.unwrap().len(), 2);
     }
 }

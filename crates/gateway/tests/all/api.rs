@@ -498,9 +498,12 @@ async fn a_maker_publishes_shares_updates_while_calls_run_downloads_and_deletes(
         ("alice", "deleted", "connector Published_shop"),
         ("alice", "published", "connector Copy"),
         ("alice", "updated", "connector Published_shop"),
+        ("bob", "connected", "connection Published_shop/bobs"),
+        ("alice", "shared", "connector Published_shop"),
         ("alice", "published", "connector Published_shop"),
     ];
     assert_eq!(story, expected.map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())));
+    assert_eq!(audit[4]["after"], "sales can-use");
     let updated = &audit[2];
     assert!(
         updated["before"].as_str().unwrap().starts_with("v1 ") && updated["after"].as_str().unwrap().starts_with("v2 "),
