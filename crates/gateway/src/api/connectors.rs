@@ -199,14 +199,14 @@ struct AuditQuery {
 /// becomes its owner.
 #[utoipa::path(post, path = "/api/v1/connectors", tag = "connectors", params(PublishQuery),
     request_body(content = Vec<u8>, content_type = "application/zip",
-        description = "The package's files at the archive's root or in one top folder"),
+        description = "The package's files at the archive's root or in one top folder; or multipart/form-data parts named definition, properties, script, settings and icon"),
     responses(
         (status = 201, description = "Published", body = PublishedBody, headers(("etag" = String, description = "The version's ETag"))),
         (status = 400, description = "A bad id", body = ProblemBody),
         (status = 403, description = "Not a maker of the environment", body = ProblemBody),
         (status = 409, description = "A connector with this id exists", body = ProblemBody),
         (status = 413, description = "The archive, or what it expands to, is over the limit", body = ProblemBody),
-        (status = 415, description = "Not application/zip", body = ProblemBody),
+        (status = 415, description = "Neither application/zip nor multipart/form-data", body = ProblemBody),
         (status = 422, description = "An unusable archive (paths that climb, links, foreign files), or a package with errors: `findings` lists them", body = ProblemBody),
     ))]
 async fn publish(
@@ -330,19 +330,61 @@ async fn audit(
     ))
 }
 
-/// An uploaded archive: `application/zip`, at most the gateway's limit.
+/// An uploaded package as an archive: `application/zip` as sent, or
+/// `multipart/form-data` parts (`definition`, `properties`, `script`,
+/// `settings`, `icon`, or the files' own names) zipped here; at most the
+/// gateway's limit either way.
 async fn upload(gateway: &Gateway, request: Request) -> Result<bytes::Bytes, GatewayError> {
-    let zip = request
+    let media = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| matches!(v.trim(), "application/zip" | "application/x-zip-compressed"));
-    if !zip {
-        return Err(GatewayError::UnsupportedMediaType { expected: "application/zip" });
-    }
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     let limit = gateway.request_limits().max_package_bytes;
-    axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| GatewayError::BodyTooLarge { limit })
+    match media.as_str() {
+        "application/zip" | "application/x-zip-compressed" => {
+            axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| GatewayError::BodyTooLarge { limit })
+        }
+        "multipart/form-data" => {
+            let boundary = request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| multer::parse_boundary(v).ok())
+                .ok_or_else(|| GatewayError::BadRequest { reason: "multipart/form-data without a boundary".into() })?;
+            let constraints =
+                multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
+            let stream = request.into_body().into_data_stream();
+            let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+            let refused = |e: multer::Error| match e {
+                multer::Error::StreamSizeExceeded { .. } => GatewayError::BodyTooLarge { limit },
+                other => GatewayError::BadRequest { reason: format!("the multipart body: {other}") },
+            };
+            let mut files = crate::archive::Files::new();
+            while let Some(field) = multipart.next_field().await.map_err(refused)? {
+                let name = field.name().unwrap_or_default().to_string();
+                let file = match name.as_str() {
+                    "definition" => sluice_package::DEFINITION_FILE,
+                    "properties" => sluice_package::PROPERTIES_FILE,
+                    "script" => sluice_package::SCRIPT_FILE,
+                    "settings" => sluice_package::SETTINGS_FILE,
+                    "icon" => "icon.png",
+                    other => crate::archive::PACKAGE_FILES.iter().find(|f| **f == other).copied().ok_or_else(|| {
+                        crate::catalog::CatalogError::from(crate::archive::ArchiveError::UnknownFile(name.clone()))
+                    })?,
+                };
+                let bytes = field.bytes().await.map_err(refused)?;
+                if files.insert(file.to_string(), bytes.to_vec()).is_some() {
+                    let duplicate = crate::archive::ArchiveError::Duplicate(file.to_string());
+                    return Err(crate::catalog::CatalogError::from(duplicate).into());
+                }
+            }
+            Ok(bytes::Bytes::from(crate::archive::write(&files)))
+        }
+        _ => Err(GatewayError::UnsupportedMediaType { expected: "application/zip or multipart/form-data" }),
+    }
 }
 
 fn published_answer(status: StatusCode, published: Published) -> Response {

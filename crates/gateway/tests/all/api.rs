@@ -723,3 +723,57 @@ async fn network_settings_change_for_the_next_call_and_outlive_a_restart() {
     assert_eq!((after["source"].as_str(), after["public"].as_bool()), (Some("api"), Some(false)));
     assert!(!decide(&again).await.is_allowed());
 }
+
+/// A multipart body of named parts.
+fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "sluice-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, contents) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(contents);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_package_may_be_published_as_multipart_parts() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let files = shop_files("127.0.0.1:9".parse().unwrap(), "/v1");
+    let send = |content_type: String, body: Vec<u8>| {
+        let request = http::Request::post(gateway.url("/api/v1/connectors?id=Parts"))
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        gateway.request(with_bearer(request, &shop.alice))
+    };
+    let (content_type, body) = multipart(&[
+        ("definition", &files["apiDefinition.swagger.json"]),
+        ("apiProperties.json", &files["apiProperties.json"]),
+    ]);
+    let published = send(content_type, body).await;
+    assert_eq!(published.status, 201, "{}", published.text());
+    let download = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Parts/package", None).await;
+    assert_eq!(unzip(&download.body), files);
+
+    let (content_type, body) =
+        multipart(&[("definition", &files["apiDefinition.swagger.json"]), ("run.sh", b"#!/bin/sh")]);
+    let refused = send(content_type, body).await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (422, "bad-archive"), "{}", refused.text());
+    let (content_type, body) = multipart(&[("definition", b"{}"), ("definition", b"{}")]);
+    let twice = send(content_type, body).await;
+    assert_eq!((twice.status, twice.problem_type().as_str()), (422, "bad-archive"));
+    let no_boundary = send("multipart/form-data".into(), b"x".to_vec()).await;
+    assert_eq!((no_boundary.status, no_boundary.problem_type().as_str()), (400, "bad-request"));
+
+    let small = TestGatewayBuilder::new().requests(|limits| limits.max_package_bytes = 256).start().await;
+    let (content_type, body) = multipart(&[("definition", &vec![b' '; 4096])]);
+    let request = http::Request::post(small.url("/api/v1/connectors?id=Big"))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let too_big = small.request(request).await;
+    assert_eq!((too_big.status, too_big.problem_type().as_str()), (413, "body-too-large"), "{}", too_big.text());
+}
