@@ -26,6 +26,40 @@ pub(super) fn routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(show, delete))
         .routes(routes!(shares))
         .routes(routes!(share, unshare))
+        .routes(routes!(signin))
+}
+
+/// A sign-in begun.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SignInBody {
+    /// The identity provider's page to send the browser to. The answer also
+    /// sets the browser-binding cookie: the provider's redirect completes
+    /// only in the browser that made this request, for this caller.
+    authorization_url: String,
+}
+
+/// Begins signing an OAuth connection in (its owner or an admin), for a
+/// browser-based client such as the console: the answer carries the
+/// provider's URL and sets the browser-binding cookie.
+#[utoipa::path(post, path = "/api/v1/connections/{connector}/{id}/signin", tag = "connections",
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    responses(
+        (status = 200, description = "Begun; send the browser to `authorization_url`", body = SignInBody, headers(("set-cookie" = String, description = "The browser-binding cookie"))),
+        (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+        (status = 409, description = "The connector does not sign in with OAuth", body = ProblemBody),
+    ))]
+async fn signin(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(entered): Extension<InEnvironment>,
+    Path((connector, id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, GatewayError> {
+    let begun = crate::server::signin::begin(&gateway, &caller, &entered, &connector, &id, &headers).await?;
+    let mut response = axum::Json(SignInBody { authorization_url: begun.url }).into_response();
+    response.headers_mut().insert(axum::http::header::SET_COOKIE, begun.cookie);
+    Ok(response)
 }
 
 /// A connection to make.

@@ -33,7 +33,7 @@
 mod admin;
 mod listen;
 mod operation;
-mod signin;
+pub(crate) mod signin;
 
 pub use listen::serve;
 

@@ -35,19 +35,44 @@ const BINDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600)
 pub(super) async fn start(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
-    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+    Extension(entered): Extension<InEnvironment>,
     Path(ConnectionPath { connector, connection }): Path<ConnectionPath>,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
-    directory.may_sign_in(&caller, &connector, &connection)?;
-    let loaded = environment.registry().get(&connector)?;
-    if gateway.access().connection(environment.id(), &loaded, &connection).is_none() {
-        return Err(OAuthError::UnknownConnection { connector, connection }.into());
+    let begun = begin(&gateway, &caller, &entered, &connector, &connection, &headers).await?;
+    let location = HeaderValue::from_str(&begun.url).map_err(|_| GatewayError::AuthorizationUrl)?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, begun.cookie)]).into_response())
+}
+
+/// A sign-in begun: the provider's authorization URL, and the
+/// browser-binding cookie to set.
+pub(crate) struct Begun {
+    /// Where the browser goes next.
+    pub url: String,
+    /// The `Set-Cookie` value.
+    pub cookie: HeaderValue,
+}
+
+/// Begins signing a connection in for its owner (or an admin), in the
+/// browser that sent `headers`: the provider's URL and the binding cookie,
+/// for the redirect of `GET .../signin` and for the management API alike.
+pub(crate) async fn begin(
+    gateway: &Gateway,
+    caller: &Caller,
+    entered: &InEnvironment,
+    connector: &str,
+    connection: &str,
+    headers: &HeaderMap,
+) -> Result<Begun, GatewayError> {
+    let InEnvironment { environment, directory } = entered;
+    directory.may_sign_in(caller, connector, connection)?;
+    let loaded = environment.registry().get(connector)?;
+    if gateway.access().connection(environment.id(), &loaded, connection).is_none() {
+        return Err(OAuthError::UnknownConnection { connector: connector.into(), connection: connection.into() }.into());
     }
     // The browser keeps its binding across sign-ins; a new one gets one.
-    let binding = binding_cookie(&headers).unwrap_or_else(new_binding);
-    let started = environment.oauth()?.start_signin(&loaded, &connection, &caller.id, &binding).await?;
-    let location = HeaderValue::from_str(&started.url).map_err(|_| GatewayError::AuthorizationUrl)?;
+    let binding = binding_cookie(headers).unwrap_or_else(new_binding);
+    let started = environment.oauth()?.start_signin(&loaded, connection, &caller.id, &binding).await?;
     let secure = gateway.public_url().is_some_and(|url| url.scheme() == "https");
     let path = url::Url::parse(&started.redirect_uri).map(|u| u.path().to_string()).unwrap_or("/redirect".into());
     let cookie = cookie::Cookie::build((BINDING_COOKIE, binding))
@@ -58,7 +83,7 @@ pub(super) async fn start(
         .max_age(cookie::time::Duration::seconds(BINDING_MAX_AGE.as_secs() as i64))
         .build();
     let cookie = HeaderValue::from_str(&cookie.to_string()).map_err(|_| GatewayError::AuthorizationUrl)?;
-    Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, cookie)]).into_response())
+    Ok(Begun { url: started.url, cookie })
 }
 
 /// A fresh binding: 32 random bytes, base64url.

@@ -772,3 +772,38 @@ async fn an_entra_id_connector_signs_in_at_its_tenant_with_its_resource() {
         assert_eq!(gateway.get("/apim/plant/main/items").await.status, 200, "{version}: the token works");
     }
 }
+
+/// The management API begins a sign-in for a browser-based client: the
+/// answer carries the provider's URL and sets the binding cookie, and the
+/// provider's redirect completes it in that browser.
+#[tokio::test]
+async fn the_api_begins_a_sign_in_that_completes_in_the_same_browser() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let gateway = &setup.gateway;
+    let status = gateway.get("/api/v1/connections/plant/main").await.json();
+    assert_eq!(status["status"], "signin-required", "{status}");
+    let begun = gateway
+        .request(
+            http::Request::post(gateway.url("/api/v1/connections/plant/main/signin")).body(Default::default()).unwrap(),
+        )
+        .await;
+    assert_eq!(begun.status, 200, "{}", begun.text());
+    let authorize = begun.json()["authorization_url"].as_str().unwrap().to_string();
+    assert!(begun.headers[http::header::SET_COOKIE].to_str().unwrap().contains("HttpOnly"));
+    let provider = get_absolute(gateway, &authorize).await;
+    assert_eq!(provider.status, 302, "{}", provider.text());
+    let back = provider.headers["location"].to_str().unwrap().to_string();
+    // Without the cookie the redirect is refused; with it, it signs in.
+    assert_eq!(gateway.anonymous(browser_get(&back, None)).await.status, 400);
+    let begun = gateway
+        .request(
+            http::Request::post(gateway.url("/api/v1/connections/plant/main/signin")).body(Default::default()).unwrap(),
+        )
+        .await;
+    let provider = get_absolute(gateway, begun.json()["authorization_url"].as_str().unwrap()).await;
+    let back = provider.headers["location"].to_str().unwrap().to_string();
+    let done = gateway.anonymous(browser_get(&back, Some(&binding_cookie(&begun)))).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let status = gateway.get("/api/v1/connections/plant/main").await.json();
+    assert_eq!(status["status"], "ready", "{status}");
+}
