@@ -168,7 +168,7 @@ impl Catalog {
         let staged = Staged::write(environment.registry().root(), &id, &files)?;
         let warnings = self.validate(staged.package_dir()).await?;
         let archive = archive::write(&files);
-        let row = package_row(&id, actor, archive);
+        let row = package_row(&id, actor, archive, &warnings);
         let audit = audit(actor, "published", &id, None, Some(format!("v1 {}", row.sha256)));
         let Some(version) = self.store.put_package(environment.id(), &row, None, &audit).await? else {
             return Err(CatalogError::Exists(id));
@@ -205,7 +205,7 @@ impl Catalog {
         let files = archive::read(upload, self.max_expanded)?;
         let staged = Staged::write(environment.registry().root(), id, &files)?;
         let warnings = self.validate(staged.package_dir()).await?;
-        let row = package_row(id, actor, archive::write(&files));
+        let row = package_row(id, actor, archive::write(&files), &warnings);
         let before = Some(format!("v{} {}", latest.version, latest.sha256));
         let after = Some(format!("v{} {}", latest.version + 1, row.sha256));
         let audit = audit(actor, "updated", id, before, after);
@@ -363,7 +363,7 @@ fn id_from_title(files: &Files) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
-fn package_row(id: &str, actor: &Caller, archive: Vec<u8>) -> PackageRow {
+fn package_row(id: &str, actor: &Caller, archive: Vec<u8>, findings: &[Finding]) -> PackageRow {
     PackageRow {
         connector: id.to_string(),
         version: 0,
@@ -371,6 +371,7 @@ fn package_row(id: &str, actor: &Caller, archive: Vec<u8>) -> PackageRow {
         archive,
         published_by: actor.id.to_string(),
         published_at: now() as i64,
+        findings: serde_json::to_string(findings).unwrap_or_else(|_| "[]".into()),
     }
 }
 
@@ -396,6 +397,7 @@ mod tests {
             archive,
             published_by: "alice".into(),
             published_at: 1,
+            findings: "[]".into(),
         };
         let caller = Caller {
             id: "alice".into(),

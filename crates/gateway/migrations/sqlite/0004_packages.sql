@@ -12,6 +12,9 @@ CREATE TABLE packages (
     archive      BLOB    NOT NULL,
     published_by TEXT    NOT NULL,
     published_at INTEGER NOT NULL,
+    -- What validation found when it was published (JSON, warnings only:
+    -- errors refuse a package).
+    findings     TEXT    NOT NULL DEFAULT '[]',
     PRIMARY KEY (environment, connector, version)
 );
 

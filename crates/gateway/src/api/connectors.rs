@@ -69,6 +69,22 @@ struct ConnectorDetail {
     policies: Vec<PolicyInfo>,
     /// How its connections sign in with OAuth, if they do.
     oauth: Option<OAuthInfo>,
+    /// What validation found when the serving version was published; none
+    /// for a connector of the packages folder (`sluice validate` checks it).
+    validation: Option<Validation>,
+}
+
+/// A version's validation, when it was published.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Validation {
+    /// The version validated.
+    version: i64,
+    /// When (RFC 3339).
+    at: String,
+    /// Its warnings (an error would have refused it): rule, severity, file,
+    /// JSON path and message each.
+    #[schema(value_type = Vec<Object>)]
+    findings: serde_json::Value,
 }
 
 /// One operation.
@@ -437,8 +453,19 @@ async fn show(
     let latest = gateway.catalog().latest(environment.id(), &id).await?;
     let (summary, serving) =
         summary(&environment, &directory, &caller, &id, latest.is_none()).ok_or_else(|| missing(&id))?;
-    let mut detail =
-        ConnectorDetail { summary, operation_list: Vec::new(), code: None, policies: Vec::new(), oauth: None };
+    let validation = latest.as_ref().map(|row| Validation {
+        version: row.version,
+        at: super::timestamp(row.published_at),
+        findings: serde_json::from_str(&row.findings).unwrap_or_default(),
+    });
+    let mut detail = ConnectorDetail {
+        summary,
+        operation_list: Vec::new(),
+        code: None,
+        policies: Vec::new(),
+        oauth: None,
+        validation,
+    };
     if let Some(loaded) = serving {
         describe(&environment, &loaded, &mut detail);
     }

@@ -22,6 +22,8 @@ pub struct PackageRow {
     pub published_by: String,
     /// When, in seconds since the Unix epoch.
     pub published_at: i64,
+    /// What validation found then, as JSON.
+    pub findings: String,
 }
 
 impl std::fmt::Debug for PackageRow {

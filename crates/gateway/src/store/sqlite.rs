@@ -538,8 +538,8 @@ impl PackageStore for SqliteStore {
         }
         let version = latest.unwrap_or(0) + 1;
         sqlx::query(
-            "INSERT INTO packages (environment, connector, version, sha256, archive, published_by, published_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO packages (environment, connector, version, sha256, archive, published_by, published_at, findings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(environment)
         .bind(&row.connector)
@@ -548,6 +548,7 @@ impl PackageStore for SqliteStore {
         .bind(&row.archive)
         .bind(&row.published_by)
         .bind(row.published_at)
+        .bind(&row.findings)
         .execute(&mut *tx)
         .await?;
         if expected.is_none() {
@@ -566,8 +567,8 @@ impl PackageStore for SqliteStore {
     }
 
     async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError> {
-        let rows: Vec<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(
-            "SELECT connector, version, sha256, archive, published_by, published_at FROM packages p
+        let rows: Vec<PackageTuple> = sqlx::query_as(
+            "SELECT connector, version, sha256, archive, published_by, published_at, findings FROM packages p
              WHERE environment = ?1
                AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
              ORDER BY connector",
@@ -579,8 +580,8 @@ impl PackageStore for SqliteStore {
     }
 
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError> {
-        let row: Option<(String, i64, String, Vec<u8>, String, i64)> = sqlx::query_as(
-            "SELECT connector, version, sha256, archive, published_by, published_at FROM packages
+        let row: Option<PackageTuple> = sqlx::query_as(
+            "SELECT connector, version, sha256, archive, published_by, published_at, findings FROM packages
              WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
         )
         .bind(environment)
@@ -614,10 +615,13 @@ impl PackageStore for SqliteStore {
     }
 }
 
+/// A `packages` row as sqlx reads it.
+type PackageTuple = (String, i64, String, Vec<u8>, String, i64, String);
+
 fn package_row(
-    (connector, version, sha256, archive, published_by, published_at): (String, i64, String, Vec<u8>, String, i64),
+    (connector, version, sha256, archive, published_by, published_at, findings): PackageTuple,
 ) -> PackageRow {
-    PackageRow { connector, version, sha256, archive, published_by, published_at }
+    PackageRow { connector, version, sha256, archive, published_by, published_at, findings }
 }
 
 /// Appends an audit entry inside the change's transaction.

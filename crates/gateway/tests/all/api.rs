@@ -397,6 +397,13 @@ async fn a_maker_publishes_shares_updates_while_calls_run_downloads_and_deletes(
     assert_eq!(listed.headers["etag"].to_str().unwrap(), etag_v1);
     let listed = listed.json();
     assert_eq!((listed["owner"].as_str(), listed["read_only"].as_bool()), (Some("alice"), Some(false)));
+    // The last validation is the publish's: warnings only, as returned then.
+    assert_eq!(listed["validation"]["version"], 1);
+    assert!(!body["warnings"].as_array().unwrap().is_empty(), "the test package has warnings: {body}");
+    assert_eq!(listed["validation"]["findings"], body["warnings"]);
+    assert!(listed["validation"]["at"].is_string(), "{listed}");
+    let folder = api(gateway, &shop.alice, "GET", "/api/v1/connectors/shop", None).await.json();
+    assert!(folder["validation"].is_null(), "a folder's connector is not validated by the gateway: {folder}");
 
     // Shared with the group, Bob connects and calls.
     let share = json!({"right": "can-use"});
