@@ -6,7 +6,7 @@
 //! - [`connectors`]: connectors, what they hold, and their shares;
 //! - [`connections`]: connections, their status, and their shares;
 //! - [`operations`]: testing an operation through a connection;
-//! - [`network`]: the environment's network settings.
+//! - [`environment`]: the environment itself, and its network settings.
 //!
 //! The routes and the OpenAPI 3.1 document (`GET /api/v1/openapi.json`)
 //! come from the same `#[utoipa::path]` handlers through one
@@ -17,8 +17,8 @@
 
 mod connections;
 mod connectors;
+mod environment;
 mod keys;
-mod network;
 mod operations;
 
 use std::sync::Arc;
@@ -84,7 +84,7 @@ fn described() -> (axum::Router<Gateway>, utoipa::openapi::OpenApi) {
         .merge(connectors::routes())
         .merge(connections::routes())
         .merge(operations::routes())
-        .merge(network::routes())
+        .merge(environment::routes())
         .split_for_parts()
 }
 
@@ -99,11 +99,6 @@ pub fn router() -> axum::Router<Gateway> {
             async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.to_string()) }
         }),
     )
-}
-
-/// The API's OpenAPI 3.1 document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    described().1
 }
 
 /// A JSON request body: without `Content-Type: application/json` it is 415;

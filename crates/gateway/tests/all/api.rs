@@ -256,6 +256,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("GET", "/api/v1/connectors/{id}"),
         ("GET", "/api/v1/connectors/{id}/package"),
         ("GET", "/api/v1/connectors/{id}/shares"),
+        ("GET", "/api/v1/environment"),
         ("GET", "/api/v1/keys"),
         ("GET", "/api/v1/network"),
         ("POST", "/api/v1/connections"),
@@ -284,6 +285,8 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         assert!(answer.status < 300 || problem, "{method} {concrete}: {} {}", answer.status, answer.text());
         assert_ne!(answer.status, 405, "{method} {concrete}");
     }
+    let about = api(gateway, &shop.bob, "GET", "/api/v1/environment", None).await.json();
+    assert_eq!(about, json!({"id": "default", "name": "Default", "role": "user"}));
     // The same API serves every environment, under its prefix.
     let unknown = api(gateway, &gateway.admin_key, "GET", "/environments/nowhere/api/v1/connectors", None).await;
     assert_eq!((unknown.status, unknown.problem_type().as_str()), (404, "unknown-environment"));

@@ -1,4 +1,5 @@
-//! `/api/v1/network`: an environment's linked subnets and public switch,
+//! `/api/v1/environment`: the environment a request is in, as its member
+//! sees it; and `/api/v1/network`: its linked subnets and public switch,
 //! read and changed by its admins. A change is stored with its audit entry
 //! and applies to the next call, with no connector re-saved; from then on
 //! it wins over the settings file's `[environment]`. Private root
@@ -18,7 +19,35 @@ use crate::problem::GatewayError;
 use crate::server::InEnvironment;
 
 pub(super) fn routes() -> OpenApiRouter<Gateway> {
-    OpenApiRouter::new().routes(routes!(show, change))
+    OpenApiRouter::new().routes(routes!(about)).routes(routes!(show, change))
+}
+
+/// The environment, as the caller sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct EnvironmentBody {
+    /// Its id (`default`, or the one in `/environments/{id}`).
+    id: String,
+    /// The name people read.
+    name: String,
+    /// The caller's role in it: `admin`, `maker` or `user`.
+    role: String,
+}
+
+/// The environment the request is in, and the caller's role in it.
+#[utoipa::path(get, path = "/api/v1/environment", tag = "network", responses(
+    (status = 200, description = "The environment", body = EnvironmentBody),
+))]
+async fn about(
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+) -> axum::Json<EnvironmentBody> {
+    // `enter` let only a member in, so there is a role.
+    let role = directory.role(&caller).map(|r| r.as_str()).unwrap_or("user");
+    axum::Json(EnvironmentBody {
+        id: environment.id().to_string(),
+        name: environment.display_name().to_string(),
+        role: role.to_string(),
+    })
 }
 
 /// An environment's network settings now.
