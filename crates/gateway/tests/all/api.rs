@@ -788,3 +788,32 @@ async fn a_package_may_be_published_as_multipart_parts() {
     let too_big = small.request(request).await;
     assert_eq!((too_big.status, too_big.problem_type().as_str()), (413, "body-too-large"), "{}", too_big.text());
 }
+
+/// Every example connector of `examples/`, zipped here from its folder,
+/// publishes as a maker and downloads back as the same files.
+#[tokio::test]
+async fn the_example_connectors_publish_as_a_maker_and_download_unchanged() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    for name in EXAMPLE_CONNECTORS {
+        let folder = examples().join(name);
+        let files: Files =
+            ["apiDefinition.swagger.json", "apiProperties.json", "script.wasm", "sluice.toml", "icon.png"]
+                .into_iter()
+                .filter_map(|file| std::fs::read(folder.join(file)).ok().map(|bytes| (file.to_string(), bytes)))
+                .collect();
+        let id = format!("Example_{}", name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        let path = format!("/api/v1/connectors?id={id}");
+        let published =
+            send_zip(gateway, &shop.alice, "POST", &path, zip_files(&files, &format!("{name}/")), &[]).await;
+        assert_eq!(published.status, 201, "{name}: {}", published.text());
+        let download = api(gateway, &shop.alice, "GET", &format!("/api/v1/connectors/{id}/package"), None).await;
+        assert_eq!(unzip(&download.body), files, "{name}");
+        let shown = api(gateway, &shop.alice, "GET", &format!("/api/v1/connectors/{id}"), None).await.json();
+        assert_eq!(
+            (shown["status"].as_str(), shown["owner"].as_str()),
+            (Some("ready"), Some("alice")),
+            "{name}: {shown}"
+        );
+    }
+}
