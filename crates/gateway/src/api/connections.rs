@@ -27,6 +27,26 @@ pub(super) fn routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(shares))
         .routes(routes!(share, unshare))
         .routes(routes!(signin))
+        .routes(routes!(complete))
+}
+
+/// How a sign-in is begun.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SignInQuery {
+    /// For a command-line client: the port of its listener on 127.0.0.1,
+    /// where the provider's redirect hands it a completion code.
+    loopback_port: Option<u16>,
+}
+
+/// A command-line client's completion of a sign-in.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Completion {
+    /// The code its loopback listener received.
+    completion: String,
+    /// The binding secret the begin answered.
+    binding: String,
 }
 
 /// A sign-in begun.
@@ -36,13 +56,17 @@ struct SignInBody {
     /// sets the browser-binding cookie: the provider's redirect completes
     /// only in the browser that made this request, for this caller.
     authorization_url: String,
+    /// With `loopback_port`: the secret to complete with (`.../signin/complete`).
+    binding: Option<String>,
 }
 
-/// Begins signing an OAuth connection in (its owner or an admin), for a
-/// browser-based client such as the console: the answer carries the
-/// provider's URL and sets the browser-binding cookie.
+/// Begins signing an OAuth connection in (its owner or an admin). A
+/// browser-based client (the console) gets the provider's URL and the
+/// browser-binding cookie; a command-line client names its loopback port
+/// and gets a binding secret, and the provider's redirect hands its listener
+/// a completion code (RFC 8252's loopback redirect, through the gateway).
 #[utoipa::path(post, path = "/api/v1/connections/{connector}/{id}/signin", tag = "connections",
-    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection"), SignInQuery),
     responses(
         (status = 200, description = "Begun; send the browser to `authorization_url`", body = SignInBody, headers(("set-cookie" = String, description = "The browser-binding cookie"))),
         (status = 403, description = "The caller may use it but does not own it", body = ProblemBody),
@@ -54,10 +78,13 @@ async fn signin(
     Extension(caller): Extension<Caller>,
     Extension(entered): Extension<InEnvironment>,
     Path((connector, id)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<SignInQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, GatewayError> {
-    let begun = crate::server::signin::begin(&gateway, &caller, &entered, &connector, &id, &headers).await?;
-    let mut response = axum::Json(SignInBody { authorization_url: begun.url }).into_response();
+    let port = query.loopback_port;
+    let begun = crate::server::signin::begin(&gateway, &caller, &entered, &connector, &id, &headers, port).await?;
+    let binding = port.map(|_| begun.binding.clone());
+    let mut response = axum::Json(SignInBody { authorization_url: begun.url, binding }).into_response();
     response.headers_mut().insert(axum::http::header::SET_COOKIE, begun.cookie);
     Ok(response)
 }
@@ -270,6 +297,33 @@ async fn unshare(
         .await
         .map_err(GatewayError::Access)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Completes a command-line client's sign-in with the completion code its
+/// loopback listener received and the binding secret it was given: only for
+/// the principal who began it.
+#[utoipa::path(post, path = "/api/v1/connections/{connector}/{id}/signin/complete", tag = "connections",
+    params(("connector" = String, Path, description = "The connector"), ("id" = String, Path, description = "The connection")),
+    request_body = Completion,
+    responses(
+        (status = 200, description = "Signed in", body = ConnectionInfo),
+        (status = 400, description = "An unknown, spent or foreign completion", body = ProblemBody),
+        (status = 404, description = "No such connection the caller may use", body = ProblemBody),
+    ))]
+async fn complete(
+    State(gateway): State<Gateway>,
+    Extension(caller): Extension<Caller>,
+    Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
+    Path((connector, id)): Path<(String, String)>,
+    Body(completion): Body<Completion>,
+) -> Result<axum::Json<ConnectionInfo>, GatewayError> {
+    directory.may_sign_in(&caller, &connector, &id)?;
+    let oauth = environment.oauth()?;
+    let target = (connector.as_str(), id.as_str());
+    oauth
+        .complete_signin(environment.registry(), target, &completion.completion, &completion.binding, &caller.id)
+        .await?;
+    Ok(axum::Json(info(&gateway, &environment, &directory, &connector, &id).await?))
 }
 
 /// A connection the caller may use, with its status.

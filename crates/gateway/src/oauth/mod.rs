@@ -29,7 +29,7 @@ use sluice_package::{RedirectMode, Secret};
 
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
 pub use provider::Provider;
-pub use signin::{Redirect, StartedSignIn};
+pub use signin::{Finished, Redirect, StartedSignIn};
 
 use crate::config::OAuthConfig;
 use crate::network::Network;

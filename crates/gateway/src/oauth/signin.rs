@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq as _;
 use super::http::{EgressHttp, describe};
 use super::{OAuth, OAuthError, SignInFailure};
 use crate::registry::{LoadedConnector, Registry};
-use crate::store::{Endpoints, PendingSignIn, TokenSet, now};
+use crate::store::{COMPLETION, Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
     /// Starts signing `connection` (which the caller checked exists) in for
@@ -33,6 +33,7 @@ impl OAuth {
         connection: &str,
         principal: &str,
         binding: &str,
+        loopback_port: Option<u16>,
     ) -> Result<StartedSignIn, OAuthError> {
         let package = &connector.package;
         let provider = self.provider(package)?;
@@ -68,6 +69,8 @@ impl OAuth {
             created_at: now(),
             principal: principal.to_string(),
             binding_hash: binding_hash(binding),
+            loopback_port,
+            code: None,
         };
         self.vault.put_pending(state.secret(), &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
@@ -87,7 +90,7 @@ impl OAuth {
         registry: &Registry,
         path_connector: Option<&str>,
         redirect: Redirect<'_>,
-    ) -> Result<(String, String), OAuthError> {
+    ) -> Result<Finished, OAuthError> {
         let Redirect { code, state, issuer, binding, principal } = redirect;
         let redirect_uri = match path_connector {
             Some(connector) => self.redirect_uri(connector, RedirectMode::PerConnector),
@@ -108,7 +111,8 @@ impl OAuth {
             !pending.binding_hash.is_empty()
                 && bool::from(binding_hash(binding).as_bytes().ct_eq(pending.binding_hash.as_bytes()))
         });
-        if !bound || principal.is_some_and(|principal| principal != pending.principal) {
+        let loopback = pending.loopback_port.filter(|_| !bound && principal.is_none());
+        if loopback.is_none() && (!bound || principal.is_some_and(|principal| principal != pending.principal)) {
             tracing::warn!(connector = %pending.connector, connection = %pending.connection, "sign-in redirect from another browser or principal refused");
             return Err(SignInFailure::NotBound.into());
         }
@@ -123,6 +127,58 @@ impl OAuth {
         {
             return Err(SignInFailure::IssuerMismatch { issuer: issuer.to_string() }.into());
         }
+        if let Some(port) = loopback {
+            // A command-line client started it: the code waits here, and a
+            // completion code goes to the client's loopback listener on the
+            // browser's own machine, which only that client can redeem.
+            let completion = CsrfToken::new_random().secret().clone();
+            let waiting = PendingSignIn { code: Some(code.to_string()), created_at: now(), ..pending };
+            self.vault.put_pending_at(&completion, &waiting, COMPLETION).await?;
+            tracing::info!(connector = %waiting.connector, connection = %waiting.connection, "sign-in waits for its command-line client");
+            return Ok(Finished::Handoff { url: format!("http://127.0.0.1:{port}/?completion={completion}") });
+        }
+        let (connector, connection) = self.exchange(&provider, pending, code).await?;
+        Ok(Finished::SignedIn { connector, connection })
+    }
+
+    /// Completes a sign-in a command-line client started for `connection`
+    /// of `connector`, with the completion code its loopback listener
+    /// received: only for the principal who started it, with the binding
+    /// secret it was given.
+    pub async fn complete_signin(
+        &self,
+        registry: &Registry,
+        (connector, connection): (&str, &str),
+        completion: &str,
+        binding: &str,
+        principal: &str,
+    ) -> Result<(String, String), OAuthError> {
+        let Some(pending) = self.vault.take_pending(completion, COMPLETION).await? else {
+            return Err(SignInFailure::UnknownState.into());
+        };
+        let bound = !pending.binding_hash.is_empty()
+            && bool::from(binding_hash(binding).as_bytes().ct_eq(pending.binding_hash.as_bytes()));
+        let same = pending.connector == connector && pending.connection == connection;
+        if !bound || principal != pending.principal || !same {
+            tracing::warn!(connector = %pending.connector, connection = %pending.connection, "sign-in completion by another client or principal refused");
+            return Err(SignInFailure::NotBound.into());
+        }
+        let Some(code) = pending.code.clone() else { return Err(SignInFailure::UnknownState.into()) };
+        let loaded = registry
+            .get(&pending.connector)
+            .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
+        let provider = self.provider(&loaded.package)?;
+        self.exchange(&provider, pending, &code).await
+    }
+
+    /// Exchanges the authorization code with the PKCE verifier and stores
+    /// the tokens.
+    async fn exchange(
+        &self,
+        provider: &super::Provider,
+        pending: PendingSignIn,
+        code: &str,
+    ) -> Result<(String, String), OAuthError> {
         let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
         let http = EgressHttp::new(&self.network, &provider.token_url);
         let token = client
@@ -145,6 +201,24 @@ impl OAuth {
         tracing::info!(connector = %pending.connector, connection = %pending.connection, "connection signed in");
         Ok((pending.connector, pending.connection))
     }
+}
+
+/// What a provider's redirect came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// The connection is signed in.
+    SignedIn {
+        /// The connector.
+        connector: String,
+        /// The connection.
+        connection: String,
+    },
+    /// A command-line client started it: send the browser here, to the
+    /// client's loopback listener, which completes it.
+    Handoff {
+        /// The loopback URL with the completion code.
+        url: String,
+    },
 }
 
 /// A sign-in just started.

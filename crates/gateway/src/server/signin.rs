@@ -22,7 +22,7 @@ use super::{ConnectionPath, InEnvironment};
 use crate::access::{Caller, DEFAULT_ENVIRONMENT};
 use crate::environment::Environment;
 use crate::gateway::Gateway;
-use crate::oauth::{OAuthError, Redirect, SignInFailure};
+use crate::oauth::{Finished, OAuthError, Redirect, SignInFailure};
 use crate::problem::GatewayError;
 
 /// The browser-binding cookie's name.
@@ -39,7 +39,7 @@ pub(super) async fn start(
     Path(ConnectionPath { connector, connection }): Path<ConnectionPath>,
     headers: HeaderMap,
 ) -> Result<Response, GatewayError> {
-    let begun = begin(&gateway, &caller, &entered, &connector, &connection, &headers).await?;
+    let begun = begin(&gateway, &caller, &entered, &connector, &connection, &headers, None).await?;
     let location = HeaderValue::from_str(&begun.url).map_err(|_| GatewayError::AuthorizationUrl)?;
     Ok((StatusCode::FOUND, [(header::LOCATION, location), (header::SET_COOKIE, begun.cookie)]).into_response())
 }
@@ -51,11 +51,15 @@ pub(crate) struct Begun {
     pub url: String,
     /// The `Set-Cookie` value.
     pub cookie: HeaderValue,
+    /// The binding secret, for a command-line client to complete with.
+    pub binding: String,
 }
 
 /// Begins signing a connection in for its owner (or an admin), in the
 /// browser that sent `headers`: the provider's URL and the binding cookie,
 /// for the redirect of `GET .../signin` and for the management API alike.
+/// With `loopback_port`, a command-line client on that port of the
+/// browser's machine completes it instead of the cookie.
 pub(crate) async fn begin(
     gateway: &Gateway,
     caller: &Caller,
@@ -63,6 +67,7 @@ pub(crate) async fn begin(
     connector: &str,
     connection: &str,
     headers: &HeaderMap,
+    loopback_port: Option<u16>,
 ) -> Result<Begun, GatewayError> {
     let InEnvironment { environment, directory } = entered;
     directory.may_sign_in(caller, connector, connection)?;
@@ -71,11 +76,16 @@ pub(crate) async fn begin(
         return Err(OAuthError::UnknownConnection { connector: connector.into(), connection: connection.into() }.into());
     }
     // The browser keeps its binding across sign-ins; a new one gets one.
-    let binding = binding_cookie(headers).unwrap_or_else(new_binding);
-    let started = environment.oauth()?.start_signin(&loaded, connection, &caller.id, &binding).await?;
+    let binding = match loopback_port {
+        // A client's secret is its own, never a browser's cookie.
+        Some(_) => new_binding(),
+        None => binding_cookie(headers).unwrap_or_else(new_binding),
+    };
+    let oauth = environment.oauth()?;
+    let started = oauth.start_signin(&loaded, connection, &caller.id, &binding, loopback_port).await?;
     let secure = gateway.public_url().is_some_and(|url| url.scheme() == "https");
     let path = url::Url::parse(&started.redirect_uri).map(|u| u.path().to_string()).unwrap_or("/redirect".into());
-    let cookie = cookie::Cookie::build((BINDING_COOKIE, binding))
+    let cookie = cookie::Cookie::build((BINDING_COOKIE, binding.clone()))
         .http_only(true)
         .secure(secure)
         .same_site(cookie::SameSite::Lax)
@@ -83,7 +93,7 @@ pub(crate) async fn begin(
         .max_age(cookie::time::Duration::seconds(BINDING_MAX_AGE.as_secs() as i64))
         .build();
     let cookie = HeaderValue::from_str(&cookie.to_string()).map_err(|_| GatewayError::AuthorizationUrl)?;
-    Ok(Begun { url: started.url, cookie })
+    Ok(Begun { url: started.url, cookie, binding })
 }
 
 /// A fresh binding: 32 random bytes, base64url.
@@ -190,7 +200,13 @@ async fn finish(
         principal: caller.as_ref().map(|c| &*c.id),
     };
     let oauth = environment.oauth()?;
-    let (connector, connection) = oauth.finish_signin(environment.registry(), connector, redirect).await?;
+    let (connector, connection) = match oauth.finish_signin(environment.registry(), connector, redirect).await? {
+        Finished::SignedIn { connector, connection } => (connector, connection),
+        Finished::Handoff { url } => {
+            let location = HeaderValue::from_str(&url).map_err(|_| GatewayError::AuthorizationUrl)?;
+            return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+        }
+    };
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
          <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in. You can close this page.</p></body></html>",

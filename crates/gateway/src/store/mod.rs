@@ -22,7 +22,7 @@ use async_trait::async_trait;
 
 pub use access::{AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PeopleRows, PrincipalRow};
 pub use packages::{AuditRow, PackageRow, PackageStore};
-pub use vault::{Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
+pub use vault::{COMPLETION, Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.
 #[derive(Clone, PartialEq, Eq)]

@@ -15,6 +15,10 @@ use crate::access::DEFAULT_ENVIRONMENT;
 /// Pending sign-ins older than this are forgotten, in seconds.
 const PENDING_TTL_SECS: u64 = 600;
 
+/// What a loopback sign-in waiting for its client is stored under instead
+/// of a redirect URI: no redirect can take it, only the completion.
+pub const COMPLETION: &str = "urn:sluice:signin-completion";
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -90,6 +94,14 @@ pub struct PendingSignIn {
     /// redirect must bring the same cookie.
     #[serde(default)]
     pub binding_hash: String,
+    /// The port of the command-line client's loopback listener, for a
+    /// sign-in it started: the redirect hands it a completion code there.
+    #[serde(default)]
+    pub loopback_port: Option<u16>,
+    /// The provider's authorization code, held while a loopback sign-in
+    /// waits for its client to complete it.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl fmt::Debug for PendingSignIn {
@@ -173,11 +185,22 @@ impl Vault {
 
     /// Records a sign-in under its `state`.
     pub async fn put_pending(&self, state: &str, pending: &PendingSignIn) -> Result<(), VaultError> {
+        self.put_pending_at(state, pending, &pending.redirect_uri).await
+    }
+
+    /// Records a sign-in under `state` that only `come_back_on` can take:
+    /// its redirect URI, or [`COMPLETION`] for one waiting for its client.
+    pub async fn put_pending_at(
+        &self,
+        state: &str,
+        pending: &PendingSignIn,
+        come_back_on: &str,
+    ) -> Result<(), VaultError> {
         let hash = state_hash(state);
         let row = PendingRow {
             environment: self.environment.to_string(),
             connector: pending.connector.clone(),
-            redirect_uri: pending.redirect_uri.clone(),
+            redirect_uri: come_back_on.to_string(),
             sealed: self.seal(pending, &self.pending_aad(&hash))?,
             created_at: pending.created_at as i64,
         };
@@ -309,6 +332,8 @@ mod tests {
             created_at: now(),
             principal: "alice".into(),
             binding_hash: "ab".into(),
+            loopback_port: None,
+            code: None,
         };
         vault.put_pending("s1", &pending).await.unwrap();
         assert_eq!(store.pending_destination("s1").await.unwrap(), None, "the raw state is not a key");

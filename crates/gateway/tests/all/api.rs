@@ -261,6 +261,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("GET", "/api/v1/network"),
         ("POST", "/api/v1/connections"),
         ("POST", "/api/v1/connections/{connector}/{id}/signin"),
+        ("POST", "/api/v1/connections/{connector}/{id}/signin/complete"),
         ("POST", "/api/v1/connectors"),
         ("POST", "/api/v1/connectors/{id}/operations/{operation}/test"),
         ("POST", "/api/v1/keys"),

@@ -807,3 +807,59 @@ async fn the_api_begins_a_sign_in_that_completes_in_the_same_browser() {
     let status = gateway.get("/api/v1/connections/plant/main").await.json();
     assert_eq!(status["status"], "ready", "{status}");
 }
+
+/// A command-line client signs in through its loopback listener: the
+/// provider's redirect hands the listener a completion code, which only
+/// that client (the same principal, with the binding secret it was given)
+/// redeems, once.
+#[tokio::test]
+async fn a_command_line_sign_in_completes_through_its_loopback_listener_once() {
+    let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
+    let gateway = &setup.gateway;
+    let post = |path: &str, body: Option<serde_json::Value>| {
+        let mut request = http::Request::post(gateway.url(path));
+        let bytes = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                bytes::Bytes::from(body.to_string())
+            }
+            None => bytes::Bytes::new(),
+        };
+        gateway.request(request.body(http_body_util::Full::new(bytes)).unwrap())
+    };
+    // Begins, follows the provider as a browser with no cookie would, and
+    // returns the binding secret and the completion the listener gets.
+    let handoff = || async {
+        let begun = post("/api/v1/connections/plant/main/signin?loopback_port=45678", None).await;
+        assert_eq!(begun.status, 200, "{}", begun.text());
+        let begun = begun.json();
+        let provider = get_absolute(gateway, begun["authorization_url"].as_str().unwrap()).await;
+        let back = provider.headers["location"].to_str().unwrap().to_string();
+        let landed = gateway.anonymous(browser_get(&back, None)).await;
+        assert_eq!(landed.status, 302, "{}", landed.text());
+        let listener = landed.headers["location"].to_str().unwrap().to_string();
+        let completion =
+            listener.strip_prefix("http://127.0.0.1:45678/?completion=").expect("to the loopback listener");
+        (begun["binding"].as_str().unwrap().to_string(), completion.to_string())
+    };
+    let complete = |completion: &str, binding: &str| {
+        post(
+            "/api/v1/connections/plant/main/signin/complete",
+            Some(json!({"completion": completion, "binding": binding})),
+        )
+    };
+
+    // A wrong binding secret is refused, and spends the completion.
+    let (binding, completion) = handoff().await;
+    let wrong = complete(&completion, "not-the-secret").await;
+    assert_eq!((wrong.status, wrong.problem_type().as_str()), (400, "signin-failed"), "{}", wrong.text());
+    assert_eq!(complete(&completion, &binding).await.status, 400, "spent");
+    assert_eq!(gateway.get("/api/v1/connections/plant/main").await.json()["status"], "signin-required");
+
+    let (binding, completion) = handoff().await;
+    let done = complete(&completion, &binding).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(done.json()["status"], "ready");
+    assert_eq!(gateway.get("/apim/plant/main/items").await.status, 200);
+    assert_eq!(complete(&completion, &binding).await.status, 400, "a completion is redeemed once");
+}
