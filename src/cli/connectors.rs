@@ -153,6 +153,22 @@ pub enum ConnectionsCommand {
         #[command(flatten)]
         server: super::remote::Server,
     },
+    /// Sign an OAuth connection in: prints the provider's page to open in a
+    /// browser on this machine, and completes when the browser comes back.
+    Signin {
+        /// The connector.
+        #[arg(long)]
+        connector: String,
+        /// The connection's id.
+        #[arg(long)]
+        id: String,
+        /// How long to wait for the browser, in seconds.
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+        /// The gateway.
+        #[command(flatten)]
+        server: super::remote::Server,
+    },
     /// Delete a connection the caller owns.
     Delete {
         /// The connector.
@@ -174,6 +190,9 @@ pub fn run_connections(command: ConnectionsCommand) -> i32 {
             super::remote::create_connection(&server, &connector, &id, &parameters)
         }
         ConnectionsCommand::List { server } => super::remote::list_connections(&server),
+        ConnectionsCommand::Signin { connector, id, wait, server } => {
+            super::remote::signin_connection(&server, &connector, &id, std::time::Duration::from_secs(wait))
+        }
         ConnectionsCommand::Delete { connector, id, server } => {
             super::remote::delete_connection(&server, &connector, &id)
         }
