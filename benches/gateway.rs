@@ -193,6 +193,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
                 jwks_refetch_after: Duration::from_secs(60),
             }],
             members: vec![MemberConfig { principal: "bench:ops".into(), role: "admin".into() }],
+            owners: Default::default(),
         },
         environments: Vec::new(),
         oauth: None,

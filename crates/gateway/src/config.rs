@@ -16,6 +16,7 @@
 //!
 //! [access]                         # who may call (every route but /healthz)
 //! members = [{ principal = "entra:0c5b…", role = "admin" }]
+//! owners = { Calendly = "entra:0c5b…" }   # the packages folder's connectors
 //! [[access.issuers]]               # OpenID Connect bearer tokens
 //! name = "entra"
 //! issuer = "https://login.microsoftonline.com/{tenant}/v2.0"
@@ -181,6 +182,10 @@ pub struct AccessConfig {
     /// Members whose role the settings file sets at every start (the first
     /// admin, say); the store keeps the others.
     pub members: Vec<MemberConfig>,
+    /// Owners of the packages folder's connectors, by connector id, set at
+    /// every start (the GitOps way); a connector without one is its
+    /// environment's admins'.
+    pub owners: IndexMap<String, String>,
 }
 
 /// An OpenID Connect issuer. Its users' principal ids are
@@ -263,6 +268,10 @@ pub struct EnvironmentConfig {
     /// Members whose role the settings file sets at every start.
     #[serde(default)]
     pub members: Vec<MemberConfig>,
+    /// Owners of its packages folder's connectors, as `[access] owners` is
+    /// the default environment's.
+    #[serde(default)]
+    pub owners: IndexMap<String, String>,
 }
 
 /// A member the settings file gives a role.

@@ -116,6 +116,7 @@ struct Plan<'a> {
     packages: &'a std::path::Path,
     network: &'a sluice_egress::Environment,
     members: &'a [crate::config::MemberConfig],
+    owners: &'a indexmap::IndexMap<String, String>,
     connections: Vec<crate::config::ConnectionConfig>,
 }
 
@@ -169,6 +170,7 @@ impl Gateway {
             packages: &config.packages,
             network: &config.environment,
             members: &config.access.members,
+            owners: &config.access.owners,
             connections: config.connections_of(DEFAULT_ENVIRONMENT).cloned().collect(),
         }];
         for environment in &config.environments {
@@ -178,6 +180,7 @@ impl Gateway {
                 packages: &environment.packages,
                 network: &environment.network,
                 members: &environment.members,
+                owners: &environment.owners,
                 connections: config.connections_of(&environment.id).cloned().collect(),
             });
         }
@@ -239,6 +242,7 @@ impl Gateway {
                 display_name: &plan.display_name,
                 registry: environments[plan.id].registry(),
                 members: plan.members,
+                owners: plan.owners,
                 connections: &plan.connections,
             })
             .collect();

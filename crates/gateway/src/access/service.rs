@@ -158,6 +158,8 @@ pub struct EnvironmentSeed<'a> {
     pub registry: &'a Arc<Registry>,
     /// Members the settings file gives it.
     pub members: &'a [MemberConfig],
+    /// Owners the settings file gives its folder's connectors.
+    pub owners: &'a indexmap::IndexMap<String, String>,
     /// Its connections in the settings file.
     pub connections: &'a [ConnectionConfig],
 }
@@ -210,6 +212,10 @@ impl Access {
                     role: member.role.clone(),
                 })?;
                 store.put_membership(seed.id, &member.principal, role.as_str()).await?;
+            }
+            for (connector, owner) in seed.owners {
+                check_id(owner)?;
+                store.put_connector_owner(seed.id, connector, owner).await?;
             }
             let mut connection_owners = HashMap::new();
             for connection in seed.connections {

@@ -790,6 +790,43 @@ async fn a_package_may_be_published_as_multipart_parts() {
     assert_eq!((too_big.status, too_big.problem_type().as_str()), (413, "body-too-large"), "{}", too_big.text());
 }
 
+/// A folder's connector belongs to the owner the settings file names: she
+/// shares it, though it stays read-only to the API.
+#[tokio::test]
+async fn a_folder_connector_belongs_to_its_configured_owner() {
+    let access = sluice_gateway::config::AccessConfig {
+        owners: [("shop".to_string(), "alice".to_string())].into_iter().collect(),
+        ..Default::default()
+    };
+    let gateway = TestGatewayBuilder::new()
+        .package(
+            "shop",
+            shop_definition("127.0.0.1:9".parse().unwrap(), json!({})),
+            shop_properties(json!({}), None, json!([])),
+        )
+        .access(access)
+        .start()
+        .await;
+    let admin = caller(ADMIN);
+    let access = gateway.gateway.access();
+    access.set_role(&admin, DEFAULT_ENVIRONMENT, "alice", Some(Role::Maker)).await.unwrap();
+    access.add_principal(&admin, "alice", PrincipalKind::User, "Alice").await.unwrap();
+    let alice = access.issue_key(&admin, "alice", "tests", None).await.unwrap().key;
+    let shown = api(&gateway, &alice, "GET", "/api/v1/connectors/shop", None).await.json();
+    assert_eq!(
+        (shown["owner"].as_str(), shown["right"].as_str(), shown["read_only"].as_bool()),
+        (Some("alice"), Some("can-edit"), Some(true))
+    );
+    let share = json!({"right": "can-use"});
+    assert_eq!(api(&gateway, &alice, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share)).await.status, 200);
+    let bad = sluice_gateway::config::AccessConfig {
+        owners: [("shop".to_string(), "has space".to_string())].into_iter().collect(),
+        ..Default::default()
+    };
+    let Err(error) = TestGatewayBuilder::new().access(bad).try_start().await else { panic!("started") };
+    assert!(error.to_string().contains("`has space` is not a principal id"), "{error}");
+}
+
 /// Every example connector of `examples/`, zipped here from its folder,
 /// publishes as a maker and downloads back as the same files.
 #[tokio::test]

@@ -115,6 +115,7 @@ fn settings(issuer: &Issuer, refetch_after: Duration) -> AccessConfig {
             jwks_refetch_after: refetch_after,
         }],
         members: vec![MemberConfig { principal: "test:ops".into(), role: "admin".into() }],
+        owners: Default::default(),
     }
 }
 

@@ -125,6 +125,7 @@ impl TestGatewayBuilder {
                     role: role.to_string(),
                 })
                 .collect(),
+            owners: Default::default(),
         });
         self
     }
