@@ -298,17 +298,6 @@ async fn settings_file_members_and_bad_owners_are_checked_at_start() {
 
 /// `[oauth]` with a key file and a database in `dir`: what sealing
 /// connection values needs.
-fn sealing(dir: &std::path::Path, key_byte: u8) -> sluice_gateway::config::OAuthConfig {
-    use base64::Engine as _;
-    let key_file = dir.join(format!("key-{key_byte}"));
-    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([key_byte; 32])).unwrap();
-    sluice_gateway::config::OAuthConfig {
-        database: Some(dir.join("gateway.db")),
-        key_file: Some(key_file),
-        ..Default::default()
-    }
-}
-
 /// A shop whose connections hold an API key, shared with the group
 /// `sales` (Bob), and Bob's key.
 async fn shared_shop(dir: &std::path::Path, key_byte: u8, backend: std::net::SocketAddr) -> (TestGateway, String) {

@@ -28,12 +28,9 @@ struct Shop {
 }
 
 async fn shop() -> Shop {
-    use base64::Engine as _;
     let recorder = Recorder::default();
     let backend = start_backend(recorder.app()).await;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([5u8; 32])).unwrap();
     let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
     let region = json!({"type": "string", "uiDefinition": {"displayName": "Region", "constraints": {
         "allowedValues": [{"text": "Europe", "value": "eu"}, {"text": "United States", "value": "us"}]}}});
@@ -42,11 +39,7 @@ async fn shop() -> Shop {
     let gateway = TestGatewayBuilder::new()
         .package("shop", shop_definition(backend, security), shop_properties(parameters, None, json!([])))
         .connection("shop", "main", &[("api_key", "settings-key"), ("region", "eu")])
-        .oauth(sluice_gateway::config::OAuthConfig {
-            database: Some(dir.path().join("gateway.db")),
-            key_file: Some(key_file),
-            ..Default::default()
-        })
+        .oauth(sealing(dir.path(), 5))
         .start()
         .await;
     let access = gateway.gateway.access();
@@ -665,15 +658,8 @@ async fn testing_an_operation_shows_the_response_the_backend_requests_the_log_an
 /// call's decision uses it, it is audited, and it outlives a restart.
 #[tokio::test]
 async fn network_settings_change_for_the_next_call_and_outlive_a_restart() {
-    use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("key");
-    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([6u8; 32])).unwrap();
-    let oauth = sluice_gateway::config::OAuthConfig {
-        database: Some(dir.path().join("gateway.db")),
-        key_file: Some(key_file),
-        ..Default::default()
-    };
+    let oauth = sealing(dir.path(), 6);
     let public: std::net::SocketAddr = "93.184.215.14:443".parse().unwrap();
     let mut definition = shop_definition(public, json!({}));
     definition["schemes"] = json!(["https"]);

@@ -30,24 +30,13 @@ async fn two_shops(recorder: &Recorder) -> (TestGateway, String, tempfile::TempD
         .environment("sales", Environment::default(), &[("sam", "admin")])
         .package_in("sales", "shop", definition, properties)
         .connection_in("sales", "shop", "c1", &[("api_key", "sales-key")])
-        .oauth(sealing(dir.path()))
+        .oauth(sealing(dir.path(), 9))
         .start()
         .await;
     let access = gateway.gateway.access();
     access.add_principal(&caller(ADMIN), "sam", PrincipalKind::User, "Sam").await.unwrap();
     let sam = access.issue_key(&caller(ADMIN), "sam", "tests", None).await.unwrap().key;
     (gateway, sam, dir)
-}
-
-fn sealing(dir: &std::path::Path) -> sluice_gateway::config::OAuthConfig {
-    use base64::Engine as _;
-    let key_file = dir.join("key");
-    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([9u8; 32])).unwrap();
-    sluice_gateway::config::OAuthConfig {
-        database: Some(dir.join("gateway.db")),
-        key_file: Some(key_file),
-        ..Default::default()
-    }
 }
 
 async fn get_as(gateway: &TestGateway, key: &str, path: &str) -> Answer {

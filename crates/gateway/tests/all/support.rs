@@ -264,6 +264,19 @@ impl TestGatewayBuilder {
     }
 }
 
+/// `[oauth]` with a database and a sealing key (32 times `key_byte`) in
+/// `dir`: what connections made through the gateway need.
+pub fn sealing(dir: &Path, key_byte: u8) -> sluice_gateway::config::OAuthConfig {
+    use base64::Engine as _;
+    let key_file = dir.join(format!("key-{key_byte}"));
+    std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([key_byte; 32])).unwrap();
+    sluice_gateway::config::OAuthConfig {
+        database: Some(dir.join("gateway.db")),
+        key_file: Some(key_file),
+        ..Default::default()
+    }
+}
+
 /// Where another environment's packages are, under the test's folder.
 pub fn environment_dir(root: &Path, environment: &str) -> PathBuf {
     root.join(format!("environment-{environment}"))
