@@ -170,15 +170,10 @@ pub fn import_with(bytes: &[u8], overrides: &[(String, String)]) -> Result<Impor
 
     // The backend is the host most requests use, not the first request's
     // (often a token exchange on the identity provider's host).
-    let (scheme, host) = most_used(parsed.iter().map(|u| (u.scheme.clone(), u.host.clone()))).unwrap_or_default();
-    let mut hosts: Vec<(String, usize)> = Vec::new();
-    for url in &parsed {
-        let origin = format!("{}://{}", url.scheme, url.host);
-        match hosts.iter_mut().find(|(h, _)| *h == origin) {
-            Some((_, n)) => *n += 1,
-            None => hosts.push((origin, 1)),
-        }
-    }
+    let origins = counted(parsed.iter().map(|u| (u.scheme.clone(), u.host.clone())));
+    let (scheme, host) = first_most(&origins).unwrap_or_default();
+    let mut hosts: Vec<(String, usize)> =
+        origins.into_iter().map(|((scheme, host), n)| (format!("{scheme}://{host}"), n)).collect();
     // Most used first (stable, so that the backend, the first of the most
     // used, leads).
     hosts.sort_by_key(|host| std::cmp::Reverse(host.1));
@@ -356,8 +351,8 @@ fn own_auth(item: &Value) -> Option<&Value> {
     item.get("auth").filter(|a| a.is_object() && a.get("type").and_then(Value::as_str) != Some("inherit"))
 }
 
-/// The value that occurs most; of those, the first.
-fn most_used<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T> {
+/// Each distinct value with how often it occurs, in first-seen order.
+fn counted<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<(T, usize)> {
     let mut counts: Vec<(T, usize)> = Vec::new();
     for value in values {
         match counts.iter_mut().find(|(v, _)| *v == value) {
@@ -365,8 +360,18 @@ fn most_used<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T>
             None => counts.push((value, 1)),
         }
     }
+    counts
+}
+
+/// Of counted values, the first that occurs most.
+fn first_most<T: Clone>(counts: &[(T, usize)]) -> Option<T> {
     let most = counts.iter().map(|(_, n)| *n).max()?;
-    counts.into_iter().find(|(_, n)| *n == most).map(|(v, _)| v)
+    counts.iter().find(|(_, n)| *n == most).map(|(v, _)| v.clone())
+}
+
+/// The value that occurs most; of those, the first.
+fn most_used<T: PartialEq + Clone>(values: impl Iterator<Item = T>) -> Option<T> {
+    first_most(&counted(values))
 }
 
 /// The collection's own token request, if it has one: the first POST that
@@ -384,10 +389,7 @@ fn token_request(requests: &[Item<'_>], variables: &HashMap<String, Value>) -> O
             Some(url) => url.get("raw").and_then(Value::as_str)?.to_string(),
             None => return None,
         };
-        let mut resolved = raw;
-        for _ in 0..4 {
-            resolved = url::substitute(&resolved, variables);
-        }
+        let resolved = url::resolve(&raw, variables);
         let (address, query) = resolved.split_once('?').unwrap_or((&resolved, ""));
         let from_query = query.split('&').find_map(|pair| pair.strip_prefix("grant_type=")).map(str::to_string);
         let from_form = request

@@ -36,15 +36,7 @@ impl ParsedUrl {
             },
             _ => return Err(error("it has no URL".into())),
         };
-        // Variables may be built from others (`{{baseUrl}}` = `https://{{host}}/v1`).
-        let mut raw = raw;
-        for _ in 0..4 {
-            let next = substitute(&raw, collection_vars);
-            if next == raw {
-                break;
-            }
-            raw = next;
-        }
+        let raw = resolve(&raw, collection_vars);
         let (before_query, query_text) = raw.split_once('?').unwrap_or((&raw, ""));
         let (scheme, rest) = match before_query.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
@@ -163,6 +155,20 @@ pub(super) fn rebuild_raw(url: &Map<String, Value>) -> String {
 }
 
 /// `{{name}}` replaced by the variable's value where one is defined and not empty.
+/// `text` with its `{{variables}}` replaced, also those that variables'
+/// own values name (`{{baseUrl}}` = `https://{{host}}/v1`), four levels deep.
+pub(super) fn resolve(text: &str, vars: &HashMap<String, Value>) -> String {
+    let mut text = text.to_string();
+    for _ in 0..4 {
+        let next = substitute(&text, vars);
+        if next == text {
+            break;
+        }
+        text = next;
+    }
+    text
+}
+
 pub(super) fn substitute(text: &str, vars: &HashMap<String, Value>) -> String {
     let mut out = String::new();
     let mut rest = text;
