@@ -24,7 +24,7 @@ use sluice_tools::validate::{Finding, Severity, ValidateOptions, Validator};
 use crate::access::{Access, Caller, Denied, Role};
 use crate::archive::{self, ArchiveError, Files};
 use crate::environment::Environment;
-use crate::store::{AuditRow, PackageRow, PackageStore, StoreError, now};
+use crate::store::{AuditRow, PackageRow, PackageStore, PackageVersion, StoreError, now};
 
 /// A publish, update, download or delete was refused, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +121,13 @@ impl Catalog {
     }
 
     /// The `ETag` of a published version.
-    pub fn etag(row: &PackageRow) -> String {
-        format!("\"{}-{}\"", row.version, &row.sha256[..16.min(row.sha256.len())])
+    pub fn etag(version: &PackageVersion) -> String {
+        format!("\"{}-{}\"", version.version, &version.sha256[..16.min(version.sha256.len())])
     }
 
     /// The newest published version of each connector of `environment`.
-    pub async fn published(&self, environment: &str) -> Result<Vec<PackageRow>, CatalogError> {
-        Ok(self.store.latest_packages(environment).await?)
+    pub async fn published(&self, environment: &str) -> Result<Vec<PackageVersion>, CatalogError> {
+        Ok(self.store.latest_versions(environment).await?)
     }
 
     /// The newest `limit` entries of `environment`'s audit log.
@@ -136,8 +136,8 @@ impl Catalog {
     }
 
     /// The newest published version of one connector, if it has one.
-    pub async fn latest(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, CatalogError> {
-        Ok(self.store.latest_package(environment, connector).await?)
+    pub async fn latest(&self, environment: &str, connector: &str) -> Result<Option<PackageVersion>, CatalogError> {
+        Ok(self.store.latest_version(environment, connector).await?)
     }
 
     /// Publishes a new connector from an archive: the caller must be a
@@ -162,14 +162,14 @@ impl Catalog {
         if !valid_connector_id(&id) {
             return Err(CatalogError::BadId(id));
         }
-        if environment.registry().knows(&id) || self.store.latest_package(environment.id(), &id).await?.is_some() {
+        if environment.registry().knows(&id) || self.store.latest_version(environment.id(), &id).await?.is_some() {
             return Err(CatalogError::Exists(id));
         }
         let staged = Staged::write(environment.registry().root(), &id, &files)?;
         let warnings = self.validate(staged.package_dir()).await?;
         let archive = archive::write(&files);
         let row = package_row(&id, actor, archive, &warnings);
-        let audit = audit(actor, "published", &id, None, Some(format!("v1 {}", row.sha256)));
+        let audit = audit(actor, "published", &id, None, Some(format!("v1 {}", row.meta.sha256)));
         let Some(version) = self.store.put_package(environment.id(), &row, None, &audit).await? else {
             return Err(CatalogError::Exists(id));
         };
@@ -177,7 +177,8 @@ impl Catalog {
         environment.registry().reload().await;
         self.access.refresh().await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector published");
-        Ok(Published { etag: Catalog::etag(&PackageRow { version, ..row }), connector: id, version, warnings })
+        let etag = Catalog::etag(&PackageVersion { version, ..row.meta });
+        Ok(Published { etag, connector: id, version, warnings })
     }
 
     /// Publishes a new version of a connector published through the API
@@ -193,7 +194,7 @@ impl Catalog {
     ) -> Result<Published, CatalogError> {
         let directory = self.access.member_directory(actor, environment.id())?;
         directory.may_edit_connector(actor, id)?;
-        let latest = self.store.latest_package(environment.id(), id).await?;
+        let latest = self.store.latest_version(environment.id(), id).await?;
         let Some(latest) = latest else { return Err(CatalogError::ReadOnly(id.to_string())) };
         let current = Catalog::etag(&latest);
         if let Some(expected) = if_match
@@ -207,10 +208,10 @@ impl Catalog {
         let warnings = self.validate(staged.package_dir()).await?;
         let row = package_row(id, actor, archive::write(&files), &warnings);
         let before = Some(format!("v{} {}", latest.version, latest.sha256));
-        let after = Some(format!("v{} {}", latest.version + 1, row.sha256));
+        let after = Some(format!("v{} {}", latest.version + 1, row.meta.sha256));
         let audit = audit(actor, "updated", id, before, after);
         let Some(version) = self.store.put_package(environment.id(), &row, Some(latest.version), &audit).await? else {
-            let current = self.store.latest_package(environment.id(), id).await?.map(|r| Catalog::etag(&r));
+            let current = self.store.latest_version(environment.id(), id).await?.map(|v| Catalog::etag(&v));
             return Err(CatalogError::Stale {
                 connector: id.to_string(),
                 expected: if_match.unwrap_or(&Catalog::etag(&latest)).to_string(),
@@ -221,7 +222,7 @@ impl Catalog {
         environment.registry().reload().await;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector updated");
         Ok(Published {
-            etag: Catalog::etag(&PackageRow { version, ..row }),
+            etag: Catalog::etag(&PackageVersion { version, ..row.meta }),
             connector: id.to_string(),
             version,
             warnings,
@@ -238,7 +239,7 @@ impl Catalog {
     ) -> Result<Download, CatalogError> {
         self.access.member_directory(actor, environment.id())?.may_edit_connector(actor, id)?;
         if let Some(row) = self.store.latest_package(environment.id(), id).await? {
-            return Ok(Download { etag: Some(Catalog::etag(&row)), archive: row.archive });
+            return Ok(Download { etag: Some(Catalog::etag(&row.meta)), archive: row.archive });
         }
         let folder = environment.registry().root().join(id);
         let files = archive::folder_files(&folder)
@@ -253,7 +254,7 @@ impl Catalog {
     /// connections, tokens and shares (needs `can-edit`).
     pub async fn delete(&self, actor: &Caller, environment: &Environment, id: &str) -> Result<(), CatalogError> {
         self.access.member_directory(actor, environment.id())?.may_edit_connector(actor, id)?;
-        if self.store.latest_package(environment.id(), id).await?.is_none() {
+        if self.store.latest_version(environment.id(), id).await?.is_none() {
             return Err(CatalogError::ReadOnly(id.to_string()));
         }
         Ok(self.access.delete_connector(actor, environment.id(), id).await?)
@@ -265,14 +266,14 @@ impl Catalog {
     pub async fn materialize(store: &dyn PackageStore, environment: &str, root: &Path) -> Result<usize, CatalogError> {
         let mut written = 0;
         for row in store.latest_packages(environment).await? {
-            let folder = root.join(&row.connector);
+            let folder = root.join(&row.meta.connector);
             let current = archive::folder_files(&folder).map(|files| archive::digest(&archive::write(&files)));
-            if current.ok().as_deref() == Some(row.sha256.as_str()) {
+            if current.ok().as_deref() == Some(row.meta.sha256.as_str()) {
                 continue;
             }
             let files = archive::read(&row.archive, u64::MAX)?;
-            Staged::write(root, &row.connector, &files)?.swap_in(root, &row.connector)?;
-            tracing::info!(environment, connector = %row.connector, version = row.version, "published connector's folder made from the store");
+            Staged::write(root, &row.meta.connector, &files)?.swap_in(root, &row.meta.connector)?;
+            tracing::info!(environment, connector = %row.meta.connector, version = row.meta.version, "published connector's folder made from the store");
             written += 1;
         }
         Ok(written)
@@ -364,15 +365,15 @@ fn id_from_title(files: &Files) -> Option<String> {
 }
 
 fn package_row(id: &str, actor: &Caller, archive: Vec<u8>, findings: &[Finding]) -> PackageRow {
-    PackageRow {
+    let meta = PackageVersion {
         connector: id.to_string(),
         version: 0,
         sha256: archive::digest(&archive),
-        archive,
         published_by: actor.id.to_string(),
         published_at: now() as i64,
         findings: serde_json::to_string(findings).unwrap_or_else(|_| "[]".into()),
-    }
+    };
+    PackageRow { meta, archive }
 }
 
 fn audit(actor: &Caller, action: &str, id: &str, before: Option<String>, after: Option<String>) -> AuditRow {
@@ -390,15 +391,15 @@ mod tests {
         let definition = br#"{"swagger": "2.0"}"#.to_vec();
         let files: Files = [(sluice_package::DEFINITION_FILE.to_string(), definition.clone())].into_iter().collect();
         let archive = archive::write(&files);
-        let row = PackageRow {
+        let meta = PackageVersion {
             connector: "Shop".into(),
             version: 0,
             sha256: archive::digest(&archive),
-            archive,
             published_by: "alice".into(),
             published_at: 1,
             findings: "[]".into(),
         };
+        let row = PackageRow { meta, archive };
         let caller = Caller {
             id: "alice".into(),
             groups: Vec::new(),

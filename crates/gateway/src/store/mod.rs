@@ -21,7 +21,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 pub use access::{AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PeopleRows, PrincipalRow};
-pub use packages::{AuditRow, PackageRow, PackageStore};
+pub use packages::{AuditRow, PackageRow, PackageStore, PackageVersion};
 pub use vault::{COMPLETION, Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 
 /// A connection's token row, as a backend keeps it.

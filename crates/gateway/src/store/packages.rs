@@ -7,17 +7,16 @@ use async_trait::async_trait;
 
 use super::StoreError;
 
-/// One version of a published package.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PackageRow {
+/// What is known of one version of a published package without its
+/// archive: enough to list, show and compare versions.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PackageVersion {
     /// The connector.
     pub connector: String,
     /// Its version, from 1, one more at each update.
     pub version: i64,
     /// The hex SHA-256 of the archive.
     pub sha256: String,
-    /// The archive, as `crate::archive::write` wrote it.
-    pub archive: Vec<u8>,
     /// Who published it.
     pub published_by: String,
     /// When, in seconds since the Unix epoch.
@@ -26,14 +25,22 @@ pub struct PackageRow {
     pub findings: String,
 }
 
+/// One version of a published package, with its archive.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PackageRow {
+    /// The version.
+    #[sqlx(flatten)]
+    pub meta: PackageVersion,
+    /// The archive, as `crate::archive::write` wrote it.
+    pub archive: Vec<u8>,
+}
+
 impl std::fmt::Debug for PackageRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PackageRow")
-            .field("connector", &self.connector)
-            .field("version", &self.version)
-            .field("sha256", &self.sha256)
+            .field("meta", &self.meta)
             .field("archive", &format_args!("{} bytes", self.archive.len()))
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -76,9 +83,10 @@ impl AuditRow {
 pub trait PackageStore: Send + Sync + std::fmt::Debug {
     /// Stores a new version of a connector's package in `environment`, if
     /// its newest stored version is still `expected` (`None`: there is none,
-    /// and the connector gets `row.published_by` as its owner), with the
-    /// audit entry, in one transaction. Returns the new version, or `None`
-    /// when the newest version is not `expected`.
+    /// and the connector gets `row.meta.published_by` as its owner), with
+    /// the audit entry, in one transaction; `row.meta.version` is not read.
+    /// Returns the new version, or `None` when the newest version is not
+    /// `expected`.
     async fn put_package(
         &self,
         environment: &str,
@@ -92,6 +100,14 @@ pub trait PackageStore: Send + Sync + std::fmt::Debug {
 
     /// The newest version of one published package, if there is one.
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError>;
+
+    /// The newest version of each of `environment`'s published packages,
+    /// without the archives.
+    async fn latest_versions(&self, environment: &str) -> Result<Vec<PackageVersion>, StoreError>;
+
+    /// The newest version of one published package without its archive,
+    /// if there is one.
+    async fn latest_version(&self, environment: &str, connector: &str) -> Result<Option<PackageVersion>, StoreError>;
 
     /// The newest `limit` entries of `environment`'s audit log, newest first.
     async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError>;

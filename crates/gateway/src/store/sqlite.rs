@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PendingDestination,
-    PendingRow, PeopleRows, PrincipalRow, StoreError, TokenRow, TokenStore, now,
+    AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PackageVersion,
+    PendingDestination, PendingRow, PeopleRows, PrincipalRow, StoreError, TokenRow, TokenStore, now,
 };
 
 /// The versioned, forward-only migrations of the SQLite schema.
@@ -526,11 +526,11 @@ impl PackageStore for SqliteStore {
         expected: Option<i64>,
         audit: &AuditRow,
     ) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (meta, mut tx) = (&row.meta, self.pool.begin().await?);
         let (latest,): (Option<i64>,) =
             sqlx::query_as("SELECT MAX(version) FROM packages WHERE environment = ?1 AND connector = ?2")
                 .bind(environment)
-                .bind(&row.connector)
+                .bind(&meta.connector)
                 .fetch_one(&mut *tx)
                 .await?;
         if latest != expected {
@@ -542,13 +542,13 @@ impl PackageStore for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(environment)
-        .bind(&row.connector)
+        .bind(&meta.connector)
         .bind(version)
-        .bind(&row.sha256)
+        .bind(&meta.sha256)
         .bind(&row.archive)
-        .bind(&row.published_by)
-        .bind(row.published_at)
-        .bind(&row.findings)
+        .bind(&meta.published_by)
+        .bind(meta.published_at)
+        .bind(&meta.findings)
         .execute(&mut *tx)
         .await?;
         if expected.is_none() {
@@ -556,8 +556,8 @@ impl PackageStore for SqliteStore {
                 "INSERT INTO connector_owners (environment, connector, owner) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             )
             .bind(environment)
-            .bind(&row.connector)
-            .bind(&row.published_by)
+            .bind(&meta.connector)
+            .bind(&meta.published_by)
             .execute(&mut *tx)
             .await?;
         }
@@ -567,28 +567,49 @@ impl PackageStore for SqliteStore {
     }
 
     async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError> {
-        let rows: Vec<PackageTuple> = sqlx::query_as(
-            "SELECT connector, version, sha256, archive, published_by, published_at, findings FROM packages p
+        Ok(sqlx::query_as(
+            "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages p
              WHERE environment = ?1
                AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
              ORDER BY connector",
         )
         .bind(environment)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(package_row).collect())
+        .await?)
     }
 
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError> {
-        let row: Option<PackageTuple> = sqlx::query_as(
-            "SELECT connector, version, sha256, archive, published_by, published_at, findings FROM packages
+        Ok(sqlx::query_as(
+            "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages
              WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
         )
         .bind(environment)
         .bind(connector)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(package_row))
+        .await?)
+    }
+
+    async fn latest_versions(&self, environment: &str) -> Result<Vec<PackageVersion>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT connector, version, sha256, published_by, published_at, findings FROM packages p
+             WHERE environment = ?1
+               AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
+             ORDER BY connector",
+        )
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn latest_version(&self, environment: &str, connector: &str) -> Result<Option<PackageVersion>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT connector, version, sha256, published_by, published_at, findings FROM packages
+             WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(environment)
+        .bind(connector)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
@@ -613,15 +634,6 @@ impl PackageStore for SqliteStore {
             })
             .collect())
     }
-}
-
-/// A `packages` row as sqlx reads it.
-type PackageTuple = (String, i64, String, Vec<u8>, String, i64, String);
-
-fn package_row(
-    (connector, version, sha256, archive, published_by, published_at, findings): PackageTuple,
-) -> PackageRow {
-    PackageRow { connector, version, sha256, archive, published_by, published_at, findings }
 }
 
 /// Appends an audit entry inside the change's transaction.
