@@ -165,20 +165,15 @@ impl Catalog {
         if environment.registry().knows(&id) || self.store.latest_version(environment.id(), &id).await?.is_some() {
             return Err(CatalogError::Exists(id));
         }
-        let staged = Staged::write(environment.registry().root(), &id, &files)?;
-        let warnings = self.validate(staged.package_dir()).await?;
-        let archive = archive::write(&files);
-        let row = package_row(&id, actor, archive, &warnings);
+        let (staged, row, warnings) = self.stage(environment, actor, &id, &files).await?;
         let audit = audit(actor, "published", &id, None, Some(format!("v1 {}", row.meta.sha256)));
         let Some(version) = self.store.put_package(environment.id(), &row, None, &audit).await? else {
             return Err(CatalogError::Exists(id));
         };
-        staged.swap_in(environment.registry().root(), &id)?;
-        environment.registry().reload().await;
+        install(staged, environment, &id).await?;
         self.access.refresh().await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector published");
-        let etag = Catalog::etag(&PackageVersion { version, ..row.meta });
-        Ok(Published { etag, connector: id, version, warnings })
+        Ok(Published::of(row.meta, version, warnings))
     }
 
     /// Publishes a new version of a connector published through the API
@@ -204,9 +199,7 @@ impl Catalog {
             return Err(CatalogError::Stale { connector: id.to_string(), expected: expected.to_string(), current });
         }
         let files = archive::read(upload, self.max_expanded)?;
-        let staged = Staged::write(environment.registry().root(), id, &files)?;
-        let warnings = self.validate(staged.package_dir()).await?;
-        let row = package_row(id, actor, archive::write(&files), &warnings);
+        let (staged, row, warnings) = self.stage(environment, actor, id, &files).await?;
         let before = Some(format!("v{} {}", latest.version, latest.sha256));
         let after = Some(format!("v{} {}", latest.version + 1, row.meta.sha256));
         let audit = audit(actor, "updated", id, before, after);
@@ -218,15 +211,9 @@ impl Catalog {
                 current: current.unwrap_or_default(),
             });
         };
-        staged.swap_in(environment.registry().root(), id)?;
-        environment.registry().reload().await;
+        install(staged, environment, id).await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector updated");
-        Ok(Published {
-            etag: Catalog::etag(&PackageVersion { version, ..row.meta }),
-            connector: id.to_string(),
-            version,
-            warnings,
-        })
+        Ok(Published::of(row.meta, version, warnings))
     }
 
     /// A connector's package as an archive (needs `can-edit`): the stored
@@ -279,6 +266,23 @@ impl Catalog {
         Ok(written)
     }
 
+    /// Writes a package's files into a staging folder and validates them:
+    /// the staged folder, the version's row to store (its version not yet
+    /// known), and the warnings. Errors refuse it, and the staging folder
+    /// goes.
+    async fn stage(
+        &self,
+        environment: &Environment,
+        actor: &Caller,
+        id: &str,
+        files: &Files,
+    ) -> Result<(Staged, PackageRow, Vec<Finding>), CatalogError> {
+        let staged = Staged::write(environment.registry().root(), id, files)?;
+        let warnings = self.validate(staged.package_dir()).await?;
+        let row = package_row(id, actor, archive::write(files), &warnings);
+        Ok((staged, row, warnings))
+    }
+
     /// Validates a staged package off the async workers (it may compile
     /// code): its warnings, or the refusal with every finding.
     async fn validate(&self, dir: &Path) -> Result<Vec<Finding>, CatalogError> {
@@ -295,6 +299,22 @@ impl Catalog {
             return Err(CatalogError::Refused(report.findings));
         }
         Ok(report.findings)
+    }
+}
+
+/// Puts a stored version's staged folder where the registry loads it, and
+/// reloads: the next call uses it, calls in flight keep theirs.
+async fn install(staged: Staged, environment: &Environment, id: &str) -> Result<(), CatalogError> {
+    staged.swap_in(environment.registry().root(), id)?;
+    environment.registry().reload().await;
+    Ok(())
+}
+
+impl Published {
+    /// The answer for a version just stored as `version`.
+    fn of(meta: PackageVersion, version: i64, warnings: Vec<Finding>) -> Self {
+        let meta = PackageVersion { version, ..meta };
+        Self { etag: Catalog::etag(&meta), connector: meta.connector, version, warnings }
     }
 }
 
