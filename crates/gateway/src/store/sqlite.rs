@@ -636,6 +636,14 @@ impl PackageStore for SqliteStore {
     }
 }
 
+/// A statement with its parameters, all text, bound in order.
+fn text_query<'q>(
+    sql: &'q str,
+    values: &[&'q str],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    values.iter().fold(sqlx::query(sql), |query, value| query.bind(*value))
+}
+
 /// Appends an audit entry inside the change's transaction.
 async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -669,11 +677,7 @@ impl SqliteStore {
         audit: &AuditRow,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut query = sqlx::query(sql);
-        for value in values {
-            query = query.bind(*value);
-        }
-        let changed = query.execute(&mut *tx).await?.rows_affected();
+        let changed = text_query(sql, values).execute(&mut *tx).await?.rows_affected();
         if changed > 0 {
             insert_audit(&mut tx, environment, audit).await?;
         }
@@ -683,11 +687,7 @@ impl SqliteStore {
 
     /// Runs one statement whose parameters are all text; returns the rows it changed.
     async fn execute(&self, sql: &'static str, values: &[&str]) -> Result<u64, StoreError> {
-        let mut query = sqlx::query(sql);
-        for value in values {
-            query = query.bind(*value);
-        }
-        Ok(query.execute(&self.pool).await?.rows_affected())
+        Ok(text_query(sql, values).execute(&self.pool).await?.rows_affected())
     }
 }
 
