@@ -196,6 +196,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
             owners: Default::default(),
         },
         environments: Vec::new(),
+        store: Default::default(),
         oauth: None,
         state_dir: None,
     };

@@ -155,6 +155,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
         metrics_listen: None,
         access: Default::default(),
         environments: Vec::new(),
+        store: Default::default(),
         oauth: Some(sluice_gateway::config::OAuthConfig { key_file: Some(key_file), ..Default::default() }),
         state_dir: None,
     };

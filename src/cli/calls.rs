@@ -78,6 +78,7 @@ pub async fn call_all(dirs: &[PathBuf]) -> Result<Tally> {
         metrics_listen: None,
         access: Default::default(),
         environments: Vec::new(),
+        store: Default::default(),
         oauth: Some(OAuthConfig {
             database: Some(work.path().join("gateway.db")),
             key_file: Some(key_file),

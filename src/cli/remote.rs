@@ -547,6 +547,7 @@ mod tests {
             metrics_listen: None,
             access: Default::default(),
             environments: Vec::new(),
+            store: Default::default(),
             oauth: Some(OAuthConfig { key_file: Some(dir.path().join("key")), ..Default::default() }),
             state_dir: None,
         };

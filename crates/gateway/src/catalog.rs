@@ -403,11 +403,11 @@ fn audit(actor: &Caller, action: &str, id: &str, before: Option<String>, after: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sql::SqlStore;
 
     #[tokio::test]
     async fn a_published_connectors_folder_is_made_from_the_store_when_missing_or_changed() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqlStore::in_memory().await.unwrap();
         let definition = br#"{"swagger": "2.0"}"#.to_vec();
         let files: Files = [(sluice_package::DEFINITION_FILE.to_string(), definition.clone())].into_iter().collect();
         let archive = archive::write(&files);

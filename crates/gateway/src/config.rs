@@ -94,6 +94,9 @@ pub struct GatewayConfig {
     /// Environments beside the default one. Default: none.
     #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
+    /// The gateway's database. Default: SQLite, beside the settings file.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// OAuth 2.0 sign-in and credential storage. When the section is present
     /// it must be usable (its key loads), or the gateway does not start;
     /// when absent, sign-in works if `SLUICE_SECRET_KEY` holds a key.
@@ -104,6 +107,71 @@ pub struct GatewayConfig {
     /// for a gateway built in code, whose database is then in memory.
     #[serde(skip)]
     pub state_dir: Option<PathBuf>,
+}
+
+/// The gateway's database: everything that is state (environments,
+/// principals, shares, connections, sealed tokens, key hashes, pending
+/// sign-ins, the audit log and the published packages).
+///
+/// ```toml
+/// [store]
+/// url = "postgres://sluice@db.internal/sluice"  # else SLUICE_STORE_URL; else SQLite
+/// max_connections = 10
+/// acquire_timeout = "5s"
+/// resync_interval = "30s"
+/// ```
+///
+/// Without a URL the gateway keeps SQLite (`[oauth] database`, by default
+/// `sluice-credentials.db` beside the settings file): one gateway. With a
+/// `postgres://` URL, several gateways share it, and each keeps its
+/// snapshot current from the database's change notifications.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The database URL: `postgres://…` or `sqlite:…`. Default: the
+    /// `SLUICE_STORE_URL` environment variable, when set.
+    pub url: Option<String>,
+    /// At most this many connections to the database, per gateway.
+    pub max_connections: u32,
+    /// How long a statement waits for a connection before it fails.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: std::time::Duration,
+    /// How often a gateway on a shared database reads every change again,
+    /// whether or not it was notified: what a lost notification missed is
+    /// caught up by then.
+    #[serde(with = "humantime_serde")]
+    pub resync_interval: std::time::Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            resync_interval: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The URL this gateway's database is at, if not the SQLite default:
+    /// `url`, else `SLUICE_STORE_URL`.
+    pub fn effective_url(&self) -> Option<String> {
+        self.url.clone().or_else(|| std::env::var("SLUICE_STORE_URL").ok().filter(|url| !url.is_empty()))
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the database's password.
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(crate::store::sql::redacted))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("resync_interval", &self.resync_interval)
+            .finish()
+    }
 }
 
 /// OAuth 2.0 sign-in, token storage and the global-redirect cut-off.

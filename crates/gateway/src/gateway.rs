@@ -21,7 +21,7 @@ use crate::registry::{Loader, Registry};
 use crate::store::AccessStore as _;
 use crate::store::Vault;
 use crate::store::key::{KeySource, SecretKey};
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::{PoolSettings, SqlStore};
 
 /// Settings only code can choose, never a settings file.
 #[derive(Debug, Clone, Default)]
@@ -143,10 +143,15 @@ impl Gateway {
             .as_ref()
             .and_then(|o| o.database.clone())
             .or_else(|| config.state_dir.as_ref().map(|dir| dir.join("sluice-credentials.db")));
+        let pool = PoolSettings {
+            max_connections: config.store.max_connections,
+            acquire_timeout: config.store.acquire_timeout,
+        };
         let store = Arc::new(
-            match &database {
-                Some(path) => SqliteStore::open(path).await,
-                None => SqliteStore::in_memory().await,
+            match (config.store.effective_url(), &database) {
+                (Some(url), _) => SqlStore::connect(&url, &pool).await,
+                (None, Some(path)) => SqlStore::open(path).await,
+                (None, None) => SqlStore::in_memory().await,
             }
             .map_err(StartError::Store)?,
         );

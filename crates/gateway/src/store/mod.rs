@@ -1,8 +1,8 @@
 //! The gateway's state at rest: OAuth tokens and pending sign-ins behind
 //! the async [`TokenStore`] trait, principals, roles, API keys and shares
 //! behind [`AccessStore`], published packages and the audit log behind
-//! [`PackageStore`]; their backends live apart (SQLite, embedded, in
-//! [`sqlite`]).
+//! [`PackageStore`]; one backend serves them all ([`sql`]: SQLite,
+//! embedded, or PostgreSQL, shared by several gateways).
 //!
 //! A backend stores opaque blobs. Sealing happens once, above every backend,
 //! in [`Vault`]: each secret value is encrypted under the gateway's
@@ -13,7 +13,7 @@
 mod access;
 pub mod key;
 mod packages;
-pub mod sqlite;
+pub mod sql;
 mod vault;
 
 use std::fmt;
@@ -91,11 +91,17 @@ pub enum StoreError {
     /// The database could not be opened or migrated.
     #[error("cannot open the store {location}")]
     Open {
-        /// The database (a path, or `memory`).
+        /// The database (a URL without its password, or `memory`).
         location: String,
         /// Why.
         #[source]
         source: sqlx::Error,
+    },
+    /// A database URL of no backend this gateway has.
+    #[error("`{location}` is no database URL of this gateway: it starts with `postgres://` or `sqlite:`")]
+    Scheme {
+        /// The URL, without its password.
+        location: String,
     },
     /// The database's migrations failed.
     #[error("cannot migrate the store {location}")]

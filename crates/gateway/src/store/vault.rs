@@ -269,7 +269,7 @@ mod tests {
     use base64::Engine as _;
 
     use super::*;
-    use crate::store::sqlite::SqliteStore;
+    use crate::store::sql::SqlStore;
 
     fn key() -> SecretKey {
         SecretKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([7u8; 32])).unwrap()
@@ -289,7 +289,7 @@ mod tests {
     async fn tokens_round_trip_and_are_not_stored_in_clear() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("creds.db");
-        let vault = Vault::new(Arc::new(SqliteStore::open(&path).await.unwrap()), key(), DEFAULT_ENVIRONMENT);
+        let vault = Vault::new(Arc::new(SqlStore::open(&path).await.unwrap()), key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "main", &tokens("at-secret-1")).await.unwrap();
         assert_eq!(vault.tokens("c", "main").await.unwrap().unwrap().tokens, tokens("at-secret-1"));
         drop(vault);
@@ -302,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn sealed_tokens_copied_to_another_connection_do_not_open() {
-        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let store = Arc::new(SqlStore::in_memory().await.unwrap());
         let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "alice", &tokens("alice-token")).await.unwrap();
         let sealed = store.tokens(DEFAULT_ENVIRONMENT, "c", "alice").await.unwrap().unwrap().sealed;
@@ -312,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refresh_does_not_overwrite_a_newer_signin() {
-        let vault = Vault::new(Arc::new(SqliteStore::in_memory().await.unwrap()), key(), DEFAULT_ENVIRONMENT);
+        let vault = Vault::new(Arc::new(SqlStore::in_memory().await.unwrap()), key(), DEFAULT_ENVIRONMENT);
         vault.save_signin("c", "main", &tokens("first")).await.unwrap();
         let read = vault.tokens("c", "main").await.unwrap().unwrap();
         vault.save_signin("c", "main", &tokens("signed-in-again")).await.unwrap();
@@ -322,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn pending_signin_is_stored_under_a_hash_and_taken_once() {
-        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let store = Arc::new(SqlStore::in_memory().await.unwrap());
         let vault = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
         let pending = PendingSignIn {
             connector: "c".into(),
@@ -344,7 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_copied_to_another_environment_do_not_open() {
-        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let store = Arc::new(SqlStore::in_memory().await.unwrap());
         let default = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), DEFAULT_ENVIRONMENT);
         let sales = Vault::new(Arc::clone(&store) as Arc<dyn TokenStore>, key(), "sales");
         sales.save_signin("c", "main", &tokens("sales-token")).await.unwrap();

@@ -725,8 +725,7 @@ async fn deleting_the_connector_removes_every_connection_and_token() {
         assert_eq!((answer.status, answer.problem_type().as_str()), (404, "unknown-connector"), "{path}");
     }
     // Nothing of it is left in the database: no tokens, no connection, no share.
-    let store =
-        sluice_gateway::store::sqlite::SqliteStore::open(&setup.key_dir.path().join("credentials.db")).await.unwrap();
+    let store = sluice_gateway::store::sql::SqlStore::open(&setup.key_dir.path().join("credentials.db")).await.unwrap();
     assert_eq!(store.tokens(DEFAULT_ENVIRONMENT, "plant", "main").await.unwrap(), None);
     let rows = sluice_gateway::store::AccessStore::environment_rows(&store, DEFAULT_ENVIRONMENT).await.unwrap();
     assert!(

@@ -54,6 +54,7 @@ pub struct TestGatewayBuilder {
     requests: sluice_gateway::config::RequestLimits,
     runtime: sluice_gateway::config::RuntimeSettings,
     oauth: Option<sluice_gateway::config::OAuthConfig>,
+    store: sluice_gateway::config::StoreConfig,
     access: sluice_gateway::config::AccessConfig,
     environments: Vec<sluice_gateway::config::EnvironmentConfig>,
 }
@@ -77,6 +78,7 @@ impl TestGatewayBuilder {
                 ..Default::default()
             },
             oauth: None,
+            store: Default::default(),
             access: Default::default(),
             environments: Vec::new(),
         }
@@ -241,6 +243,7 @@ impl TestGatewayBuilder {
             metrics_listen: None,
             access: self.access,
             environments: self.environments,
+            store: self.store,
             oauth: self.oauth,
             state_dir: None,
         };

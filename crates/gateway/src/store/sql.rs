@@ -1,71 +1,154 @@
-//! The embedded backend of [`TokenStore`] and [`AccessStore`]: one SQLite file (or an in-memory
-//! database), created and migrated on first open. SQLite runs on sqlx's
-//! worker threads, never on the async workers.
+//! The SQL backend of [`TokenStore`], [`AccessStore`] and [`PackageStore`]:
+//! SQLite, embedded (one file, or an in-memory database), or PostgreSQL,
+//! shared by several gateways. One implementation serves both through
+//! sqlx's `Any` driver: the statements are written in the SQL both speak
+//! (`$1` parameters, `ON CONFLICT`, `RETURNING`), and only the schema's
+//! migrations are written twice, once per dialect, under the same versions.
+//!
+//! The database is created (SQLite) and migrated on open; with PostgreSQL,
+//! replicas that start together apply each migration once, under the
+//! migrator's advisory lock.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool};
 
 use super::{
     AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PackageVersion,
     PendingDestination, PendingRow, PeopleRows, PrincipalRow, StoreError, TokenRow, TokenStore, now,
 };
 
-/// The versioned, forward-only migrations of the SQLite schema.
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The versioned, forward-only migrations of each dialect's schema.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The SQLite store.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Which database a store is kept in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded: one gateway.
+    Sqlite,
+    /// PostgreSQL, shared by every replica.
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies the
-    /// migrations it lacks.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let location = path.display().to_string();
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+/// How a store's connections are pooled.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// At most this many connections to the database.
+    pub max_connections: u32,
+    /// How long a statement waits for a free connection (or for the
+    /// database to answer a new one) before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The SQL store.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens the database at `url` (`postgres://…`, `postgresql://…` or
+    /// `sqlite:…`) and applies the migrations it lacks.
+    pub async fn connect(url: &str, pool: &PoolSettings) -> Result<Self, StoreError> {
+        let location = redacted(url);
+        let open = |source| StoreError::Open { location: location.clone(), source };
+        let backend = match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("postgres" | "postgresql") => Backend::Postgres,
+            Some("sqlite") => Backend::Sqlite,
+            _ => return Err(StoreError::Scheme { location }),
+        };
+        install_drivers();
+        let options: AnyConnectOptions = url.parse().map_err(open)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open { location: location.clone(), source })?;
-        Self::migrated(pool, location).await
+            .map_err(open)?;
+        Self::migrated(pool, backend, location).await
     }
 
-    /// A fresh in-memory database, for a gateway built in code without a
-    /// database file; its contents end with the process.
+    /// Opens (creating if needed) the SQLite database at `path` and applies
+    /// the migrations it lacks.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        // `mode=rwc` creates the file; the path is percent-encoded, since
+        // `?` and `#` would end it.
+        let path = percent_encoding::utf8_percent_encode(&path.to_string_lossy(), PATH_UNSAFE).to_string();
+        let settings = PoolSettings { max_connections: 4, ..PoolSettings::default() };
+        let store = Self::connect(&format!("sqlite://{path}?mode=rwc"), &settings).await?;
+        // Readers do not wait for the writer; the mode is kept in the file.
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// A fresh in-memory SQLite database, for a gateway built in code
+    /// without a database file; its contents end with the process.
     pub async fn in_memory() -> Result<Self, StoreError> {
+        install_drivers();
         let location = "memory".to_string();
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|source| StoreError::Open { location: location.clone(), source })?;
-        // One connection: every connection to `:memory:` is a database of its own.
-        let pool = SqlitePoolOptions::new()
+        let options: AnyConnectOptions =
+            "sqlite::memory:".parse().map_err(|source| StoreError::Open { location: location.clone(), source })?;
+        // One connection, kept: every connection to `:memory:` is a database of its own.
+        let pool = AnyPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { location: location.clone(), source })?;
-        Self::migrated(pool, location).await
+        Self::migrated(pool, Backend::Sqlite, location).await
     }
 
-    async fn migrated(pool: SqlitePool, location: String) -> Result<Self, StoreError> {
-        MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate { location, source })?;
-        Ok(Self { pool })
+    async fn migrated(pool: AnyPool, backend: Backend, location: String) -> Result<Self, StoreError> {
+        let migrations = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrations.run(&pool).await.map_err(|source| StoreError::Migrate { location, source })?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// What a SQLite path must not hold unescaped in a `sqlite://` URL.
+const PATH_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%').add(b'?').add(b'#');
+
+/// Registers the SQLite and PostgreSQL drivers with `Any`, once.
+fn install_drivers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// A database URL fit for logs and errors: without its password.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // A URL that does not parse may still hold a password: show its scheme only.
+        Err(_) => format!("{}:…", url.split(':').next().unwrap_or_default()),
     }
 }
 
 #[async_trait]
-impl TokenStore for SqliteStore {
+impl TokenStore for SqlStore {
     async fn tokens(
         &self,
         environment: &str,
@@ -74,7 +157,7 @@ impl TokenStore for SqliteStore {
     ) -> Result<Option<TokenRow>, StoreError> {
         let row: Option<(Vec<u8>, Option<String>, i64)> = sqlx::query_as(
             "SELECT sealed, needs_signin, version FROM tokens
-             WHERE environment = ?1 AND connector = ?2 AND connection = ?3",
+             WHERE environment = $1 AND connector = $2 AND connection = $3",
         )
         .bind(environment)
         .bind(connector)
@@ -96,9 +179,9 @@ impl TokenStore for SqliteStore {
             match expected {
                 None => sqlx::query_as(
                     "INSERT INTO tokens (environment, connector, connection, sealed, needs_signin, version, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, NULL, 1, ?5)
+                     VALUES ($1, $2, $3, $4, NULL, 1, $5)
                      ON CONFLICT (environment, connector, connection) DO UPDATE
-                     SET sealed = ?4, needs_signin = NULL, version = tokens.version + 1, updated_at = ?5
+                     SET sealed = $4, needs_signin = NULL, version = tokens.version + 1, updated_at = $5
                      RETURNING version",
                 )
                 .bind(environment)
@@ -110,8 +193,8 @@ impl TokenStore for SqliteStore {
                 .await?,
                 Some(expected) => {
                     sqlx::query_as(
-                        "UPDATE tokens SET sealed = ?4, needs_signin = NULL, version = version + 1, updated_at = ?5
-                     WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND version = ?6
+                        "UPDATE tokens SET sealed = $4, needs_signin = NULL, version = version + 1, updated_at = $5
+                     WHERE environment = $1 AND connector = $2 AND connection = $3 AND version = $6
                      RETURNING version",
                     )
                     .bind(environment)
@@ -136,8 +219,8 @@ impl TokenStore for SqliteStore {
         expected: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE tokens SET needs_signin = ?4, version = version + 1, updated_at = ?5
-             WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND version = ?6",
+            "UPDATE tokens SET needs_signin = $4, version = version + 1, updated_at = $5
+             WHERE environment = $1 AND connector = $2 AND connection = $3 AND version = $6",
         )
         .bind(environment)
         .bind(connector)
@@ -152,13 +235,13 @@ impl TokenStore for SqliteStore {
 
     async fn put_pending(&self, state_hash: &str, row: &PendingRow, expired_before: i64) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("DELETE FROM pending_signins WHERE created_at < ?1")
+        sqlx::query("DELETE FROM pending_signins WHERE created_at < $1")
             .bind(expired_before)
             .execute(&mut *transaction)
             .await?;
         sqlx::query(
             "INSERT INTO pending_signins (state_hash, environment, connector, redirect_uri, sealed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(state_hash)
         .bind(&row.environment)
@@ -181,7 +264,7 @@ impl TokenStore for SqliteStore {
     ) -> Result<Option<PendingRow>, StoreError> {
         let row: Option<(String, String, String, Vec<u8>, i64)> = sqlx::query_as(
             "DELETE FROM pending_signins
-             WHERE state_hash = ?1 AND environment = ?2 AND redirect_uri = ?3 AND created_at >= ?4
+             WHERE state_hash = $1 AND environment = $2 AND redirect_uri = $3 AND created_at >= $4
              RETURNING environment, connector, redirect_uri, sealed, created_at",
         )
         .bind(state_hash)
@@ -201,7 +284,7 @@ impl TokenStore for SqliteStore {
 
     async fn pending_destination(&self, state_hash: &str) -> Result<Option<PendingDestination>, StoreError> {
         let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT environment, connector, redirect_uri FROM pending_signins WHERE state_hash = ?1")
+            sqlx::query_as("SELECT environment, connector, redirect_uri FROM pending_signins WHERE state_hash = $1")
                 .bind(state_hash)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -214,7 +297,7 @@ impl TokenStore for SqliteStore {
 }
 
 #[async_trait]
-impl AccessStore for SqliteStore {
+impl AccessStore for SqlStore {
     async fn people_rows(&self) -> Result<PeopleRows, StoreError> {
         let mut tx = self.pool.begin().await?;
         let principals: Vec<(String, String, String)> =
@@ -249,26 +332,26 @@ impl AccessStore for SqliteStore {
 
     async fn environment_rows(&self, environment: &str) -> Result<EnvironmentRows, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let memberships = sqlx::query_as("SELECT principal, role FROM memberships WHERE environment = ?1")
+        let memberships = sqlx::query_as("SELECT principal, role FROM memberships WHERE environment = $1")
             .bind(environment)
             .fetch_all(&mut *tx)
             .await?;
-        let connector_owners = sqlx::query_as("SELECT connector, owner FROM connector_owners WHERE environment = ?1")
+        let connector_owners = sqlx::query_as("SELECT connector, owner FROM connector_owners WHERE environment = $1")
             .bind(environment)
             .fetch_all(&mut *tx)
             .await?;
         let connector_shares =
-            sqlx::query_as("SELECT connector, principal, access FROM connector_shares WHERE environment = ?1")
+            sqlx::query_as("SELECT connector, principal, access FROM connector_shares WHERE environment = $1")
                 .bind(environment)
                 .fetch_all(&mut *tx)
                 .await?;
         let connection_shares =
-            sqlx::query_as("SELECT connector, connection, principal FROM connection_shares WHERE environment = ?1")
+            sqlx::query_as("SELECT connector, connection, principal FROM connection_shares WHERE environment = $1")
                 .bind(environment)
                 .fetch_all(&mut *tx)
                 .await?;
         let connections: Vec<(String, String, String, Vec<u8>)> =
-            sqlx::query_as("SELECT connector, id, owner, sealed FROM connections WHERE environment = ?1")
+            sqlx::query_as("SELECT connector, id, owner, sealed FROM connections WHERE environment = $1")
                 .bind(environment)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -286,7 +369,7 @@ impl AccessStore for SqliteStore {
     }
 
     async fn environment_network(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT network FROM environments WHERE id = ?1")
+        let row: Option<(Option<String>,)> = sqlx::query_as("SELECT network FROM environments WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -295,7 +378,7 @@ impl AccessStore for SqliteStore {
 
     async fn put_environment_network(&self, id: &str, network: &str, audit: &AuditRow) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE environments SET network = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE environments SET network = $2 WHERE id = $1")
             .bind(id)
             .bind(network)
             .execute(&mut *tx)
@@ -306,15 +389,15 @@ impl AccessStore for SqliteStore {
     }
 
     async fn put_environment(&self, id: &str, display_name: &str) -> Result<(), StoreError> {
-        let sql = "INSERT INTO environments (id, display_name) VALUES (?1, ?2)
-                   ON CONFLICT (id) DO UPDATE SET display_name = ?2";
+        let sql = "INSERT INTO environments (id, display_name) VALUES ($1, $2)
+                   ON CONFLICT (id) DO UPDATE SET display_name = $2";
         self.execute(sql, &[id, display_name]).await.map(drop)
     }
 
     async fn put_principal(&self, row: &PrincipalRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO principals (id, kind, display_name, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET display_name = ?3",
+            "INSERT INTO principals (id, kind, display_name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET display_name = $3",
         )
         .bind(&row.id)
         .bind(&row.kind)
@@ -327,7 +410,7 @@ impl AccessStore for SqliteStore {
 
     async fn put_group_member(&self, group: &str, member: &str) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO group_members (group_id, member) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            "INSERT INTO group_members (group_id, member) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[group, member],
         )
         .await
@@ -335,25 +418,25 @@ impl AccessStore for SqliteStore {
     }
 
     async fn remove_group_member(&self, group: &str, member: &str) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM group_members WHERE group_id = ?1 AND member = ?2";
+        let sql = "DELETE FROM group_members WHERE group_id = $1 AND member = $2";
         Ok(self.execute(sql, &[group, member]).await? == 1)
     }
 
     async fn put_membership(&self, environment: &str, principal: &str, role: &str) -> Result<(), StoreError> {
-        let sql = "INSERT INTO memberships (environment, principal, role) VALUES (?1, ?2, ?3)
-                   ON CONFLICT (environment, principal) DO UPDATE SET role = ?3";
+        let sql = "INSERT INTO memberships (environment, principal, role) VALUES ($1, $2, $3)
+                   ON CONFLICT (environment, principal) DO UPDATE SET role = $3";
         self.execute(sql, &[environment, principal, role]).await.map(drop)
     }
 
     async fn remove_membership(&self, environment: &str, principal: &str) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM memberships WHERE environment = ?1 AND principal = ?2";
+        let sql = "DELETE FROM memberships WHERE environment = $1 AND principal = $2";
         Ok(self.execute(sql, &[environment, principal]).await? == 1)
     }
 
     async fn put_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_keys (id, principal, label, secret_hash, created_at, expires_at, revoked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&row.id)
         .bind(&row.principal)
@@ -368,7 +451,7 @@ impl AccessStore for SqliteStore {
     }
 
     async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(at)
             .execute(&self.pool)
@@ -377,8 +460,8 @@ impl AccessStore for SqliteStore {
     }
 
     async fn put_connector_owner(&self, environment: &str, connector: &str, owner: &str) -> Result<(), StoreError> {
-        let sql = "INSERT INTO connector_owners (environment, connector, owner) VALUES (?1, ?2, ?3)
-                   ON CONFLICT (environment, connector) DO UPDATE SET owner = ?3";
+        let sql = "INSERT INTO connector_owners (environment, connector, owner) VALUES ($1, $2, $3)
+                   ON CONFLICT (environment, connector) DO UPDATE SET owner = $3";
         self.execute(sql, &[environment, connector, owner]).await.map(drop)
     }
 
@@ -390,8 +473,8 @@ impl AccessStore for SqliteStore {
         access: &str,
         audit: &AuditRow,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO connector_shares (environment, connector, principal, access) VALUES (?1, ?2, ?3, ?4)
-                   ON CONFLICT (environment, connector, principal) DO UPDATE SET access = ?4";
+        let sql = "INSERT INTO connector_shares (environment, connector, principal, access) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (environment, connector, principal) DO UPDATE SET access = $4";
         self.execute_audited(sql, &[environment, connector, principal, access], environment, audit).await.map(drop)
     }
 
@@ -402,7 +485,7 @@ impl AccessStore for SqliteStore {
         principal: &str,
         audit: &AuditRow,
     ) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM connector_shares WHERE environment = ?1 AND connector = ?2 AND principal = ?3";
+        let sql = "DELETE FROM connector_shares WHERE environment = $1 AND connector = $2 AND principal = $3";
         Ok(self.execute_audited(sql, &[environment, connector, principal], environment, audit).await? == 1)
     }
 
@@ -415,7 +498,7 @@ impl AccessStore for SqliteStore {
         audit: &AuditRow,
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO connection_shares (environment, connector, connection, principal)
-                   VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+                   VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
         self.execute_audited(sql, &[environment, connector, connection, principal], environment, audit).await.map(drop)
     }
 
@@ -428,7 +511,7 @@ impl AccessStore for SqliteStore {
         audit: &AuditRow,
     ) -> Result<bool, StoreError> {
         let sql = "DELETE FROM connection_shares
-                   WHERE environment = ?1 AND connector = ?2 AND connection = ?3 AND principal = ?4";
+                   WHERE environment = $1 AND connector = $2 AND connection = $3 AND principal = $4";
         Ok(self.execute_audited(sql, &[environment, connector, connection, principal], environment, audit).await? == 1)
     }
 
@@ -441,7 +524,7 @@ impl AccessStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO connections (environment, connector, id, owner, sealed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(environment)
         .bind(&row.connector)
@@ -466,19 +549,19 @@ impl AccessStore for SqliteStore {
         audit: &AuditRow,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2 AND id = ?3")
+        let done = sqlx::query("DELETE FROM connections WHERE environment = $1 AND connector = $2 AND id = $3")
             .bind(environment)
             .bind(connector)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM connection_shares WHERE environment = ?1 AND connector = ?2 AND connection = ?3")
+        sqlx::query("DELETE FROM connection_shares WHERE environment = $1 AND connector = $2 AND connection = $3")
             .bind(environment)
             .bind(connector)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tokens WHERE environment = ?1 AND connector = ?2 AND connection = ?3")
+        sqlx::query("DELETE FROM tokens WHERE environment = $1 AND connector = $2 AND connection = $3")
             .bind(environment)
             .bind(connector)
             .bind(id)
@@ -498,7 +581,7 @@ impl AccessStore for SqliteStore {
         audit: Option<&AuditRow>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let connections = sqlx::query("DELETE FROM connections WHERE environment = ?1 AND connector = ?2")
+        let connections = sqlx::query("DELETE FROM connections WHERE environment = $1 AND connector = $2")
             .bind(environment)
             .bind(connector)
             .execute(&mut *tx)
@@ -506,7 +589,7 @@ impl AccessStore for SqliteStore {
             .rows_affected();
         for table in ["connection_shares", "connector_shares", "connector_owners", "tokens", "packages"] {
             // The table names are this list's, never input.
-            let sql = format!("DELETE FROM {table} WHERE environment = ?1 AND connector = ?2");
+            let sql = format!("DELETE FROM {table} WHERE environment = $1 AND connector = $2");
             sqlx::query(&sql).bind(environment).bind(connector).execute(&mut *tx).await?;
         }
         if let Some(audit) = audit {
@@ -518,7 +601,7 @@ impl AccessStore for SqliteStore {
 }
 
 #[async_trait]
-impl PackageStore for SqliteStore {
+impl PackageStore for SqlStore {
     async fn put_package(
         &self,
         environment: &str,
@@ -528,7 +611,7 @@ impl PackageStore for SqliteStore {
     ) -> Result<Option<i64>, StoreError> {
         let (meta, mut tx) = (&row.meta, self.pool.begin().await?);
         let (latest,): (Option<i64>,) =
-            sqlx::query_as("SELECT MAX(version) FROM packages WHERE environment = ?1 AND connector = ?2")
+            sqlx::query_as("SELECT MAX(version) FROM packages WHERE environment = $1 AND connector = $2")
                 .bind(environment)
                 .bind(&meta.connector)
                 .fetch_one(&mut *tx)
@@ -537,9 +620,9 @@ impl PackageStore for SqliteStore {
             return Ok(None);
         }
         let version = latest.unwrap_or(0) + 1;
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO packages (environment, connector, version, sha256, archive, published_by, published_at, findings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(environment)
         .bind(&meta.connector)
@@ -548,12 +631,17 @@ impl PackageStore for SqliteStore {
         .bind(&row.archive)
         .bind(&meta.published_by)
         .bind(meta.published_at)
-        .bind(&meta.findings)
-        .execute(&mut *tx)
-        .await?;
+        .bind(&meta.findings);
+        match insert.execute(&mut *tx).await {
+            Ok(_) => {}
+            // Another gateway stored this version first, between our read
+            // and our write: as stale as a version read before it.
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => return Ok(None),
+            Err(error) => return Err(error.into()),
+        }
         if expected.is_none() {
             sqlx::query(
-                "INSERT INTO connector_owners (environment, connector, owner) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                "INSERT INTO connector_owners (environment, connector, owner) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(environment)
             .bind(&meta.connector)
@@ -569,7 +657,7 @@ impl PackageStore for SqliteStore {
     async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages p
-             WHERE environment = ?1
+             WHERE environment = $1
                AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
              ORDER BY connector",
         )
@@ -581,7 +669,7 @@ impl PackageStore for SqliteStore {
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages
-             WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
+             WHERE environment = $1 AND connector = $2 ORDER BY version DESC LIMIT 1",
         )
         .bind(environment)
         .bind(connector)
@@ -592,7 +680,7 @@ impl PackageStore for SqliteStore {
     async fn latest_versions(&self, environment: &str) -> Result<Vec<PackageVersion>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT connector, version, sha256, published_by, published_at, findings FROM packages p
-             WHERE environment = ?1
+             WHERE environment = $1
                AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
              ORDER BY connector",
         )
@@ -604,7 +692,7 @@ impl PackageStore for SqliteStore {
     async fn latest_version(&self, environment: &str, connector: &str) -> Result<Option<PackageVersion>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT connector, version, sha256, published_by, published_at, findings FROM packages
-             WHERE environment = ?1 AND connector = ?2 ORDER BY version DESC LIMIT 1",
+             WHERE environment = $1 AND connector = $2 ORDER BY version DESC LIMIT 1",
         )
         .bind(environment)
         .bind(connector)
@@ -615,7 +703,7 @@ impl PackageStore for SqliteStore {
     async fn audit(&self, environment: &str, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         let rows: Vec<(i64, i64, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT id, at, actor, action, target, before, after FROM audit_log
-             WHERE environment = ?1 ORDER BY id DESC LIMIT ?2",
+             WHERE environment = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(environment)
         .bind(i64::from(limit))
@@ -637,21 +725,18 @@ impl PackageStore for SqliteStore {
 }
 
 /// A statement with its parameters, all text, bound in order.
-fn text_query<'q>(
-    sql: &'q str,
-    values: &[&'q str],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+fn text_query<'q>(sql: &'q str, values: &[&'q str]) -> sqlx::query::Query<'q, Any, AnyArguments<'q>> {
     values.iter().fold(sqlx::query(sql), |query, value| query.bind(*value))
 }
 
 /// Appends an audit entry inside the change's transaction.
 async fn insert_audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, Any>,
     environment: &str,
     audit: &AuditRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO audit_log (environment, at, actor, action, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO audit_log (environment, at, actor, action, target, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(environment)
     .bind(audit.at)
@@ -665,7 +750,7 @@ async fn insert_audit(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Runs one statement whose parameters are all text and, when it
     /// changed a row, appends the audit entry, in one transaction; returns
     /// the rows it changed.
@@ -695,9 +780,61 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
-    async fn store(dir: &Path) -> SqliteStore {
-        SqliteStore::open(&dir.join("creds.db")).await.unwrap()
+    /// Where a test's database is: a SQLite file in a directory of its own,
+    /// or a database of its own on the tests' PostgreSQL server.
+    enum Place {
+        Sqlite(tempfile::TempDir),
+        Postgres(String),
     }
+
+    impl Place {
+        fn new(backend: Backend) -> Self {
+            match backend {
+                Backend::Sqlite => Self::Sqlite(tempfile::tempdir().unwrap()),
+                Backend::Postgres => Self::Postgres(sluice_test_postgres::database()),
+            }
+        }
+
+        /// Opens the database (again).
+        async fn open(&self) -> SqlStore {
+            match self {
+                Self::Sqlite(dir) => SqlStore::open(&dir.path().join("creds.db")).await.unwrap(),
+                Self::Postgres(url) => SqlStore::connect(url, &PoolSettings::default()).await.unwrap(),
+            }
+        }
+    }
+
+    /// One suite, two backends: each test runs against SQLite and PostgreSQL.
+    macro_rules! on_both_backends {
+        ($($test:ident),* $(,)?) => {
+            mod sqlite {
+                $(#[tokio::test]
+                async fn $test() {
+                    super::$test(super::Place::new(super::Backend::Sqlite)).await
+                })*
+            }
+            mod postgres {
+                $(#[tokio::test]
+                async fn $test() {
+                    super::$test(super::Place::new(super::Backend::Postgres)).await
+                })*
+            }
+        };
+    }
+
+    on_both_backends!(
+        tokens_are_versioned_and_compare_and_set,
+        needs_signin_mark_is_cleared_by_new_tokens,
+        pending_signin_is_taken_once_and_only_on_its_redirect_uri,
+        expired_pending_signins_are_not_taken,
+        reopening_keeps_the_data_and_migrates_once,
+        access_rows_round_trip_and_shares_replace,
+        a_role_outside_the_three_is_refused_by_the_schema,
+        an_api_key_is_revoked_once,
+        tokens_of_two_environments_are_apart,
+        a_change_and_its_audit_entry_are_written_together_and_a_no_op_writes_none,
+        package_versions_follow_each_other_and_a_stale_one_is_refused,
+    );
 
     /// The default environment.
     const D: &str = "default";
@@ -717,10 +854,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn tokens_are_versioned_and_compare_and_set() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
+    async fn tokens_are_versioned_and_compare_and_set(place: Place) {
+        let store = place.open().await;
         assert_eq!(store.tokens(D, "c", "main").await.unwrap(), None);
         assert_eq!(store.put_tokens(D, "c", "main", b"one", None).await.unwrap(), Some(1));
         assert_eq!(store.put_tokens(D, "c", "main", b"two", Some(1)).await.unwrap(), Some(2));
@@ -730,10 +865,8 @@ mod tests {
         assert_eq!((row.sealed.as_slice(), row.version), (&b"two"[..], 2));
     }
 
-    #[tokio::test]
-    async fn needs_signin_mark_is_cleared_by_new_tokens() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
+    async fn needs_signin_mark_is_cleared_by_new_tokens(place: Place) {
+        let store = place.open().await;
         store.put_tokens(D, "c", "main", b"a", None).await.unwrap();
         assert!(!store.mark_needs_signin(D, "c", "main", "refused", 7).await.unwrap());
         assert!(store.mark_needs_signin(D, "c", "main", "refused", 1).await.unwrap());
@@ -742,11 +875,10 @@ mod tests {
         assert_eq!(store.tokens(D, "c", "main").await.unwrap().unwrap().needs_signin, None);
     }
 
-    #[tokio::test]
-    async fn pending_signin_is_taken_once_and_only_on_its_redirect_uri() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path()).await;
-        store.put_pending("h1", &pending("c"), 0).await.unwrap();
+    async fn pending_signin_is_taken_once_and_only_on_its_redirect_uri(place: Place) {
+        let store = place.open().await;
+        let row = pending("c");
+        store.put_pending("h1", &row, 0).await.unwrap();
         assert_eq!(store.take_pending("h1", D, "http://gw/redirect", 0).await.unwrap(), None);
         assert_eq!(
             store.pending_destination("h1").await.unwrap(),
@@ -758,29 +890,25 @@ mod tests {
         );
         // Another environment's redirect cannot take it.
         assert_eq!(store.take_pending("h1", "sales", "http://gw/redirect/c", 0).await.unwrap(), None);
-        assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap(), Some(pending("c")));
+        assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap(), Some(row));
         assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 0).await.unwrap(), None);
     }
 
-    #[tokio::test]
-    async fn expired_pending_signins_are_not_taken() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn expired_pending_signins_are_not_taken(place: Place) {
+        let store = place.open().await;
         let old = PendingRow { created_at: 10, ..pending("c") };
         store.put_pending("h1", &old, 0).await.unwrap();
         assert_eq!(store.take_pending("h1", D, "http://gw/redirect/c", 11).await.unwrap(), None);
     }
 
-    #[tokio::test]
-    async fn reopening_keeps_the_data_and_migrates_once() {
-        let dir = tempfile::tempdir().unwrap();
-        store(dir.path()).await.put_tokens(D, "c", "main", b"kept", None).await.unwrap();
-        let again = store(dir.path()).await;
+    async fn reopening_keeps_the_data_and_migrates_once(place: Place) {
+        place.open().await.put_tokens(D, "c", "main", b"kept", None).await.unwrap();
+        let again = place.open().await;
         assert_eq!(again.tokens(D, "c", "main").await.unwrap().unwrap().sealed, b"kept");
     }
 
-    #[tokio::test]
-    async fn access_rows_round_trip_and_shares_replace() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn access_rows_round_trip_and_shares_replace(place: Place) {
+        let store = place.open().await;
         let alice = PrincipalRow { id: "alice".into(), kind: "user".into(), display_name: "Alice".into() };
         store.put_principal(&alice).await.unwrap();
         store.put_principal(&PrincipalRow { display_name: "Alice L.".into(), ..alice.clone() }).await.unwrap();
@@ -815,16 +943,14 @@ mod tests {
         assert_eq!(store.environment_rows(D).await.unwrap().memberships.len(), 1);
     }
 
-    #[tokio::test]
-    async fn a_role_outside_the_three_is_refused_by_the_schema() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn a_role_outside_the_three_is_refused_by_the_schema(place: Place) {
+        let store = place.open().await;
         assert!(store.put_membership("default", "alice", "owner").await.is_err());
         assert!(store.put_connector_share("default", "Shop", "bob", "can-delete", &note()).await.is_err());
     }
 
-    #[tokio::test]
-    async fn an_api_key_is_revoked_once() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn an_api_key_is_revoked_once(place: Place) {
+        let store = place.open().await;
         let row = ApiKeyRow {
             id: "0123abcd4567".into(),
             principal: "alice".into(),
@@ -841,9 +967,8 @@ mod tests {
         assert_eq!(store.people_rows().await.unwrap().api_keys[0].revoked_at, Some(5));
     }
 
-    #[tokio::test]
-    async fn tokens_of_two_environments_are_apart() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn tokens_of_two_environments_are_apart(place: Place) {
+        let store = place.open().await;
         store.put_environment("sales", "Sales").await.unwrap();
         store.put_tokens(D, "c", "main", b"default's", None).await.unwrap();
         store.put_tokens("sales", "c", "main", b"sales'", None).await.unwrap();
@@ -862,8 +987,8 @@ mod tests {
             // The schema as it was: the first two migrations only.
             let mut before = sqlx::migrate!("./migrations/sqlite");
             before.migrations = before.migrations.iter().filter(|m| m.version <= 2).cloned().collect();
-            let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
-            let pool = SqlitePool::connect_with(options).await.unwrap();
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
             before.run(&pool).await.unwrap();
             sqlx::query(
                 "INSERT INTO tokens (connector, connection, sealed, needs_signin, version, updated_at)
@@ -875,7 +1000,7 @@ mod tests {
             let created = now() as i64;
             sqlx::query(
                 "INSERT INTO pending_signins (state_hash, connector, redirect_uri, sealed, created_at)
-                 VALUES ('h1', 'c', 'http://gw/redirect/c', x'010203', ?1)",
+                 VALUES ('h1', 'c', 'http://gw/redirect/c', x'010203', $1)",
             )
             .bind(created)
             .execute(&pool)
@@ -883,7 +1008,7 @@ mod tests {
             .unwrap();
             pool.close().await;
         }
-        let store = store(dir.path()).await;
+        let store = SqlStore::open(&path).await.unwrap();
         let row = store.tokens(D, "c", "main").await.unwrap().unwrap();
         assert_eq!(
             (row.sealed.as_slice(), row.needs_signin.as_deref(), row.version),
@@ -893,14 +1018,52 @@ mod tests {
         assert_eq!((taken.environment.as_str(), taken.connector.as_str()), (D, "c"));
     }
 
-    #[tokio::test]
-    async fn a_change_and_its_audit_entry_are_written_together_and_a_no_op_writes_none() {
-        let store = SqliteStore::in_memory().await.unwrap();
+    async fn a_change_and_its_audit_entry_are_written_together_and_a_no_op_writes_none(place: Place) {
+        let store = place.open().await;
         store.put_connector_share(D, "Shop", "sales", "can-use", &note()).await.unwrap();
         assert!(!store.remove_connector_share(D, "Shop", "nobody", &note()).await.unwrap());
         assert!(store.remove_connector_share(D, "Shop", "sales", &note()).await.unwrap());
         // A share that the schema refuses leaves no entry behind either.
         assert!(store.put_connector_share(D, "Shop", "bob", "can-delete", &note()).await.is_err());
         assert_eq!(store.audit(D, 10).await.unwrap().len(), 2);
+    }
+
+    async fn package_versions_follow_each_other_and_a_stale_one_is_refused(place: Place) {
+        let store = place.open().await;
+        let row = |sha: &str| PackageRow {
+            meta: PackageVersion {
+                connector: "Shop".into(),
+                version: 0,
+                sha256: sha.into(),
+                published_by: "alice".into(),
+                published_at: 1,
+                findings: "[]".into(),
+            },
+            archive: sha.as_bytes().to_vec(),
+        };
+        assert_eq!(store.put_package(D, &row("a1"), None, &note()).await.unwrap(), Some(1));
+        assert_eq!(store.put_package(D, &row("b2"), None, &note()).await.unwrap(), None, "it exists");
+        assert_eq!(store.put_package(D, &row("b2"), Some(1), &note()).await.unwrap(), Some(2));
+        assert_eq!(store.put_package(D, &row("c3"), Some(1), &note()).await.unwrap(), None, "1 is stale");
+        let latest = store.latest_package(D, "Shop").await.unwrap().unwrap();
+        assert_eq!((latest.meta.version, latest.archive.as_slice()), (2, &b"b2"[..]));
+        assert_eq!(store.latest_versions(D).await.unwrap().len(), 1);
+        assert_eq!(store.environment_rows(D).await.unwrap().connector_owners, [("Shop".into(), "alice".into())]);
+        assert_eq!(store.audit(D, 10).await.unwrap().len(), 2, "refused versions leave no entry");
+    }
+
+    #[tokio::test]
+    async fn a_url_of_no_backend_is_refused_and_errors_never_show_a_password() {
+        let error = SqlStore::connect("mysql://root:hunter2@db/sluice", &PoolSettings::default()).await.unwrap_err();
+        assert!(matches!(error, StoreError::Scheme { .. }), "{error:?}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert_eq!(redacted("postgres://sluice:hunter2@db:5432/sluice"), "postgres://sluice:redacted@db:5432/sluice");
+        assert_eq!(redacted("postgres://sluice@db/sluice"), "postgres://sluice@db/sluice");
+        assert!(!redacted("postgres://sluice:hunter2@[db/sluice").contains("hunter2"));
+        // Nothing listens on port 1: the error names the database, not its password.
+        let settings = PoolSettings { acquire_timeout: Duration::from_millis(500), ..PoolSettings::default() };
+        let error = SqlStore::connect("postgres://sluice:hunter2@127.0.0.1:1/sluice", &settings).await.unwrap_err();
+        assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
+        assert!(!format!("{error} {error:?}").contains("hunter2"), "{error:?}");
     }
 }
