@@ -16,6 +16,7 @@
 //! findings, and nothing of it is left. Only then are the new version and
 //! its audit entry stored, in one transaction, and the folder swapped in.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -103,6 +104,10 @@ pub struct Download {
     pub etag: Option<String>,
 }
 
+/// The published connectors whose folders a gateway made from the store,
+/// by id, with the SHA-256 of the version each folder holds.
+pub type Installed = HashMap<String, String>;
+
 /// The service.
 #[derive(Debug)]
 pub struct Catalog {
@@ -112,12 +117,75 @@ pub struct Catalog {
     /// package first has code).
     validator: Arc<Mutex<Validator>>,
     max_expanded: u64,
+    /// What each environment's folders hold of the store.
+    installed: Mutex<HashMap<String, Installed>>,
+    /// One change of the folders at a time: a publish here and a sync of
+    /// a change made elsewhere never swap the same folder together.
+    installing: tokio::sync::Mutex<()>,
 }
 
 impl Catalog {
-    /// The service over `store`; archives may expand to `max_expanded` bytes.
-    pub fn new(store: Arc<dyn PackageStore>, access: Arc<Access>, max_expanded: u64) -> Self {
-        Self { store, access, validator: Default::default(), max_expanded }
+    /// The service over `store`; archives may expand to `max_expanded`
+    /// bytes; `installed` is what [`Catalog::materialize`] made of each
+    /// environment at start.
+    pub fn new(
+        store: Arc<dyn PackageStore>,
+        access: Arc<Access>,
+        max_expanded: u64,
+        installed: HashMap<String, Installed>,
+    ) -> Self {
+        Self {
+            store,
+            access,
+            validator: Default::default(),
+            max_expanded,
+            installed: Mutex::new(installed),
+            installing: Default::default(),
+        }
+    }
+
+    /// Brings `environment`'s folders of published connectors in line with
+    /// the store, after another gateway on the same database changed it:
+    /// new and updated versions are written, deleted connectors' folders
+    /// removed, and the registry reloaded when anything changed (calls in
+    /// flight keep the version they started with). Returns how many
+    /// folders changed.
+    pub async fn sync(&self, environment: &Environment) -> Result<usize, CatalogError> {
+        let _one_at_a_time = self.installing.lock().await;
+        let mut installed = self.installed_in(environment.id());
+        let changed =
+            Self::materialize(&*self.store, environment.id(), environment.registry().root(), &mut installed).await;
+        self.lock_installed().insert(environment.id().to_string(), installed);
+        if changed.as_ref().is_ok_and(|changed| *changed > 0) {
+            environment.registry().reload().await;
+        }
+        changed
+    }
+
+    fn lock_installed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Installed>> {
+        self.installed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn installed_in(&self, environment: &str) -> Installed {
+        self.lock_installed().get(environment).cloned().unwrap_or_default()
+    }
+
+    /// Puts a stored version's staged folder where the registry loads it,
+    /// and reloads: the next call uses it, calls in flight keep theirs.
+    async fn install(
+        &self,
+        staged: Staged,
+        environment: &Environment,
+        version: &PackageVersion,
+    ) -> Result<(), CatalogError> {
+        let _one_at_a_time = self.installing.lock().await;
+        staged.swap_in(environment.registry().root(), &version.connector)?;
+        self.lock_installed()
+            .entry(environment.id().to_string())
+            .or_default()
+            .insert(version.connector.clone(), version.sha256.clone());
+        environment.registry().reload().await;
+        Ok(())
     }
 
     /// The `ETag` of a published version.
@@ -170,7 +238,7 @@ impl Catalog {
         let Some(version) = self.store.put_package(environment.id(), &row, None, &audit).await? else {
             return Err(CatalogError::Exists(id));
         };
-        install(staged, environment, &id).await?;
+        self.install(staged, environment, &row.meta).await?;
         self.access.refresh().await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector published");
         Ok(Published::of(row.meta, version, warnings))
@@ -211,7 +279,7 @@ impl Catalog {
                 current: current.unwrap_or_default(),
             });
         };
-        install(staged, environment, id).await?;
+        self.install(staged, environment, &row.meta).await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector updated");
         Ok(Published::of(row.meta, version, warnings))
     }
@@ -244,26 +312,61 @@ impl Catalog {
         if self.store.latest_version(environment.id(), id).await?.is_none() {
             return Err(CatalogError::ReadOnly(id.to_string()));
         }
-        Ok(self.access.delete_connector(actor, environment.id(), id).await?)
+        let _one_at_a_time = self.installing.lock().await;
+        self.access.delete_connector(actor, environment.id(), id).await?;
+        if let Some(installed) = self.lock_installed().get_mut(environment.id()) {
+            installed.remove(id);
+        }
+        Ok(())
     }
 
-    /// Makes every published connector's folder from its newest stored
-    /// version where the folder is missing or holds something else: at
-    /// start, so that the store, not the folder, is the source.
-    pub async fn materialize(store: &dyn PackageStore, environment: &str, root: &Path) -> Result<usize, CatalogError> {
-        let mut written = 0;
-        for row in store.latest_packages(environment).await? {
-            let folder = root.join(&row.meta.connector);
-            let current = archive::folder_files(&folder).map(|files| archive::digest(&archive::write(&files)));
-            if current.ok().as_deref() == Some(row.meta.sha256.as_str()) {
+    /// Makes every published connector's folder of `environment` hold its
+    /// newest stored version, where it is missing or holds something else,
+    /// and removes the folders of the `installed` connectors the store no
+    /// longer has: at start, so that the store, not the folder, is the
+    /// source, and after a change elsewhere. `installed` is kept up to
+    /// date. Returns how many folders changed.
+    pub async fn materialize(
+        store: &dyn PackageStore,
+        environment: &str,
+        root: &Path,
+        installed: &mut Installed,
+    ) -> Result<usize, CatalogError> {
+        let versions = store.latest_versions(environment).await?;
+        let mut changed = 0;
+        for version in &versions {
+            if installed.get(&version.connector) == Some(&version.sha256) {
                 continue;
             }
-            let files = archive::read(&row.archive, u64::MAX)?;
-            Staged::write(root, &row.meta.connector, &files)?.swap_in(root, &row.meta.connector)?;
-            tracing::info!(environment, connector = %row.meta.connector, version = row.meta.version, "published connector's folder made from the store");
-            written += 1;
+            let folder = root.join(&version.connector);
+            let current = archive::folder_files(&folder).map(|files| archive::digest(&archive::write(&files)));
+            if current.ok().as_deref() != Some(version.sha256.as_str()) {
+                // Read again with its archive: a newer version may have come meanwhile.
+                let Some(row) = store.latest_package(environment, &version.connector).await? else { continue };
+                let files = archive::read(&row.archive, u64::MAX)?;
+                Staged::write(root, &row.meta.connector, &files)?.swap_in(root, &row.meta.connector)?;
+                tracing::info!(environment, connector = %row.meta.connector, version = row.meta.version, "published connector's folder made from the store");
+                installed.insert(row.meta.connector, row.meta.sha256);
+                changed += 1;
+                continue;
+            }
+            installed.insert(version.connector.clone(), version.sha256.clone());
         }
-        Ok(written)
+        let stored: std::collections::HashSet<&str> = versions.iter().map(|v| v.connector.as_str()).collect();
+        let gone: Vec<String> = installed.keys().filter(|id| !stored.contains(id.as_str())).cloned().collect();
+        for connector in gone {
+            installed.remove(&connector);
+            // The id is one the store gave a folder to, never a path from input.
+            match std::fs::remove_dir_all(root.join(&connector)) {
+                Ok(()) => {
+                    tracing::info!(environment, %connector, "published connector deleted; its folder removed");
+                    changed += 1;
+                }
+                Err(source) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(CatalogError::Folder { connector, source }),
+            }
+        }
+        Ok(changed)
     }
 
     /// Writes a package's files into a staging folder and validates them:
@@ -300,14 +403,6 @@ impl Catalog {
         }
         Ok(report.findings)
     }
-}
-
-/// Puts a stored version's staged folder where the registry loads it, and
-/// reloads: the next call uses it, calls in flight keep theirs.
-async fn install(staged: Staged, environment: &Environment, id: &str) -> Result<(), CatalogError> {
-    staged.swap_in(environment.registry().root(), id)?;
-    environment.registry().reload().await;
-    Ok(())
 }
 
 impl Published {
@@ -428,13 +523,25 @@ mod tests {
         store.put_package("default", &row, None, &audit(&caller, "published", "Shop", None, None)).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("Shop").join(sluice_package::DEFINITION_FILE);
-        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 1);
+        let materialize = async |installed: &mut Installed| {
+            Catalog::materialize(&store, "default", dir.path(), installed).await.unwrap()
+        };
+        assert_eq!(materialize(&mut Installed::new()).await, 1);
         assert_eq!(std::fs::read(&file).unwrap(), definition);
-        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 0, "already the stored version");
+        assert_eq!(materialize(&mut Installed::new()).await, 0, "already the stored version");
         std::fs::write(&file, b"edited by hand").unwrap();
-        assert_eq!(Catalog::materialize(&store, "default", dir.path()).await.unwrap(), 1);
+        let mut installed = Installed::new();
+        assert_eq!(materialize(&mut installed).await, 1);
         assert_eq!(std::fs::read(&file).unwrap(), definition, "the store is the source");
         let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(entries, ["Shop"], "no staging folder is left");
+        assert_eq!(installed.get("Shop"), Some(&row.meta.sha256));
+        // Deleted from the store (by another gateway): the folder goes.
+        std::fs::create_dir(dir.path().join("Operators")).unwrap();
+        crate::store::AccessStore::delete_connector(&store, "default", "Shop", None).await.unwrap();
+        assert_eq!(materialize(&mut installed).await, 1);
+        assert!(!dir.path().join("Shop").exists());
+        assert!(dir.path().join("Operators").exists(), "a folder the store never had is the operator's");
+        assert!(installed.is_empty());
     }
 }

@@ -190,6 +190,7 @@ impl Gateway {
             });
         }
         let mut environments = HashMap::new();
+        let mut installed = HashMap::new();
         for plan in &plans {
             if let Err(source) = std::fs::read_dir(plan.packages) {
                 return Err(StartError::Packages { path: plan.packages.to_path_buf(), source });
@@ -226,9 +227,11 @@ impl Gateway {
                 )),
                 Err(reason) => Err(Arc::clone(reason)),
             };
-            Catalog::materialize(&*store, plan.id, plan.packages)
+            let mut made = crate::catalog::Installed::new();
+            Catalog::materialize(&*store, plan.id, plan.packages, &mut made)
                 .await
                 .map_err(|source| StartError::Published { environment: plan.id.to_string(), source })?;
+            installed.insert(plan.id.to_string(), made);
             let loader = Loader::new(runtime.clone(), plan.connections.clone());
             let registry = Arc::new(Registry::new(plan.id, plan.packages.to_path_buf(), loader, Arc::clone(&metrics)));
             registry.reload().await;
@@ -255,9 +258,14 @@ impl Gateway {
         let access = Arc::new(
             Access::open(store.clone(), Arc::clone(default.network()), &config.access.issuers, &seeds, key).await?,
         );
-        let catalog = Arc::new(Catalog::new(store, Arc::clone(&access), config.requests.max_package_expanded_bytes));
+        let catalog = Arc::new(Catalog::new(
+            store.clone(),
+            Arc::clone(&access),
+            config.requests.max_package_expanded_bytes,
+            installed,
+        ));
         let public_host = config.public_url.as_ref().and_then(authorities);
-        Ok(Self {
+        let gateway = Self {
             environments: Arc::new(environments),
             default,
             metrics,
@@ -266,7 +274,9 @@ impl Gateway {
             limits: config.requests,
             public_host,
             public_url: config.public_url.clone(),
-        })
+        };
+        crate::replicas::follow(gateway.clone(), store, config.store.resync_interval);
+        Ok(gateway)
     }
 
     /// The environment with this id, if there is one.

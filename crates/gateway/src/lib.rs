@@ -37,6 +37,7 @@ pub mod oauth;
 pub mod pipeline;
 pub mod problem;
 pub mod registry;
+mod replicas;
 pub mod server;
 pub mod store;
 

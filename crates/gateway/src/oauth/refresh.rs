@@ -66,6 +66,9 @@ impl OAuth {
             Arc::clone(locks.entry((package.id.clone(), connection.to_string())).or_default())
         };
         let _one_at_a_time = lock.lock().await;
+        // And one across the gateways on a shared database; then the tokens
+        // are read again, in case one of them refreshed meanwhile.
+        let _one_across_gateways = self.vault.refresh_lock(&package.id, connection).await?;
         let stored = self
             .vault
             .tokens(&package.id, connection)

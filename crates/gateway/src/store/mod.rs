@@ -173,4 +173,39 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// Where a pending sign-in must come back, without taking it.
     async fn pending_destination(&self, state_hash: &str) -> Result<Option<PendingDestination>, StoreError>;
+
+    /// Waits for, and holds until dropped, the right to refresh a
+    /// connection's tokens, against every other gateway on the same
+    /// database: the holder reads the tokens again and refreshes only if
+    /// no one did meanwhile. A database that one gateway has to itself
+    /// needs no lock here (the gateway serialises its own refreshes).
+    async fn refresh_lock(
+        &self,
+        _environment: &str,
+        _connector: &str,
+        _connection: &str,
+    ) -> Result<RefreshLock, StoreError> {
+        Ok(RefreshLock::default())
+    }
+}
+
+/// The right to refresh one connection's tokens, held until dropped.
+#[derive(Default)]
+pub struct RefreshLock {
+    /// What holds it: a transaction holding an advisory lock, which ends
+    /// (and releases it) when dropped.
+    _held: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl RefreshLock {
+    /// A lock held by `holder` until it is dropped.
+    pub fn held_by(holder: impl std::any::Any + Send) -> Self {
+        Self { _held: Some(Box::new(holder)) }
+    }
+}
+
+impl fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshLock").field("held", &self._held.is_some()).finish()
+    }
 }

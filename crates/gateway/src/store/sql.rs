@@ -18,7 +18,7 @@ use sqlx::{Any, AnyPool};
 
 use super::{
     AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PackageVersion,
-    PendingDestination, PendingRow, PeopleRows, PrincipalRow, StoreError, TokenRow, TokenStore, now,
+    PendingDestination, PendingRow, PeopleRows, PrincipalRow, RefreshLock, StoreError, TokenRow, TokenStore, now,
 };
 
 /// The versioned, forward-only migrations of each dialect's schema.
@@ -50,11 +50,26 @@ impl Default for PoolSettings {
     }
 }
 
+/// The channel PostgreSQL announces changes on (migration 0006).
+pub const CHANGES_CHANNEL: &str = "sluice_changes";
+
 /// The SQL store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// A shared database's URL, to listen for its notifications.
+    url: Option<std::sync::Arc<str>>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the database's password.
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_deref().map(redacted))
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlStore {
@@ -76,7 +91,11 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(open)?;
-        Self::migrated(pool, backend, location).await
+        let mut store = Self::migrated(pool, backend, location).await?;
+        if backend == Backend::Postgres {
+            store.url = Some(url.into());
+        }
+        Ok(store)
     }
 
     /// Opens (creating if needed) the SQLite database at `path` and applies
@@ -116,12 +135,26 @@ impl SqlStore {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrations.run(&pool).await.map_err(|source| StoreError::Migrate { location, source })?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, url: None })
     }
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A listener on a shared database's change notifications
+    /// ([`CHANGES_CHANNEL`]), on a connection of its own; `None` for
+    /// SQLite, which one gateway has to itself. The listener reconnects by
+    /// itself after the connection is lost, and says so.
+    pub async fn listener(&self) -> Option<Result<sqlx::postgres::PgListener, StoreError>> {
+        let url = self.url.as_deref()?;
+        let listen = async {
+            let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+            listener.listen(CHANGES_CHANNEL).await?;
+            Ok(listener)
+        };
+        Some(listen.await)
     }
 }
 
@@ -280,6 +313,26 @@ impl TokenStore for SqlStore {
             sealed,
             created_at,
         }))
+    }
+
+    async fn refresh_lock(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<RefreshLock, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(RefreshLock::default());
+        }
+        // A transaction-scoped advisory lock on the connection's name
+        // (ids hold no `/`), released when the transaction ends: on drop,
+        // or when the holder's connection is lost.
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked")
+            .bind(format!("tokens/{environment}/{connector}/{connection}"))
+            .fetch_one(&mut *transaction)
+            .await?;
+        Ok(RefreshLock::held_by(transaction))
     }
 
     async fn pending_destination(&self, state_hash: &str) -> Result<Option<PendingDestination>, StoreError> {

@@ -171,6 +171,12 @@ impl Vault {
         Ok(self.store.put_tokens(&self.environment, connector, connection, &sealed, Some(version)).await?.is_some())
     }
 
+    /// Waits for, and holds until dropped, the right to refresh a
+    /// connection's tokens against other gateways on the same database.
+    pub async fn refresh_lock(&self, connector: &str, connection: &str) -> Result<super::RefreshLock, VaultError> {
+        Ok(self.store.refresh_lock(&self.environment, connector, connection).await?)
+    }
+
     /// Marks a connection as needing a new sign-in, if its row is still at
     /// `version`.
     pub async fn mark_needs_signin(

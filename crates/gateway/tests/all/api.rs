@@ -11,7 +11,7 @@ use sluice_gateway::access::{Caller, Credential, DEFAULT_ENVIRONMENT, PrincipalK
 
 use crate::support::*;
 
-fn caller(principal: &str) -> Caller {
+pub(crate) fn caller(principal: &str) -> Caller {
     Caller { id: Arc::from(principal), groups: Vec::new(), credential: Credential::ApiKey { id: "test".into() } }
 }
 
@@ -58,7 +58,7 @@ async fn shop() -> Shop {
 }
 
 /// Sends `method path` as the holder of `key`, with a JSON body when given.
-async fn api(gateway: &TestGateway, key: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+pub(crate) async fn api(gateway: &TestGateway, key: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
     let mut request = http::Request::builder().method(method).uri(gateway.url(path));
     let bytes = match body {
         Some(body) => {
@@ -287,10 +287,10 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
 }
 
 /// A package's files as the test writes them.
-type Files = std::collections::BTreeMap<String, Vec<u8>>;
+pub(crate) type Files = std::collections::BTreeMap<String, Vec<u8>>;
 
 /// A shop package whose backend paths start with `base_path`.
-fn shop_files(backend: std::net::SocketAddr, base_path: &str) -> Files {
+pub(crate) fn shop_files(backend: std::net::SocketAddr, base_path: &str) -> Files {
     let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}});
     let mut definition = shop_definition(backend, security);
     definition["basePath"] = json!(base_path);
@@ -306,7 +306,7 @@ fn shop_files(backend: std::net::SocketAddr, base_path: &str) -> Files {
 }
 
 /// Zips entries as given, names and all (for hostile archives too).
-fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write as _;
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
@@ -317,7 +317,7 @@ fn zip_entries(entries: &[(&str, &[u8])]) -> Vec<u8> {
     out.finish().unwrap().into_inner()
 }
 
-fn zip_files(files: &Files, folder: &str) -> Vec<u8> {
+pub(crate) fn zip_files(files: &Files, folder: &str) -> Vec<u8> {
     let names: Vec<String> = files.keys().map(|name| format!("{folder}{name}")).collect();
     let entries: Vec<(&str, &[u8])> =
         names.iter().zip(files.values()).map(|(n, c)| (n.as_str(), c.as_slice())).collect();
@@ -339,7 +339,7 @@ fn unzip(bytes: &[u8]) -> Files {
 }
 
 /// Sends an archive as the holder of `key`.
-async fn send_zip(
+pub(crate) async fn send_zip(
     gateway: &TestGateway,
     key: &str,
     method: &str,

@@ -13,5 +13,6 @@ mod oauth;
 mod oidc;
 mod packages;
 mod policies;
+mod replicas;
 mod routing;
 mod support;

@@ -501,6 +501,40 @@ async fn one_refresh_however_many_calls_see_the_401() {
 }
 
 #[tokio::test]
+async fn one_refresh_however_many_calls_on_three_gateways_on_one_database_see_the_token_expire() {
+    let (auth, server) = start_auth(2).await;
+    let url = sluice_test_postgres::database();
+    let key_dir = tempfile::tempdir().unwrap();
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        let gateway = TestGatewayBuilder::new()
+            .package("plant", definition(server), properties("GlobalPerConnector"))
+            .connection("plant", "main", &[])
+            .oauth(oauth_config(key_dir.path(), None))
+            .store_url(&url)
+            .start()
+            .await;
+        auth.state().redirect_uris.push(gateway.url("/redirect/plant"));
+        gateways.push(gateway);
+    }
+    assert_eq!(sign_in(&gateways[0]).await.status, 200);
+    // The signed-in token lives 2 s; the refreshed one will live an hour.
+    auth.state().expires_in = 3600;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let gateways = std::sync::Arc::new(gateways);
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let gateways = std::sync::Arc::clone(&gateways);
+            tokio::spawn(async move { gateways[i % 3].get("/apim/plant/main/items").await.status })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    assert_eq!(auth.state().refresh_attempts, 1, "one refresh across the three gateways");
+}
+
+#[tokio::test]
 async fn a_provider_that_is_down_leaves_the_connection_usable() {
     for (status, error) in [(503, "temporarily_unavailable"), (500, "server_error")] {
         let setup = setup_retrying(std::time::Duration::from_millis(300)).await;

@@ -181,6 +181,13 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Keeps the gateway's state in the database at `url`, which other
+    /// gateways may share.
+    pub fn store_url(mut self, url: &str) -> Self {
+        self.store.url = Some(url.to_string());
+        self
+    }
+
     pub fn without_loopback_grant(mut self) -> Self {
         self.grant_loopback = false;
         self
