@@ -22,7 +22,8 @@ pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Resul
     init_tracing();
     let config = GatewayConfig::load(&config_path)?;
     let (listen, metrics_listen) = (config.listen, config.metrics_listen);
-    let gateway = Gateway::start(config, GatewayOptions::default()).await?;
+    let listener = bind(listen).await?;
+    let gateway = start_when_reachable(config, &listener).await?;
     if let Some(principal) = bootstrap_admin {
         let issued = gateway
             .access()
@@ -32,8 +33,66 @@ pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Resul
         println!("admin api key for {principal} (shown once): {}", issued.key);
     }
     reload_environment_on_hangup(gateway.clone(), config_path)?;
-    let listener = bind(listen).await?;
     run(gateway, listener, metrics_listen).await
+}
+
+/// Starts the gateway, trying again with backoff while its database cannot
+/// be reached (a replica may start before the database does). Meanwhile
+/// `listener` answers 503: `/healthz` says the gateway is not ready and
+/// why, so that a load balancer sends it nothing yet. Any other failure
+/// stops the start.
+async fn start_when_reachable(config: GatewayConfig, listener: &tokio::net::TcpListener) -> Result<Gateway> {
+    let reason = std::sync::Arc::new(std::sync::Mutex::new(String::from("starting")));
+    let (started, stop_waiting) = tokio::sync::oneshot::channel::<()>();
+    let waiting = {
+        let accepting = tokio::net::TcpListener::from_std(listener_clone(listener)?)?;
+        let reason = std::sync::Arc::clone(&reason);
+        let not_ready = move || {
+            let reason = reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let body = serde_json::json!({
+                "type": "https://sluice.dev/problems/starting",
+                "title": "Not ready",
+                "status": 503,
+                "detail": format!("the gateway is starting: {reason}"),
+            });
+            let headers = [("content-type", "application/problem+json"), ("retry-after", "1")];
+            std::future::ready((http::StatusCode::SERVICE_UNAVAILABLE, headers, body.to_string()))
+        };
+        let app = axum::Router::new().fallback(not_ready);
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = stop_waiting.await;
+            };
+            let _ = axum::serve(accepting, app).with_graceful_shutdown(stop).await;
+        })
+    };
+    let mut wait = std::time::Duration::from_secs(1);
+    let gateway = loop {
+        match Gateway::start(config.clone(), GatewayOptions::default()).await {
+            Ok(gateway) => break gateway,
+            Err(error) if error.is_unavailable() => {
+                let cause = format!("{:#}", anyhow::Error::from(error));
+                tracing::warn!(error = %cause, retry_in = ?wait, "the gateway's database cannot be reached; trying again");
+                *reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    format!("waiting for its database ({cause})");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let _ = started.send(());
+    let _ = waiting.await;
+    Ok(gateway)
+}
+
+/// A second handle on the same listening socket.
+fn listener_clone(listener: &tokio::net::TcpListener) -> Result<std::net::TcpListener> {
+    use std::os::fd::AsFd as _;
+    let socket = listener.as_fd().try_clone_to_owned().context("sharing the listening socket")?;
+    let listener = std::net::TcpListener::from(socket);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// Binds the gateway's address.

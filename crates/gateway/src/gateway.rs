@@ -92,6 +92,19 @@ pub enum StartError {
     },
 }
 
+impl StartError {
+    /// Whether the gateway's database could not be reached: a start that
+    /// may succeed when tried again, unlike broken settings.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StartError::Store(error)
+            | StartError::Access(AccessError::Store(error))
+            | StartError::Published { source: crate::catalog::CatalogError::Store(error), .. } => error.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 /// The gateway.
 #[derive(Debug, Clone)]
 pub struct Gateway {

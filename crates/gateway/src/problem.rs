@@ -155,6 +155,11 @@ impl GatewayError {
     /// describes the gateway's machine and network (folders, environment
     /// variables, resolved internal addresses), which only the log has.
     pub fn public_detail(&self) -> String {
+        if self.classify() == STORE_UNAVAILABLE {
+            return "the gateway's database cannot be reached: calls go on, but changes, sign-ins and token \
+                    refreshes wait for it; try again shortly"
+                .into();
+        }
         match self {
             GatewayError::Call(CallFailure::Connector(LookupError::Failed { connector, reason }))
             | GatewayError::Lookup(LookupError::Failed { connector, reason }) => {
@@ -234,6 +239,7 @@ fn classify_access(error: &AccessError) -> Classified {
         AccessError::ReadOnly(_) => (StatusCode::CONFLICT, "read-only", "Set in the settings file"),
         AccessError::ConnectionRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused"),
         AccessError::NoSecretKey => (StatusCode::SERVICE_UNAVAILABLE, "no-secret-key", "No secret key"),
+        AccessError::Store(error) if error.is_unavailable() => STORE_UNAVAILABLE,
         _ => INTERNAL,
     }
 }
@@ -253,10 +259,14 @@ fn classify_catalog(error: &CatalogError) -> Classified {
         }
         CatalogError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "package-refused", "Package refused"),
         CatalogError::Access(error) => classify_access(error),
+        CatalogError::Store(error) if error.is_unavailable() => STORE_UNAVAILABLE,
         _ => INTERNAL,
     }
 }
 
+/// The database is unreachable: changes, sign-ins and refreshes wait for
+/// it; calls go on from the snapshot.
+const STORE_UNAVAILABLE: Classified = (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable", "Database unavailable");
 /// A connector that is missing, or that the caller may not see.
 const UNKNOWN_CONNECTOR: Classified = (StatusCode::NOT_FOUND, "unknown-connector", "Unknown connector");
 /// A connection that is missing, or that the caller may not see.
@@ -335,6 +345,7 @@ fn classify_oauth(error: &OAuthError) -> Classified {
         OAuthError::Refresh { .. } | OAuthError::InvalidToken => {
             (StatusCode::BAD_GATEWAY, "backend-failed", "Backend call failed")
         }
+        OAuthError::Vault(crate::store::VaultError::Store(error)) if error.is_unavailable() => STORE_UNAVAILABLE,
         _ => INTERNAL,
     }
 }

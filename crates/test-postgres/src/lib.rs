@@ -15,82 +15,179 @@
 //!   to run as root); the server listens on `127.0.0.1` only, on a port
 //!   the system chose free a moment before, with durability off (these
 //!   databases live for one test run).
-//! - **Stopping.** The server runs under a small shell that holds a pipe
-//!   from the test process. When the test process ends, however it ends,
-//!   the pipe closes, and the shell stops the server and removes its data
-//!   directory.
+//! - **Stopping.** A small shell holds a pipe from the test process. When
+//!   the test process ends, however it ends, the pipe closes, and the shell
+//!   stops the server and removes its data directory.
+//! - **Faults.** A test that stops the database under load starts a
+//!   [`Cluster`] of its own, which it can [`stop`](Cluster::stop) and
+//!   [`start`](Cluster::start) again on the same port.
 //!
 //! Nothing is skipped: when no server can be had, [`database`] panics with
 //! the reason, and the test fails.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
-/// The user the tests' server runs as, and connects as.
+/// The user the tests' servers run as, and connect as.
 const USER: &str = "sluice";
 
-/// A server the tests create databases on.
-#[derive(Debug)]
-struct Server {
-    /// `postgres://user@host:port`, without a database.
-    base: String,
-    /// Where `createdb` and `dropdb` are, for a server of our own.
-    bin: Option<PathBuf>,
-    /// The pipe whose end stops our server, kept open for the process.
-    _stop: Option<Mutex<ChildStdin>>,
-    _watchdog: Option<Mutex<Child>>,
+/// A new, empty database for one test on the process's shared server, as
+/// a `postgres://` URL. Panics with the reason when no PostgreSQL server
+/// can be had.
+pub fn database() -> String {
+    static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| match std::env::var("SLUICE_TEST_POSTGRES_URL") {
+        Ok(url) => Ok(Shared::External(url.trim_end_matches('/').to_string())),
+        Err(_) => Cluster::new().map(Shared::Own),
+    });
+    match shared {
+        Ok(Shared::Own(cluster)) => cluster.create_database(),
+        Ok(Shared::External(base)) => create_database(Path::new(""), base),
+        Err(reason) => panic!("PostgreSQL for the tests: {reason}"),
+    }
 }
 
-static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+#[derive(Debug)]
+enum Shared {
+    Own(Cluster),
+    External(String),
+}
 
-/// A new, empty database for one test, as a `postgres://` URL. Panics with
-/// the reason when no PostgreSQL server can be had.
-pub fn database() -> String {
-    let server = match SERVER.get_or_init(start) {
-        Ok(server) => server,
-        Err(reason) => panic!("PostgreSQL for the tests: {reason}"),
-    };
+/// A PostgreSQL server of the test's own, on `127.0.0.1`, stopped and its
+/// data removed when the test process ends.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// The command prefix that runs a program as the server's user.
+    runner: Vec<String>,
+    /// The pipe whose end stops the server, kept open while the process runs.
+    _stop: Mutex<ChildStdin>,
+    _watchdog: Mutex<Child>,
+}
+
+impl Cluster {
+    /// Installs PostgreSQL if it must, makes a fresh cluster and starts it.
+    pub fn new() -> Result<Self, String> {
+        let bin = match binaries() {
+            Some(bin) => bin,
+            None => {
+                install()?;
+                binaries().ok_or("the postgresql package is installed, but no initdb was found")?
+            }
+        };
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-test-postgres-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        // PostgreSQL refuses to run as root: as root, the server runs as the
+        // distribution's `postgres` user, else as `nobody`.
+        let runner: Vec<String> = if is_root() {
+            let user = if run(Command::new("id").args(["-u", "postgres"])).is_ok() { "postgres" } else { "nobody" };
+            run(Command::new("chown").args([user, &dir.display().to_string()]))?;
+            vec!["runuser".into(), "-u".into(), user.into(), "--".into()]
+        } else {
+            Vec::new()
+        };
+        let data = dir.join("data");
+        let initdb = bin.join("initdb");
+        let data_arg = data.display().to_string();
+        run(&mut as_user(&runner, &initdb, &["-D", &data_arg, "-U", USER, "--auth=trust", "-E", "UTF8", "--no-sync"]))
+            .map_err(|e| format!("initdb: {e}"))?;
+        // The shell waits for its stdin to close (the test process ended),
+        // then stops the server and removes the data.
+        let script = r#"read -r _; "$1" -D "$2" -m immediate stop > /dev/null 2>&1; rm -rf "$3""#;
+        let pg_ctl = bin.join("pg_ctl").display().to_string();
+        let dir_arg = dir.display().to_string();
+        let mut watchdog = as_user(&runner, Path::new("sh"), &["-c", script, "sh", &pg_ctl, &data_arg, &dir_arg])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
+        let stop = watchdog.stdin.take().ok_or("the server's watchdog has no stdin")?;
+        let mut cluster =
+            Self { bin, data, port: 0, runner, _stop: Mutex::new(stop), _watchdog: Mutex::new(watchdog) };
+        // The port is free when chosen, but another process may take it
+        // before the server binds it: try a few.
+        let mut last = String::new();
+        for _ in 0..3 {
+            cluster.port = free_port()?;
+            let settings = format!(
+                "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
+                 fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n",
+                cluster.port, dir_arg
+            );
+            std::fs::write(cluster.data.join("postgresql.auto.conf"), settings)
+                .map_err(|e| format!("cannot write the server's settings: {e}"))?;
+            match cluster.start() {
+                Ok(()) => return Ok(cluster),
+                Err(reason) => last = reason,
+            }
+        }
+        Err(last)
+    }
+
+    /// Starts the server (again), on its port; returns once it accepts connections.
+    pub fn start(&self) -> Result<(), String> {
+        let log = self.data.join("server.log").display().to_string();
+        let data = self.data.display().to_string();
+        run(&mut as_user(&self.runner, &self.bin.join("pg_ctl"), &["-D", &data, "-l", &log, "-w", "-t", "60", "start"]))
+            .map(drop)
+            .map_err(|e| format!("the server did not start on 127.0.0.1:{}: {e}", self.port))
+    }
+
+    /// Stops the server, closing every connection to it.
+    pub fn stop(&self) -> Result<(), String> {
+        let data = self.data.display().to_string();
+        run(&mut as_user(&self.runner, &self.bin.join("pg_ctl"), &["-D", &data, "-m", "fast", "-w", "stop"]))
+            .map(drop)
+            .map_err(|e| format!("the server did not stop: {e}"))
+    }
+
+    /// `postgres://user@127.0.0.1:port`, without a database.
+    pub fn base_url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}", self.port)
+    }
+
+    /// A new, empty database on this server, as a `postgres://` URL.
+    /// Panics when it cannot be made.
+    pub fn create_database(&self) -> String {
+        create_database(&self.bin, &self.base_url())
+    }
+}
+
+/// Creates a database on the server at `base` with `createdb` (from `bin`,
+/// or `PATH` when empty); panics when it cannot.
+fn create_database(bin: &Path, base: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!("sluice_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let created = match &server.bin {
-        Some(bin) => run(Command::new(bin.join("createdb")).args([
-            "--maintenance-db",
-            &format!("{}/postgres", server.base),
-            &name,
-        ])),
-        None => run(Command::new("createdb").args(["--maintenance-db", &format!("{}/postgres", server.base), &name])),
-    };
+    let created = run(Command::new(bin.join("createdb")).args(["--maintenance-db", &format!("{base}/postgres"), &name]));
     if let Err(reason) = created {
         panic!("PostgreSQL for the tests: cannot create database {name}: {reason}");
     }
-    format!("{}/{name}", server.base)
+    format!("{base}/{name}")
 }
 
-fn start() -> Result<Server, String> {
-    if let Ok(url) = std::env::var("SLUICE_TEST_POSTGRES_URL") {
-        return Ok(Server { base: url.trim_end_matches('/').to_string(), bin: None, _stop: None, _watchdog: None });
-    }
-    let bin = match binaries() {
-        Some(bin) => bin,
-        None => {
-            install()?;
-            binaries().ok_or("the postgresql package is installed, but no initdb was found")?
+/// `program` with `args`, run as the server's user.
+fn as_user(runner: &[String], program: &Path, args: &[&str]) -> Command {
+    let mut command = match runner.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
         }
+        None => Command::new(program),
     };
-    let mut last = String::new();
-    // The port is free when chosen, but another process may take it before
-    // the server binds it: try a few.
-    for _ in 0..3 {
-        match start_on(&bin, free_port()?) {
-            Ok(server) => return Ok(server),
-            Err(reason) => last = reason,
-        }
-    }
-    Err(last)
+    command.args(args);
+    command
 }
 
 /// The directory of `initdb`, `postgres` and friends.
@@ -142,86 +239,6 @@ fn install() -> Result<(), String> {
         install().map_err(|e| format!("apt-get install postgresql: {e}"))?;
     }
     Ok(())
-}
-
-fn start_on(bin: &Path, port: u16) -> Result<Server, String> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("sluice-test-postgres-{}-{nanos}", std::process::id()));
-    let data = dir.join("data");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-    // PostgreSQL refuses to run as root: as root, the server runs as the
-    // distribution's `postgres` user, else as `nobody`.
-    let runner: Vec<String> = if is_root() {
-        let user = if run(Command::new("id").args(["-u", "postgres"])).is_ok() { "postgres" } else { "nobody" };
-        run(Command::new("chown").args([user, &dir.display().to_string()]))?;
-        vec!["runuser".into(), "-u".into(), user.into(), "--".into()]
-    } else {
-        Vec::new()
-    };
-    let as_runner = |program: &Path| {
-        let mut command = Command::new(runner.first().map_or(program.as_os_str(), |r| r.as_ref()));
-        if !runner.is_empty() {
-            command.args(&runner[1..]).arg(program);
-        }
-        command
-    };
-    run(as_runner(&bin.join("initdb")).args([
-        "-D",
-        &data.display().to_string(),
-        "-U",
-        USER,
-        "--auth=trust",
-        "-E",
-        "UTF8",
-        "--no-sync",
-    ]))
-    .map_err(|e| format!("initdb: {e}"))?;
-    // The shell starts the server, then waits for its stdin to close (the
-    // test process ended) to stop it and remove the data.
-    let script = r#"
-        "$1" -D "$2" -h 127.0.0.1 -p "$3" -k "$4" -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-            -c max_connections=300 > "$4/server.log" 2>&1 &
-        server=$!
-        read -r _
-        kill -INT "$server"
-        wait "$server"
-        rm -rf "$4"
-    "#;
-    let mut watchdog = as_runner(Path::new("sh"))
-        .args(["-c", script, "sh"])
-        .arg(bin.join("postgres"))
-        .arg(&data)
-        .arg(port.to_string())
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start the server: {e}"))?;
-    let stop = watchdog.stdin.take().ok_or("the server's watchdog has no stdin")?;
-    let base = format!("postgres://{USER}@127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready =
-            run(Command::new(bin.join("pg_isready")).args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", USER]));
-        if ready.is_ok() {
-            break;
-        }
-        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-        if matches!(watchdog.try_wait(), Ok(Some(_))) || log.contains("FATAL") || Instant::now() > deadline {
-            let mut stop = stop;
-            let _ = stop.write_all(b"\n");
-            let _ = watchdog.wait();
-            return Err(format!("the server did not start on 127.0.0.1:{port}: {}", log.trim()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(Server {
-        base,
-        bin: Some(bin.to_path_buf()),
-        _stop: Some(Mutex::new(stop)),
-        _watchdog: Some(Mutex::new(watchdog)),
-    })
 }
 
 fn free_port() -> Result<u16, String> {

@@ -101,6 +101,9 @@ pub struct OAuth {
     /// The last failed refresh of each connection: the token's fingerprint,
     /// when, and why.
     failures: std::sync::Mutex<HashMap<ConnectionKey, (String, std::time::Instant, String)>>,
+    /// Each connection's tokens as last read from the store: what calls use
+    /// while the database cannot be reached.
+    cached: std::sync::Mutex<HashMap<ConnectionKey, crate::store::StoredTokens>>,
 }
 
 impl OAuth {
@@ -121,6 +124,7 @@ impl OAuth {
             prefix,
             refreshing: Default::default(),
             failures: Default::default(),
+            cached: Default::default(),
         }
     }
 

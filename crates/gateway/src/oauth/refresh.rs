@@ -33,7 +33,33 @@ impl OAuth {
     /// The connection's access token, refreshed first when it expires within
     /// the refresh margin.
     pub async fn access_token(&self, package: &Package, connection: &str) -> Result<String, OAuthError> {
-        let Some(stored) = self.vault.tokens(&package.id, connection).await? else {
+        let key = (package.id.clone(), connection.to_string());
+        let stored = match self.vault.tokens(&package.id, connection).await {
+            Ok(stored) => {
+                let mut cache = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match &stored {
+                    Some(stored) => cache.insert(key, stored.clone()),
+                    None => cache.remove(&key),
+                };
+                stored
+            }
+            Err(crate::store::VaultError::Store(error)) if error.is_unavailable() => {
+                // The database is down: a token read before that serves
+                // until it expires; a refresh waits for the database.
+                let cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
+                match cached {
+                    Some(cached)
+                        if cached.needs_signin.is_none() && cached.tokens.expires_at.is_none_or(|at| at > now()) =>
+                    {
+                        tracing::warn!(connector = %package.id, connection, "database unreachable; the cached token is used");
+                        return Ok(cached.tokens.access_token);
+                    }
+                    _ => return Err(crate::store::VaultError::Store(error).into()),
+                }
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let Some(stored) = stored else {
             return Err(self.signin_required(&package.id, connection, NOT_SIGNED_IN));
         };
         if let Some(reason) = stored.needs_signin {

@@ -117,6 +117,33 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting,
+    /// unreachable, or every connection busy): a failure that passes, unlike
+    /// a statement the database refused.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Open { source, .. } | StoreError::Database(source) => unreachable_database(source),
+            StoreError::Migrate { source: sqlx::migrate::MigrateError::Execute(source), .. } => {
+                unreachable_database(source)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn unreachable_database(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        // SQLSTATE class 08 (connection exception); the server shutting
+        // down, starting or out of connections.
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
+    }
+}
+
 /// Where tokens and pending sign-ins are kept: an async trait, so that an
 /// embedded database and a shared server database can both serve it. Every
 /// value it holds is an opaque sealed blob. A connection is named by its

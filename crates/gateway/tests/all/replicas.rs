@@ -147,3 +147,89 @@ async fn a_share_revoked_through_one_gateway_is_refused_by_another_within_a_seco
         assert_eq!((refused.status, refused.problem_type().as_str()), (404, "unknown-connector"), "{}", refused.text());
     }
 }
+
+#[tokio::test]
+async fn with_the_database_stopped_calls_go_on_changes_are_refused_and_all_recovers_when_it_is_back() {
+    let cluster = std::sync::Arc::new(sluice_test_postgres::Cluster::new().expect("a PostgreSQL server of its own"));
+    let url = cluster.create_database();
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateways = Vec::new();
+    for _ in 0..2 {
+        let builder = TestGatewayBuilder::new().store_url(&url).oauth(sealing(dir.path(), 5));
+        // A change waits 1 s for the database before it is refused.
+        let builder = builder.store(|store| {
+            store.resync_interval = Duration::from_secs(1);
+            store.acquire_timeout = Duration::from_secs(1);
+        });
+        gateways.push(builder.start().await);
+    }
+    let gateways = std::sync::Arc::new(gateways);
+    let (one, two) = (&gateways[0], &gateways[1]);
+    let admin = one.admin_key.clone();
+    let v1 = zip_files(&shop_files(backend, "/v1"), "");
+    assert_eq!(send_zip(one, &admin, "POST", "/api/v1/connectors?id=shop", v1, &[]).await.status, 201);
+    let connection = json!({"connector": "shop", "id": "main", "parameters": {"api_key": "k"}});
+    assert_eq!(api(one, &admin, "POST", "/api/v1/connections", Some(connection)).await.status, 201);
+    within(PROPAGATION, "the connection is served by the other gateway", async || {
+        call(two, &admin, "/apim/shop/main/items").await.status == 200
+    })
+    .await;
+
+    // Calls run on both gateways while the database stops and starts again.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let load: Vec<_> = (0..2)
+        .map(|index| {
+            let (gateways, admin, running) = (gateways.clone(), admin.clone(), running.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = call(&gateways[index], &admin, "/apim/shop/main/items").await;
+                    answers.push((answer.status, answer.body));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                answers
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pg = cluster.clone();
+    tokio::task::spawn_blocking(move || pg.stop()).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A change is refused with a 503 that says why, on either gateway.
+    let share = json!({"right": "can-use"});
+    for gateway in [one, two] {
+        let refused = api(gateway, &admin, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share.clone())).await;
+        assert_eq!((refused.status, refused.problem_type().as_str()), (503, "store-unavailable"), "{}", refused.text());
+        assert!(refused.json()["detail"].as_str().unwrap().contains("database cannot be reached"), "{}", refused.text());
+        assert!(!refused.text().contains(&url), "the database's URL is not shown");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pg = cluster.clone();
+    tokio::task::spawn_blocking(move || pg.start()).await.unwrap().unwrap();
+    // Changes work again without a restart, and reach the other gateway.
+    let took = within(Duration::from_secs(10), "a change works again", async || {
+        api(one, &admin, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share.clone())).await.status == 200
+    })
+    .await;
+    println!("changes worked again {took:?} after the database started");
+    let took = within(Duration::from_secs(5), "the change reaches the other gateway", async || {
+        let shares = api(two, &admin, "GET", "/api/v1/connectors/shop/shares", None).await;
+        shares.status == 200 && shares.text().contains("bob")
+    })
+    .await;
+    println!("and reached the other gateway in {took:?}");
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let expected = call(one, &admin, "/apim/shop/main/items").await.body;
+    for answers in load {
+        let answers = answers.await.unwrap();
+        assert!(answers.len() > 20, "calls ran throughout: {}", answers.len());
+        for (status, body) in answers {
+            assert_eq!(status, 200, "no call failed while the database was away: {}", String::from_utf8_lossy(&body));
+            assert_eq!(body, expected, "and none answered wrong");
+        }
+    }
+}

@@ -188,6 +188,12 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Edits the `[store]` settings.
+    pub fn store(mut self, edit: impl FnOnce(&mut sluice_gateway::config::StoreConfig)) -> Self {
+        edit(&mut self.store);
+        self
+    }
+
     pub fn without_loopback_grant(mut self) -> Self {
         self.grant_loopback = false;
         self
