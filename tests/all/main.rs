@@ -8,6 +8,7 @@ mod egress;
 mod import;
 mod new;
 mod remote;
+mod replicas;
 mod run;
 mod source_tree;
 mod support;

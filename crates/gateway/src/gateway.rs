@@ -99,7 +99,9 @@ impl StartError {
         match self {
             StartError::Store(error)
             | StartError::Access(AccessError::Store(error))
-            | StartError::Published { source: crate::catalog::CatalogError::Store(error), .. } => error.is_unavailable(),
+            | StartError::Published { source: crate::catalog::CatalogError::Store(error), .. } => {
+                error.is_unavailable()
+            }
             _ => false,
         }
     }

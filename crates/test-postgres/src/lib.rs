@@ -113,8 +113,7 @@ impl Cluster {
             .spawn()
             .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
         let stop = watchdog.stdin.take().ok_or("the server's watchdog has no stdin")?;
-        let mut cluster =
-            Self { bin, data, port: 0, runner, _stop: Mutex::new(stop), _watchdog: Mutex::new(watchdog) };
+        let mut cluster = Self { bin, data, port: 0, runner, _stop: Mutex::new(stop), _watchdog: Mutex::new(watchdog) };
         // The port is free when chosen, but another process may take it
         // before the server binds it: try a few.
         let mut last = String::new();
@@ -169,7 +168,8 @@ impl Cluster {
 fn create_database(bin: &Path, base: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!("sluice_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    let created = run(Command::new(bin.join("createdb")).args(["--maintenance-db", &format!("{base}/postgres"), &name]));
+    let created =
+        run(Command::new(bin.join("createdb")).args(["--maintenance-db", &format!("{base}/postgres"), &name]));
     if let Err(reason) = created {
         panic!("PostgreSQL for the tests: cannot create database {name}: {reason}");
     }

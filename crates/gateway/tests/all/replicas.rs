@@ -203,7 +203,11 @@ async fn with_the_database_stopped_calls_go_on_changes_are_refused_and_all_recov
     for gateway in [one, two] {
         let refused = api(gateway, &admin, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share.clone())).await;
         assert_eq!((refused.status, refused.problem_type().as_str()), (503, "store-unavailable"), "{}", refused.text());
-        assert!(refused.json()["detail"].as_str().unwrap().contains("database cannot be reached"), "{}", refused.text());
+        assert!(
+            refused.json()["detail"].as_str().unwrap().contains("database cannot be reached"),
+            "{}",
+            refused.text()
+        );
         assert!(!refused.text().contains(&url), "the database's URL is not shown");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
