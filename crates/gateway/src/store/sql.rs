@@ -1119,4 +1119,40 @@ mod tests {
         assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
         assert!(!format!("{error} {error:?}").contains("hunter2"), "{error:?}");
     }
+
+    #[tokio::test]
+    async fn gateways_that_start_together_on_a_new_postgres_database_migrate_it_once() {
+        let url = sluice_test_postgres::database();
+        let opening = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { SqlStore::connect(&url, &PoolSettings::default()).await })
+        });
+        let mut stores = Vec::new();
+        for store in opening {
+            stores.push(store.await.unwrap().unwrap());
+        }
+        let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&stores[0].pool)
+            .await
+            .unwrap();
+        let expected: Vec<(i64,)> = POSTGRES_MIGRATIONS.iter().map(|m| (m.version,)).collect();
+        assert_eq!(applied, expected, "each migration once");
+    }
+
+    #[tokio::test]
+    async fn a_refresh_lock_is_held_against_other_gateways_until_dropped() {
+        let url = sluice_test_postgres::database();
+        let (one, two) = (
+            SqlStore::connect(&url, &PoolSettings::default()).await.unwrap(),
+            SqlStore::connect(&url, &PoolSettings::default()).await.unwrap(),
+        );
+        let held = one.refresh_lock(D, "c", "main").await.unwrap();
+        let waiting = tokio::spawn(async move { two.refresh_lock(D, "c", "main").await.map(drop) });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "another gateway waits for the lock");
+        // Another connection's lock is its own.
+        tokio::time::timeout(Duration::from_secs(5), one.refresh_lock(D, "c", "other")).await.unwrap().unwrap();
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
+    }
 }
