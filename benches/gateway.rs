@@ -197,6 +197,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
         },
         environments: Vec::new(),
         store: Default::default(),
+        telemetry: Default::default(),
         oauth: None,
         state_dir: None,
     };

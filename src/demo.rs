@@ -156,6 +156,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
         access: Default::default(),
         environments: Vec::new(),
         store: Default::default(),
+        telemetry: Default::default(),
         oauth: Some(sluice_gateway::config::OAuthConfig { key_file: Some(key_file), ..Default::default() }),
         state_dir: None,
     };

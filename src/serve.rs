@@ -7,20 +7,66 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use sluice_gateway::config::GatewayConfig;
 use sluice_gateway::{Gateway, GatewayOptions};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Logs to stderr, `RUST_LOG` or `info` (guest lines at debug).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sluice::guest=debug"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::registry().with(log_filter()).with(log_lines()).try_init();
+}
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sluice::guest=debug"))
+}
+
+fn log_lines<S>() -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    tracing_subscriber::fmt::layer().with_writer(std::io::stderr)
+}
+
+/// Logs as [`init_tracing`] does and, when `[telemetry] otlp_endpoint` or
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` names a collector, exports the spans there
+/// over OTLP/HTTP, as `service.name` with the replica as
+/// `service.instance.id`. Returns the provider to flush at the end.
+fn init_serve_tracing(
+    telemetry: &sluice_gateway::config::TelemetryConfig,
+) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::WithExportConfig as _;
+    let endpoint = telemetry.otlp_endpoint.as_ref().map(|url| url.as_str().trim_end_matches('/').to_string());
+    let from_env = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty())
+        || std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_ok_and(|v| !v.is_empty());
+    if endpoint.is_none() && !from_env {
+        init_tracing();
+        return Ok(None);
+    }
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_http();
+    if let Some(endpoint) = &endpoint {
+        exporter = exporter.with_endpoint(format!("{endpoint}/v1/traces"));
+    }
+    let exporter = exporter.build().context("the OTLP trace exporter")?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(telemetry.service_name.clone())
+        .with_attribute(opentelemetry::KeyValue::new("service.instance.id", telemetry.replica_id()))
+        .build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let spans = tracing_opentelemetry::layer().with_tracer(provider.tracer("sluice"));
+    let _ = tracing_subscriber::registry().with(log_filter()).with(log_lines()).with(spans).try_init();
+    Ok(Some(provider))
 }
 
 /// Serves the settings file at `config_path` until Ctrl-C; with
 /// `bootstrap_admin`, first makes that principal an admin and prints a new
 /// API key for it.
 pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Result<()> {
-    init_tracing();
     let config = GatewayConfig::load(&config_path)?;
+    let traces = init_serve_tracing(&config.telemetry)?;
     let (listen, metrics_listen) = (config.listen, config.metrics_listen);
     let listener = bind(listen).await?;
     let gateway = start_when_reachable(config, &listener).await?;
@@ -33,7 +79,12 @@ pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Resul
         println!("admin api key for {principal} (shown once): {}", issued.key);
     }
     reload_environment_on_hangup(gateway.clone(), config_path)?;
-    run(gateway, listener, metrics_listen).await
+    let served = run(gateway, listener, metrics_listen).await;
+    if let Some(traces) = traces {
+        // The last spans are sent before the process ends.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
+    served
 }
 
 /// Starts the gateway, trying again with backoff while its database cannot

@@ -79,6 +79,7 @@ pub async fn call_all(dirs: &[PathBuf]) -> Result<Tally> {
         access: Default::default(),
         environments: Vec::new(),
         store: Default::default(),
+        telemetry: Default::default(),
         oauth: Some(OAuthConfig {
             database: Some(work.path().join("gateway.db")),
             key_file: Some(key_file),

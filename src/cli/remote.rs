@@ -548,6 +548,7 @@ mod tests {
             access: Default::default(),
             environments: Vec::new(),
             store: Default::default(),
+            telemetry: Default::default(),
             oauth: Some(OAuthConfig { key_file: Some(dir.path().join("key")), ..Default::default() }),
             state_dir: None,
         };

@@ -38,6 +38,17 @@ fn free_port() -> u16 {
 /// (code that answers without a backend) with a connection `main`; with
 /// `bootstrap`, returns the admin key it prints.
 fn start_replica(store_url: &str, key_file: &Path, bootstrap: bool) -> (Replica, Option<String>) {
+    start_replica_with(store_url, key_file, bootstrap, "", &[])
+}
+
+/// [`start_replica`] with more settings and environment variables.
+fn start_replica_with(
+    store_url: &str,
+    key_file: &Path,
+    bootstrap: bool,
+    more_settings: &str,
+    environment: &[(&str, &str)],
+) -> (Replica, Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("packages").join("HtmlToText");
     std::fs::create_dir_all(&package).unwrap();
@@ -62,7 +73,8 @@ key_file = "{}"
 [[connections]]
 connector = "HtmlToText"
 id = "main"
-"#,
+
+{more_settings}"#,
         key_file.display()
     );
     std::fs::write(dir.path().join("sluice.toml"), settings).unwrap();
@@ -72,6 +84,7 @@ id = "main"
         command.args(["--bootstrap-admin", "admin"]);
     }
     let mut child = command
+        .envs(environment.iter().copied())
         .env("RUST_LOG", "info")
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .env_remove("SLUICE_STORE_URL")
@@ -106,9 +119,17 @@ fn health(replica: &Replica) -> Option<(u16, String)> {
 
 /// Calls HtmlToText through `replica` as the holder of `key`.
 fn convert(replica: &Replica, key: &str) -> Result<(u16, String), ureq::Error> {
+    convert_with(replica, key, &[])
+}
+
+/// [`convert`] with more headers.
+fn convert_with(replica: &Replica, key: &str, headers: &[(&str, &str)]) -> Result<(u16, String), ureq::Error> {
     let url = format!("http://{}/apim/HtmlToText/main/HtmlToText", replica.address);
-    let mut response = agent()
-        .post(&url)
+    let mut request = agent().post(&url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request
         .header("authorization", &format!("Bearer {key}"))
         .header("content-type", "application/json")
         .send(r#"{"html": "<p>Hello <b>replicas</b></p>"}"#)?;
@@ -200,4 +221,49 @@ fn killing_a_replica_under_load_leaves_the_others_serving() {
         assert!(answers.len() > 10, "calls ran throughout: {}", answers.len());
         assert!(answers.iter().all(|answer| *answer == (200, expected.clone())), "every call was served right");
     }
+}
+
+#[test]
+fn a_replica_exports_its_spans_over_otlp_in_the_clients_trace_with_its_replica_id() {
+    // A collector on loopback that keeps what is posted to it.
+    let posted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let collector = runtime.block_on(async {
+        let posted = posted.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let posted = posted.clone();
+            async move {
+                let path = request.uri().path().to_string();
+                let body = axum::body::to_bytes(request.into_body(), 16 << 20).await.unwrap_or_default();
+                posted.lock().unwrap().push((path, body.to_vec()));
+                ""
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        address
+    });
+    let cluster = Cluster::new().expect("a PostgreSQL server of this test's own");
+    let keys = tempfile::tempdir().unwrap();
+    let telemetry = format!("[telemetry]\nreplica = \"gw-test\"\notlp_endpoint = \"http://{collector}\"\n");
+    let (replica, key) = start_replica_with(
+        &cluster.create_database(),
+        &key_file(keys.path()),
+        true,
+        &telemetry,
+        &[("OTEL_BSP_SCHEDULE_DELAY", "50")],
+    );
+    let key = key.unwrap();
+    let client = [("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")];
+    wait_for(Duration::from_secs(60), "the replica serves", || {
+        convert_with(&replica, &key, &client).is_ok_and(|(status, _)| status == 200)
+    });
+    let trace_id = [0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c];
+    let contains = |body: &[u8], needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    wait_for(Duration::from_secs(30), "the call's span reaches the collector", || {
+        posted.lock().unwrap().iter().any(|(path, body)| {
+            path == "/v1/traces" && contains(body, &trace_id) && contains(body, b"gw-test") && contains(body, b"call")
+        })
+    });
 }

@@ -97,6 +97,9 @@ pub struct GatewayConfig {
     /// The gateway's database. Default: SQLite, beside the settings file.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Which replica this is, and where its traces go.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// OAuth 2.0 sign-in and credential storage. When the section is present
     /// it must be usable (its key loads), or the gateway does not start;
     /// when absent, sign-in works if `SLUICE_SECRET_KEY` holds a key.
@@ -171,6 +174,47 @@ impl std::fmt::Debug for StoreConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("resync_interval", &self.resync_interval)
             .finish()
+    }
+}
+
+/// Which replica a gateway is among several, and where its traces go.
+///
+/// ```toml
+/// [telemetry]
+/// replica = "gw-a"                          # default: the host name and the process id
+/// otlp_endpoint = "http://collector:4318"   # else OTEL_EXPORTER_OTLP_ENDPOINT; else no export
+/// service_name = "sluice"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// The replica's id, on every span and metric series.
+    pub replica: Option<String>,
+    /// Where traces are exported over OTLP/HTTP (protobuf); `sluice serve`
+    /// exports nothing without one.
+    pub otlp_endpoint: Option<url::Url>,
+    /// The `service.name` of the exported traces.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self { replica: None, otlp_endpoint: None, service_name: "sluice".into() }
+    }
+}
+
+impl TelemetryConfig {
+    /// The replica's id: as set, else `{host name}-{process id}`.
+    pub fn replica_id(&self) -> String {
+        self.replica.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .map(|host| host.trim().to_string())
+                .filter(|host| !host.is_empty())
+                .unwrap_or_else(|| "sluice".into());
+            format!("{host}-{}", std::process::id())
+        })
     }
 }
 

@@ -121,6 +121,8 @@ pub struct Gateway {
     /// as written, and with the scheme's default port spelt out.
     public_host: Option<(Arc<str>, Arc<str>)>,
     public_url: Option<url::Url>,
+    /// Which replica this is, among the gateways on one database.
+    replica: Arc<str>,
 }
 
 /// What one environment is made from: the default one from the top-level
@@ -182,7 +184,8 @@ impl Gateway {
                 Err(Arc::new(reason))
             }
         };
-        let metrics = Arc::new(Metrics::default());
+        let replica: Arc<str> = config.telemetry.replica_id().into();
+        let metrics = Arc::new(Metrics::of_replica(&replica));
 
         let mut plans = vec![Plan {
             id: DEFAULT_ENVIRONMENT,
@@ -289,9 +292,15 @@ impl Gateway {
             limits: config.requests,
             public_host,
             public_url: config.public_url.clone(),
+            replica,
         };
         crate::replicas::follow(gateway.clone(), store, config.store.resync_interval);
         Ok(gateway)
+    }
+
+    /// Which replica this is: on every span and metric series.
+    pub fn replica(&self) -> &str {
+        &self.replica
     }
 
     /// The environment with this id, if there is one.

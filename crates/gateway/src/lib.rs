@@ -40,5 +40,6 @@ pub mod registry;
 mod replicas;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 
 pub use gateway::{Gateway, GatewayOptions, StartError};

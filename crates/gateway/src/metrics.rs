@@ -145,7 +145,19 @@ fn latency_histogram() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("sluice");
+        Self::new(Registry::with_prefix("sluice"))
+    }
+}
+
+impl Metrics {
+    /// The metrics of one replica among several gateways: every series
+    /// carries `replica`.
+    pub fn of_replica(replica: &str) -> Self {
+        let labels = [(std::borrow::Cow::Borrowed("replica"), std::borrow::Cow::Owned(replica.to_string()))];
+        Self::new(Registry::with_prefix_and_labels("sluice", labels.into_iter()))
+    }
+
+    fn new(mut registry: Registry) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
             Family::<OperationLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
@@ -230,5 +242,14 @@ mod tests {
             text.contains(r#"sluice_fuel_consumed_total{environment="sales",connector="c",operation="Op"} 42"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_replicas_series_say_which_replica_it_is() {
+        let metrics = Metrics::of_replica("gw-a");
+        metrics.code_invocations.get_or_create(&OperationLabels::new("sales", "c", "Op")).inc();
+        let text = metrics.render();
+        assert!(text.contains(r#"replica="gw-a""#), "{text}");
+        assert!(text.lines().filter(|l| l.starts_with("sluice_")).all(|l| l.contains(r#"replica="gw-a""#)), "{text}");
     }
 }

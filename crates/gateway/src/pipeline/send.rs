@@ -63,9 +63,10 @@ pub(super) async fn send_refreshing(
 /// One request through the connection's policy, as the environment is now.
 async fn send_once(
     scope: &Scope,
-    request: http::Request<Bytes>,
+    mut request: http::Request<Bytes>,
     options: SendOptions,
 ) -> Result<http::Response<Bytes>, EgressError> {
+    crate::telemetry::propagate(request.headers_mut());
     let network = scope.environment.network();
     let policy = network.policy(&scope.connection.allowlist);
     let Some(trace) = &scope.trace else { return network.client().send(&policy, request, options).await };

@@ -80,7 +80,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/environments/{environment}/redirect/{connector}", get(signin::redirect_connector))
         .merge(callers_only)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), check_host))
-        .layer(axum::middleware::from_fn(correlate))
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), correlate))
         .with_state(gateway)
 }
 
@@ -241,7 +241,7 @@ impl IntoResponse for GatewayError {
 /// The layer: correlation id, the request's span, and the one log line and
 /// problem answer of a failure. The line says how long the gateway held the
 /// request (`elapsed_ms`), from the moment it had read its headers.
-async fn correlate(mut request: Request, next: Next) -> Response {
+async fn correlate(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let id: Arc<str> = correlation_id(&request).into();
     request.extensions_mut().insert(CorrelationId(Arc::clone(&id)));
@@ -253,8 +253,12 @@ async fn correlate(mut request: Request, next: Next) -> Response {
         connection = tracing::field::Empty,
         operation = tracing::field::Empty,
         correlation_id = %id,
+        replica = %gateway.replica(),
     );
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let client = crate::telemetry::client_context(request.headers());
+    crate::telemetry::adopt(&span, &client);
+    let serving = next.run(request).instrument(span.clone());
+    let mut response = crate::telemetry::serving(client, serving).await;
     if let Some(Failed(error)) = response.extensions_mut().remove::<Failed>() {
         let _inside = span.enter();
         let (status, kind, _) = error.classify();

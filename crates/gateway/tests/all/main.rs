@@ -16,3 +16,4 @@ mod policies;
 mod replicas;
 mod routing;
 mod support;
+mod telemetry;

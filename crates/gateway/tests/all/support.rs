@@ -257,6 +257,7 @@ impl TestGatewayBuilder {
             access: self.access,
             environments: self.environments,
             store: self.store,
+            telemetry: Default::default(),
             oauth: self.oauth,
             state_dir: None,
         };
