@@ -296,11 +296,29 @@ fn main() {
         }
         [("sqlite", Arc::new(sqlite)), ("postgres", Arc::new(postgres))]
     });
-    let calls = if quick { 500 } else { 5000 };
-    for (name, started) in &stores {
-        let cpu = runtime.block_on(cpu_per_request(&client, started, calls));
-        println!("call path, store {name}: CPU per request over {calls} calls {cpu:?}");
+    // Rounds of calls on each store in turn, so that the machine's noise
+    // falls on both alike; the median round of each.
+    let (rounds, calls) = if quick { (3, 200) } else { (20, 500) };
+    let mut cpu: [Vec<Duration>; 2] = Default::default();
+    for _ in 0..rounds {
+        for (index, (_, started)) in stores.iter().enumerate() {
+            cpu[index].push(runtime.block_on(cpu_per_request(&client, started, calls)));
+        }
     }
+    let medians: Vec<Duration> = cpu
+        .iter_mut()
+        .map(|rounds| {
+            rounds.sort();
+            quantile(rounds, 0.5)
+        })
+        .collect();
+    println!(
+        "call path CPU per request, median of {rounds} rounds of {calls} calls: sqlite {:?}, postgres {:?} \
+         (postgres/sqlite {:.2})",
+        medians[0],
+        medians[1],
+        medians[1].as_secs_f64() / medians[0].as_secs_f64()
+    );
     let mut criterion = Criterion::default().configure_from_args();
     if quick {
         criterion = criterion.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));

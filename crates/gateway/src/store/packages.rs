@@ -95,9 +95,6 @@ pub trait PackageStore: Send + Sync + std::fmt::Debug {
         audit: &AuditRow,
     ) -> Result<Option<i64>, StoreError>;
 
-    /// The newest version of each of `environment`'s published packages.
-    async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError>;
-
     /// The newest version of one published package, if there is one.
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError>;
 

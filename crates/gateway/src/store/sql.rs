@@ -707,18 +707,6 @@ impl PackageStore for SqlStore {
         Ok(Some(version))
     }
 
-    async fn latest_packages(&self, environment: &str) -> Result<Vec<PackageRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages p
-             WHERE environment = $1
-               AND version = (SELECT MAX(version) FROM packages q WHERE q.environment = p.environment AND q.connector = p.connector)
-             ORDER BY connector",
-        )
-        .bind(environment)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     async fn latest_package(&self, environment: &str, connector: &str) -> Result<Option<PackageRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT connector, version, sha256, published_by, published_at, findings, archive FROM packages

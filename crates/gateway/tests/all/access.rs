@@ -105,9 +105,9 @@ async fn a_call_without_a_credential_or_with_a_bad_one_is_401_and_says_nothing_m
     // Counted by the kind of credential, never by its text.
     let metrics = gateway.get("/metrics").await.text();
     for line in [
-        r#"sluice_unauthenticated_total{credential="missing"} 4"#,
-        r#"sluice_unauthenticated_total{credential="api-key"} 2"#,
-        r#"sluice_unauthenticated_total{credential="token"} 1"#,
+        r#"sluice_unauthenticated_total{replica="tests",credential="missing"} 4"#,
+        r#"sluice_unauthenticated_total{replica="tests",credential="api-key"} 2"#,
+        r#"sluice_unauthenticated_total{replica="tests",credential="token"} 1"#,
     ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");
     }

@@ -83,7 +83,7 @@ async fn each_environment_calls_its_own_connector_with_its_own_connection() {
     let metrics = gateway.get("/metrics").await.text();
     for environment in ["default", "sales"] {
         let series = format!(
-            r#"sluice_requests_total{{environment="{environment}",connector="shop",operation="ListItems",status="200"}}"#
+            r#"sluice_requests_total{{replica="tests",environment="{environment}",connector="shop",operation="ListItems",status="200"}}"#
         );
         assert!(metrics.contains(&series), "{metrics}");
     }

@@ -95,7 +95,7 @@ async fn egress_denied_without_code_is_502_with_reason_and_counted() {
     assert_eq!(recorder.count(), 0, "nothing left");
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_egress_denials_total{environment="default",connector="shop",operation="ListItems",kind="direct"} 1"#),
+        metrics.contains(r#"sluice_egress_denials_total{replica="tests",environment="default",connector="shop",operation="ListItems",kind="direct"} 1"#),
         "{metrics}"
     );
 }
@@ -110,7 +110,7 @@ async fn egress_denial_reaches_code_as_typed_error() {
     let metrics = gateway.get("/metrics").await.text();
     assert!(
         metrics.contains(
-            r#"sluice_egress_denials_total{environment="default",connector="shop",operation="Run",kind="code"} 1"#
+            r#"sluice_egress_denials_total{replica="tests",environment="default",connector="shop",operation="Run",kind="code"} 1"#
         ),
         "{metrics}"
     );
@@ -180,7 +180,7 @@ async fn sandbox_stops_map_to_distinct_5xx_types() {
     let metrics = gateway.get("/metrics").await.text();
     assert!(
         metrics.contains(
-            r#"sluice_code_stops_total{environment="default",connector="shop",operation="Run",kind="fuel-exhausted"} 1"#
+            r#"sluice_code_stops_total{replica="tests",environment="default",connector="shop",operation="Run",kind="fuel-exhausted"} 1"#
         ),
         "{metrics}"
     );

@@ -130,7 +130,7 @@ async fn code_runs_only_for_listed_script_operations() {
     let metrics = gateway.get("/metrics").await.text();
     assert!(
         metrics.contains(
-            r#"sluice_code_invocations_total{environment="default",connector="shop",operation="ListItems"} 1"#
+            r#"sluice_code_invocations_total{replica="tests",environment="default",connector="shop",operation="ListItems"} 1"#
         ),
         "{metrics}"
     );

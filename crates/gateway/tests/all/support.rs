@@ -257,7 +257,8 @@ impl TestGatewayBuilder {
             access: self.access,
             environments: self.environments,
             store: self.store,
-            telemetry: Default::default(),
+            // Every metric series carries it; the tests' assertions name it.
+            telemetry: sluice_gateway::config::TelemetryConfig { replica: Some("tests".into()), ..Default::default() },
             oauth: self.oauth,
             state_dir: None,
         };

@@ -88,7 +88,9 @@ async fn a_call_whose_client_left_is_counted_and_logged_once() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let metrics = gateway.get("/metrics").await.text();
     assert!(
-        metrics.contains(r#"sluice_client_closed_total{environment="default",connector="shop",operation="Run"} 1"#),
+        metrics.contains(
+            r#"sluice_client_closed_total{replica="tests",environment="default",connector="shop",operation="Run"} 1"#
+        ),
         "{metrics}"
     );
     let lines: Vec<String> = log_lines(&id).into_iter().filter(|l| l.contains("client-closed")).collect();

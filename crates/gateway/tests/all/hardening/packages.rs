@@ -65,9 +65,14 @@ async fn a_failed_reload_keeps_serving_the_last_good_version() {
     gateway.gateway.default_environment().registry().reload().await;
     assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200, "the last good version serves");
     let metrics = gateway.get("/metrics").await.text();
-    assert!(metrics.contains(r#"sluice_connector_stale{environment="default",connector="shop"} 1"#), "{metrics}");
     assert!(
-        metrics.contains(r#"sluice_connector_load_failures_total{environment="default",connector="shop"} 1"#),
+        metrics.contains(r#"sluice_connector_stale{replica="tests",environment="default",connector="shop"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"sluice_connector_load_failures_total{replica="tests",environment="default",connector="shop"} 1"#
+        ),
         "{metrics}"
     );
     let (ready, failed) = gateway.gateway.default_environment().registry().status();
