@@ -72,6 +72,22 @@ pub struct Cluster {
 impl Cluster {
     /// Installs PostgreSQL if it must, makes a fresh cluster and starts it.
     pub fn new() -> Result<Self, String> {
+        Self::make(false)
+    }
+
+    /// [`Cluster::new`], serving TLS as well, with a self-signed
+    /// certificate for `127.0.0.1` made now (`openssl`): the certificate
+    /// is [`Cluster::certificate`].
+    pub fn with_tls() -> Result<Self, String> {
+        Self::make(true)
+    }
+
+    /// The server's certificate (PEM), when it serves TLS.
+    pub fn certificate(&self) -> PathBuf {
+        self.data.join("server.crt")
+    }
+
+    fn make(tls: bool) -> Result<Self, String> {
         let bin = match binaries() {
             Some(bin) => bin,
             None => {
@@ -114,6 +130,36 @@ impl Cluster {
             .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
         let stop = watchdog.stdin.take().ok_or("the server's watchdog has no stdin")?;
         let mut cluster = Self { bin, data, port: 0, runner, _stop: Mutex::new(stop), _watchdog: Mutex::new(watchdog) };
+        let mut tls_settings = String::new();
+        if tls {
+            let (certificate, key) = (cluster.certificate().display().to_string(), cluster.data.join("server.key"));
+            let key_arg = key.display().to_string();
+            run(&mut as_user(
+                &cluster.runner,
+                Path::new("openssl"),
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-addext",
+                    "basicConstraints=critical,CA:FALSE",
+                    "-keyout",
+                    &key_arg,
+                    "-out",
+                    &certificate,
+                ],
+            ))
+            .map_err(|e| format!("cannot make the server's certificate: {e}"))?;
+            tls_settings = format!("ssl = on\nssl_cert_file = '{certificate}'\nssl_key_file = '{key_arg}'\n");
+        }
         // The port is free when chosen, but another process may take it
         // before the server binds it: try a few.
         let mut last = String::new();
@@ -121,7 +167,7 @@ impl Cluster {
             cluster.port = free_port()?;
             let settings = format!(
                 "listen_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
-                 fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n",
+                 fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 300\n{tls_settings}",
                 cluster.port, dir_arg
             );
             std::fs::write(cluster.data.join("postgresql.auto.conf"), settings)

@@ -1143,4 +1143,24 @@ mod tests {
         drop(held);
         tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
     }
+
+    #[tokio::test]
+    async fn postgres_over_tls_encrypts_and_checks_the_servers_certificate_when_asked() {
+        let cluster = sluice_test_postgres::Cluster::with_tls().expect("a PostgreSQL server with TLS");
+        let url = cluster.create_database();
+        let encrypted = SqlStore::connect(&format!("{url}?sslmode=require"), &PoolSettings::default()).await.unwrap();
+        let (ssl,): (bool,) = sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&encrypted.pool)
+            .await
+            .unwrap();
+        assert!(ssl, "the connection is encrypted");
+        // Verified against the Mozilla roots, a self-signed certificate is refused...
+        let settings = PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() };
+        let refused = SqlStore::connect(&format!("{url}?sslmode=verify-full"), &settings).await.unwrap_err();
+        assert!(matches!(refused, StoreError::Open { .. }), "{refused:?}");
+        // ...and accepted against its own, named in the URL.
+        let root = cluster.certificate().display().to_string();
+        let verified = format!("{url}?sslmode=verify-full&sslrootcert={root}");
+        SqlStore::connect(&verified, &PoolSettings::default()).await.unwrap();
+    }
 }

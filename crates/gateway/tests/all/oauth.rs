@@ -537,7 +537,9 @@ async fn one_refresh_however_many_calls_on_three_gateways_on_one_database_see_th
 #[tokio::test]
 async fn with_the_database_down_a_token_read_before_serves_until_it_expires_then_the_call_is_a_clear_503() {
     let cluster = std::sync::Arc::new(sluice_test_postgres::Cluster::new().expect("a PostgreSQL server of its own"));
-    let (auth, server) = start_auth(2).await;
+    // A token of 5 s: long enough to outlive stopping the database on a
+    // busy machine.
+    let (auth, server) = start_auth(5).await;
     let key_dir = tempfile::tempdir().unwrap();
     let gateway = TestGatewayBuilder::new()
         .package("plant", definition(server), properties("GlobalPerConnector"))
@@ -549,13 +551,14 @@ async fn with_the_database_down_a_token_read_before_serves_until_it_expires_then
         .await;
     auth.state().redirect_uris.push(gateway.url("/redirect/plant"));
     assert_eq!(sign_in(&gateway).await.status, 200);
+    let signed_in = std::time::Instant::now();
     assert_eq!(gateway.get("/apim/plant/main/items").await.status, 200);
     let pg = cluster.clone();
     tokio::task::spawn_blocking(move || pg.stop()).await.unwrap().unwrap();
     let answer = gateway.get("/apim/plant/main/items").await;
     assert_eq!(answer.status, 200, "the token read before serves: {}", answer.text());
     // Expired, it needs a refresh, and the refresh needs the database.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5100).saturating_sub(signed_in.elapsed())).await;
     let answer = gateway.get("/apim/plant/main/items").await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (503, "store-unavailable"), "{}", answer.text());
     assert_eq!(auth.state().refresh_attempts, 0, "nothing is sent to the provider that cannot be saved");

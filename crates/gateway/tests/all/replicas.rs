@@ -156,7 +156,7 @@ async fn with_the_database_stopped_calls_go_on_changes_are_refused_and_all_recov
     let backend = start_backend(recorder.app()).await;
     let dir = tempfile::tempdir().unwrap();
     let mut gateways = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let builder = TestGatewayBuilder::new().store_url(&url).oauth(sealing(dir.path(), 5));
         // A change waits 1 s for the database before it is refused.
         let builder = builder.store(|store| {
@@ -172,14 +172,16 @@ async fn with_the_database_stopped_calls_go_on_changes_are_refused_and_all_recov
     assert_eq!(send_zip(one, &admin, "POST", "/api/v1/connectors?id=shop", v1, &[]).await.status, 201);
     let connection = json!({"connector": "shop", "id": "main", "parameters": {"api_key": "k"}});
     assert_eq!(api(one, &admin, "POST", "/api/v1/connections", Some(connection)).await.status, 201);
-    within(PROPAGATION, "the connection is served by the other gateway", async || {
-        call(two, &admin, "/apim/shop/main/items").await.status == 200
-    })
-    .await;
+    for gateway in &gateways[1..] {
+        within(PROPAGATION, "the connection is served by the others", async || {
+            call(gateway, &admin, "/apim/shop/main/items").await.status == 200
+        })
+        .await;
+    }
 
     // Calls run on both gateways while the database stops and starts again.
     let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let load: Vec<_> = (0..2)
+    let load: Vec<_> = (0..gateways.len())
         .map(|index| {
             let (gateways, admin, running) = (gateways.clone(), admin.clone(), running.clone());
             tokio::spawn(async move {
@@ -198,9 +200,9 @@ async fn with_the_database_stopped_calls_go_on_changes_are_refused_and_all_recov
     tokio::task::spawn_blocking(move || pg.stop()).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // A change is refused with a 503 that says why, on either gateway.
+    // A change is refused with a 503 that says why, on any gateway.
     let share = json!({"right": "can-use"});
-    for gateway in [one, two] {
+    for gateway in gateways.iter() {
         let refused = api(gateway, &admin, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share.clone())).await;
         assert_eq!((refused.status, refused.problem_type().as_str()), (503, "store-unavailable"), "{}", refused.text());
         assert!(
