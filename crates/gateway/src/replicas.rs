@@ -57,57 +57,98 @@ impl Change {
     }
 }
 
+/// What the listening task heard.
+#[derive(Debug)]
+enum Heard {
+    /// One change.
+    Change(Change),
+    /// Notifications may have been missed (the listener connected, or
+    /// lost its connection): everything must be read again.
+    Everything,
+}
+
 /// Follows a shared database's changes for as long as the process runs,
 /// when `store` is one (PostgreSQL); SQLite has one gateway, which makes
 /// every change itself.
+///
+/// Two tasks: one listens and passes on what it hears, the other applies
+/// it (and resyncs on its interval). Applying may take a while (a
+/// connector to compile); meanwhile the listener keeps reading, and no
+/// read of the database's connection is ever cancelled half-way.
 pub(crate) fn follow(gateway: Gateway, store: Arc<SqlStore>, resync_interval: Duration) {
     if store.backend() != crate::store::sql::Backend::Postgres {
         return;
     }
+    let (heard, mut hearing) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(listen(Arc::clone(&store), heard));
     tokio::spawn(async move {
         let mut resync = tokio::time::interval(resync_interval);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         resync.tick().await;
-        let mut retry = Duration::from_millis(100);
         loop {
-            let mut listener = match store.listener().await {
-                Some(Ok(listener)) => listener,
-                Some(Err(error)) => {
-                    tracing::warn!(error = %error_chain(&error), retry_in = ?retry, "cannot listen for the database's changes");
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-                None => return,
+            let first = tokio::select! {
+                first = hearing.recv() => match first {
+                    Some(first) => first,
+                    None => return,
+                },
+                _ = resync.tick() => Heard::Everything,
             };
-            retry = Duration::from_millis(100);
-            // Whatever changed before the listener listened.
-            apply(&gateway, &*store, Change::everything(&gateway)).await;
-            loop {
-                let changes = tokio::select! {
-                    received = listener.try_recv() => match received {
-                        Ok(Some(first)) => {
-                            let mut changes: BTreeSet<Change> = Change::parse(first.payload()).into_iter().collect();
-                            while let Some(next) = listener.next_buffered() {
-                                changes.extend(Change::parse(next.payload()));
-                            }
-                            changes
-                        }
-                        Ok(None) => {
-                            tracing::warn!("the database's change notifications were interrupted; reading everything again");
-                            Change::everything(&gateway)
-                        }
-                        Err(error) => {
-                            tracing::warn!(error = %error_chain(&error), "lost the database's change notifications");
-                            break;
-                        }
-                    },
-                    _ = resync.tick() => Change::everything(&gateway),
-                };
-                apply(&gateway, &*store, changes).await;
+            let mut changes = BTreeSet::new();
+            let mut next = Some(first);
+            while let Some(heard) = next {
+                match heard {
+                    Heard::Change(change) => {
+                        changes.insert(change);
+                    }
+                    Heard::Everything => changes.extend(Change::everything(&gateway)),
+                }
+                next = hearing.try_recv().ok();
             }
+            apply(&gateway, &*store, changes).await;
         }
     });
+}
+
+/// Listens on the database's change channel, reconnecting with backoff,
+/// and passes on what it hears until the applying task is gone.
+async fn listen(store: Arc<SqlStore>, heard: tokio::sync::mpsc::UnboundedSender<Heard>) {
+    let mut retry = Duration::from_millis(100);
+    loop {
+        let mut listener = match store.listener().await {
+            Some(Ok(listener)) => listener,
+            Some(Err(error)) => {
+                tracing::warn!(error = %error_chain(&error), retry_in = ?retry, "cannot listen for the database's changes");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            None => return,
+        };
+        retry = Duration::from_millis(100);
+        // Whatever changed before the listener listened.
+        if heard.send(Heard::Everything).is_err() {
+            return;
+        }
+        loop {
+            let passed = match listener.try_recv().await {
+                Ok(Some(notification)) => match Change::parse(notification.payload()) {
+                    Some(change) => heard.send(Heard::Change(change)),
+                    None => Ok(()),
+                },
+                Ok(None) => {
+                    tracing::warn!("the database's change notifications were interrupted; reading everything again");
+                    heard.send(Heard::Everything)
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "lost the database's change notifications");
+                    break;
+                }
+            };
+            if passed.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Reads again what changed, and applies it to the gateway's snapshot.
