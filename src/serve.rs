@@ -124,8 +124,10 @@ async fn start_when_reachable(config: GatewayConfig, listener: &tokio::net::TcpL
             Err(error) if error.is_unavailable() => {
                 let cause = format!("{:#}", anyhow::Error::from(error));
                 tracing::warn!(error = %cause, retry_in = ?wait, "the gateway's database cannot be reached; trying again");
+                // Anyone may ask /healthz: the database's address and the
+                // error stay in the log.
                 *reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    format!("waiting for its database ({cause})");
+                    "waiting for its database, which cannot be reached (the log says why)".into();
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(std::time::Duration::from_secs(30));
             }

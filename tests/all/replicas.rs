@@ -162,6 +162,7 @@ fn a_replica_started_before_its_database_is_not_ready_until_the_database_is() {
     wait_for(Duration::from_secs(60), "healthz says it waits for its database", || match health(&replica) {
         Some((status, body)) => {
             assert_eq!(status, 503, "{body}");
+            assert!(!body.contains("127.0.0.1") && !body.contains("sluice_test"), "no address: {body}");
             body.contains("waiting for its database")
         }
         None => false,
