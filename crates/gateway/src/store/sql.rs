@@ -602,29 +602,23 @@ impl AccessStore for SqlStore {
         audit: &AuditRow,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM connections WHERE environment = $1 AND connector = $2 AND id = $3")
-            .bind(environment)
-            .bind(connector)
-            .bind(id)
+        let row = [environment, connector, id];
+        let deleted = text_query("DELETE FROM connections WHERE environment = $1 AND connector = $2 AND id = $3", &row)
             .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM connection_shares WHERE environment = $1 AND connector = $2 AND connection = $3")
-            .bind(environment)
-            .bind(connector)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM tokens WHERE environment = $1 AND connector = $2 AND connection = $3")
-            .bind(environment)
-            .bind(connector)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 1 {
+            .await?
+            .rows_affected()
+            == 1;
+        for sql in [
+            "DELETE FROM connection_shares WHERE environment = $1 AND connector = $2 AND connection = $3",
+            "DELETE FROM tokens WHERE environment = $1 AND connector = $2 AND connection = $3",
+        ] {
+            text_query(sql, &row).execute(&mut *tx).await?;
+        }
+        if deleted {
             insert_audit(&mut tx, environment, audit).await?;
         }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(deleted)
     }
 
     async fn delete_connector(
@@ -634,16 +628,15 @@ impl AccessStore for SqlStore {
         audit: Option<&AuditRow>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let connections = sqlx::query("DELETE FROM connections WHERE environment = $1 AND connector = $2")
-            .bind(environment)
-            .bind(connector)
+        let key = [environment, connector];
+        let connections = text_query("DELETE FROM connections WHERE environment = $1 AND connector = $2", &key)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         for table in ["connection_shares", "connector_shares", "connector_owners", "tokens", "packages"] {
             // The table names are this list's, never input.
             let sql = format!("DELETE FROM {table} WHERE environment = $1 AND connector = $2");
-            sqlx::query(&sql).bind(environment).bind(connector).execute(&mut *tx).await?;
+            text_query(&sql, &key).execute(&mut *tx).await?;
         }
         if let Some(audit) = audit {
             insert_audit(&mut tx, environment, audit).await?;
