@@ -1,7 +1,9 @@
 //! The OpenAPI 2.0 definition (`apiDefinition.swagger.json`) parsed into the
 //! typed model the gateway works with: host, base path, schemes, operations
-//! with their parameters (path-level parameters merged, `#/parameters/...`
-//! references resolved) and security schemes.
+//! with their tags and parameters (path-level parameters merged,
+//! `#/parameters/...` references resolved, a body parameter's schema with its
+//! `#/definitions/...` references resolved to a bounded depth) and security
+//! schemes.
 //!
 //! Only what sluice acts on is modelled; the file's other fields and `x-ms-*`
 //! extensions are read past. Problems that leave the rest usable (an
@@ -51,6 +53,8 @@ pub struct Operation {
     pub description: Option<String>,
     /// `x-ms-visibility`.
     pub visibility: Visibility,
+    /// `tags`, in file order; empty when absent.
+    pub tags: Vec<String>,
     /// The compiled path template; `None` when it cannot be routed.
     pub(crate) template: Option<PathTemplate>,
 }
@@ -111,7 +115,27 @@ pub struct Parameter {
     pub kind: Option<String>,
     /// `x-ms-visibility`.
     pub visibility: Visibility,
+    /// `x-ms-summary`, the name a flow maker sees.
+    pub summary: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `enum`: the values it may take, as written; empty when any.
+    pub enum_values: Vec<Value>,
+    /// For a body parameter, its `schema` with references into
+    /// `#/definitions` replaced by what they name, at most
+    /// [`MAX_SCHEMA_DEPTH`] deep and [`MAX_SCHEMA_REFERENCES`] in all (a
+    /// reference past either, or one that does not resolve, stays a
+    /// `$ref`); `None` for other parameters.
+    pub schema: Option<Value>,
 }
+
+/// How many `$ref`s deep a body schema is resolved: a recursive definition
+/// stops here, its `$ref` kept.
+pub const MAX_SCHEMA_DEPTH: usize = 8;
+
+/// How many `$ref`s one body schema resolves in all, so that definitions
+/// that each name several others cannot grow it without bound.
+pub const MAX_SCHEMA_REFERENCES: usize = 256;
 
 /// Where a parameter goes (`in`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,6 +226,8 @@ struct RawDefinition {
     paths: IndexMap<String, IndexMap<String, Value>>,
     #[serde(default)]
     parameters: IndexMap<String, Value>,
+    #[serde(default)]
+    definitions: IndexMap<String, Value>,
     #[serde(default, rename = "securityDefinitions")]
     security_definitions: IndexMap<String, Value>,
 }
@@ -242,11 +268,12 @@ impl Definition {
             }
         };
 
+        let shared_parts = Shared { parameters: &raw.parameters, definitions: &raw.definitions };
         let mut operations: Vec<Operation> = Vec::new();
         for (path, item) in &raw.paths {
             let shared = item
                 .get("parameters")
-                .map(|v| parameters(v, &raw.parameters, &format!("path `{path}`"), warnings))
+                .map(|v| parameters(v, &shared_parts, &format!("path `{path}`"), warnings))
                 .unwrap_or_default();
             for (key, value) in item {
                 let Some((_, method)) = METHODS.iter().find(|(m, _)| key.eq_ignore_ascii_case(m)) else {
@@ -265,7 +292,7 @@ impl Definition {
                 }
                 let own = value
                     .get("parameters")
-                    .map(|v| parameters(v, &raw.parameters, &format!("operation `{id}`"), warnings))
+                    .map(|v| parameters(v, &shared_parts, &format!("operation `{id}`"), warnings))
                     .unwrap_or_default();
                 let template = match PathTemplate::compile(path) {
                     Ok(t) => Some(t),
@@ -283,6 +310,11 @@ impl Definition {
                     summary: text("summary"),
                     description: text("description"),
                     visibility: Visibility::parse(value.get("x-ms-visibility")),
+                    tags: value
+                        .get("tags")
+                        .and_then(Value::as_array)
+                        .map(|tags| tags.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                        .unwrap_or_default(),
                     template,
                 });
             }
@@ -361,13 +393,24 @@ pub enum ParseError {
     Invalid(String),
 }
 
+/// The definition's shared parts that references point into.
+struct Shared<'a> {
+    /// `parameters`, for `#/parameters/...`.
+    parameters: &'a IndexMap<String, Value>,
+    /// `definitions`, for `#/definitions/...`.
+    definitions: &'a IndexMap<String, Value>,
+}
+
+/// What a local reference (`#/{section}/{name}`, the name JSON-pointer
+/// escaped) names in `section`'s map; `None` when it points elsewhere or
+/// at nothing.
+fn resolve<'a>(reference: &str, section: &str, map: &'a IndexMap<String, Value>) -> Option<&'a Value> {
+    let name = reference.strip_prefix('#')?.strip_prefix('/')?.strip_prefix(section)?.strip_prefix('/')?;
+    map.get(&name.replace("~1", "/").replace("~0", "~"))
+}
+
 /// Parses a `parameters` list, resolving references.
-fn parameters(
-    list: &Value,
-    shared: &IndexMap<String, Value>,
-    owner: &str,
-    warnings: &mut Vec<String>,
-) -> Vec<Parameter> {
+fn parameters(list: &Value, shared: &Shared<'_>, owner: &str, warnings: &mut Vec<String>) -> Vec<Parameter> {
     let Some(items) = list.as_array() else {
         warnings.push(format!("{owner}: `parameters` is not a list; ignored"));
         return Vec::new();
@@ -375,22 +418,16 @@ fn parameters(
     let mut out = Vec::new();
     for item in items {
         let resolved = match item.get("$ref").and_then(Value::as_str) {
-            Some(reference) => {
-                let target = reference
-                    .strip_prefix("#/parameters/")
-                    .map(|name| name.replace("~1", "/").replace("~0", "~"))
-                    .and_then(|name| shared.get(&name));
-                match target {
-                    Some(target) => target,
-                    None => {
-                        warnings.push(format!("{owner}: parameter reference `{reference}` does not resolve; ignored"));
-                        continue;
-                    }
+            Some(reference) => match resolve(reference, "parameters", shared.parameters) {
+                Some(target) => target,
+                None => {
+                    warnings.push(format!("{owner}: parameter reference `{reference}` does not resolve; ignored"));
+                    continue;
                 }
-            }
+            },
             None => item,
         };
-        match parameter(resolved) {
+        match parameter(resolved, shared.definitions) {
             Ok(p) => out.push(p),
             Err(reason) => warnings.push(format!("{owner}: {reason}; parameter ignored")),
         }
@@ -398,22 +435,60 @@ fn parameters(
     out
 }
 
-fn parameter(value: &Value) -> Result<Parameter, String> {
+fn parameter(value: &Value, definitions: &IndexMap<String, Value>) -> Result<Parameter, String> {
     let name = value.get("name").and_then(Value::as_str).ok_or("a parameter has no name")?;
     let location_text =
         value.get("in").and_then(Value::as_str).ok_or_else(|| format!("parameter `{name}` has no `in`"))?;
     let location = ParameterLocation::parse(location_text)
         .ok_or_else(|| format!("parameter `{name}` has unknown location `{location_text}`"))?;
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    let schema = match location {
+        ParameterLocation::Body => {
+            let mut budget = MAX_SCHEMA_REFERENCES;
+            value.get("schema").map(|schema| resolve_schema(schema, definitions, 0, &mut budget))
+        }
+        _ => None,
+    };
     Ok(Parameter {
         name: name.to_string(),
         location,
         required: location == ParameterLocation::Path
             || value.get("required").and_then(Value::as_bool).unwrap_or(false),
         default: value.get("default").cloned(),
-        url_encoding: value.get("x-ms-url-encoding").and_then(Value::as_str).map(str::to_string),
-        kind: value.get("type").and_then(Value::as_str).map(str::to_string),
+        url_encoding: text("x-ms-url-encoding"),
+        kind: text("type"),
         visibility: Visibility::parse(value.get("x-ms-visibility")),
+        summary: text("x-ms-summary"),
+        description: text("description"),
+        enum_values: value.get("enum").and_then(Value::as_array).cloned().unwrap_or_default(),
+        schema,
     })
+}
+
+/// A schema with its `#/definitions/...` references replaced by what they
+/// name, `depth` references deep already, spending `budget`. A reference
+/// past [`MAX_SCHEMA_DEPTH`] or the budget, or one that does not resolve,
+/// stays as written, so a recursive definition ends in a `$ref`.
+fn resolve_schema(schema: &Value, definitions: &IndexMap<String, Value>, depth: usize, budget: &mut usize) -> Value {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(reference) = fields.get("$ref").and_then(Value::as_str)
+                && depth < MAX_SCHEMA_DEPTH
+                && *budget > 0
+                && let Some(target) = resolve(reference, "definitions", definitions)
+            {
+                *budget -= 1;
+                return resolve_schema(target, definitions, depth + 1, budget);
+            }
+            Value::Object(
+                fields.iter().map(|(k, v)| (k.clone(), resolve_schema(v, definitions, depth, budget))).collect(),
+            )
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve_schema(v, definitions, depth, budget)).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// Path-item parameters overridden by the operation's own.
@@ -505,6 +580,74 @@ mod tests {
         assert_eq!(def.operations.len(), 2);
         assert!(def.operation("Adjacent").unwrap().template.is_none());
         assert_eq!(warnings.len(), 3, "{warnings:?}");
+    }
+
+    #[test]
+    fn tags_and_parameter_descriptions_are_read() {
+        let (def, _) = parse(json!({
+            "swagger": "2.0",
+            "paths": { "/things": { "get": {
+                "operationId": "ListThings", "tags": ["Things", 7, "Lists"],
+                "parameters": [ { "name": "colour", "in": "query", "type": "string", "x-ms-summary": "Colour",
+                                  "description": "Which colour", "enum": ["red", "green", 3] } ]
+            } } }
+        }));
+        let op = def.operation("ListThings").unwrap();
+        assert_eq!(op.tags, ["Things", "Lists"], "a tag that is not a string is skipped");
+        let colour = &op.parameters[0];
+        assert_eq!((colour.summary.as_deref(), colour.description.as_deref()), (Some("Colour"), Some("Which colour")));
+        assert_eq!(colour.enum_values, [json!("red"), json!("green"), json!(3)]);
+        assert_eq!(colour.schema, None, "only a body parameter has a schema");
+    }
+
+    #[test]
+    fn a_body_schema_has_its_definitions_resolved() {
+        let (def, _) = parse(json!({
+            "swagger": "2.0",
+            "definitions": {
+                "Order": { "type": "object", "properties": {
+                    "lines": { "type": "array", "items": { "$ref": "#/definitions/Line" } },
+                    "note": { "$ref": "#/definitions/Nowhere" } } },
+                "Line": { "type": "object", "properties": { "sku": { "type": "string" } } }
+            },
+            "paths": { "/orders": { "post": { "operationId": "AddOrder", "parameters": [
+                { "name": "body", "in": "body", "required": true, "schema": { "$ref": "#/definitions/Order" } }
+            ] } } }
+        }));
+        let body = &def.operation("AddOrder").unwrap().parameters[0];
+        let schema = body.schema.as_ref().unwrap();
+        assert_eq!(
+            schema["properties"]["lines"]["items"],
+            json!({ "type": "object", "properties": { "sku": { "type": "string" } } })
+        );
+        assert_eq!(
+            schema["properties"]["note"],
+            json!({ "$ref": "#/definitions/Nowhere" }),
+            "an unresolvable reference stays"
+        );
+    }
+
+    #[test]
+    fn a_recursive_definition_stops_at_the_depth_limit() {
+        let (def, _) = parse(json!({
+            "swagger": "2.0",
+            "definitions": { "Node": { "type": "object", "properties": {
+                "left": { "$ref": "#/definitions/Node" }, "right": { "$ref": "#/definitions/Node" } } } },
+            "paths": { "/trees": { "post": { "operationId": "AddTree", "parameters": [
+                { "name": "body", "in": "body", "schema": { "$ref": "#/definitions/Node" } }
+            ] } } }
+        }));
+        let mut schema = def.operation("AddTree").unwrap().parameters[0].schema.clone().unwrap();
+        let mut depth = 0;
+        while schema.get("$ref").is_none() {
+            schema = schema["properties"]["left"].clone();
+            depth += 1;
+        }
+        assert_eq!(depth, MAX_SCHEMA_DEPTH, "{schema}");
+        assert_eq!(schema, json!({ "$ref": "#/definitions/Node" }));
+        let text = def.operation("AddTree").unwrap().parameters[0].schema.as_ref().unwrap().to_string();
+        let resolved = text.matches("\"type\":\"object\"").count();
+        assert!(resolved <= MAX_SCHEMA_REFERENCES, "the budget bounds a tree of references: {resolved}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `apiProperties.json` parsed into [`Properties`]: the connection
-//! parameters a connection must supply, which operations run the custom
-//! code, the raw policy instances and the connector's metadata.
+//! parameters a connection must supply (with what a form asking for them
+//! shows: display name, description, tooltip, allowed values), which
+//! operations run the custom code, the raw policy instances and the
+//! connector's metadata.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -40,6 +42,10 @@ pub struct ConnectionParameter {
     pub required: bool,
     /// `uiDefinition.displayName`, for messages.
     pub display_name: Option<String>,
+    /// `uiDefinition.description`, what a form asking for it says.
+    pub description: Option<String>,
+    /// `uiDefinition.tooltip`, the hint a form shows beside it.
+    pub tooltip: Option<String>,
     /// `uiDefinition.constraints.allowedValues`' values: when there are
     /// any, a connection's value must be one of them.
     pub allowed_values: Vec<String>,
@@ -109,6 +115,8 @@ struct RawParameter {
 #[serde(rename_all = "camelCase")]
 struct RawUi {
     display_name: Option<String>,
+    description: Option<String>,
+    tooltip: Option<String>,
     constraints: Option<RawConstraints>,
 }
 
@@ -195,11 +203,14 @@ impl Properties {
                             .collect()
                     })
                     .unwrap_or_default();
+                let ui = p.ui_definition;
                 let parameter = ConnectionParameter {
                     kind: p.kind,
                     required,
                     allowed_values,
-                    display_name: p.ui_definition.and_then(|u| u.display_name),
+                    description: ui.as_ref().and_then(|u| u.description.clone()),
+                    tooltip: ui.as_ref().and_then(|u| u.tooltip.clone()),
+                    display_name: ui.and_then(|u| u.display_name),
                     oauth,
                 };
                 (name, parameter)
@@ -234,6 +245,21 @@ mod tests {
         assert_eq!(required, [true, false, false]);
         assert!(props.connection_parameters["b"].is_secret());
         assert_eq!(props.script_operations, None);
+    }
+
+    #[test]
+    fn description_and_tooltip_are_read_from_the_ui_definition() {
+        let json = br#"{"properties": {"connectionParameters": {
+            "key": {"type": "securestring", "uiDefinition": {"displayName": "API key",
+                "description": "The key for this api", "tooltip": "Find it under Settings"}},
+            "plain": {"type": "string", "uiDefinition": {"displayName": "Plain"}}
+        }}}"#;
+        let props = Properties::parse(json, &mut Vec::new()).unwrap();
+        let key = &props.connection_parameters["key"];
+        assert_eq!(key.description.as_deref(), Some("The key for this api"));
+        assert_eq!(key.tooltip.as_deref(), Some("Find it under Settings"));
+        let plain = &props.connection_parameters["plain"];
+        assert_eq!((plain.description.as_deref(), plain.tooltip.as_deref()), (None, None));
     }
 
     #[test]
