@@ -1,9 +1,14 @@
 //! `/api/v1/connectors`: publishing, updating, downloading and deleting
 //! connectors as `paconn` does ([`crate::catalog`]), the connectors a caller
-//! may see with what each holds (operations, code, policies, OAuth), their
-//! shares, and the environment's audit log. Connectors of the packages
-//! folder are read-only here: the folder is their source, as a GitOps
-//! deployment wants.
+//! may see with what each holds (operations with their parameters, the
+//! connection parameters it declares, code, policies, OAuth, validation),
+//! their shares, and the environment's audit log. Connectors of the
+//! packages folder are read-only here: the folder is their source, as a
+//! GitOps deployment wants.
+//!
+//! The list is read on every page of the console, so it reads only the
+//! snapshot, the registry and the newest versions' rows (one query), never
+//! an archive.
 
 use std::sync::Arc;
 
@@ -33,9 +38,9 @@ pub(super) fn routes() -> OpenApiRouter<Gateway> {
         .routes(routes!(audit))
 }
 
-/// A connector as listed.
+/// What a connector as listed and as shown both say.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct ConnectorSummary {
+struct ConnectorCore {
     /// Its id (the package folder's name).
     id: String,
     /// The definition's title, when it loaded.
@@ -54,24 +59,63 @@ struct ConnectorSummary {
     failure: Option<String>,
     /// How many operations the serving version has.
     operations: usize,
+    /// How many users and groups it is shared with; only for a caller who
+    /// may edit it, else null.
+    shares: Option<usize>,
+}
+
+/// A connector as listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ConnectorSummary {
+    #[serde(flatten)]
+    core: ConnectorCore,
+    /// How many findings validation had for the newest published version;
+    /// none for a connector of the packages folder.
+    validation: Option<ValidationCounts>,
 }
 
 /// A connector with what it holds.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ConnectorDetail {
     #[serde(flatten)]
-    summary: ConnectorSummary,
+    core: ConnectorCore,
     /// Its operations, in the definition's order.
     operation_list: Vec<OperationInfo>,
+    /// The connection parameters the serving version declares, in file
+    /// order: what a connection must supply, never a connection's values.
+    connection_parameters: Vec<ConnectionParameterInfo>,
     /// Its custom code, if it has any.
     code: Option<CodeInfo>,
     /// Its policies, in the order they run.
     policies: Vec<PolicyInfo>,
     /// How its connections sign in with OAuth, if they do.
     oauth: Option<OAuthInfo>,
-    /// What validation found when the serving version was published; none
+    /// What validation found when the newest version was published; none
     /// for a connector of the packages folder (`sluice validate` checks it).
     validation: Option<Validation>,
+}
+
+/// How many findings of each severity a validation had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+struct ValidationCounts {
+    /// Errors (a published version has none: they refuse it).
+    errors: usize,
+    /// Warnings.
+    warnings: usize,
+}
+
+impl ValidationCounts {
+    /// The counts of findings as a version's row stores them (JSON); a row
+    /// that does not parse counts nothing.
+    fn of_stored(findings: &str) -> Self {
+        #[derive(Deserialize)]
+        struct Severity {
+            severity: String,
+        }
+        let findings: Vec<Severity> = serde_json::from_str(findings).unwrap_or_default();
+        let errors = findings.iter().filter(|f| f.severity == "error").count();
+        Self { errors, warnings: findings.len() - errors }
+    }
 }
 
 /// A version's validation, when it was published.
@@ -81,6 +125,8 @@ struct Validation {
     version: i64,
     /// When (RFC 3339).
     at: String,
+    #[serde(flatten)]
+    counts: ValidationCounts,
     /// Its warnings (an error would have refused it): rule, severity, file,
     /// JSON path and message each.
     #[schema(value_type = Vec<Object>)]
@@ -98,8 +144,69 @@ struct OperationInfo {
     path: String,
     /// The summary.
     summary: Option<String>,
+    /// The description.
+    description: Option<String>,
+    /// Its `tags`, in file order.
+    tags: Vec<String>,
+    /// `default`, `important`, `advanced` or `internal` (`x-ms-visibility`).
+    visibility: String,
+    /// Its parameters, the path item's merged with its own.
+    parameters: Vec<ParameterInfo>,
     /// Whether the connector's code runs for it.
     runs_code: bool,
+}
+
+/// One parameter of an operation, as the definition declares it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ParameterInfo {
+    /// Its name.
+    name: String,
+    /// `path`, `query`, `header`, `body` or `formData`.
+    #[serde(rename = "in")]
+    location: String,
+    /// Whether a call must give it (always for a path parameter).
+    required: bool,
+    /// Its `type` (`string`, `integer`, ...); none for a body parameter.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    /// `x-ms-summary`, the name a form shows.
+    summary: Option<String>,
+    /// Its description.
+    description: Option<String>,
+    /// Its `default`.
+    #[schema(value_type = Option<Object>)]
+    default: Option<serde_json::Value>,
+    /// The values it may take (`enum`); empty when any.
+    #[serde(rename = "enum")]
+    #[schema(value_type = Vec<Object>)]
+    enum_values: Vec<serde_json::Value>,
+    /// A body parameter's schema, its references into `#/definitions`
+    /// resolved to a bounded depth.
+    #[schema(value_type = Option<Object>)]
+    schema: Option<serde_json::Value>,
+}
+
+/// One connection parameter the connector declares.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ConnectionParameterInfo {
+    /// Its name, the key of a connection's `parameters`.
+    name: String,
+    /// Its `type`: `string`, `securestring`, `oauthSetting`, ...
+    #[serde(rename = "type")]
+    kind: String,
+    /// `uiDefinition.displayName`.
+    display_name: Option<String>,
+    /// `uiDefinition.description`.
+    description: Option<String>,
+    /// `uiDefinition.tooltip`.
+    tooltip: Option<String>,
+    /// Whether a connection must give it.
+    required: bool,
+    /// The values a connection may give; empty when any.
+    allowed_values: Vec<String>,
+    /// Whether its value is a secret (a secure string or an OAuth token),
+    /// which the API never returns.
+    secret: bool,
 }
 
 /// A connector's code and the limits it runs under.
@@ -427,13 +534,19 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
 ) -> Result<axum::Json<Vec<ConnectorSummary>>, GatewayError> {
-    let published: Vec<String> =
-        gateway.catalog().published(environment.id()).await?.into_iter().map(|row| row.connector).collect();
+    let published: std::collections::HashMap<String, ValidationCounts> = gateway
+        .catalog()
+        .published(environment.id())
+        .await?
+        .into_iter()
+        .map(|row| (row.connector, ValidationCounts::of_stored(&row.findings)))
+        .collect();
     let visible = environment.registry().ids().into_iter().filter_map(|id| {
-        let read_only = !published.contains(&id);
-        summary(&environment, &directory, &caller, &id, read_only)
+        let validation = published.get(&id).copied();
+        let (core, _) = core(&environment, &directory, &caller, &id, validation.is_none())?;
+        Some(ConnectorSummary { core, validation })
     });
-    Ok(axum::Json(visible.map(|(summary, _)| summary).collect()))
+    Ok(axum::Json(visible.collect()))
 }
 
 /// A connector with its operations, code, policies and OAuth redirect.
@@ -451,16 +564,17 @@ async fn show(
 ) -> Result<Response, GatewayError> {
     directory.connector_right(&caller, &id).ok_or_else(|| missing(&id))?;
     let latest = gateway.catalog().latest(environment.id(), &id).await?;
-    let (summary, serving) =
-        summary(&environment, &directory, &caller, &id, latest.is_none()).ok_or_else(|| missing(&id))?;
+    let (core, serving) = core(&environment, &directory, &caller, &id, latest.is_none()).ok_or_else(|| missing(&id))?;
     let validation = latest.as_ref().map(|row| Validation {
         version: row.version,
         at: super::timestamp(row.published_at),
+        counts: ValidationCounts::of_stored(&row.findings),
         findings: serde_json::from_str(&row.findings).unwrap_or_default(),
     });
     let mut detail = ConnectorDetail {
-        summary,
+        core,
         operation_list: Vec::new(),
+        connection_parameters: Vec::new(),
         code: None,
         policies: Vec::new(),
         oauth: None,
@@ -554,13 +668,13 @@ async fn unshare(
 
 /// The connector `id` as the caller may see it, with the version that
 /// serves; `None` when it is missing or the caller may not see it.
-fn summary(
+fn core(
     environment: &Environment,
     directory: &Directory,
     caller: &Caller,
     id: &str,
     read_only: bool,
-) -> Option<(ConnectorSummary, Option<Arc<LoadedConnector>>)> {
+) -> Option<(ConnectorCore, Option<Arc<LoadedConnector>>)> {
     let right = directory.connector_right(caller, id)?;
     let crate::registry::ConnectorState { serving, failure } = environment.registry().state(id)?;
     let status = match (&serving, &failure) {
@@ -568,7 +682,7 @@ fn summary(
         (Some(_), Some(_)) => "stale",
         (None, _) => "failed",
     };
-    let summary = ConnectorSummary {
+    let core = ConnectorCore {
         id: id.to_string(),
         title: serving.as_ref().and_then(|c| c.package.definition.title.clone()),
         owner: directory.connector_owner(id).map(str::to_string),
@@ -577,8 +691,9 @@ fn summary(
         status: status.to_string(),
         failure: failure.map(|f| f.to_string()),
         operations: serving.as_ref().map_or(0, |c| c.package.definition.operations.len()),
+        shares: (right == Right::CanEdit).then(|| directory.connector_shares(id).len()),
     };
-    Some((summary, serving))
+    Some((core, serving))
 }
 
 /// Fills in what a loaded connector holds.
@@ -593,7 +708,40 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
             method: op.method.to_string(),
             path: op.path.clone(),
             summary: op.summary.clone(),
+            description: op.description.clone(),
+            tags: op.tags.clone(),
+            visibility: visibility(op.visibility).to_string(),
+            parameters: op
+                .parameters
+                .iter()
+                .map(|p| ParameterInfo {
+                    name: p.name.clone(),
+                    location: p.location.as_str().to_string(),
+                    required: p.required,
+                    kind: p.kind.clone(),
+                    summary: p.summary.clone(),
+                    description: p.description.clone(),
+                    default: p.default.clone(),
+                    enum_values: p.enum_values.clone(),
+                    schema: p.schema.clone(),
+                })
+                .collect(),
             runs_code: loaded.code.is_some() && package.runs_code(&op.id),
+        })
+        .collect();
+    detail.connection_parameters = package
+        .properties
+        .connection_parameters
+        .iter()
+        .map(|(name, p)| ConnectionParameterInfo {
+            name: name.clone(),
+            kind: p.kind.clone(),
+            display_name: p.display_name.clone(),
+            description: p.description.clone(),
+            tooltip: p.tooltip.clone(),
+            required: p.required,
+            allowed_values: p.allowed_values.clone(),
+            secret: p.is_secret(),
         })
         .collect();
     detail.code = package.script.as_ref().map(|script| {
@@ -633,6 +781,16 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
             ),
         };
         detail.oauth = Some(OAuthInfo { redirect_mode: redirect_mode.to_string(), redirect_uri, warning });
+    }
+}
+
+/// `x-ms-visibility` as the API writes it.
+fn visibility(visibility: sluice_package::Visibility) -> &'static str {
+    match visibility {
+        sluice_package::Visibility::Default => "default",
+        sluice_package::Visibility::Important => "important",
+        sluice_package::Visibility::Advanced => "advanced",
+        sluice_package::Visibility::Internal => "internal",
     }
 }
 

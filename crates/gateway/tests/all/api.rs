@@ -841,3 +841,110 @@ async fn the_example_connectors_publish_as_a_maker_and_download_unchanged() {
         );
     }
 }
+
+/// What a form for a call or a connection needs: each operation's tags,
+/// visibility and parameters (a body's schema with its definitions
+/// resolved), and the connection parameters the package declares, never a
+/// connection's values.
+#[tokio::test]
+async fn a_connector_shows_its_operations_parameters_and_connection_parameters() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let mut files = shop_files("127.0.0.1:9".parse().unwrap(), "/v1");
+    let mut definition: Value = serde_json::from_slice(&files["apiDefinition.swagger.json"]).unwrap();
+    definition["definitions"] = json!({"Line": {"type": "object", "properties": {
+        "sku": {"type": "string"}, "next": {"$ref": "#/definitions/Line"}}}});
+    let add_line = &mut definition["paths"]["/orders/{orderId}/lines"]["post"];
+    add_line["tags"] = json!(["Orders"]);
+    add_line["description"] = json!("Adds a line to an order");
+    add_line["x-ms-visibility"] = json!("important");
+    add_line["parameters"][1]["x-ms-summary"] = json!("Dry run");
+    add_line["parameters"][1]["enum"] = json!([true, false]);
+    add_line["parameters"][3]["schema"] = json!({"$ref": "#/definitions/Line"});
+    files.insert("apiDefinition.swagger.json".into(), serde_json::to_vec(&definition).unwrap());
+    let published = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Rich", zip_files(&files, ""), &[]);
+    assert_eq!(published.await.status, 201);
+
+    let shown = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Rich", None).await.json();
+    let operations = shown["operation_list"].as_array().unwrap();
+    let add_line = operations.iter().find(|o| o["id"] == "AddLine").unwrap();
+    assert_eq!(
+        (add_line["tags"].clone(), add_line["description"].as_str(), add_line["visibility"].as_str()),
+        (json!(["Orders"]), Some("Adds a line to an order"), Some("important"))
+    );
+    let list_items = operations.iter().find(|o| o["id"] == "ListItems").unwrap();
+    assert_eq!(
+        (list_items["tags"].clone(), list_items["visibility"].as_str(), list_items["parameters"].clone()),
+        (json!([]), Some("default"), json!([]))
+    );
+    let parameters = add_line["parameters"].as_array().unwrap();
+    let located: Vec<(&str, &str, bool)> = parameters
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap(), p["required"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        located,
+        [("orderId", "path", true), ("dryRun", "query", true), ("X-Tenant", "header", true), ("body", "body", false)]
+    );
+    assert_eq!(
+        parameters[1],
+        json!({"name": "dryRun", "in": "query", "required": true, "type": "boolean", "summary": "Dry run",
+            "description": null, "default": null, "enum": [true, false], "schema": null})
+    );
+    let schema = &parameters[3]["schema"];
+    assert_eq!(parameters[3]["type"], Value::Null);
+    assert_eq!(schema["properties"]["sku"], json!({"type": "string"}), "{schema}");
+    assert_eq!(
+        schema["properties"]["next"]["properties"]["sku"],
+        json!({"type": "string"}),
+        "resolved again: {schema}"
+    );
+
+    // The connection parameters of the folder's shop, in file order; a
+    // connection's values (`main` holds `settings-key` and `eu`) are not there.
+    let shop_shown = api(gateway, &shop.alice, "GET", "/api/v1/connectors/shop", None).await;
+    assert!(!shop_shown.text().contains("settings-key"), "{}", shop_shown.text());
+    assert_eq!(
+        shop_shown.json()["connection_parameters"],
+        json!([
+            {"name": "api_key", "type": "securestring", "display_name": "key", "description": null, "tooltip": null,
+             "required": true, "allowed_values": [], "secret": true},
+            {"name": "region", "type": "string", "display_name": "Region", "description": null, "tooltip": null,
+             "required": false, "allowed_values": ["eu", "us"], "secret": false},
+        ])
+    );
+}
+
+/// The list says how many a connector is shared with to those who may
+/// edit it, and how many findings its newest published version had.
+#[tokio::test]
+async fn the_list_counts_shares_for_editors_and_validation_findings_of_published_connectors() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let files = shop_files("127.0.0.1:9".parse().unwrap(), "/v1");
+    let published = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Mine", zip_files(&files, ""), &[]);
+    let published = published.await;
+    assert_eq!(published.status, 201, "{}", published.text());
+    let warnings = published.json()["warnings"].as_array().unwrap().len();
+    assert!(warnings > 0, "the test package has warnings");
+    let share = json!({"right": "can-use"});
+    let shared = api(gateway, &shop.alice, "PUT", "/api/v1/connectors/Mine/shares/sales", Some(share.clone())).await;
+    assert_eq!(shared.status, 200);
+    assert_eq!(api(gateway, &shop.alice, "PUT", "/api/v1/connectors/Mine/shares/carol", Some(share)).await.status, 200);
+
+    let by_id = |answer: Answer| -> std::collections::BTreeMap<String, Value> {
+        answer.json().as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap().to_string(), c.clone())).collect()
+    };
+    let alices = by_id(api(gateway, &shop.alice, "GET", "/api/v1/connectors", None).await);
+    assert_eq!(alices["Mine"]["shares"], 2);
+    assert_eq!(alices["Mine"]["validation"], json!({"errors": 0, "warnings": warnings}));
+    assert_eq!((alices["shop"]["shares"].clone(), alices["shop"]["validation"].clone()), (json!(0), Value::Null));
+    let shown = api(gateway, &shop.alice, "GET", "/api/v1/connectors/Mine", None).await.json();
+    assert_eq!((shown["shares"].clone(), shown["validation"]["warnings"].clone()), (json!(2), json!(warnings)));
+
+    // Bob may use it: he is not told who else may.
+    let bobs = by_id(api(gateway, &shop.bob, "GET", "/api/v1/connectors", None).await);
+    assert_eq!(bobs["Mine"]["right"], "can-use");
+    assert!(bobs["Mine"]["shares"].is_null(), "{}", bobs["Mine"]);
+    assert_eq!(bobs["Mine"]["validation"], json!({"errors": 0, "warnings": warnings}));
+}
