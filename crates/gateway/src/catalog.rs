@@ -15,6 +15,8 @@
 //! and validated as `sluice validate` does; errors refuse it with the
 //! findings, and nothing of it is left. Only then are the new version and
 //! its audit entry stored, in one transaction, and the folder swapped in.
+//! A check ([`Catalog::check`]) is the same staging and validation, with
+//! every finding returned and nothing stored.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -218,10 +220,7 @@ impl Catalog {
         id: Option<&str>,
         upload: &[u8],
     ) -> Result<Published, CatalogError> {
-        let directory = self.access.member_directory(actor, environment.id())?;
-        if directory.role(actor) < Some(Role::Maker) {
-            return Err(Denied::Forbidden { action: "publishing a connector".into(), needed: "maker" }.into());
-        }
+        self.require_maker(actor, environment, "publishing a connector")?;
         let files = archive::read(upload, self.max_expanded)?;
         let id = match id {
             Some(id) => id.to_string(),
@@ -242,6 +241,38 @@ impl Catalog {
         self.access.refresh().await?;
         tracing::info!(environment = environment.id(), connector = %id, version, by = %actor.id, "connector published");
         Ok(Published::of(row.meta, version, warnings))
+    }
+
+    /// Validates an uploaded package exactly as a publish would, storing
+    /// nothing: the caller must be a maker (or admin). Every finding is
+    /// returned, errors too; an archive that cannot be read, or a package
+    /// that does not load at all, is refused as a publish refuses it.
+    pub async fn check(
+        &self,
+        actor: &Caller,
+        environment: &Environment,
+        upload: &[u8],
+    ) -> Result<Vec<Finding>, CatalogError> {
+        self.require_maker(actor, environment, "validating a connector")?;
+        let files = archive::read(upload, self.max_expanded)?;
+        // The folder's name is the package's id to the checks; nothing
+        // with it is published, so any valid one does.
+        let id = id_from_title(&files).unwrap_or_else(|| "package".into());
+        let staged = Staged::write(environment.registry().root(), &id, &files)?;
+        let checked = self.findings(staged.package_dir()).await?;
+        if !checked.loads {
+            return Err(CatalogError::Refused(checked.findings));
+        }
+        Ok(checked.findings)
+    }
+
+    /// Refuses a caller who is not a maker (or admin) of `environment`.
+    fn require_maker(&self, actor: &Caller, environment: &Environment, action: &str) -> Result<(), CatalogError> {
+        let directory = self.access.member_directory(actor, environment.id())?;
+        if directory.role(actor) < Some(Role::Maker) {
+            return Err(Denied::Forbidden { action: action.into(), needed: "maker" }.into());
+        }
+        Ok(())
     }
 
     /// Publishes a new version of a connector published through the API
@@ -386,23 +417,39 @@ impl Catalog {
         Ok((staged, row, warnings))
     }
 
-    /// Validates a staged package off the async workers (it may compile
-    /// code): its warnings, or the refusal with every finding.
+    /// Validates a staged package: its warnings, or the refusal with every
+    /// finding.
     async fn validate(&self, dir: &Path) -> Result<Vec<Finding>, CatalogError> {
+        let checked = self.findings(dir).await?;
+        if checked.findings.iter().any(|f| f.severity == Severity::Error) {
+            return Err(CatalogError::Refused(checked.findings));
+        }
+        Ok(checked.findings)
+    }
+
+    /// Every finding of a staged package, and whether it loads as the
+    /// registry would load it; off the async workers, since it may compile
+    /// code.
+    async fn findings(&self, dir: &Path) -> Result<Checked, CatalogError> {
         let validator = Arc::clone(&self.validator);
         let dir = dir.to_path_buf();
-        let report = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut validator = validator.lock().unwrap_or_else(|p| p.into_inner());
-            validator.validate(&dir, &ValidateOptions::default()).map_err(|e| e.to_string())
+            let report = validator.validate(&dir, &ValidateOptions::default()).map_err(|e| e.to_string())?;
+            Ok(Checked { findings: report.findings, loads: sluice_package::load_package(&dir).is_ok() })
         })
         .await
         .map_err(|e| CatalogError::Validate(e.to_string()))?
-        .map_err(CatalogError::Validate)?;
-        if report.errors() > 0 {
-            return Err(CatalogError::Refused(report.findings));
-        }
-        Ok(report.findings)
+        .map_err(CatalogError::Validate)
     }
+}
+
+/// What validating a staged package found.
+struct Checked {
+    /// Every finding, in the order the checks ran.
+    findings: Vec<Finding>,
+    /// Whether the package loads at all (errors may still refuse it).
+    loads: bool,
 }
 
 impl Published {

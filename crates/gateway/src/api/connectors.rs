@@ -97,7 +97,7 @@ struct ConnectorDetail {
 
 /// How many findings of each severity a validation had.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-struct ValidationCounts {
+pub(super) struct ValidationCounts {
     /// Errors (a published version has none: they refuse it).
     errors: usize,
     /// Warnings.
@@ -114,6 +114,12 @@ impl ValidationCounts {
         }
         let findings: Vec<Severity> = serde_json::from_str(findings).unwrap_or_default();
         let errors = findings.iter().filter(|f| f.severity == "error").count();
+        Self { errors, warnings: findings.len() - errors }
+    }
+
+    /// The counts of findings just made.
+    pub(super) fn of(findings: &[sluice_tools::validate::Finding]) -> Self {
+        let errors = findings.iter().filter(|f| f.severity == sluice_tools::validate::Severity::Error).count();
         Self { errors, warnings: findings.len() - errors }
     }
 }
@@ -457,7 +463,7 @@ async fn audit(
 /// `multipart/form-data` parts (`definition`, `properties`, `script`,
 /// `settings`, `icon`, or the files' own names) zipped here; at most the
 /// gateway's limit either way.
-async fn upload(gateway: &Gateway, request: Request) -> Result<bytes::Bytes, GatewayError> {
+pub(super) async fn upload(gateway: &Gateway, request: Request) -> Result<bytes::Bytes, GatewayError> {
     let media = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -6,6 +6,7 @@
 //! - [`connectors`]: connectors, what they hold, and their shares;
 //! - [`connections`]: connections, their status, and their shares;
 //! - [`operations`]: testing an operation through a connection;
+//! - [`validate`]: a package validated as a publish would, nothing stored;
 //! - [`environment`]: the environment itself, and its network settings.
 //!
 //! The routes and the OpenAPI 3.1 document (`GET /api/v1/openapi.json`)
@@ -20,6 +21,7 @@ mod connectors;
 mod environment;
 mod keys;
 mod operations;
+mod validate;
 
 use std::sync::Arc;
 
@@ -84,6 +86,7 @@ fn described() -> (axum::Router<Gateway>, utoipa::openapi::OpenApi) {
         .merge(connectors::routes())
         .merge(connections::routes())
         .merge(operations::routes())
+        .merge(validate::routes())
         .merge(environment::routes())
         .split_for_parts()
 }

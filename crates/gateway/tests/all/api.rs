@@ -258,6 +258,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("POST", "/api/v1/connectors"),
         ("POST", "/api/v1/connectors/{id}/operations/{operation}/test"),
         ("POST", "/api/v1/keys"),
+        ("POST", "/api/v1/validate"),
         ("PUT", "/api/v1/connections/{connector}/{id}/shares/{principal}"),
         ("PUT", "/api/v1/connectors/{id}"),
         ("PUT", "/api/v1/connectors/{id}/shares/{principal}"),
@@ -558,7 +559,14 @@ async fn a_refused_package_leaves_nothing_behind() {
         send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?name=x", zip_files(&files, ""), &[]).await;
     assert_eq!(unknown_query.status, 400, "{}", unknown_query.text());
 
-    // Nothing of them is left: no connector, no folder, no staging, no audit entry.
+    // Nothing of them is left.
+    assert_only_the_shop(&shop).await;
+}
+
+/// Only the folder's shop is there: no other connector, folder, staging
+/// folder or audit entry.
+async fn assert_only_the_shop(shop: &Shop) {
+    let gateway = &shop.gateway;
     assert_eq!(ids(&api(gateway, &shop.alice, "GET", "/api/v1/connectors", None).await), ["shop"]);
     let entries: Vec<String> = std::fs::read_dir(gateway.packages_dir())
         .unwrap()
@@ -569,18 +577,22 @@ async fn a_refused_package_leaves_nothing_behind() {
     assert_eq!(api(gateway, &gateway.admin_key, "GET", "/api/v1/audit", None).await.json(), json!([]));
 }
 
-#[tokio::test]
-async fn an_archive_over_the_size_limit_is_413() {
-    let gateway = TestGatewayBuilder::new().requests(|limits| limits.max_package_bytes = 4096).start().await;
-    // Bytes that do not compress: a chain of hashes.
+/// At least `len` bytes that do not compress: a chain of hashes.
+fn noise(len: usize) -> Vec<u8> {
     let mut noise = Vec::new();
     let mut block = [7u8; 32];
-    while noise.len() < 64 << 10 {
+    while noise.len() < len {
         use sha2::Digest as _;
         block = sha2::Sha256::digest(block).into();
         noise.extend_from_slice(&block);
     }
-    let big = zip_entries(&[("apiDefinition.swagger.json", &noise)]);
+    noise
+}
+
+#[tokio::test]
+async fn an_archive_over_the_size_limit_is_413() {
+    let gateway = TestGatewayBuilder::new().requests(|limits| limits.max_package_bytes = 4096).start().await;
+    let big = zip_entries(&[("apiDefinition.swagger.json", &noise(64 << 10))]);
     let answer = send_zip(&gateway, &gateway.admin_key, "POST", "/api/v1/connectors?id=Big", big, &[]).await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (413, "body-too-large"));
 }
@@ -947,4 +959,77 @@ async fn the_list_counts_shares_for_editors_and_validation_findings_of_published
     assert_eq!(bobs["Mine"]["right"], "can-use");
     assert!(bobs["Mine"]["shares"].is_null(), "{}", bobs["Mine"]);
     assert_eq!(bobs["Mine"]["validation"], json!({"errors": 0, "warnings": warnings}));
+}
+
+/// A maker validates a package as a publish would and nothing is stored:
+/// errors are findings, a package that does not load is refused as a
+/// publish refuses it, and a user may not validate.
+#[tokio::test]
+async fn validating_a_package_finds_what_a_publish_would_and_stores_nothing() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let files = shop_files("127.0.0.1:9".parse().unwrap(), "/v1");
+    let checked = send_zip(gateway, &shop.alice, "POST", "/api/v1/validate", zip_files(&files, "pkg/"), &[]).await;
+    assert_eq!(checked.status, 200, "{}", checked.text());
+    let checked = checked.json();
+    let warnings = checked["findings"].as_array().unwrap().len();
+    assert!(warnings > 0, "the test package has warnings: {checked}");
+    assert_eq!((checked["errors"].clone(), checked["warnings"].clone()), (json!(0), json!(warnings)));
+    assert_only_the_shop(&shop).await;
+    // A publish of the same package warns of the same.
+    let published = send_zip(gateway, &shop.alice, "POST", "/api/v1/connectors?id=Same", zip_files(&files, ""), &[]);
+    let published = published.await.json();
+    assert_eq!(published["warnings"], checked["findings"]);
+
+    // An error a publish refuses is a finding here, as multipart parts too.
+    let (content_type, body) = multipart(&[
+        ("definition", &files["apiDefinition.swagger.json"]),
+        ("properties", &files["apiProperties.json"]),
+        ("script", b"not a component"),
+    ]);
+    let request = http::Request::post(gateway.url("/api/v1/validate"))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let with_error = gateway.request(with_bearer(request, &shop.alice)).await;
+    assert_eq!(with_error.status, 200, "{}", with_error.text());
+    let with_error = with_error.json();
+    assert_eq!(with_error["errors"], 1, "{with_error}");
+    let error = with_error["findings"].as_array().unwrap().iter().find(|f| f["severity"] == "error").unwrap();
+    assert_eq!((error["rule"].as_str(), error["file"].as_str()), (Some("script-contract"), Some("script.wasm")));
+
+    // A package that does not load, and an archive that cannot be read, are
+    // answered as a publish answers them.
+    let mut definition: Value = serde_json::from_slice(&files["apiDefinition.swagger.json"]).unwrap();
+    definition["swagger"] = json!("3.0");
+    let broken = serde_json::to_vec(&definition).unwrap();
+    let refused = send_zip(
+        gateway,
+        &shop.alice,
+        "POST",
+        "/api/v1/validate",
+        zip_entries(&[("apiDefinition.swagger.json", &broken)]),
+        &[],
+    )
+    .await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (422, "package-refused"), "{}", refused.text());
+    let findings = refused.json()["findings"].clone();
+    assert!(findings.as_array().unwrap().iter().any(|f| f["rule"] == "swagger-version"), "{findings}");
+    let climbing = zip_entries(&[("../apiDefinition.swagger.json", &broken)]);
+    let climbing = send_zip(gateway, &shop.alice, "POST", "/api/v1/validate", climbing, &[]).await;
+    assert_eq!((climbing.status, climbing.problem_type().as_str()), (422, "bad-archive"));
+    let not_zip = api(gateway, &shop.alice, "POST", "/api/v1/validate", Some(json!({}))).await;
+    assert_eq!((not_zip.status, not_zip.problem_type().as_str()), (415, "unsupported-media-type"));
+
+    // Bob is a user, not a maker.
+    let bob = send_zip(gateway, &shop.bob, "POST", "/api/v1/validate", zip_files(&files, ""), &[]).await;
+    assert_eq!((bob.status, bob.problem_type().as_str()), (403, "forbidden"), "{}", bob.text());
+}
+
+#[tokio::test]
+async fn validating_is_held_to_the_upload_limit() {
+    let gateway = TestGatewayBuilder::new().requests(|limits| limits.max_package_bytes = 256).start().await;
+    let big = zip_entries(&[("apiDefinition.swagger.json", &noise(4096))]);
+    let answer = send_zip(&gateway, &gateway.admin_key, "POST", "/api/v1/validate", big, &[]).await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (413, "body-too-large"), "{}", answer.text());
 }
