@@ -1,7 +1,8 @@
 //! The gateway's parts, built once at start: the runtime, the environments
 //! (each with its registry of connectors, network and OAuth), access, the
-//! metrics and the request limits. Each part is shared (`Arc`), so the
-//! gateway is cheap to clone, and a handler takes only the parts it uses.
+//! metrics, the last hour's activity and the request limits. Each part is
+//! shared (`Arc`), so the gateway is cheap to clone, and a handler takes
+//! only the parts it uses.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use sluice_egress::EgressClient;
 use sluice_runtime::{Runtime, RuntimeConfig};
 
 use crate::access::{Access, AccessError, DEFAULT_ENVIRONMENT, EnvironmentSeed};
+use crate::activity::Activity;
 use crate::catalog::Catalog;
 use crate::config::{EnvironmentsError, GatewayConfig, RequestLimits};
 use crate::environment::{Environment, NetworkSettings};
@@ -114,6 +116,7 @@ pub struct Gateway {
     environments: Arc<HashMap<String, Arc<Environment>>>,
     default: Arc<Environment>,
     metrics: Arc<Metrics>,
+    activity: Arc<Activity>,
     access: Arc<Access>,
     catalog: Arc<Catalog>,
     limits: RequestLimits,
@@ -287,6 +290,7 @@ impl Gateway {
             environments: Arc::new(environments),
             default,
             metrics,
+            activity: Arc::default(),
             access,
             catalog,
             limits: config.requests,
@@ -353,6 +357,12 @@ impl Gateway {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The last hour's calls of each connector, as this gateway answered
+    /// them.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The limits on incoming requests.

@@ -23,6 +23,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod access;
+pub mod activity;
 pub mod api;
 pub mod archive;
 pub mod audit;

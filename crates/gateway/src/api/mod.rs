@@ -4,6 +4,7 @@
 //!
 //! - [`keys`]: the caller's API keys;
 //! - [`connectors`]: connectors, what they hold, and their shares;
+//! - [`activity`]: a connector's calls over the last hour, per minute;
 //! - [`connections`]: connections, their status, and their shares;
 //! - [`operations`]: testing an operation through a connection;
 //! - [`validate`]: a package validated as a publish would, nothing stored;
@@ -16,6 +17,7 @@
 //! problem+json answer: a body that is not JSON is 415, JSON that does not
 //! fit the endpoint (a field it does not have, one missing) is 400.
 
+mod activity;
 mod connections;
 mod connectors;
 mod environment;
@@ -84,6 +86,7 @@ fn described() -> (axum::Router<Gateway>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(Frame::openapi())
         .merge(keys::routes())
         .merge(connectors::routes())
+        .merge(activity::routes())
         .merge(connections::routes())
         .merge(operations::routes())
         .merge(validate::routes())

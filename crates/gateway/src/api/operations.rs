@@ -4,7 +4,8 @@
 //! policies, code and egress), and the answer shows what happened: the
 //! client's response, each backend request (credentials and the
 //! connection's secrets redacted), the code's log lines, and its report
-//! against the connector's limits.
+//! against the connector's limits. A test call counts in the connector's
+//! activity ([`crate::activity`]) as any call does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -204,16 +205,23 @@ async fn test(
         trace: Some(Arc::clone(&trace)),
     };
     let mut ran = String::new();
-    let (head, body) = match pipeline::run(&gateway, &environment, call, &mut ran).await {
-        Ok(response) => response.into_parts(),
+    let ((head, body), failure) = match pipeline::run(&gateway, &environment, call, &mut ran).await {
+        Ok(response) => {
+            let failure = crate::activity::status_kind(response.status()).map(std::borrow::Cow::Owned);
+            (response.into_parts(), failure)
+        }
         Err(failure) => {
             let owner = directory.owns_connection(&caller, &connector, &test.connection);
             let failure = if owner { failure } else { failure.without_signin_url() };
-            let (head, body) = GatewayError::from(failure).problem(&correlation.0).into_parts();
+            let error = GatewayError::from(failure);
+            let (head, body) = error.problem(&correlation.0).into_parts();
             // A problem body is small and already in memory.
-            (head, axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default())
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+            ((head, body), Some(std::borrow::Cow::Borrowed(error.classify().1)))
         }
     };
+    let operation = if ran.is_empty() { crate::metrics::UNKNOWN } else { ran.as_str() };
+    gateway.activity().record(environment.id(), &connector, operation, failure.as_deref());
     let response = TestResponse {
         status: head.status.as_u16(),
         headers: head

@@ -1,7 +1,8 @@
 //! `ANY /apim/{connector}/{connection}/{operation path}`, in an environment:
 //! the limits on what the client sends, whether the caller may use the
 //! connector and the connection (decided from the in-memory snapshot), the
-//! pipeline, the call's metrics, and the answer.
+//! pipeline, the call's metrics and activity ([`crate::activity`]), and the
+//! answer.
 
 use std::time::Instant;
 
@@ -111,12 +112,20 @@ async fn serve(
     .await;
     watch.answered = true;
     let operation_id = std::mem::take(&mut watch.operation);
+    let failure = match &outcome {
+        Ok(response) => crate::activity::status_kind(response.status()).map(std::borrow::Cow::Owned),
+        Err(error) => Some(std::borrow::Cow::Borrowed(error.classify().1)),
+    };
     let response = match outcome {
         Ok(response) => into_axum(response),
         Err(error) => error.into_response(),
     };
     // Only names the registry knows become labels.
     let known = environment.registry().knows(&connector);
+    if known {
+        let operation = if operation_id.is_empty() { UNKNOWN } else { operation_id.as_str() };
+        gateway.activity().record(environment.id(), &connector, operation, failure.as_deref());
+    }
     let connector = if known { connector.as_str() } else { UNKNOWN };
     let operation = if operation_id.is_empty() { UNKNOWN } else { operation_id.as_str() };
     let metrics = gateway.metrics();
@@ -143,10 +152,14 @@ impl Drop for ClientWatch<'_> {
         if self.answered {
             return;
         }
-        let connector = if self.environment.registry().knows(self.connector) { self.connector } else { UNKNOWN };
+        let known = self.environment.registry().knows(self.connector);
+        let connector = if known { self.connector } else { UNKNOWN };
         let operation = if self.operation.is_empty() { UNKNOWN } else { self.operation.as_str() };
         let labels = OperationLabels::new(self.environment.id(), connector, operation);
         self.gateway.metrics().client_closed.get_or_create(&labels).inc();
+        if known {
+            self.gateway.activity().record(self.environment.id(), connector, operation, Some("client-closed"));
+        }
         tracing::info!(
             kind = "client-closed",
             "the client closed the connection before the answer; the call was cancelled"

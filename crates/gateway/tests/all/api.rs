@@ -247,6 +247,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         ("GET", "/api/v1/connections/{connector}/{id}/shares"),
         ("GET", "/api/v1/connectors"),
         ("GET", "/api/v1/connectors/{id}"),
+        ("GET", "/api/v1/connectors/{id}/activity"),
         ("GET", "/api/v1/connectors/{id}/package"),
         ("GET", "/api/v1/connectors/{id}/shares"),
         ("GET", "/api/v1/environment"),
@@ -1032,4 +1033,73 @@ async fn validating_is_held_to_the_upload_limit() {
     let big = zip_entries(&[("apiDefinition.swagger.json", &noise(4096))]);
     let answer = send_zip(&gateway, &gateway.admin_key, "POST", "/api/v1/validate", big, &[]).await;
     assert_eq!((answer.status, answer.problem_type().as_str()), (413, "body-too-large"), "{}", answer.text());
+}
+
+/// Every call of a connector counts in its last hour, the Test step's too,
+/// with each failure's kind; only those who may use the connector see it.
+#[tokio::test]
+async fn a_connectors_activity_counts_its_calls_and_failures_per_minute() {
+    let shop = shop().await;
+    let gateway = &shop.gateway;
+    let admin = &gateway.admin_key;
+    let before = chrono::Utc::now();
+    for path in [
+        "/apim/shop/main/items",
+        "/apim/shop/main/items",
+        "/apim/shop/main/status/503",
+        "/apim/shop/main/nowhere",
+        "/apim/shop/nobody/items",
+    ] {
+        let request = http::Request::get(gateway.url(path)).body(Full::default()).unwrap();
+        gateway.request(with_bearer(request, admin)).await;
+    }
+    let tested = api(
+        gateway,
+        admin,
+        "POST",
+        "/api/v1/connectors/shop/operations/GetItem/test",
+        Some(json!({"connection": "main", "parameters": {"id": "7"}})),
+    )
+    .await;
+    assert_eq!(tested.status, 200, "{}", tested.text());
+
+    let answer = api(gateway, &shop.alice, "GET", "/api/v1/connectors/shop/activity", None).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let activity = answer.json();
+    assert_eq!(activity["connector"], "shop");
+    let minutes = activity["minutes"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    let starts: Vec<chrono::DateTime<chrono::Utc>> =
+        minutes.iter().map(|m| m["start"].as_str().unwrap().parse().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] == chrono::TimeDelta::seconds(60)), "{starts:?}");
+    let now = chrono::Utc::now();
+    assert!(starts[59] <= now && now - starts[59] < chrono::TimeDelta::seconds(60), "the last is the current minute");
+    assert!(starts[59] + chrono::TimeDelta::seconds(60) > before, "the calls' minute is in the hour");
+    // Summed over the minutes, since the calls may straddle a minute's end.
+    let total = |field: &str| {
+        let mut sums = std::collections::BTreeMap::<String, u64>::new();
+        for minute in minutes {
+            for (name, n) in minute[field].as_object().unwrap() {
+                *sums.entry(name.clone()).or_default() += n.as_u64().unwrap();
+            }
+        }
+        sums
+    };
+    let expected_calls = [("GetItem", 1), ("ListItems", 2), ("Status", 1), ("unknown", 2)];
+    assert_eq!(total("calls"), expected_calls.map(|(k, n)| (k.to_string(), n)).into_iter().collect());
+    let expected_errors = [("http-503", 1), ("unknown-connection", 1), ("unknown-operation", 1)];
+    assert_eq!(total("errors"), expected_errors.map(|(k, n)| (k.to_string(), n)).into_iter().collect());
+    assert!(minutes[..58].iter().all(|m| m["calls"] == json!({}) && m["errors"] == json!({})), "{activity}");
+
+    // Carol may not see the connector; Bob may once it is shared with him.
+    for key in [&shop.carol, &shop.bob] {
+        let hidden = api(gateway, key, "GET", "/api/v1/connectors/shop/activity", None).await;
+        assert_eq!((hidden.status, hidden.problem_type().as_str()), (404, "unknown-connector"));
+    }
+    let share = json!({"right": "can-use"});
+    assert_eq!(api(gateway, &shop.alice, "PUT", "/api/v1/connectors/shop/shares/bob", Some(share)).await.status, 200);
+    let bobs = api(gateway, &shop.bob, "GET", "/api/v1/connectors/shop/activity", None).await;
+    assert_eq!(bobs.status, 200, "{}", bobs.text());
+    let missing = api(gateway, admin, "GET", "/api/v1/connectors/nothing/activity", None).await;
+    assert_eq!((missing.status, missing.problem_type().as_str()), (404, "unknown-connector"));
 }
