@@ -30,6 +30,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use sluice_test_system::{free_port, is_root, run};
+
 /// The user the tests' servers run as, and connect as.
 const USER: &str = "sluice";
 
@@ -255,58 +257,16 @@ fn binaries() -> Option<PathBuf> {
 /// Installs the distribution's PostgreSQL, without the cluster its package
 /// would create and start.
 fn install() -> Result<(), String> {
-    if !is_root() {
-        return Err("PostgreSQL is not installed, and the tests do not run as root to install it: \
-                    install the `postgresql` package, or set SLUICE_TEST_POSTGRES_URL"
-            .into());
-    }
-    // Test binaries run one after another, but a developer may run two.
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(std::env::temp_dir().join("sluice-test-postgres-install.lock"))
-        .map_err(|e| format!("cannot take the install lock: {e}"))?;
-    lock.lock().map_err(|e| format!("cannot take the install lock: {e}"))?;
-    if binaries().is_some() {
-        return Ok(());
-    }
-    let config = Path::new("/etc/postgresql-common/createcluster.d");
-    std::fs::create_dir_all(config).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-    std::fs::write(config.join("sluice-tests.conf"), "create_main_cluster = false\n")
-        .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-    let install = || {
-        run(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))
+    let prepare = || {
+        let config = Path::new("/etc/postgresql-common/createcluster.d");
+        std::fs::create_dir_all(config).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        std::fs::write(config.join("sluice-tests.conf"), "create_main_cluster = false\n")
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))
     };
-    if install().is_err() {
-        run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))
-            .map_err(|e| format!("apt-get update: {e}"))?;
-        install().map_err(|e| format!("apt-get install postgresql: {e}"))?;
-    }
-    Ok(())
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| format!("no free port: {e}"))
-}
-
-fn is_root() -> bool {
-    run(Command::new("id").arg("-u")).is_ok_and(|out| out.trim() == "0")
-}
-
-/// Runs a command to its end: its stdout, or why it failed.
-fn run(command: &mut Command) -> Result<String, String> {
-    let output = command.stdin(Stdio::null()).output().map_err(|e| format!("{:?}: {e}", command.get_program()))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{:?} failed ({}): {}",
-            command.get_program(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+    sluice_test_system::apt_install(
+        "PostgreSQL (or set SLUICE_TEST_POSTGRES_URL)",
+        &["postgresql"],
+        || binaries().is_some(),
+        prepare,
+    )
 }
