@@ -191,6 +191,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
                 leeway: Duration::from_secs(60),
                 jwks_max_age: Duration::from_secs(3600),
                 jwks_refetch_after: Duration::from_secs(60),
+                console: None,
             }],
             members: vec![MemberConfig { principal: "bench:ops".into(), role: "admin".into() }],
             owners: Default::default(),

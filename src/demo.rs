@@ -177,6 +177,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     println!("  without custom code: curl -s {auth} http://{listen}/apim/items-transform/demo/items/3");
     println!("  metrics:             curl -s {auth} http://{listen}/metrics");
     println!("  management API:      curl -s {auth} http://{listen}/api/v1/connectors");
+    println!("  console:             http://{listen}/console/ (sign in with the key)");
     let served = crate::serve::run(gateway, listener, None).await;
     drop(packages);
     served

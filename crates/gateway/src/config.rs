@@ -334,6 +334,53 @@ pub struct IssuerConfig {
     /// often. Default: 60 s.
     #[serde(default = "default_jwks_refetch_after", with = "humantime_serde")]
     pub jwks_refetch_after: std::time::Duration,
+    /// Signing in to the console with this issuer, when set.
+    #[serde(default)]
+    pub console: Option<ConsoleClientConfig>,
+}
+
+/// How the console signs people in with an issuer: the authorization code
+/// flow with PKCE, as a public client, in the browser. The client must be
+/// registered with the redirect URI `{public_url}/console/` (a single-page
+/// application's), and its token endpoint must allow the gateway's origin
+/// (CORS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleClientConfig {
+    /// The client id registered with the issuer.
+    pub client_id: String,
+    /// The button's name. Default: the issuer's name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The scopes asked for. Default: `openid profile`.
+    #[serde(default = "default_console_scopes")]
+    pub scopes: Vec<String>,
+    /// Which token of the answer the console sends as its bearer
+    /// credential; its `aud` must be one of the issuer's `audience`.
+    /// Default: `id_token` (its `aud` is the client id).
+    #[serde(default)]
+    pub token: ConsoleToken,
+    /// The authorization endpoint. Default: from the discovery document.
+    #[serde(default)]
+    pub authorization_endpoint: Option<url::Url>,
+    /// The token endpoint. Default: from the discovery document.
+    #[serde(default)]
+    pub token_endpoint: Option<url::Url>,
+}
+
+/// The token of the issuer's answer the console sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleToken {
+    /// The ID token.
+    #[default]
+    IdToken,
+    /// The access token (a JWT for the gateway, e.g. Entra ID's for an API scope).
+    AccessToken,
+}
+
+fn default_console_scopes() -> Vec<String> {
+    vec!["openid".into(), "profile".into()]
 }
 
 fn default_algorithms() -> Vec<jsonwebtoken::Algorithm> {

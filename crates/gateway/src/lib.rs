@@ -29,6 +29,7 @@ pub mod archive;
 pub mod audit;
 pub mod catalog;
 pub mod config;
+mod console;
 pub mod environment;
 mod gateway;
 mod kinds;

@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use sluice_egress::SendOptions;
 
 use super::{Caller, Credential};
-use crate::config::IssuerConfig;
+use crate::config::{ConsoleToken, IssuerConfig};
 use crate::network::Network;
 
 /// How long an issuer may take to answer a discovery or JWKS request.
@@ -108,6 +108,28 @@ struct Keys {
 struct Issuer {
     config: IssuerConfig,
     keys: tokio::sync::Mutex<Option<Keys>>,
+    /// Its console client, once its endpoints are known.
+    console: tokio::sync::Mutex<Option<ConsoleClient>>,
+}
+
+/// An issuer people may sign in to the console with, as the console reads
+/// it from `/console/config.json`: nothing in it is secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsoleClient {
+    /// The issuer's name in the settings.
+    pub name: String,
+    /// The button's name.
+    pub display_name: String,
+    /// The public client's id.
+    pub client_id: String,
+    /// Where the browser is sent to sign in.
+    pub authorization_endpoint: url::Url,
+    /// Where the browser trades the code for tokens.
+    pub token_endpoint: url::Url,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// Which token of the answer is the console's credential.
+    pub token: ConsoleToken,
 }
 
 /// The OpenID Connect verifier of every configured issuer.
@@ -147,13 +169,48 @@ impl Verifier {
                 });
             }
         }
-        let issuers = issuers.into_iter().map(|config| Issuer { config, keys: Default::default() }).collect();
+        let issuers = issuers
+            .into_iter()
+            .map(|config| Issuer { config, keys: Default::default(), console: Default::default() })
+            .collect();
         Ok(Self { issuers, network, verified: Mutex::new(HashMap::new()) })
     }
 
     /// Whether any issuer is configured.
     pub fn is_empty(&self) -> bool {
         self.issuers.is_empty()
+    }
+
+    /// The issuers people may sign in to the console with. Endpoints the
+    /// settings do not name come from the issuer's discovery document,
+    /// read once; an issuer whose document cannot be read now is left out
+    /// (and logged), and tried again on the next call.
+    pub async fn console_clients(&self) -> Vec<ConsoleClient> {
+        let mut clients = Vec::new();
+        for issuer in &self.issuers {
+            let Some(config) = &issuer.config.console else { continue };
+            let mut known = issuer.console.lock().await;
+            if known.is_none() {
+                match issuer.console_endpoints(&self.network).await {
+                    Ok((authorization_endpoint, token_endpoint)) => {
+                        *known = Some(ConsoleClient {
+                            name: issuer.config.name.clone(),
+                            display_name: config.display_name.clone().unwrap_or_else(|| issuer.config.name.clone()),
+                            client_id: config.client_id.clone(),
+                            authorization_endpoint,
+                            token_endpoint,
+                            scopes: config.scopes.clone(),
+                            token: config.token,
+                        })
+                    }
+                    Err(reason) => {
+                        tracing::warn!(issuer = %issuer.config.name, %reason, "console sign-in unavailable");
+                    }
+                }
+            }
+            clients.extend(known.clone());
+        }
+        clients
     }
 
     /// The caller a bearer token authenticates, or why it does not.
@@ -304,14 +361,40 @@ impl Issuer {
         Ok((key, changed))
     }
 
+    /// The console client's authorization and token endpoints: from the
+    /// settings, else from the discovery document.
+    async fn console_endpoints(&self, network: &Network) -> Result<(url::Url, url::Url), String> {
+        let Some(config) = &self.config.console else { return Err("no console client".into()) };
+        if let (Some(authorize), Some(token)) = (&config.authorization_endpoint, &config.token_endpoint) {
+            return Ok((authorize.clone(), token.clone()));
+        }
+        let document: serde_json::Value = fetch_json(network, &self.discovery_url()).await?;
+        let endpoint = |given: &Option<url::Url>, key: &str| match given {
+            Some(url) => Ok(url.clone()),
+            None => {
+                let text = document
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| format!("the discovery document has no {key}"))?;
+                url::Url::parse(text).map_err(|e| format!("{key} `{text}`: {e}"))
+            }
+        };
+        Ok((
+            endpoint(&config.authorization_endpoint, "authorization_endpoint")?,
+            endpoint(&config.token_endpoint, "token_endpoint")?,
+        ))
+    }
+
+    fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'))
+    }
+
     /// Fetches the JWKS: from `jwks_uri`, or the one the discovery document names.
     async fn fetch(&self, network: &Network) -> Result<JwkSet, String> {
         let jwks_uri = match &self.config.jwks_uri {
             Some(uri) => uri.clone(),
             None => {
-                let discovery =
-                    format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
-                let document: serde_json::Value = fetch_json(network, &discovery).await?;
+                let document: serde_json::Value = fetch_json(network, &self.discovery_url()).await?;
                 let uri = document
                     .get("jwks_uri")
                     .and_then(|v| v.as_str())

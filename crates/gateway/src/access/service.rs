@@ -424,6 +424,11 @@ impl Access {
         self.refresh().await
     }
 
+    /// The issuers people may sign in to the console with.
+    pub async fn console_clients(&self) -> Vec<super::oidc::ConsoleClient> {
+        self.verifier.console_clients().await
+    }
+
     /// The caller a request's `Authorization` header value authenticates:
     /// `Bearer` and an API key of this gateway, or a token of a configured
     /// issuer.

@@ -31,6 +31,8 @@ struct EnvironmentBody {
     name: String,
     /// The caller's role in it: `admin`, `maker` or `user`.
     role: String,
+    /// The caller's principal id, as shares and owners name it.
+    caller: String,
 }
 
 /// The environment the request is in, and the caller's role in it.
@@ -47,6 +49,7 @@ async fn about(
         id: environment.id().to_string(),
         name: environment.display_name().to_string(),
         role: role.to_string(),
+        caller: caller.id.to_string(),
     })
 }
 

@@ -12,7 +12,9 @@
 //! - `/api/v1/...`: the management API ([`crate::api`]).
 //!
 //! For the whole gateway:
-//! - `GET /healthz`: liveness, the one route open to anyone;
+//! - `GET /healthz`: liveness, open to anyone;
+//! - `GET /console/...`: the console's page and assets, open to anyone
+//!   ([`crate::console`]; its data comes from the API);
 //! - `GET /metrics`: Prometheus text, for the gateway's admins (or open on
 //!   its own address, [`serve_metrics`]);
 //! - `GET /redirect`: the provider's redirect back on the global redirect
@@ -27,8 +29,8 @@
 //! Inside it, [`check_host`] answers 421 to a request for a host other than
 //! `public_url`'s (a DNS-rebinding page driving a gateway on loopback), and
 //! [`authenticate`] answers 401 to a request without a caller, on every
-//! route but `/healthz` and the provider's redirects (which the sign-in's
-//! browser-binding cookie authenticates).
+//! route but `/healthz`, the console's files and the provider's redirects
+//! (which the sign-in's browser-binding cookie authenticates).
 
 mod admin;
 mod listen;
@@ -78,6 +80,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/redirect", get(signin::redirect_global))
         .route("/redirect/{connector}", get(signin::redirect_connector))
         .route("/environments/{environment}/redirect/{connector}", get(signin::redirect_connector))
+        .merge(crate::console::router())
         .merge(callers_only)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), check_host))
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), correlate))

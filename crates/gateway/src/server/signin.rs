@@ -209,7 +209,8 @@ async fn finish(
     };
     Ok(Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
-         <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in. You can close this page.</p></body></html>",
+         <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in.</p>\
+         <p><a href=\"/console/#/connections\">Back to the console</a></p></body></html>",
         html_text(&connection),
         html_text(&connector)
     ))

@@ -282,7 +282,7 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
         assert_ne!(answer.status, 405, "{method} {concrete}");
     }
     let about = api(gateway, &shop.bob, "GET", "/api/v1/environment", None).await.json();
-    assert_eq!(about, json!({"id": "default", "name": "Default", "role": "user"}));
+    assert_eq!(about, json!({"id": "default", "name": "Default", "role": "user", "caller": "bob"}));
     // The same API serves every environment, under its prefix.
     let unknown = api(gateway, &gateway.admin_key, "GET", "/environments/nowhere/api/v1/connectors", None).await;
     assert_eq!((unknown.status, unknown.problem_type().as_str()), (404, "unknown-environment"));

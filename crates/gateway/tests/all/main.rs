@@ -5,6 +5,7 @@
 mod access;
 mod api;
 mod connectors;
+mod console;
 mod environment;
 mod environments;
 mod errors;

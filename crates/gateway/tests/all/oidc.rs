@@ -22,13 +22,13 @@ use crate::support::*;
 const AUDIENCE: &str = "api://sluice";
 
 /// A signing key and its public JWK.
-struct SigningKey {
+pub(crate) struct SigningKey {
     kid: String,
     encoding: EncodingKey,
-    jwk: Value,
+    pub(crate) jwk: Value,
 }
 
-fn signing_key(kid: &str) -> SigningKey {
+pub(crate) fn signing_key(kid: &str) -> SigningKey {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
@@ -94,7 +94,7 @@ impl Issuer {
     }
 }
 
-fn sign_with(key: &SigningKey, claims: &Value) -> String {
+pub(crate) fn sign_with(key: &SigningKey, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
@@ -113,6 +113,7 @@ fn settings(issuer: &Issuer, refetch_after: Duration) -> AccessConfig {
             leeway: Duration::from_secs(60),
             jwks_max_age: Duration::from_secs(3600),
             jwks_refetch_after: refetch_after,
+            console: None,
         }],
         members: vec![MemberConfig { principal: "test:ops".into(), role: "admin".into() }],
         owners: Default::default(),
