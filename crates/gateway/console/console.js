@@ -190,7 +190,9 @@ async function navigate() {
   }
   await header(path);
   const segments = path.split('/').filter(Boolean).map(decodeURIComponent);
-  for (const { pattern, render } of pages) {
+  // A literal segment wins over a parameter (`/connections/new/x` is not a connection `new`).
+  const params = (pattern) => pattern.split(':').length;
+  for (const { pattern, render } of [...pages].sort((a, b) => params(a.pattern) - params(b.pattern))) {
     const parts = pattern.split('/').filter(Boolean);
     if (parts.length !== segments.length) continue;
     const params = {};
@@ -698,7 +700,7 @@ page('/connections', async () => {
     h('p', {}, 'A connection is made from a connector’s page: ', link('/connectors', 'choose a connector'), '.'),
     connections.length ? table(['Connector', 'Connection', 'Owner', 'Status', 'Values', ''], connections.map((c) => [
       link(route('connectors', c.connector), c.connector),
-      h('code', {}, c.id),
+      link(route('connections', c.connector, c.id), c.id),
       c.owner || 'environment admins',
       [status(c.status), c.reason ? h('div', { class: 'hint' }, c.reason) : null],
       Object.entries(c.parameters).map(([k, v]) => h('div', {}, h('code', {}, k), ` = ${v}`)),
@@ -715,7 +717,8 @@ function connectionActions(c) {
       if (!confirm(`Delete connection ${c.id}?`)) return;
       try {
         await api('DELETE', path);
-        navigate();
+        if (location.hash === '#/connections') navigate();
+        else location.hash = '#/connections';
       } catch (error) {
         failure(error);
       }
@@ -730,6 +733,22 @@ async function signInConnection(connector, id) {
     failure(error);
   }
 }
+
+page('/connections/:connector/:id', async ({ connector, id }) => {
+  const path = `/api/v1/connections/${encodeURIComponent(connector)}/${encodeURIComponent(id)}`;
+  const { body: c } = await api('GET', path);
+  const mine = c.owner === environmentInfo?.caller || (!c.owner && environmentInfo?.role === 'admin');
+  show(h('h1', {}, `Connection ${c.id}`),
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Connector'), h('dd', {}, link(route('connectors', c.connector), c.connector)),
+      h('dt', {}, 'Owner'), h('dd', {}, c.owner || 'environment admins'),
+      h('dt', {}, 'Status'), h('dd', {}, status(c.status), c.reason ? ` — ${c.reason}` : ''),
+      h('dt', {}, 'Values'), h('dd', {}, Object.keys(c.parameters).length
+        ? Object.entries(c.parameters).map(([k, v]) => h('div', {}, h('code', {}, k), ` = ${v}`))
+        : 'none that are not secret')),
+    connectionActions(c),
+    mine && !c.read_only ? await sharing(`${path}/shares`, false) : null);
+});
 
 page('/connections/new/:connector', async ({ connector }) => {
   const { body: c } = await api('GET', `/api/v1/connectors/${encodeURIComponent(connector)}`);

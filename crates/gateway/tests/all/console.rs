@@ -248,6 +248,24 @@ async fn a_maker_publishes_connects_tests_and_shares_and_the_user_sees_it() {
     browser.screenshot(&shots, "05-test").await.unwrap();
     assert_accessible(client, "05-test").await;
 
+    // Update from the package folder: a new version, validated first.
+    client.goto(&gateway.url("/console/#/connectors/items/update")).await.unwrap();
+    wait_text(client, "main h1", "Update items").await;
+    let folder = client.find(Locator::Css("#package-folder")).await.unwrap();
+    folder.send_keys(files.path().join("items").to_str().unwrap()).await.unwrap();
+    wait_text(client, "main", "Ready to publish").await;
+    click(client, "#publish-button").await;
+    wait_text(client, "main", "Version 2, validated").await;
+
+    // The connection's page: shared with Bob, as its owner may.
+    client.goto(&gateway.url("/console/#/connections/items/main")).await.unwrap();
+    wait_text(client, "main h1", "Connection main").await;
+    fill(client, "#share-principal", "bob").await;
+    click_text(client, "Share").await;
+    wait_text(client, "#sharing-heading + div", "bob").await;
+    let shares = gateway.get("/api/v1/connections/items/main/shares").await.json();
+    assert_eq!(shares[0]["principal"], "bob", "{shares}");
+
     // A flow's call, as the activity chart counts it.
     let call = http::Request::get(gateway.url("/apim/items/main/items")).body(Default::default()).unwrap();
     assert_eq!(gateway.anonymous(with_bearer(call, &alice)).await.status, 200);
@@ -541,5 +559,35 @@ async fn people_sign_in_to_the_console_with_the_configured_issuer() {
     assert_eq!(*provider.redeemed.lock().unwrap(), ["carol"], "one code, redeemed once");
     let address = client.current_url().await.unwrap();
     assert!(address.query().is_none(), "the code leaves the address bar: {address}");
+    browser.close().await;
+}
+
+/// A connection of an OAuth connector, made and signed in from the console:
+/// the provider's page, the redirect back, and its status afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_signed_in_from_the_console() {
+    let (auth, server) = crate::oauth::start_auth(3600).await;
+    let keys = tempfile::tempdir().unwrap();
+    let gateway = TestGatewayBuilder::new()
+        .package("plant", crate::oauth::definition(server), crate::oauth::properties("GlobalPerConnector"))
+        .oauth(crate::oauth::oauth_config(keys.path(), None))
+        .start()
+        .await;
+    auth.register(gateway.url("/redirect/plant"));
+    let browser = Browser::start().await.unwrap();
+    let client = browser.client();
+    sign_in(client, &gateway, &gateway.admin_key).await;
+    client.goto(&gateway.url("/console/#/connections/new/plant")).await.unwrap();
+    let form = wait_text(client, "main", "signs in with OAuth").await;
+    assert!(!form.contains("token"), "an oauthSetting parameter is no form field: {form}");
+    fill(client, "#conn-id", "web").await;
+    click_text(client, "Create the connection").await;
+    wait_text(client, "main", "Connection web: signin-required").await;
+    click_text(client, "Sign in web").await;
+    wait_text(client, "body", "is signed in").await;
+    assert_eq!(auth.issued(), 1, "the provider issued the connection's token");
+    click_text(client, "Back to the console").await;
+    let listed = wait_text(client, "main table", "web").await;
+    assert!(listed.contains("ready"), "{listed}");
     browser.close().await;
 }

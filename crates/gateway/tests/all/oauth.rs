@@ -38,11 +38,21 @@ struct AuthState {
 }
 
 #[derive(Clone, Default)]
-struct Auth(Arc<Mutex<AuthState>>);
+pub(crate) struct Auth(Arc<Mutex<AuthState>>);
 
 impl Auth {
     fn state(&self) -> std::sync::MutexGuard<'_, AuthState> {
         self.0.lock().unwrap()
+    }
+
+    /// Lets the provider send sign-ins back to `uri`.
+    pub(crate) fn register(&self, uri: String) {
+        self.state().redirect_uris.push(uri);
+    }
+
+    /// How many access tokens the provider has issued.
+    pub(crate) fn issued(&self) -> u64 {
+        self.state().counter
     }
 
     fn issue(&self) -> serde_json::Value {
@@ -147,7 +157,7 @@ async fn resource(State(auth): State<Auth>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn start_auth(expires_in: u64) -> (Auth, SocketAddr) {
+pub(crate) async fn start_auth(expires_in: u64) -> (Auth, SocketAddr) {
     let auth = Auth::default();
     auth.state().expires_in = expires_in;
     let app = Router::new()
@@ -162,7 +172,7 @@ async fn start_auth(expires_in: u64) -> (Auth, SocketAddr) {
     (auth.clone(), start_backend(app).await)
 }
 
-fn definition(server: SocketAddr) -> serde_json::Value {
+pub(crate) fn definition(server: SocketAddr) -> serde_json::Value {
     json!({
         "swagger": "2.0",
         "info": {"title": "Plant Data", "description": "test", "version": "1.0"},
@@ -176,7 +186,7 @@ fn definition(server: SocketAddr) -> serde_json::Value {
     })
 }
 
-fn properties(mode: &str) -> serde_json::Value {
+pub(crate) fn properties(mode: &str) -> serde_json::Value {
     json!({"properties": {
         "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
             "identityProvider": "oauth2", "clientId": "client-1", "scopes": ["read"], "redirectMode": mode}}},
@@ -190,7 +200,7 @@ struct Setup {
     key_dir: tempfile::TempDir,
 }
 
-fn oauth_config(dir: &std::path::Path, cutoff: Option<&str>) -> sluice_gateway::config::OAuthConfig {
+pub(crate) fn oauth_config(dir: &std::path::Path, cutoff: Option<&str>) -> sluice_gateway::config::OAuthConfig {
     let key_file = dir.join("key");
     if !key_file.exists() {
         std::fs::write(&key_file, base64::engine::general_purpose::STANDARD.encode([42u8; 32])).unwrap();
