@@ -104,8 +104,18 @@ impl BodyPath {
 }
 
 fn strip_call<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let text = text.strip_prefix('@').unwrap_or(text);
-    text.strip_prefix(name)?.strip_prefix("()")
+    let (at, text) = match text.strip_prefix('@') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let rest = text.strip_prefix(name)?;
+    match rest.strip_prefix("()") {
+        Some(rest) => Some(rest),
+        // The platform's own examples write `@body.a.b` (stringtoarray's
+        // page); without the `@`, `body.a` stays a bare path.
+        None if at && (rest.is_empty() || rest.starts_with(['.', '[', '?'])) => Some(rest),
+        None => None,
+    }
 }
 
 fn split_name(s: &str) -> (&str, &str) {
@@ -387,6 +397,69 @@ fn remove(value: &mut Value, path: &[Step]) {
     }
 }
 
+/// `stringtoarray`: under each parent, splits the string at `sub` at any of
+/// `delimiters` into `[{child: part}, ...]`, written at `new_path`. Parts
+/// are trimmed and empty ones dropped. A missing source is left alone; a
+/// source that is not a string is left alone and logged at debug. The
+/// growth is counted against `budget` before anything is written. Returns
+/// whether anything was written.
+pub(crate) fn string_to_array(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    delimiters: &[char],
+    child: &str,
+    new_path: &BodyPath,
+    budget: usize,
+) -> Result<bool, Grow> {
+    let mut writes = Vec::new();
+    let mut added = 0usize;
+    for target in parents(root, parent) {
+        let source = sub.under(&target);
+        let text = match get(root, &source) {
+            None => continue,
+            Some(Value::String(text)) => text,
+            Some(other) => {
+                tracing::debug!(path = %show(&source), kind = kind(other), "stringtoarray: not a string, left as it is");
+                continue;
+            }
+        };
+        let items: Vec<Value> = text
+            .split(delimiters)
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                // Each item adds its braces, quotes, colon and comma.
+                added = added.saturating_add(child.len() + 7);
+                Value::Object(Map::from_iter([(child.to_string(), Value::String(part.to_string()))]))
+            })
+            .collect();
+        added = added.saturating_add(2);
+        if added > budget {
+            return Err(Grow::TooLarge);
+        }
+        writes.push((new_path.under(&target), Value::Array(items)));
+    }
+    let written = !writes.is_empty();
+    for (path, value) in writes {
+        set(root, &path, value).map_err(Grow::Invalid)?;
+    }
+    Ok(written)
+}
+
+/// The JSON type of a value, for logs (never the value, which may be a
+/// secret).
+pub(crate) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// `stringreplace` inside JSON: replaces `old` with `new` in every string
 /// at `sub` under each parent (a string, or all strings nested in an object
 /// or array there). Returns whether anything was replaced.
@@ -521,6 +594,62 @@ mod tests {
         object_to_array(&mut v, &BodyPath::root(), &p("nope"), &p("out"), "k", "v").unwrap();
         array_to_object(&mut v, &BodyPath::root(), &p("nope"), &p("id"), &p("out"), true).unwrap();
         assert_eq!(v, json!({"x": 1}));
+    }
+
+    #[test]
+    fn at_body_without_parentheses_is_the_root() {
+        assert_eq!(p("@body.peopleObject.XYZ"), p("@body().peopleObject.XYZ"));
+        assert_eq!(p("@body"), BodyPath::root());
+        // Without the `@`, a property named `body` is still a bare path.
+        assert_eq!(p("body.x").anchor, Anchor::Item);
+        assert_eq!(p("@bodyguard").steps, [Step::Key("@bodyguard".into())]);
+    }
+
+    #[test]
+    fn string_to_array_matches_the_documented_example() {
+        let mut v = json!({"peopleObject": {"XYZ": {"Age": "3;0"}, "ABC": {"Age": "23;45"}}});
+        let written = string_to_array(
+            &mut v,
+            &BodyPath::root(),
+            &p("peopleObject.XYZ.Age"),
+            &[';'],
+            "AgeW",
+            &p("@body.peopleObject.XYZ.Age"),
+            usize::MAX,
+        )
+        .unwrap();
+        assert!(written);
+        assert_eq!(
+            v,
+            json!({"peopleObject": {"XYZ": {"Age": [{"AgeW": "3"}, {"AgeW": "0"}]}, "ABC": {"Age": "23;45"}}})
+        );
+    }
+
+    #[test]
+    fn string_to_array_splits_at_each_delimiter_and_drops_empty_parts() {
+        let mut v = json!({"to": " a@x.example; b@x.example,,c ;"});
+        string_to_array(&mut v, &BodyPath::root(), &p("to"), &[';', ','], "id", &p("to"), usize::MAX).unwrap();
+        assert_eq!(v, json!({"to": [{"id": "a@x.example"}, {"id": "b@x.example"}, {"id": "c"}]}));
+    }
+
+    #[test]
+    fn string_to_array_leaves_what_is_not_a_string() {
+        let mut v = json!({"sets": [{"ids": "a;b"}, {"ids": 7}, {}]});
+        let written =
+            string_to_array(&mut v, &p("@body().sets"), &p("ids"), &[';'], "id", &p("ids"), usize::MAX).unwrap();
+        assert!(written);
+        assert_eq!(v, json!({"sets": [{"ids": [{"id": "a"}, {"id": "b"}]}, {"ids": 7}, {}]}));
+        let mut v = json!({"ids": 7});
+        assert!(!string_to_array(&mut v, &BodyPath::root(), &p("ids"), &[';'], "id", &p("ids"), usize::MAX).unwrap());
+    }
+
+    #[test]
+    fn string_to_array_is_bounded_by_its_budget() {
+        let mut v = json!({"ids": ";a".repeat(1000)});
+        let before = v.clone();
+        let error = string_to_array(&mut v, &BodyPath::root(), &p("ids"), &[';'], "id", &p("ids"), 1000);
+        assert!(matches!(error, Err(Grow::TooLarge)));
+        assert_eq!(v, before);
     }
 
     #[test]

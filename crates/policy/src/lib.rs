@@ -61,9 +61,11 @@
 //! | `convertobjecttoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath`, `keyName`, `valueName` | turns the object at parent/sub into `[{keyName: key, valueName: value}]` written at `newPropertyPath` (`@body()...` from the root, else relative to the parent); with no `valueName`, an object value's fields are merged beside the key |
 //! | `convertarraytoobject` | `propertyParentPath`, `propertySubPath`, `keyWithinCollectionPath`, `newPropertyPath`, `retainKey` (default `true`) | turns the array at parent/sub into an object keyed by each item's key property; with `retainKey` false the key is removed from the items. An item without a string or number key is an error |
 //! | `stringreplace` | `oldValue`, `newValue`, optional `propertyParentPath` / `propertySubPath` | replaces every occurrence of `oldValue`: in all strings at the property when a path is given, else in the whole body as text. (The platform does not document this template's parameters; these names follow the conversion templates.) |
+//! | `stringtoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `delimiterList`, `childPropertyName`, `newPropertyPath` (default: the string's own place) | splits the string at parent/sub at any character of `delimiterList` into `[{childPropertyName: part}, ...]` written at `newPropertyPath`; parts are trimmed and empty ones dropped (sluice's reading: the platform documents neither). A value that is not a string is left as it is (logged at debug) |
 //!
-//! Paths in body templates are described in the `body` module: `@body()`,
-//! `@body().a.b`, `@body()?['odd name']`, `[0]`, `@item().x` and bare `a.b`.
+//! Paths in body templates are described in the `body` module: `@body()`
+//! (also written `@body`), `@body().a.b`, `@body()?['odd name']`, `[0]`,
+//! `@item().x` and bare `a.b`.
 //!
 //! Bodies: a *request* body that JSON templates need must be JSON (else
 //! [`PolicyError::BodyNotJson`], a client mistake); a *response* body that is
@@ -72,8 +74,9 @@
 //! any `Content-Length` header updated.
 //!
 //! Not implemented (load warning, policy ignored): `updatenextlink`,
-//! `setvaluefromurl`, `stringtoarray`, `encodepropertyvalue`,
-//! `pollingtrigger`, `setconnectionstatustounauthenticated`.
+//! `setvaluefromurl`, `encodepropertyvalue`, `pollingtrigger`,
+//! `setconnectionstatustounauthenticated`, `moveproperties`,
+//! `dynamicsubdomain`.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]

@@ -38,7 +38,7 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "convertarraytoobject", implemented: true },
     TemplateInfo { id: "updatenextlink", implemented: false },
     TemplateInfo { id: "setvaluefromurl", implemented: false },
-    TemplateInfo { id: "stringtoarray", implemented: false },
+    TemplateInfo { id: "stringtoarray", implemented: true },
     TemplateInfo { id: "encodepropertyvalue", implemented: false },
     TemplateInfo { id: "pollingtrigger", implemented: false },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
@@ -98,6 +98,7 @@ pub(crate) enum Kind {
     ObjectToArray { parent: BodyPath, sub: BodyPath, new_path: BodyPath, key_name: String, value_name: String },
     ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
     StringReplace { target: ReplaceTarget, old: Template, new: Template },
+    StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
 }
 
 /// Why a template was not parsed.
@@ -174,6 +175,9 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
             &["propertyParentPath", "propertySubPath", "keyWithinCollectionPath", "newPropertyPath", "retainKey"]
         }
         "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
+        "stringtoarray" => {
+            &["propertyParentPath", "propertySubPath", "delimiterList", "childPropertyName", "newPropertyPath"]
+        }
         _ => &[],
     }
 }
@@ -267,6 +271,21 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
                 None => parse_template("newValue", "")?,
             };
             Ok(Kind::StringReplace { target, old: p.template("oldValue")?, new })
+        }
+        "stringtoarray" => {
+            let sub = p.path("propertySubPath", "")?;
+            let new_path = match p.text("newPropertyPath")? {
+                // Absent: the string is replaced by its array.
+                None => sub.clone(),
+                Some(_) => p.path("newPropertyPath", "")?,
+            };
+            Ok(Kind::StringToArray {
+                parent: p.path("propertyParentPath", "@body()")?,
+                sub,
+                delimiters: p.required("delimiterList")?.chars().collect(),
+                child: p.required("childPropertyName")?,
+                new_path,
+            })
         }
         id => match template(id) {
             Some(info) if !info.implemented => Err(NotParsed::Unsupported),
@@ -489,13 +508,10 @@ impl Kind {
                     ValueSpec::Copy(path) => PropertyValue::Copy(path.clone()),
                 };
                 let budget = body.limit.saturating_sub(body.raw.len());
+                let limit = body.limit;
                 if let Some(json) = body.json(policy, true)? {
-                    body::set_property(json, parent, sub, &value, budget).map_err(|error| match error {
-                        body::Grow::TooLarge => {
-                            PolicyError::BodyTooLarge { policy: policy.to_string(), limit: body.limit }
-                        }
-                        body::Grow::Invalid(reason) => body_error(reason),
-                    })?;
+                    body::set_property(json, parent, sub, &value, budget)
+                        .map_err(|error| grow_error(policy, limit, error))?;
                     body.changed = true;
                 }
             }
@@ -510,6 +526,15 @@ impl Kind {
                 if let Some(json) = body.json(policy, false)? {
                     let written =
                         body::array_to_object(json, parent, sub, key, new_path, *retain_key).map_err(body_error)?;
+                    body.changed |= written;
+                }
+            }
+            Kind::StringToArray { parent, sub, delimiters, child, new_path } => {
+                let budget = body.limit.saturating_sub(body.raw.len());
+                let limit = body.limit;
+                if let Some(json) = body.json(policy, false)? {
+                    let written = body::string_to_array(json, parent, sub, delimiters, child, new_path, budget)
+                        .map_err(|error| grow_error(policy, limit, error))?;
                     body.changed |= written;
                 }
             }
@@ -553,6 +578,14 @@ impl Kind {
             | Kind::DynamicHostUrl { .. } => {}
         }
         Ok(())
+    }
+}
+
+/// A body edit that did not fit, as the policy's error.
+fn grow_error(policy: &str, limit: usize, error: body::Grow) -> PolicyError {
+    match error {
+        body::Grow::TooLarge => PolicyError::BodyTooLarge { policy: policy.to_string(), limit },
+        body::Grow::Invalid(reason) => PolicyError::Body { policy: policy.to_string(), reason },
     }
 }
 

@@ -280,7 +280,7 @@ fn operation_scope_limits_a_policy() {
 fn unknown_and_unsupported_templates_are_warnings() {
     let (set, warnings) = PolicySet::parse(&[
         json!({ "templateId": "frobnicate", "title": "F", "parameters": {} }),
-        json!({ "templateId": "updatenextlink", "title": "U", "parameters": {} }),
+        json!({ "templateId": "pollingtrigger", "title": "U", "parameters": {} }),
         json!({ "templateId": "setheader", "title": "Bad", "parameters": {} }),
         json!({ "templateId": "dynamichosturl", "parameters": {
             "x-ms-apimTemplateParameter.urlTemplate": "https://x", "x-ms-apimTemplateParameter.typo": 1 } }),
@@ -328,4 +328,64 @@ fn stringreplace_cannot_grow_a_body_past_its_limit() {
     let mut response = Response::new(Bytes::from("a".repeat(8 << 10)));
     let error = set.apply_response("Op", &mut response, &Call::new(&[]).ctx()).unwrap_err();
     assert!(matches!(error, PolicyError::BodyTooLarge { .. }), "{error}");
+}
+
+#[test]
+fn stringtoarray_turns_separated_ids_into_objects() {
+    // The shape of the certified Planner connector's use: a semicolon-separated
+    // `assignments` string becomes `[{"userId": ...}]` in place.
+    let set = set(json!([{ "templateId": "StringToArray", "parameters": {
+        "x-ms-apimTemplateParameter.propertyParentPath": "@body()",
+        "x-ms-apimTemplateParameter.propertySubPath": "assignments",
+        "x-ms-apimTemplateParameter.delimiterList": ";",
+        "x-ms-apimTemplateParameter.childPropertyName": "userId",
+        "x-ms-apimTemplateParameter.newPropertyPath": "@body().assignments",
+        "x-ms-apimTemplate-operationName": ["AssignUsers"],
+        "x-ms-apimTemplate-policySection": "Request" }}]));
+    let mut req = request("PATCH", "https://h/tasks/1", r#"{"assignments":"u1;ada@contoso.example"}"#);
+    req.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    set.apply_request("AssignUsers", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(json_body(&req), json!({"assignments": [{"userId": "u1"}, {"userId": "ada@contoso.example"}]}));
+    assert_eq!(req.headers()[CONTENT_LENGTH], req.body().len().to_string().as_str());
+
+    // A value that is not a string is left as it is.
+    let raw = r#"{"assignments":["u1"]}"#;
+    let mut req = request("PATCH", "https://h/tasks/1", raw);
+    set.apply_request("AssignUsers", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.body().as_ref(), raw.as_bytes());
+}
+
+#[test]
+fn stringtoarray_without_a_new_path_replaces_the_string() {
+    let set = set(json!([{ "templateId": "stringtoarray", "parameters": {
+        "x-ms-apimTemplateParameter.propertySubPath": "tags",
+        "x-ms-apimTemplateParameter.delimiterList": ",;",
+        "x-ms-apimTemplateParameter.childPropertyName": "name",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut res = Response::new(Bytes::from_static(br#"{"tags":"a,b;c"}"#));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body, json!({"tags": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}));
+}
+
+#[test]
+fn stringtoarray_without_delimiters_or_child_name_is_a_warning() {
+    for missing in ["delimiterList", "childPropertyName"] {
+        let mut parameters = json!({
+            "x-ms-apimTemplateParameter.propertySubPath": "ids",
+            "x-ms-apimTemplateParameter.delimiterList": ";",
+            "x-ms-apimTemplateParameter.childPropertyName": "id" });
+        parameters.as_object_mut().unwrap().remove(&format!("x-ms-apimTemplateParameter.{missing}"));
+        let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "stringtoarray", "title": "Split",
+            "parameters": parameters })]);
+        assert!(set.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("`Split`") && warnings[0].contains(missing), "{}", warnings[0]);
+    }
+    let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "stringtoarray", "parameters": {
+        "x-ms-apimTemplateParameter.propertySubPath": "ids[",
+        "x-ms-apimTemplateParameter.delimiterList": ";",
+        "x-ms-apimTemplateParameter.childPropertyName": "id" }})]);
+    assert!(set.is_empty());
+    assert!(warnings[0].contains("propertySubPath"), "{warnings:?}");
 }
