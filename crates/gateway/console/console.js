@@ -303,7 +303,7 @@ async function oidcStart(issuer, environment) {
   url.searchParams.set('nonce', nonce);
   url.searchParams.set('code_challenge', challenge);
   url.searchParams.set('code_challenge_method', 'S256');
-  location.assign(url.toString());
+  leaveFor(url.toString());
 }
 
 function redirectUri() {
@@ -483,7 +483,7 @@ function findings(list, caption, readOnly) {
   if (!list) return h('p', { class: 'note' }, readOnly ? 'A packages-folder connector: `sluice validate` checks it.' : 'No validation recorded.');
   if (!list.length) return h('p', { class: 'sev-info' }, caption ? `${caption}: no findings.` : 'No findings.');
   return table(['Severity', 'Rule', 'File', 'JSON path', 'Message'], list.map((f) => [
-    h('span', { class: `sev-${f.severity}` }, f.severity), h('code', {}, f.rule), f.file || '', h('code', {}, f.path || f.json_path || ''), f.message,
+    h('span', { class: `sev-${f.severity}` }, f.severity), h('code', {}, f.rule), f.file || '', h('code', {}, f.path || ''), f.message,
   ]), caption);
 }
 
@@ -725,10 +725,17 @@ function connectionActions(c) {
     } } }, `Delete ${c.id}`));
 }
 
+/** Sends the browser to a provider's page: an http(s) address only, never a `javascript:` one a package could name. */
+function leaveFor(address) {
+  const url = new URL(address, location.href);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`Refusing to open ${url.protocol} address.`);
+  location.assign(url.toString());
+}
+
 async function signInConnection(connector, id) {
   try {
     const { body } = await api('POST', `/api/v1/connections/${encodeURIComponent(connector)}/${encodeURIComponent(id)}/signin`);
-    location.assign(body.authorization_url);
+    leaveFor(body.authorization_url);
   } catch (error) {
     failure(error);
   }

@@ -333,7 +333,10 @@ fn classify_call(failure: &CallFailure) -> Classified {
 
 fn classify_oauth(error: &OAuthError) -> Classified {
     match error {
-        OAuthError::Unavailable(_) | OAuthError::NotConfigured { .. } | OAuthError::BadEndpoint { .. } => {
+        OAuthError::Unavailable(_)
+        | OAuthError::NotConfigured { .. }
+        | OAuthError::BadEndpoint { .. }
+        | OAuthError::EndpointScheme { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable")
         }
         OAuthError::UnknownConnection { .. } => UNKNOWN_CONNECTION,

@@ -105,6 +105,17 @@ pub enum OAuthError {
         #[source]
         source: url::ParseError,
     },
+    /// The authorization endpoint is not a web address: a browser sent to
+    /// `javascript:` or `data:` would run what the package wrote.
+    #[error(
+        "OAuth sign-in is unavailable: connector `{connector}`: its authorization URL is a `{scheme}:` address, not https"
+    )]
+    EndpointScheme {
+        /// The connector.
+        connector: String,
+        /// The scheme it has.
+        scheme: String,
+    },
     /// The connector has no such connection.
     #[error("no connection `{connection}` for connector `{connector}`")]
     UnknownConnection {

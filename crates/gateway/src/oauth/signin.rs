@@ -49,8 +49,13 @@ impl OAuth {
         }
         let redirect_uri = self.redirect_uri(&package.id, provider.mode);
         let bad = |source| OAuthError::BadEndpoint { connector: package.id.clone(), source };
+        let authorize = AuthUrl::new(provider.authorization_url.clone()).map_err(bad)?;
+        if !matches!(authorize.url().scheme(), "https" | "http") {
+            let scheme = authorize.url().scheme().to_string();
+            return Err(OAuthError::EndpointScheme { connector: package.id.clone(), scheme });
+        }
         let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
-            .set_auth_uri(AuthUrl::new(provider.authorization_url.clone()).map_err(bad)?)
+            .set_auth_uri(authorize)
             .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(bad)?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client

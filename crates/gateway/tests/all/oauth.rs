@@ -343,6 +343,28 @@ async fn sign_in_with_global_redirect_finds_the_connector_from_state() {
 }
 
 #[tokio::test]
+async fn an_authorization_url_that_is_not_a_web_address_is_never_handed_to_a_browser() {
+    let (_auth, server) = start_auth(3600).await;
+    let mut hostile = definition(server);
+    hostile["securityDefinitions"]["oauth2_auth"]["authorizationUrl"] = json!("javascript:alert(document.domain)");
+    let key_dir = tempfile::tempdir().unwrap();
+    let gateway = TestGatewayBuilder::new()
+        .package("plant", hostile, properties("GlobalPerConnector"))
+        .connection("plant", "main", &[])
+        .oauth(oauth_config(key_dir.path(), None))
+        .start()
+        .await;
+    for answer in [
+        gateway.get("/connections/plant/main/signin").await,
+        gateway.send("POST", "/api/v1/connections/plant/main/signin", &[], "").await,
+    ] {
+        assert_eq!((answer.status, answer.problem_type().as_str()), (503, "oauth-unavailable"), "{}", answer.text());
+        assert!(answer.text().contains("`javascript:` address"), "{}", answer.text());
+        assert!(!answer.headers.contains_key("location"));
+    }
+}
+
+#[tokio::test]
 async fn wrong_state_is_refused() {
     let setup = setup("GlobalPerConnector", 3600, &["/redirect/plant"]).await;
     let _ = setup.gateway.get("/connections/plant/main/signin").await;
