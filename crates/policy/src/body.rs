@@ -447,6 +447,84 @@ pub(crate) fn string_to_array(
     Ok(written)
 }
 
+/// `moveproperties`: under each source parent, takes the value at
+/// `src_sub` out and writes it at `dst_sub` under `dst_parent` (a
+/// `@body()` path from the root, else relative to the source parent). With
+/// `only_sub_properties`, the source must be an object and its properties
+/// are merged into the destination object instead (replacing ones of the
+/// same name). A missing source is left alone; a source or destination that
+/// does not fit is left as it is and logged at debug. Returns whether
+/// anything moved.
+pub(crate) fn move_properties(
+    root: &mut Value,
+    src_parent: &BodyPath,
+    src_sub: &BodyPath,
+    dst_parent: &BodyPath,
+    dst_sub: &BodyPath,
+    only_sub_properties: bool,
+) -> bool {
+    let mut moved = false;
+    for target in parents(root, src_parent) {
+        let source = src_sub.under(&target);
+        let destination = dst_sub.under(&dst_parent.under(&target));
+        let Some(value) = get(root, &source) else {
+            continue;
+        };
+        if only_sub_properties && !value.is_object() {
+            tracing::debug!(path = %show(&source), kind = kind(value), "moveproperties: not an object, left as it is");
+            continue;
+        }
+        let Some(value) = take(root, &source) else {
+            continue;
+        };
+        let written = if only_sub_properties {
+            merge(root, &destination, value.clone())
+        } else {
+            set(root, &destination, value.clone())
+        };
+        match written {
+            Ok(()) => moved = true,
+            Err(reason) => {
+                tracing::debug!(from = %show(&source), to = %show(&destination), %reason, "moveproperties: the destination does not fit, left as it is");
+                // The source's place still exists: its parent was not touched.
+                let _ = set(root, &source, value);
+            }
+        }
+    }
+    moved
+}
+
+/// Merges the properties of `object` into the object at `path`, creating
+/// it when it is missing or null.
+fn merge(root: &mut Value, path: &[Step], object: Value) -> Result<(), String> {
+    let Value::Object(fields) = object else {
+        return Err("the source is not an object".into());
+    };
+    match get(root, path) {
+        None | Some(Value::Null) => set(root, path, Value::Object(fields)),
+        Some(Value::Object(_)) => {
+            if let Some(Value::Object(existing)) = get_mut(root, path) {
+                existing.extend(fields);
+            }
+            Ok(())
+        }
+        Some(other) => Err(format!("`{}` is {}, not an object", show(path), kind(other))),
+    }
+}
+
+/// Removes the value at a concrete path and returns it.
+fn take(root: &mut Value, path: &[Step]) -> Option<Value> {
+    let (last, init) = path.split_last()?;
+    let parent = get_mut(root, init)?;
+    match last {
+        Step::Key(key) => parent.as_object_mut()?.shift_remove(key),
+        Step::Index(i) => {
+            let items = parent.as_array_mut()?;
+            (*i < items.len()).then(|| items.remove(*i))
+        }
+    }
+}
+
 /// The JSON type of a value, for logs (never the value, which may be a
 /// secret).
 pub(crate) fn kind(value: &Value) -> &'static str {
@@ -650,6 +728,40 @@ mod tests {
         let error = string_to_array(&mut v, &BodyPath::root(), &p("ids"), &[';'], "id", &p("ids"), 1000);
         assert!(matches!(error, Err(Grow::TooLarge)));
         assert_eq!(v, before);
+    }
+
+    #[test]
+    fn move_properties_flattens_an_object_into_the_root() {
+        // The certified AzureAD connector's UpdateUser: free-form
+        // `customProperties` become properties of the user.
+        let mut v = json!({"city": "Oslo", "customProperties": {"employeeId": "7", "city": "Bergen"}});
+        let moved = move_properties(&mut v, &BodyPath::root(), &p("customProperties"), &BodyPath::root(), &p(""), true);
+        assert!(moved);
+        assert_eq!(v, json!({"city": "Bergen", "employeeId": "7"}));
+    }
+
+    #[test]
+    fn move_properties_moves_a_whole_value() {
+        let mut v = json!({"a": {"b": [1, 2]}, "keep": 1});
+        assert!(move_properties(&mut v, &p("@body().a"), &p("b"), &p("@body().c"), &p("d"), false));
+        assert_eq!(v, json!({"a": {}, "keep": 1, "c": {"d": [1, 2]}}));
+        // Per element of a collection, relative to each element.
+        let mut v = json!({"items": [{"old": 1}, {"old": 2}, {}]});
+        assert!(move_properties(&mut v, &p("@body().items"), &p("old"), &p(""), &p("new"), false));
+        assert_eq!(v, json!({"items": [{"new": 1}, {"new": 2}, {}]}));
+    }
+
+    #[test]
+    fn move_properties_leaves_what_does_not_fit() {
+        let mut v = json!({"custom": "text", "x": 1});
+        assert!(!move_properties(&mut v, &BodyPath::root(), &p("custom"), &BodyPath::root(), &p(""), true));
+        assert_eq!(v, json!({"custom": "text", "x": 1}));
+        let mut v = json!({"custom": {"a": 1}, "x": 1});
+        assert!(!move_properties(&mut v, &BodyPath::root(), &p("custom"), &p("@body().x"), &p(""), true));
+        assert_eq!(v, json!({"custom": {"a": 1}, "x": 1}));
+        assert!(!move_properties(&mut v, &BodyPath::root(), &p("custom"), &p("@body().x"), &p("y"), false));
+        assert_eq!(v, json!({"custom": {"a": 1}, "x": 1}));
+        assert!(!move_properties(&mut v, &BodyPath::root(), &p("absent"), &BodyPath::root(), &p("y"), false));
     }
 
     #[test]

@@ -62,6 +62,7 @@
 //! | `convertarraytoobject` | `propertyParentPath`, `propertySubPath`, `keyWithinCollectionPath`, `newPropertyPath`, `retainKey` (default `true`) | turns the array at parent/sub into an object keyed by each item's key property; with `retainKey` false the key is removed from the items. An item without a string or number key is an error |
 //! | `stringreplace` | `oldValue`, `newValue`, optional `propertyParentPath` / `propertySubPath` | replaces every occurrence of `oldValue`: in all strings at the property when a path is given, else in the whole body as text. (The platform does not document this template's parameters; these names follow the conversion templates.) |
 //! | `stringtoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `delimiterList`, `childPropertyName`, `newPropertyPath` (default: the string's own place) | splits the string at parent/sub at any character of `delimiterList` into `[{childPropertyName: part}, ...]` written at `newPropertyPath`; parts are trimmed and empty ones dropped (sluice's reading: the platform documents neither). A value that is not a string is left as it is (logged at debug) |
+//! | `moveproperties` | `srcParentPath` (default `@body()`), `srcSubPath`, `dstParentPath` (default `@body()`), `dstSubPath` (default none; `null` also means none), `copyOnlySubProperties` (default `false`) | takes the value at source parent/sub out of the body and writes it at destination parent/sub (`dstParentPath` is from the root when it starts `@body()`, else relative to each source parent); with `copyOnlySubProperties`, the source must be an object and its properties are merged into the destination object, replacing ones of the same name. A source that is not an object then, or a destination that cannot hold the value, is left as it is (logged at debug). (The platform does not document this template; this follows its use in certified packages: AzureAD flattens `customProperties` into the user) |
 //!
 //! Paths in body templates are described in the `body` module: `@body()`
 //! (also written `@body`), `@body().a.b`, `@body()?['odd name']`, `[0]`,
@@ -75,8 +76,7 @@
 //!
 //! Not implemented (load warning, policy ignored): `updatenextlink`,
 //! `setvaluefromurl`, `encodepropertyvalue`, `pollingtrigger`,
-//! `setconnectionstatustounauthenticated`, `moveproperties`,
-//! `dynamicsubdomain`.
+//! `setconnectionstatustounauthenticated`, `dynamicsubdomain`.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]

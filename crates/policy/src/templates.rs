@@ -43,7 +43,7 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "pollingtrigger", implemented: false },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
     // In certified packages (AzureAD, AlisQI), so the platform takes them.
-    TemplateInfo { id: "moveproperties", implemented: false },
+    TemplateInfo { id: "moveproperties", implemented: true },
     TemplateInfo { id: "dynamicsubdomain", implemented: false },
 ];
 
@@ -99,6 +99,7 @@ pub(crate) enum Kind {
     ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
     StringReplace { target: ReplaceTarget, old: Template, new: Template },
     StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
+    MoveProperties { src_parent: BodyPath, src_sub: BodyPath, dst_parent: BodyPath, dst_sub: BodyPath, only_sub: bool },
 }
 
 /// Why a template was not parsed.
@@ -144,6 +145,18 @@ impl Params<'_> {
         BodyPath::parse(&text).map_err(|e| invalid(format!("parameter `{PARAMETER_PREFIX}{name}`: {e}")))
     }
 
+    /// A `true`/`false` parameter (text or JSON boolean, any case).
+    fn flag(&self, name: &str, default: bool) -> Result<bool, NotParsed> {
+        match self.text(name)?.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => {
+                Err(invalid(format!("parameter `{PARAMETER_PREFIX}{name}`: `{other}` is not true or false")))
+            }
+        }
+    }
+
     fn exists_action(&self) -> Result<ExistsAction, NotParsed> {
         match self.text("existsAction")?.map(|s| s.to_ascii_lowercase()).as_deref() {
             None | Some("override") => Ok(ExistsAction::Override),
@@ -175,6 +188,7 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
             &["propertyParentPath", "propertySubPath", "keyWithinCollectionPath", "newPropertyPath", "retainKey"]
         }
         "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
+        "moveproperties" => &["srcParentPath", "srcSubPath", "dstParentPath", "dstSubPath", "copyOnlySubProperties"],
         "stringtoarray" => {
             &["propertyParentPath", "propertySubPath", "delimiterList", "childPropertyName", "newPropertyPath"]
         }
@@ -238,13 +252,7 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
             value_name: p.text("valueName")?.unwrap_or_default(),
         }),
         "convertarraytoobject" => {
-            let retain_key = match p.text("retainKey")?.map(|s| s.to_ascii_lowercase()).as_deref() {
-                None | Some("true") => true,
-                Some("false") => false,
-                Some(other) => {
-                    return Err(invalid(format!("retainKey `{other}` is not true or false")));
-                }
-            };
+            let retain_key = p.flag("retainKey", true)?;
             let key = p.path("keyWithinCollectionPath", "")?;
             if key.steps.is_empty() {
                 return Err(invalid(format!("missing parameter `{PARAMETER_PREFIX}keyWithinCollectionPath`")));
@@ -285,6 +293,24 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
                 delimiters: p.required("delimiterList")?.chars().collect(),
                 child: p.required("childPropertyName")?,
                 new_path,
+            })
+        }
+        "moveproperties" => {
+            let src_sub = p.path("srcSubPath", "")?;
+            if src_sub.steps.is_empty() {
+                return Err(invalid(format!("missing parameter `{PARAMETER_PREFIX}srcSubPath`")));
+            }
+            // AzureAD writes `"dstSubPath": "null"` for "no sub-path".
+            let dst_sub = match p.text("dstSubPath")? {
+                Some(text) if text.trim().eq_ignore_ascii_case("null") => BodyPath::parse("").map_err(invalid)?,
+                _ => p.path("dstSubPath", "")?,
+            };
+            Ok(Kind::MoveProperties {
+                src_parent: p.path("srcParentPath", "@body()")?,
+                src_sub,
+                dst_parent: p.path("dstParentPath", "@body()")?,
+                dst_sub,
+                only_sub: p.flag("copyOnlySubProperties", false)?,
             })
         }
         id => match template(id) {
@@ -527,6 +553,11 @@ impl Kind {
                     let written =
                         body::array_to_object(json, parent, sub, key, new_path, *retain_key).map_err(body_error)?;
                     body.changed |= written;
+                }
+            }
+            Kind::MoveProperties { src_parent, src_sub, dst_parent, dst_sub, only_sub } => {
+                if let Some(json) = body.json(policy, false)? {
+                    body.changed |= body::move_properties(json, src_parent, src_sub, dst_parent, dst_sub, *only_sub);
                 }
             }
             Kind::StringToArray { parent, sub, delimiters, child, new_path } => {

@@ -60,3 +60,12 @@ pub fn connector(name: &str) -> Vec<Value> {
 pub fn no_params() -> IndexMap<String, String> {
     IndexMap::new()
 }
+
+/// The one load warning of a policy, titled `T`, that does not load.
+pub fn refused(template_id: &str, parameters: Value) -> String {
+    let instance = json!({ "templateId": template_id, "title": "T", "parameters": parameters });
+    let (set, warnings) = PolicySet::parse(&[instance]);
+    assert!(set.is_empty(), "{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    warnings[0].clone()
+}

@@ -369,23 +369,66 @@ fn stringtoarray_without_a_new_path_replaces_the_string() {
 }
 
 #[test]
-fn stringtoarray_without_delimiters_or_child_name_is_a_warning() {
+fn stringtoarray_bad_parameters_are_warnings() {
     for missing in ["delimiterList", "childPropertyName"] {
         let mut parameters = json!({
             "x-ms-apimTemplateParameter.propertySubPath": "ids",
             "x-ms-apimTemplateParameter.delimiterList": ";",
             "x-ms-apimTemplateParameter.childPropertyName": "id" });
         parameters.as_object_mut().unwrap().remove(&format!("x-ms-apimTemplateParameter.{missing}"));
-        let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "stringtoarray", "title": "Split",
-            "parameters": parameters })]);
-        assert!(set.is_empty());
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("`Split`") && warnings[0].contains(missing), "{}", warnings[0]);
+        let warning = refused("stringtoarray", parameters);
+        assert!(warning.contains("`T`") && warning.contains(missing), "{warning}");
     }
-    let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "stringtoarray", "parameters": {
+    let warning = refused(
+        "stringtoarray",
+        json!({
         "x-ms-apimTemplateParameter.propertySubPath": "ids[",
         "x-ms-apimTemplateParameter.delimiterList": ";",
-        "x-ms-apimTemplateParameter.childPropertyName": "id" }})]);
-    assert!(set.is_empty());
-    assert!(warnings[0].contains("propertySubPath"), "{warnings:?}");
+        "x-ms-apimTemplateParameter.childPropertyName": "id" }),
+    );
+    assert!(warning.contains("propertySubPath"), "{warning}");
+}
+
+#[test]
+fn moveproperties_flattens_custom_properties_into_the_request() {
+    // The shape of the certified AzureAD connector's UpdateUser policy.
+    let set = set(json!([{ "templateId": "moveproperties", "title": "Move Properties", "parameters": {
+        "x-ms-apimTemplateParameter.srcParentPath": "@body()",
+        "x-ms-apimTemplateParameter.srcSubPath": "customProperties",
+        "x-ms-apimTemplateParameter.dstParentPath": "@body()",
+        "x-ms-apimTemplateParameter.dstSubPath": "null",
+        "x-ms-apimTemplateParameter.copyOnlySubProperties": "true",
+        "x-ms-apimTemplate-policySection": "Request",
+        "x-ms-apimTemplate-operationName": ["UpdateUser"] }}]));
+    let body = r#"{"jobTitle":"Engineer","customProperties":{"employeeType":"Contractor","jobTitle":"Lead"}}"#;
+    let mut req = request("PATCH", "https://graph.example/v1.0/users/u1", body);
+    set.apply_request("UpdateUser", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(json_body(&req), json!({"jobTitle": "Lead", "employeeType": "Contractor"}));
+
+    let mut other = request("PATCH", "https://graph.example/v1.0/users/u1", body);
+    set.apply_request("GetUser", &no_params(), &mut other, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(other.body().as_ref(), body.as_bytes());
+}
+
+#[test]
+fn moveproperties_moves_a_value_in_the_response() {
+    let set = set(json!([{ "templateId": "MoveProperties", "parameters": {
+        "x-ms-apimTemplateParameter.srcParentPath": "@body().data",
+        "x-ms-apimTemplateParameter.srcSubPath": "next",
+        "x-ms-apimTemplateParameter.dstSubPath": "paging.next",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut res = Response::new(Bytes::from_static(br#"{"data":{"next":"n2","items":[]}}"#));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body, json!({"data": {"items": []}, "paging": {"next": "n2"}}));
+}
+
+#[test]
+fn moveproperties_bad_parameters_are_warnings() {
+    for (key, value) in [("srcSubPath", ""), ("copyOnlySubProperties", "yes"), ("dstParentPath", "@body().a[")] {
+        let mut parameters = json!({ "x-ms-apimTemplateParameter.srcSubPath": "a" });
+        parameters[format!("x-ms-apimTemplateParameter.{key}")] = json!(value);
+        let warning = refused("moveproperties", parameters);
+        assert!(warning.contains("`T`") && warning.contains(key), "{warning}");
+    }
 }
