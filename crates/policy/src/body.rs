@@ -399,10 +399,8 @@ fn remove(value: &mut Value, path: &[Step]) {
 
 /// `stringtoarray`: under each parent, splits the string at `sub` at any of
 /// `delimiters` into `[{child: part}, ...]`, written at `new_path`. Parts
-/// are trimmed and empty ones dropped. A missing source is left alone; a
-/// source that is not a string is left alone and logged at debug. The
-/// growth is counted against `budget` before anything is written. Returns
-/// whether anything was written.
+/// are trimmed and empty ones dropped. See [`rewrite_strings`] for what is
+/// left alone. Returns whether anything was written.
 pub(crate) fn string_to_array(
     root: &mut Value,
     parent: &BodyPath,
@@ -412,33 +410,64 @@ pub(crate) fn string_to_array(
     new_path: &BodyPath,
     budget: usize,
 ) -> Result<bool, Grow> {
+    let split = |text: &str| {
+        let items = text
+            .split(delimiters)
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| Value::Object(Map::from_iter([(child.to_string(), Value::String(part.to_string()))])))
+            .collect();
+        Value::Array(items)
+    };
+    rewrite_strings(root, parent, sub, new_path, "stringtoarray", budget, split)
+}
+
+/// `encodepropertyvalue`: under each parent, the string at `sub` passed
+/// through `encode` and written at `new_path`. See [`rewrite_strings`] for
+/// what is left alone. Returns whether anything was written.
+pub(crate) fn encode_values(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    new_path: &BodyPath,
+    encode: impl Fn(&str) -> String,
+    budget: usize,
+) -> Result<bool, Grow> {
+    let encode = |text: &str| Value::String(encode(text));
+    rewrite_strings(root, parent, sub, new_path, "encodepropertyvalue", budget, encode)
+}
+
+/// Under each parent, the string at `sub` made into a new value, written at
+/// `new_path`. A missing source is left alone; one that is not a string is
+/// left as it is and logged at debug, naming `template`. The values made
+/// are counted against `budget` before any is written.
+fn rewrite_strings(
+    root: &mut Value,
+    parent: &BodyPath,
+    sub: &BodyPath,
+    new_path: &BodyPath,
+    template: &str,
+    budget: usize,
+    make: impl Fn(&str) -> Value,
+) -> Result<bool, Grow> {
     let mut writes = Vec::new();
     let mut added = 0usize;
     for target in parents(root, parent) {
         let source = sub.under(&target);
-        let text = match get(root, &source) {
-            None => continue,
-            Some(Value::String(text)) => text,
-            Some(other) => {
-                tracing::debug!(path = %show(&source), kind = kind(other), "stringtoarray: not a string, left as it is");
-                continue;
+        match get(root, &source) {
+            None => {}
+            Some(Value::String(text)) => {
+                let value = make(text);
+                added = added.saturating_add(json_size(&value));
+                if added > budget {
+                    return Err(Grow::TooLarge);
+                }
+                writes.push((new_path.under(&target), value));
             }
-        };
-        let items: Vec<Value> = text
-            .split(delimiters)
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                // Each item adds its braces, quotes, colon and comma.
-                added = added.saturating_add(child.len() + 7);
-                Value::Object(Map::from_iter([(child.to_string(), Value::String(part.to_string()))]))
-            })
-            .collect();
-        added = added.saturating_add(2);
-        if added > budget {
-            return Err(Grow::TooLarge);
+            Some(other) => {
+                tracing::debug!(template, path = %show(&source), kind = kind(other), "not a string, left as it is");
+            }
         }
-        writes.push((new_path.under(&target), Value::Array(items)));
     }
     let written = !writes.is_empty();
     for (path, value) in writes {
@@ -728,6 +757,20 @@ mod tests {
         let error = string_to_array(&mut v, &BodyPath::root(), &p("ids"), &[';'], "id", &p("ids"), 1000);
         assert!(matches!(error, Err(Grow::TooLarge)));
         assert_eq!(v, before);
+    }
+
+    #[test]
+    fn encode_values_encodes_each_element_in_place() {
+        let mut v = json!({"assignments": [{"userId": "ada@contoso.example"}, {"userId": 7}, {}]});
+        let upper = |s: &str| s.to_uppercase();
+        let written =
+            encode_values(&mut v, &p("@body().assignments"), &p("userId"), &p("@item().userId"), upper, usize::MAX)
+                .unwrap();
+        assert!(written);
+        assert_eq!(v, json!({"assignments": [{"userId": "ADA@CONTOSO.EXAMPLE"}, {"userId": 7}, {}]}));
+        let error = encode_values(&mut v, &BodyPath::root(), &p("assignments[0].userId"), &p("x"), |s| s.repeat(9), 40);
+        assert!(matches!(error, Err(Grow::TooLarge)));
+        assert!(v.get("x").is_none());
     }
 
     #[test]

@@ -63,6 +63,7 @@
 //! | `stringreplace` | `oldValue`, `newValue`, optional `propertyParentPath` / `propertySubPath` | replaces every occurrence of `oldValue`: in all strings at the property when a path is given, else in the whole body as text. (The platform does not document this template's parameters; these names follow the conversion templates.) |
 //! | `stringtoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `delimiterList`, `childPropertyName`, `newPropertyPath` (default: the string's own place) | splits the string at parent/sub at any character of `delimiterList` into `[{childPropertyName: part}, ...]` written at `newPropertyPath`; parts are trimmed and empty ones dropped (sluice's reading: the platform documents neither). A value that is not a string is left as it is (logged at debug) |
 //! | `moveproperties` | `srcParentPath` (default `@body()`), `srcSubPath`, `dstParentPath` (default `@body()`), `dstSubPath` (default none; `null` also means none), `copyOnlySubProperties` (default `false`) | takes the value at source parent/sub out of the body and writes it at destination parent/sub (`dstParentPath` is from the root when it starts `@body()`, else relative to each source parent); with `copyOnlySubProperties`, the source must be an object and its properties are merged into the destination object, replacing ones of the same name. A source that is not an object then, or a destination that cannot hold the value, is left as it is (logged at debug). (The platform does not document this template; this follows its use in certified packages: AzureAD flattens `customProperties` into the user) |
+//! | `encodepropertyvalue` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath` (default: the value's own place), `encodingType` (`url`, the default, or `base64`) | encodes the string at parent/sub and writes it at `newPropertyPath`: `url` percent-encodes every byte but RFC 3986's unreserved ones (as .NET's `Uri.EscapeDataString`), `base64` is standard base64 with padding of the UTF-8 bytes. A value that is not a string is left as it is (logged at debug). (The platform documents no parameters for this template; certified Planner names none and encodes user ids or e-mail addresses, hence URL encoding by default; `encodingType` is sluice's name) |
 //!
 //! Paths in body templates are described in the `body` module: `@body()`
 //! (also written `@body`), `@body().a.b`, `@body()?['odd name']`, `[0]`,
@@ -75,7 +76,7 @@
 //! any `Content-Length` header updated.
 //!
 //! Not implemented (load warning, policy ignored): `updatenextlink`,
-//! `setvaluefromurl`, `encodepropertyvalue`, `pollingtrigger`,
+//! `setvaluefromurl`, `pollingtrigger`,
 //! `setconnectionstatustounauthenticated`, `dynamicsubdomain`.
 
 #![deny(missing_docs)]

@@ -39,7 +39,7 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "updatenextlink", implemented: false },
     TemplateInfo { id: "setvaluefromurl", implemented: false },
     TemplateInfo { id: "stringtoarray", implemented: true },
-    TemplateInfo { id: "encodepropertyvalue", implemented: false },
+    TemplateInfo { id: "encodepropertyvalue", implemented: true },
     TemplateInfo { id: "pollingtrigger", implemented: false },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
     // In certified packages (AzureAD, AlisQI), so the platform takes them.
@@ -78,6 +78,26 @@ pub(crate) enum ValueSpec {
     Copy(BodyPath),
 }
 
+/// How `encodepropertyvalue` encodes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// Percent-encoding of every byte but RFC 3986's unreserved ones, as a
+    /// URL component (.NET's `Uri.EscapeDataString`).
+    Url,
+    /// Standard base64 of the UTF-8 bytes, with padding.
+    Base64,
+}
+
+impl Encoding {
+    fn apply(self, text: &str) -> String {
+        use base64::Engine as _;
+        match self {
+            Encoding::Url => encode_segment(text),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(text),
+        }
+    }
+}
+
 /// Where stringreplace works.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ReplaceTarget {
@@ -99,6 +119,7 @@ pub(crate) enum Kind {
     ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
     StringReplace { target: ReplaceTarget, old: Template, new: Template },
     StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
+    EncodePropertyValue { parent: BodyPath, sub: BodyPath, new_path: BodyPath, encoding: Encoding },
     MoveProperties { src_parent: BodyPath, src_sub: BodyPath, dst_parent: BodyPath, dst_sub: BodyPath, only_sub: bool },
 }
 
@@ -145,6 +166,14 @@ impl Params<'_> {
         BodyPath::parse(&text).map_err(|e| invalid(format!("parameter `{PARAMETER_PREFIX}{name}`: {e}")))
     }
 
+    /// A path parameter, or `default` when it is absent.
+    fn path_or(&self, name: &str, default: &BodyPath) -> Result<BodyPath, NotParsed> {
+        match self.text(name)? {
+            None => Ok(default.clone()),
+            Some(_) => self.path(name, ""),
+        }
+    }
+
     /// A `true`/`false` parameter (text or JSON boolean, any case).
     fn flag(&self, name: &str, default: bool) -> Result<bool, NotParsed> {
         match self.text(name)?.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
@@ -188,6 +217,7 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
             &["propertyParentPath", "propertySubPath", "keyWithinCollectionPath", "newPropertyPath", "retainKey"]
         }
         "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
+        "encodepropertyvalue" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "encodingType"],
         "moveproperties" => &["srcParentPath", "srcSubPath", "dstParentPath", "dstSubPath", "copyOnlySubProperties"],
         "stringtoarray" => {
             &["propertyParentPath", "propertySubPath", "delimiterList", "childPropertyName", "newPropertyPath"]
@@ -282,11 +312,8 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
         }
         "stringtoarray" => {
             let sub = p.path("propertySubPath", "")?;
-            let new_path = match p.text("newPropertyPath")? {
-                // Absent: the string is replaced by its array.
-                None => sub.clone(),
-                Some(_) => p.path("newPropertyPath", "")?,
-            };
+            // Absent: the result replaces the value it was made from.
+            let new_path = p.path_or("newPropertyPath", &sub)?;
             Ok(Kind::StringToArray {
                 parent: p.path("propertyParentPath", "@body()")?,
                 sub,
@@ -294,6 +321,21 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
                 child: p.required("childPropertyName")?,
                 new_path,
             })
+        }
+        "encodepropertyvalue" => {
+            let sub = p.path("propertySubPath", "")?;
+            // Absent: the result replaces the value it was made from.
+            let new_path = p.path_or("newPropertyPath", &sub)?;
+            let encoding = match p.text("encodingType")?.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+                None | Some("url") => Encoding::Url,
+                Some("base64") => Encoding::Base64,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "parameter `{PARAMETER_PREFIX}encodingType`: `{other}` is not url or base64"
+                    )));
+                }
+            };
+            Ok(Kind::EncodePropertyValue { parent: p.path("propertyParentPath", "@body()")?, sub, new_path, encoding })
         }
         "moveproperties" => {
             let src_sub = p.path("srcSubPath", "")?;
@@ -552,6 +594,16 @@ impl Kind {
                 if let Some(json) = body.json(policy, false)? {
                     let written =
                         body::array_to_object(json, parent, sub, key, new_path, *retain_key).map_err(body_error)?;
+                    body.changed |= written;
+                }
+            }
+            Kind::EncodePropertyValue { parent, sub, new_path, encoding } => {
+                let budget = body.limit.saturating_sub(body.raw.len());
+                let limit = body.limit;
+                if let Some(json) = body.json(policy, false)? {
+                    let encode = |text: &str| encoding.apply(text);
+                    let written = body::encode_values(json, parent, sub, new_path, encode, budget)
+                        .map_err(|error| grow_error(policy, limit, error))?;
                     body.changed |= written;
                 }
             }

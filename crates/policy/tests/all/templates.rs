@@ -432,3 +432,58 @@ fn moveproperties_bad_parameters_are_warnings() {
         assert!(warning.contains("`T`") && warning.contains(key), "{warning}");
     }
 }
+
+#[test]
+fn encodepropertyvalue_url_encodes_each_assignee() {
+    // The certified Planner connector's pair: stringtoarray makes the
+    // assignments, encodepropertyvalue (no encoding named) encodes each id.
+    let set = set(json!([
+        { "templateId": "StringToArray", "parameters": {
+            "x-ms-apimTemplateParameter.propertySubPath": "assignments",
+            "x-ms-apimTemplateParameter.delimiterList": ";",
+            "x-ms-apimTemplateParameter.childPropertyName": "userId",
+            "x-ms-apimTemplateParameter.newPropertyPath": "@body().assignments" }},
+        { "templateId": "EncodePropertyValue", "parameters": {
+            "x-ms-apimTemplateParameter.propertyParentPath": "@body().assignments",
+            "x-ms-apimTemplateParameter.propertySubPath": "userId",
+            "x-ms-apimTemplateParameter.newPropertyPath": "@item().userId",
+            "x-ms-apimTemplate-policySection": "Request" }}
+    ]));
+    let mut req = request("POST", "https://h/tasks", r#"{"assignments":"ada@contoso.example; o'neil/x y"}"#);
+    set.apply_request("CreateTask", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(
+        json_body(&req),
+        json!({"assignments": [{"userId": "ada%40contoso.example"}, {"userId": "o%27neil%2Fx%20y"}]})
+    );
+}
+
+#[test]
+fn encodepropertyvalue_base64_into_a_new_property() {
+    let set = set(json!([{ "templateId": "encodepropertyvalue", "parameters": {
+        "x-ms-apimTemplateParameter.propertySubPath": "content",
+        "x-ms-apimTemplateParameter.newPropertyPath": "contentBytes",
+        "x-ms-apimTemplateParameter.encodingType": "Base64",
+        "x-ms-apimTemplate-policySection": "Response" }}]));
+    let mut res = Response::new(Bytes::from(r#"{"content":"hé!","n":1}"#));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body, json!({"content": "hé!", "n": 1, "contentBytes": "aMOpIQ=="}));
+
+    let raw = br#"{"content":42}"#;
+    let mut res = Response::new(Bytes::from_static(raw));
+    set.apply_response("Op", &mut res, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(res.body().as_ref(), raw);
+}
+
+#[test]
+fn encodepropertyvalue_bad_parameters_are_warnings() {
+    let warning = refused(
+        "encodepropertyvalue",
+        json!({
+        "x-ms-apimTemplateParameter.propertySubPath": "a",
+        "x-ms-apimTemplateParameter.encodingType": "rot13" }),
+    );
+    assert!(warning.contains("`T`") && warning.contains("encodingType") && warning.contains("rot13"), "{warning}");
+    let warning = refused("encodepropertyvalue", json!({ "x-ms-apimTemplateParameter.newPropertyPath": "a[x]" }));
+    assert!(warning.contains("newPropertyPath"), "{warning}");
+}
