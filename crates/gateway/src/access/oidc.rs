@@ -108,8 +108,23 @@ struct Keys {
 struct Issuer {
     config: IssuerConfig,
     keys: tokio::sync::Mutex<Option<Keys>>,
-    /// Its console client, once its endpoints are known.
-    console: tokio::sync::Mutex<Option<ConsoleClient>>,
+    /// Its console client once its endpoints are known, or when reading
+    /// them last failed.
+    console: tokio::sync::Mutex<ConsoleState>,
+}
+
+/// What is known of an issuer's console endpoints.
+#[derive(Debug, Default)]
+enum ConsoleState {
+    /// Not read yet.
+    #[default]
+    Unknown,
+    /// Read.
+    Known(ConsoleClient),
+    /// The discovery document could not be read then; it is read again
+    /// once `jwks_refetch_after` has passed, so that a provider that is
+    /// down does not hold every console page for the fetch's timeout.
+    Failed(Instant),
 }
 
 /// An issuer people may sign in to the console with, as the console reads
@@ -183,17 +198,22 @@ impl Verifier {
 
     /// The issuers people may sign in to the console with. Endpoints the
     /// settings do not name come from the issuer's discovery document,
-    /// read once; an issuer whose document cannot be read now is left out
-    /// (and logged), and tried again on the next call.
+    /// read once; an issuer whose document cannot be read is left out (and
+    /// logged), and read again after `jwks_refetch_after`.
     pub async fn console_clients(&self) -> Vec<ConsoleClient> {
         let mut clients = Vec::new();
         for issuer in &self.issuers {
             let Some(config) = &issuer.config.console else { continue };
             let mut known = issuer.console.lock().await;
-            if known.is_none() {
+            let retry = match &*known {
+                ConsoleState::Unknown => true,
+                ConsoleState::Known(_) => false,
+                ConsoleState::Failed(at) => at.elapsed() >= issuer.config.jwks_refetch_after,
+            };
+            if retry {
                 match issuer.console_endpoints(&self.network).await {
                     Ok((authorization_endpoint, token_endpoint)) => {
-                        *known = Some(ConsoleClient {
+                        *known = ConsoleState::Known(ConsoleClient {
                             name: issuer.config.name.clone(),
                             display_name: config.display_name.clone().unwrap_or_else(|| issuer.config.name.clone()),
                             client_id: config.client_id.clone(),
@@ -205,10 +225,13 @@ impl Verifier {
                     }
                     Err(reason) => {
                         tracing::warn!(issuer = %issuer.config.name, %reason, "console sign-in unavailable");
+                        *known = ConsoleState::Failed(Instant::now());
                     }
                 }
             }
-            clients.extend(known.clone());
+            if let ConsoleState::Known(client) = &*known {
+                clients.push(client.clone());
+            }
         }
         clients
     }

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -414,6 +415,10 @@ async fn another_sites_page_cannot_act_for_the_signed_in_maker() {
 struct Provider {
     base: String,
     redeemed: Arc<Mutex<Vec<String>>>,
+    /// While set, the discovery document answers 503.
+    down: Arc<AtomicBool>,
+    /// How often the discovery document was asked for.
+    discoveries: Arc<AtomicUsize>,
 }
 
 /// A code issued: its PKCE challenge, redirect URI and nonce.
@@ -428,6 +433,8 @@ struct ProviderState {
     key: Arc<crate::oidc::SigningKey>,
     codes: Arc<Mutex<HashMap<String, Pending>>>,
     redeemed: Arc<Mutex<Vec<String>>>,
+    down: Arc<AtomicBool>,
+    discoveries: Arc<AtomicUsize>,
 }
 
 async fn provider(subject: &str, client_id: &str, allowed_origin: Arc<Mutex<String>>) -> Provider {
@@ -445,14 +452,22 @@ async fn provider(subject: &str, client_id: &str, allowed_origin: Arc<Mutex<Stri
         key: Arc::new(crate::oidc::signing_key("console-key")),
         codes: Default::default(),
         redeemed: Default::default(),
+        down: Default::default(),
+        discoveries: Default::default(),
     };
-    let redeemed = Arc::clone(&state.redeemed);
-    async fn discovery(State(state): State<ProviderState>) -> axum::Json<serde_json::Value> {
+    let (redeemed, down, discoveries) =
+        (Arc::clone(&state.redeemed), Arc::clone(&state.down), Arc::clone(&state.discoveries));
+    async fn discovery(State(state): State<ProviderState>) -> axum::response::Response {
+        state.discoveries.fetch_add(1, Ordering::SeqCst);
+        if state.down.load(Ordering::SeqCst) {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
         let base = &state.base;
         axum::Json(json!({
             "issuer": base, "jwks_uri": format!("{base}/keys"),
             "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token"),
         }))
+        .into_response()
     }
     async fn keys(State(state): State<ProviderState>) -> axum::Json<serde_json::Value> {
         axum::Json(json!({"keys": [state.key.jwk.clone()]}))
@@ -511,38 +526,14 @@ async fn provider(subject: &str, client_id: &str, allowed_origin: Arc<Mutex<Stri
         .route("/token", axum::routing::post(token))
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Provider { base, redeemed }
+    Provider { base, redeemed, down, discoveries }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_sign_in_to_the_console_with_the_configured_issuer() {
     let origin = Arc::new(Mutex::new(String::new()));
     let provider = provider("carol", "sluice-console", Arc::clone(&origin)).await;
-    let access = sluice_gateway::config::AccessConfig {
-        issuers: vec![sluice_gateway::config::IssuerConfig {
-            name: "idp".into(),
-            issuer: provider.base.clone(),
-            audience: vec!["sluice-console".into()],
-            jwks_uri: None,
-            algorithms: vec![jsonwebtoken::Algorithm::ES256],
-            subject_claim: "sub".into(),
-            groups_claim: None,
-            leeway: Duration::from_secs(60),
-            jwks_max_age: Duration::from_secs(3600),
-            jwks_refetch_after: Duration::from_secs(60),
-            console: Some(sluice_gateway::config::ConsoleClientConfig {
-                client_id: "sluice-console".into(),
-                display_name: Some("Test IdP".into()),
-                scopes: vec!["openid".into()],
-                token: sluice_gateway::config::ConsoleToken::IdToken,
-                authorization_endpoint: None,
-                token_endpoint: None,
-            }),
-        }],
-        members: vec![sluice_gateway::config::MemberConfig { principal: "idp:carol".into(), role: "maker".into() }],
-        owners: Default::default(),
-    };
-    let gateway = TestGatewayBuilder::new().access(access).start().await;
+    let gateway = TestGatewayBuilder::new().access(console_issuer(&provider, Duration::from_secs(60))).start().await;
     *origin.lock().unwrap() = gateway.url("").trim_end_matches('/').to_string();
 
     // The page's policy lets it reach the provider's token endpoint and nothing else.
@@ -590,4 +581,55 @@ async fn a_connection_is_signed_in_from_the_console() {
     let listed = wait_text(client, "main table", "web").await;
     assert!(listed.contains("ready"), "{listed}");
     browser.close().await;
+}
+
+/// Settings where `provider` signs people in to the console, and Carol is a maker.
+fn console_issuer(provider: &Provider, refetch_after: Duration) -> sluice_gateway::config::AccessConfig {
+    sluice_gateway::config::AccessConfig {
+        issuers: vec![sluice_gateway::config::IssuerConfig {
+            name: "idp".into(),
+            issuer: provider.base.clone(),
+            audience: vec!["sluice-console".into()],
+            jwks_uri: None,
+            algorithms: vec![jsonwebtoken::Algorithm::ES256],
+            subject_claim: "sub".into(),
+            groups_claim: None,
+            leeway: Duration::from_secs(60),
+            jwks_max_age: Duration::from_secs(3600),
+            jwks_refetch_after: refetch_after,
+            console: Some(sluice_gateway::config::ConsoleClientConfig {
+                client_id: "sluice-console".into(),
+                display_name: Some("Test IdP".into()),
+                scopes: vec!["openid".into()],
+                token: sluice_gateway::config::ConsoleToken::IdToken,
+                authorization_endpoint: None,
+                token_endpoint: None,
+            }),
+        }],
+        members: vec![sluice_gateway::config::MemberConfig { principal: "idp:carol".into(), role: "maker".into() }],
+        owners: Default::default(),
+    }
+}
+
+/// A provider whose discovery document cannot be read leaves the console
+/// without its button, at once and without asking it again on every page;
+/// once it answers (after `jwks_refetch_after`) the button is back.
+#[tokio::test]
+async fn an_issuer_that_is_down_is_left_out_of_the_console_and_asked_again_later() {
+    let provider = provider("carol", "sluice-console", Default::default()).await;
+    provider.down.store(true, Ordering::SeqCst);
+    let patient = TestGatewayBuilder::new().access(console_issuer(&provider, Duration::from_secs(3600))).start().await;
+    let eager = TestGatewayBuilder::new().access(console_issuer(&provider, Duration::ZERO)).start().await;
+    assert_eq!((offered(&patient).await, offered(&eager).await), (0, 0));
+    let asked = provider.discoveries.load(Ordering::SeqCst);
+    provider.down.store(false, Ordering::SeqCst);
+    assert_eq!(offered(&patient).await, 0, "a failure is remembered until jwks_refetch_after");
+    assert_eq!(provider.discoveries.load(Ordering::SeqCst), asked, "and the provider is not asked meanwhile");
+    assert_eq!(offered(&eager).await, 1, "asked again once that has passed, and offered");
+}
+
+/// How many issuers the console offers to sign in with.
+async fn offered(gateway: &TestGateway) -> usize {
+    let request = http::Request::get(gateway.url("/console/config.json")).body(Default::default()).unwrap();
+    gateway.anonymous(request).await.json()["issuers"].as_array().unwrap().len()
 }
