@@ -899,7 +899,11 @@ function testResult(tested, code) {
       h('meter', { min: 0, max: limit, value: used, high: limit * 0.8, optimum: 0, 'aria-label': `${label}: ${text}` }),
       h('span', {}, text),
     ];
-    const percent = (a, b) => (b ? `${((100 * a) / b).toFixed(1)}%` : '—');
+    const percent = (a, b) => {
+      if (!b) return '—';
+      const share = (100 * a) / b;
+      return `${share >= 1 || share === 0 ? share.toFixed(1) : share.toPrecision(2)}%`;
+    };
     out.push(h('h2', {}, 'Call report'), h('div', { class: 'bars', id: 'call-report' },
       r.fuel_consumed === null || r.fuel_consumed === undefined
         ? [h('span', {}, 'Fuel'), h('span', {}, 'not metered'), h('span', {}, '')]
