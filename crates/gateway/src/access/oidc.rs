@@ -120,7 +120,7 @@ enum ConsoleState {
     #[default]
     Unknown,
     /// Read.
-    Known(ConsoleClient),
+    Known(Box<ConsoleClient>),
     /// The discovery document could not be read then; it is read again
     /// once `jwks_refetch_after` has passed, so that a provider that is
     /// down does not hold every console page for the fetch's timeout.
@@ -213,7 +213,7 @@ impl Verifier {
             if retry {
                 match issuer.console_endpoints(&self.network).await {
                     Ok((authorization_endpoint, token_endpoint)) => {
-                        *known = ConsoleState::Known(ConsoleClient {
+                        *known = ConsoleState::Known(Box::new(ConsoleClient {
                             name: issuer.config.name.clone(),
                             display_name: config.display_name.clone().unwrap_or_else(|| issuer.config.name.clone()),
                             client_id: config.client_id.clone(),
@@ -221,7 +221,7 @@ impl Verifier {
                             token_endpoint,
                             scopes: config.scopes.clone(),
                             token: config.token,
-                        })
+                        }))
                     }
                     Err(reason) => {
                         tracing::warn!(issuer = %issuer.config.name, %reason, "console sign-in unavailable");
@@ -230,7 +230,7 @@ impl Verifier {
                 }
             }
             if let ConsoleState::Known(client) = &*known {
-                clients.push(client.clone());
+                clients.push(ConsoleClient::clone(client));
             }
         }
         clients
