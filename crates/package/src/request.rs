@@ -190,7 +190,7 @@ pub fn prepare(
     let mut request = build(package, route, client, &query)?;
     credentials::apply(package, connection, token, &mut request)?;
     let values = connection.values();
-    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query };
+    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
     Ok(request)
 }
@@ -211,7 +211,7 @@ pub fn prepare_for_code(
     let mut request = build(package, route, client, &query)?;
     let mut send = SendCredentials::new(std::sync::Arc::clone(package), connection, token);
     let values = send.masked_connection().values();
-    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query };
+    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
     send.set_origin(request.uri());
     Ok((request, send))

@@ -584,7 +584,7 @@ pub(crate) fn replace_in_strings(root: &mut Value, parent: &BodyPath, sub: &Body
     replaced
 }
 
-fn get_mut<'v>(root: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+pub(crate) fn get_mut<'v>(root: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
     path.iter().try_fold(root, |value, step| match step {
         Step::Key(key) => value.as_object_mut()?.get_mut(key),
         Step::Index(i) => value.as_array_mut()?.get_mut(*i),

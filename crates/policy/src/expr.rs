@@ -62,6 +62,25 @@ pub struct ExprContext<'a> {
     /// Query parameters of the client's original request, decoded, in order
     /// (`@queryParameters('x')`); the first one with the name wins.
     pub query: &'a [(String, String)],
+    /// Where the call came through the gateway and went to the backend, for
+    /// templates that point the client back at the gateway
+    /// (`updatenextlink`); `None` where there is no gateway (load-time
+    /// checks, offline runs), and those templates then leave the message as
+    /// it is.
+    pub gateway: Option<GatewayRoute<'a>>,
+}
+
+/// A call's way through the gateway: the gateway URL of its connection and
+/// the backend URL it was sent to.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayRoute<'a> {
+    /// The URL the connection's operations are called at, without a
+    /// trailing `/`: `{public URL}/apim/{connector}/{connection}`, with the
+    /// environment's prefix before `/apim` outside the default one.
+    pub connection_url: &'a str,
+    /// The backend request's URL as the gateway sent it, after the request
+    /// policies (so a `dynamichosturl` host is the backend's origin).
+    pub backend_url: &'a http::Uri,
 }
 
 impl fmt::Debug for ExprContext<'_> {
@@ -70,6 +89,7 @@ impl fmt::Debug for ExprContext<'_> {
         f.debug_struct("ExprContext")
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("query", &self.query.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("gateway", &self.gateway.map(|g| g.connection_url))
             .finish_non_exhaustive()
     }
 }
@@ -252,7 +272,7 @@ mod tests {
             map.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_str(v).unwrap());
         }
         let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let ctx = ExprContext { connection_parameters: &conn, headers: &map, query: &query };
+        let ctx = ExprContext { connection_parameters: &conn, headers: &map, query: &query, gateway: None };
         Template::parse(text).unwrap().render(&ctx)
     }
 

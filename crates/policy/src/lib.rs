@@ -20,7 +20,7 @@
 //!
 //! let values: IndexMap<String, String> = [("tenant".to_string(), "contoso".to_string())].into();
 //! let headers = http::HeaderMap::new();
-//! let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[] };
+//! let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[], gateway: None };
 //! let mut request = http::Request::get("https://api.example.com/v1/items").body(bytes::Bytes::new()).unwrap();
 //! policies.apply_request("ListItems", &IndexMap::new(), &mut request, &ctx).unwrap();
 //! assert_eq!(request.headers()["x-tenant"], "contoso");
@@ -64,6 +64,7 @@
 //! | `stringtoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `delimiterList`, `childPropertyName`, `newPropertyPath` (default: the string's own place) | splits the string at parent/sub at any character of `delimiterList` into `[{childPropertyName: part}, ...]` written at `newPropertyPath`; parts are trimmed and empty ones dropped (sluice's reading: the platform documents neither). A value that is not a string is left as it is (logged at debug) |
 //! | `moveproperties` | `srcParentPath` (default `@body()`), `srcSubPath`, `dstParentPath` (default `@body()`), `dstSubPath` (default none; `null` also means none), `copyOnlySubProperties` (default `false`) | takes the value at source parent/sub out of the body and writes it at destination parent/sub (`dstParentPath` is from the root when it starts `@body()`, else relative to each source parent); with `copyOnlySubProperties`, the source must be an object and its properties are merged into the destination object, replacing ones of the same name. A source that is not an object then, or a destination that cannot hold the value, is left as it is (logged at debug). (The platform does not document this template; this follows its use in certified packages: AzureAD flattens `customProperties` into the user) |
 //! | `encodepropertyvalue` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath` (default: the value's own place), `encodingType` (`url`, the default, or `base64`) | encodes the string at parent/sub and writes it at `newPropertyPath`: `url` percent-encodes every byte but RFC 3986's unreserved ones (as .NET's `Uri.EscapeDataString`), `base64` is standard base64 with padding of the UTF-8 bytes. A value that is not a string is left as it is (logged at debug). (The platform documents no parameters for this template; certified Planner names none and encodes user ids or e-mail addresses, hence URL encoding by default; `encodingType` is sluice's name) |
+//! | `updatenextlink` | `nextLinkPropertyName` | points a response's next-page link back at the gateway, so the next page goes through the gateway and the connection: the link (absolute, or relative to the backend URL) must be on the origin the call was sent to (after `dynamichosturl`) and under the base path; it becomes `{connection URL}{path after the base path}?{query}`, the connection URL being [`GatewayRoute::connection_url`] (`{gateway}/apim/{connector}/{connection}`). The name is a property of the body's root as written (`@odata.nextLink`, `nextLink`), or a path when it starts `@body()`. A link anywhere else is left as it is (logged at debug with its origin, never a foreign URL made a gateway URL), as is every link when [`ExprContext::gateway`] is `None`. Response only: it runs there when its instance names no section, as the platform's do |
 //!
 //! Paths in body templates are described in the `body` module: `@body()`
 //! (also written `@body`), `@body().a.b`, `@body()?['odd name']`, `[0]`,
@@ -75,9 +76,9 @@
 //! is not turned into a gateway error. An edited body is re-serialised and
 //! any `Content-Length` header updated.
 //!
-//! Not implemented (load warning, policy ignored): `updatenextlink`,
-//! `setvaluefromurl`, `pollingtrigger`,
-//! `setconnectionstatustounauthenticated`, `dynamicsubdomain`.
+//! Not implemented (load warning, policy ignored): `setvaluefromurl`,
+//! `pollingtrigger`, `setconnectionstatustounauthenticated`,
+//! `dynamicsubdomain`.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -91,7 +92,7 @@ mod target;
 mod templates;
 
 pub use error::PolicyError;
-pub use expr::{ConnectionValues, ExprContext};
+pub use expr::{ConnectionValues, ExprContext, GatewayRoute};
 pub use policy::{Policy, Section};
 pub use set::PolicySet;
 pub use templates::{TEMPLATES, TemplateInfo, template};

@@ -97,14 +97,22 @@ pub(crate) fn parse_instance(instance: &Value, warnings: &mut Vec<String>) -> Re
             return Err(format!("`{title}` ({template_id}): {OPERATION_NAME} must list operation ids"));
         }
     };
-    let mut section = match parameters.get(POLICY_SECTION).and_then(Value::as_str) {
-        None | Some("") => Section::Request,
+    let written_section = parameters.get(POLICY_SECTION).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let mut section = match written_section {
+        None if kind.response_only() => Section::Response,
+        None => Section::Request,
         Some(s) if s.eq_ignore_ascii_case("request") => Section::Request,
         Some(s) if s.eq_ignore_ascii_case("response") => Section::Response,
         Some(other) => {
             return Err(format!("`{title}` ({template_id}): {POLICY_SECTION} `{other}` is not Request or Response"));
         }
     };
+    if section == Section::Request && kind.response_only() {
+        warnings.push(format!(
+            "policy `{title}` ({template_id}) only applies to responses; running it in the response section"
+        ));
+        section = Section::Response;
+    }
     if section == Section::Response && !kind.allowed_in_response() {
         warnings.push(format!(
             "policy `{title}` ({template_id}) only applies to requests; running it in the request section"

@@ -176,7 +176,9 @@ impl PolicySet {
         let mut body = Body::new(raw.clone(), false, self.response_body_limit);
         let mut outcome = Ok(());
         for policy in applicable {
-            if let Err(e) = policy.kind.apply_response(policy.title(), response.headers_mut(), &mut body, ctx) {
+            let applied =
+                policy.kind.apply_response(policy.title(), response.headers_mut(), &mut body, ctx, &self.base_path);
+            if let Err(e) = applied {
                 outcome = Err(e);
                 break;
             }

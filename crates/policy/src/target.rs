@@ -111,6 +111,36 @@ fn decode(raw: &str) -> String {
     percent_decode_str(&raw.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
+/// The gateway URL that serves a backend's next-page `link` through the
+/// call's connection: `link` (absolute, or relative to `backend`) must be on
+/// `backend`'s origin and under its base path (`base_path` when `backend`'s
+/// path starts with it); what follows the base path, and the query, go
+/// after `connection_url`. The error says why the link was not rewritten.
+pub(crate) fn gateway_link(
+    link: &str,
+    backend: &http::Uri,
+    base_path: &str,
+    connection_url: &str,
+) -> Result<String, String> {
+    let split = Target::split(backend, base_path)?;
+    let prefix = url::Url::parse(&split.prefix).map_err(|e| format!("the backend URL is invalid: {e}"))?;
+    let next = prefix.join(link.trim()).map_err(|e| format!("the link is not a URL: {e}"))?;
+    if next.origin() != prefix.origin() {
+        return Err(format!("the link's origin {} is not the backend's", next.origin().ascii_serialization()));
+    }
+    let base = prefix.path().trim_end_matches('/');
+    let rest = match next.path().strip_prefix(base) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => return Err(format!("the link's path is not under the base path `{base}`")),
+    };
+    let mut out = format!("{}{rest}", connection_url.trim_end_matches('/'));
+    if let Some(query) = next.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
 /// Percent-encodes a value for use as one path segment.
 pub(crate) fn encode_segment(value: &str) -> String {
     utf8_percent_encode(value, QUERY_COMPONENT).to_string()
@@ -147,6 +177,42 @@ mod tests {
     #[test]
     fn relative_uri_is_refused() {
         assert!(Target::split(&uri("/just/a/path"), "/").is_err());
+    }
+
+    #[test]
+    fn next_link_on_the_backend_becomes_the_gateway_url() {
+        let backend = uri("https://graph.example/v1.0/groups/g1/members?$top=2");
+        let gateway = "https://gw.example/apim/graph/c1";
+        let link = "https://GRAPH.example:443/v1.0/groups/g1/members?$top=2&$skiptoken=X%2BY";
+        assert_eq!(
+            gateway_link(link, &backend, "/v1.0", gateway).unwrap(),
+            "https://gw.example/apim/graph/c1/groups/g1/members?$top=2&$skiptoken=X%2BY"
+        );
+        // Relative links are taken against the backend's base URL.
+        assert_eq!(
+            gateway_link("/v1.0/groups/g1/members?page=2", &backend, "/v1.0", gateway).unwrap(),
+            "https://gw.example/apim/graph/c1/groups/g1/members?page=2"
+        );
+        // Without a base path, the whole path follows the connection's URL.
+        assert_eq!(
+            gateway_link("https://graph.example/v1.0/x", &backend, "/", gateway).unwrap(),
+            "https://gw.example/apim/graph/c1/v1.0/x"
+        );
+    }
+
+    #[test]
+    fn next_link_elsewhere_is_not_rewritten() {
+        let backend = uri("https://api.example/v2/items");
+        let gateway = "https://gw.example/apim/c/k";
+        for link in [
+            "https://evil.example/v2/items?page=2",
+            "http://api.example/v2/items?page=2",
+            "https://api.example:8443/v2/items?page=2",
+            "https://api.example/v20/items",
+            "https://api.example/other",
+        ] {
+            assert!(gateway_link(link, &backend, "/v2", gateway).is_err(), "{link}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::PolicyError;
 use super::body::{self, BodyPath, PropertyValue};
 use super::expr::{ExprContext, Template, UndefinedParameter};
-use super::target::{Target, encode_segment};
+use super::target::{self, Target, encode_segment};
 
 /// Prefix of a template parameter's key.
 pub(crate) const PARAMETER_PREFIX: &str = "x-ms-apimTemplateParameter.";
@@ -36,7 +36,7 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "stringreplace", implemented: true },
     TemplateInfo { id: "convertobjecttoarray", implemented: true },
     TemplateInfo { id: "convertarraytoobject", implemented: true },
-    TemplateInfo { id: "updatenextlink", implemented: false },
+    TemplateInfo { id: "updatenextlink", implemented: true },
     TemplateInfo { id: "setvaluefromurl", implemented: false },
     TemplateInfo { id: "stringtoarray", implemented: true },
     TemplateInfo { id: "encodepropertyvalue", implemented: true },
@@ -98,6 +98,16 @@ impl Encoding {
     }
 }
 
+/// Where `updatenextlink` finds the next-page link.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NextLinkProperty {
+    /// A property of the body's root, named as written: `@odata.nextLink`
+    /// is one name, not a path.
+    Name(String),
+    /// A body path (`@body().paging.next`).
+    Path(BodyPath),
+}
+
 /// Where stringreplace works.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ReplaceTarget {
@@ -119,6 +129,7 @@ pub(crate) enum Kind {
     ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
     StringReplace { target: ReplaceTarget, old: Template, new: Template },
     StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
+    UpdateNextLink { property: NextLinkProperty },
     EncodePropertyValue { parent: BodyPath, sub: BodyPath, new_path: BodyPath, encoding: Encoding },
     MoveProperties { src_parent: BodyPath, src_sub: BodyPath, dst_parent: BodyPath, dst_sub: BodyPath, only_sub: bool },
 }
@@ -217,6 +228,7 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
             &["propertyParentPath", "propertySubPath", "keyWithinCollectionPath", "newPropertyPath", "retainKey"]
         }
         "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
+        "updatenextlink" => &["nextLinkPropertyName"],
         "encodepropertyvalue" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "encodingType"],
         "moveproperties" => &["srcParentPath", "srcSubPath", "dstParentPath", "dstSubPath", "copyOnlySubProperties"],
         "stringtoarray" => {
@@ -322,6 +334,18 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
                 new_path,
             })
         }
+        "updatenextlink" => {
+            let name = p.required("nextLinkPropertyName")?;
+            let property = if is_body_path(&name) {
+                NextLinkProperty::Path(
+                    BodyPath::parse(&name)
+                        .map_err(|e| invalid(format!("parameter `{PARAMETER_PREFIX}nextLinkPropertyName`: {e}")))?,
+                )
+            } else {
+                NextLinkProperty::Name(name.trim().to_string())
+            };
+            Ok(Kind::UpdateNextLink { property })
+        }
         "encodepropertyvalue" => {
             let sub = p.path("propertySubPath", "")?;
             // Absent: the result replaces the value it was made from.
@@ -369,6 +393,13 @@ fn is_body_path(text: &str) -> bool {
 }
 
 impl Kind {
+    /// Whether the template only makes sense on a response: it runs there
+    /// even when its instance names no section (the platform's instances
+    /// of these name none).
+    pub(crate) fn response_only(&self) -> bool {
+        matches!(self, Kind::UpdateNextLink { .. })
+    }
+
     /// Whether the template can run in the response section.
     pub(crate) fn allowed_in_response(&self) -> bool {
         !matches!(
@@ -552,16 +583,21 @@ impl Kind {
         }
     }
 
-    /// Applies a response-section policy.
+    /// Applies a response-section policy; `base_path` is the definition's.
     pub(crate) fn apply_response(
         &self,
         policy: &str,
         headers: &mut HeaderMap,
         body: &mut Body,
         ctx: &ExprContext<'_>,
+        base_path: &str,
     ) -> Result<(), PolicyError> {
         match self {
             Kind::SetHeader { name, value, exists } => set_header(policy, headers, name, value, *exists, ctx),
+            Kind::UpdateNextLink { property } => {
+                update_next_link(policy, property, body, ctx, base_path)?;
+                Ok(())
+            }
             _ => self.apply_body(policy, body, ctx),
         }
     }
@@ -654,14 +690,57 @@ impl Kind {
                 }
             }
             // Request-only templates never reach here: parsing moves them to
-            // the request section.
-            Kind::SetHeader { .. }
+            // the request section; and response-only ones the other way.
+            Kind::UpdateNextLink { .. }
+            | Kind::SetHeader { .. }
             | Kind::SetQueryParameter { .. }
             | Kind::RouteRequestToEndpoint { .. }
             | Kind::DynamicHostUrl { .. } => {}
         }
         Ok(())
     }
+}
+
+/// `updatenextlink`: the next-page link at `property` rewritten to the same
+/// page through the gateway and the call's connection. A link that is not
+/// on the backend's origin and under its base path, or a call with no
+/// gateway, leaves the body as it is (logged at debug).
+fn update_next_link(
+    policy: &str,
+    property: &NextLinkProperty,
+    body: &mut Body,
+    ctx: &ExprContext<'_>,
+    base_path: &str,
+) -> Result<(), PolicyError> {
+    let (size, limit) = (body.raw.len(), body.limit);
+    let Some(json) = body.json(policy, false)? else {
+        return Ok(());
+    };
+    let link = match property {
+        NextLinkProperty::Name(name) => json.as_object_mut().and_then(|o| o.get_mut(name)),
+        NextLinkProperty::Path(path) => body::get_mut(json, &path.steps),
+    };
+    // No link, or `null`: the last page.
+    let Some(Value::String(link)) = link else {
+        return Ok(());
+    };
+    let Some(route) = ctx.gateway else {
+        tracing::debug!(policy, "updatenextlink: no gateway route for this call; the next link is left as it is");
+        return Ok(());
+    };
+    match target::gateway_link(link, route.backend_url, base_path, route.connection_url) {
+        Ok(rewritten) => {
+            if size.saturating_add(rewritten.len().saturating_sub(link.len())) > limit {
+                return Err(PolicyError::BodyTooLarge { policy: policy.to_string(), limit });
+            }
+            *link = rewritten;
+            body.changed = true;
+        }
+        // The reason names the link's origin, never the link (its query
+        // may carry a token).
+        Err(reason) => tracing::debug!(policy, %reason, "updatenextlink: the next link is left as it is"),
+    }
+    Ok(())
 }
 
 /// A body edit that did not fit, as the policy's error.

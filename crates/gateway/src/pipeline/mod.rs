@@ -27,7 +27,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sluice_package::credentials::{self, CallSecrets};
 use sluice_package::request::{self, ClientRequest, RequestError};
-use sluice_policy::ExprContext;
+use sluice_policy::{ExprContext, GatewayRoute};
 
 pub use error::CallFailure;
 pub use trace::{Trace, TracedCode, TracedLog, TracedRequest};
@@ -112,6 +112,8 @@ pub async fn run(
     };
     let signed_in = token.clone().map(|token| SignedIn { token });
     let package = &connector.package;
+    // Where the request went, for the response policies' next links.
+    let backend_url: http::Uri;
     let mut response = match (&connector.code, package.runs_code(operation_id)) {
         (Some(code), true) => {
             // Code that may not see the credentials gets a request without
@@ -125,24 +127,53 @@ pub async fn run(
                 let (request, credentials) = prepared.map_err(|source| redacted(source, &scope.secrets))?;
                 (request, Some(credentials))
             };
+            backend_url = request.uri().clone();
             code::run(gateway, &scope, code, &call, request, credentials, signed_in).await?
         }
         _ => {
             let request = request::prepare(package, &route, &client, &connection.connection, token.as_deref())
                 .map_err(|source| redacted(source, &scope.secrets))?;
+            backend_url = request.uri().clone();
             send::direct(gateway, &scope, request, signed_in.as_ref()).await?
         }
     };
 
     let values = connection.connection.values();
     let query = client.query_pairs();
-    let ctx = ExprContext { connection_parameters: &values, headers: &call.parts.headers, query: &query };
+    let connection_url = connection_url(gateway, environment, &call);
+    let route =
+        connection_url.as_deref().map(|connection_url| GatewayRoute { connection_url, backend_url: &backend_url });
+    let ctx =
+        ExprContext { connection_parameters: &values, headers: &call.parts.headers, query: &query, gateway: route };
     connector
         .package
         .policies
         .apply_response(operation_id, &mut response, &ctx)
         .map_err(|source| CallFailure::ResponsePolicy { message: scope.secrets.redact(&source.to_string()), source })?;
     Ok(response)
+}
+
+/// The URL the call's connection is called at on this gateway, for the
+/// response policies that point the client back here (`updatenextlink`):
+/// under `public_url` when it is set, else under the `Host` the client
+/// named (then `http`, as the gateway serves without TLS); `None` when
+/// there is neither.
+fn connection_url(gateway: &Gateway, environment: &Environment, call: &Call<'_>) -> Option<String> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let base = match gateway.public_url() {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => {
+            let host = call.parts.headers.get(http::header::HOST)?.to_str().ok()?;
+            format!("http://{host}")
+        }
+    };
+    Some(format!(
+        "{base}{}/apim/{}/{}",
+        Environment::prefix_of(environment.id()),
+        utf8_percent_encode(call.connector, SEGMENT),
+        utf8_percent_encode(call.connection, SEGMENT),
+    ))
 }
 
 /// Step 2: the connection's OAuth access token, when it signs in rather

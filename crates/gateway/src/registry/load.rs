@@ -214,7 +214,7 @@ pub fn connection_state(
 fn dynamic_host_rules(package: &Package, connection: &Connection) -> Result<Allowlist, ConnectionRefused> {
     let values = connection.values();
     let headers = http::HeaderMap::new();
-    let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[] };
+    let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[], gateway: None };
     let secrets = sluice_package::credentials::CallSecrets::new(connection, None);
     let urls = package.policies.dynamic_host_urls(&ctx).map_err(|source| ConnectionRefused::DynamicHost {
         connection: connection.id.clone(),

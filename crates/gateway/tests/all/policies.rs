@@ -278,3 +278,64 @@ async fn a_definition_without_a_usable_host_is_502_bad_backend_url() {
         );
     }
 }
+
+/// A backend that pages `/v1/items` as Microsoft Graph does: page 1 links
+/// to page 2 on its own origin, page 2 to a foreign host, page 3 is the last.
+async fn paging_backend(recorder: &Recorder) -> std::net::SocketAddr {
+    let seen = recorder.clone();
+    let app = axum::Router::new().route(
+        "/v1/items",
+        axum::routing::get(move |headers: http::HeaderMap, uri: http::Uri| {
+            let seen = seen.clone();
+            async move {
+                seen.seen.lock().unwrap().push(Seen {
+                    method: "GET".into(),
+                    path_and_query: uri.path_and_query().map(ToString::to_string).unwrap_or_default(),
+                    headers: headers.clone(),
+                    body: Default::default(),
+                });
+                let host = headers[http::header::HOST].to_str().unwrap().to_string();
+                let next = match uri.query().unwrap_or_default() {
+                    "" => json!(format!("http://{host}/v1/items?$skiptoken=p%2B2&$top=1")),
+                    q if q.contains("p%2B2") => json!("https://elsewhere.example/v1/items?$skiptoken=p3"),
+                    _ => json!(null),
+                };
+                axum::Json(json!({"value": [{"id": 1}], "@odata.nextLink": next}))
+            }
+        }),
+    );
+    start_backend(app).await
+}
+
+/// The next page goes through the gateway and the connection, as the
+/// certified Office365GroupsMail, AzureAD and Planner packages' `updatenextlink`
+/// (`nextLinkPropertyName: @odata.nextLink`, no section) make it on the
+/// platform; a link to another host is never turned into a gateway URL.
+#[tokio::test]
+async fn updatenextlink_sends_the_next_page_through_the_gateway() {
+    let recorder = Recorder::default();
+    let backend = paging_backend(&recorder).await;
+    let policies = json!([{"templateId": "updatenextlink", "title": "Paging", "parameters": {
+        "x-ms-apimTemplate-operationName": ["ListItems"],
+        "x-ms-apimTemplateParameter.nextLinkPropertyName": "@odata.nextLink"}}]);
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(json!({}), None, policies))
+        .connection("shop", "c1", &[])
+        .start()
+        .await;
+
+    let first = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let next = first.json()["@odata.nextLink"].as_str().unwrap().to_string();
+    assert_eq!(next, gateway.url("/apim/shop/c1/items?$skiptoken=p%2B2&$top=1"));
+
+    let path = next.strip_prefix(&gateway.url("")).unwrap();
+    let second = gateway.get(path).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_eq!(recorder.last().path_and_query, "/v1/items?$skiptoken=p%2B2&$top=1");
+    assert_eq!(second.json()["@odata.nextLink"], "https://elsewhere.example/v1/items?$skiptoken=p3");
+
+    let last = gateway.get("/apim/shop/c1/items?$skiptoken=p3").await;
+    assert_eq!(last.json()["@odata.nextLink"], json!(null));
+    assert_eq!(recorder.count(), 3);
+}

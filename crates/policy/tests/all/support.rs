@@ -25,7 +25,7 @@ impl Call {
     }
 
     pub fn ctx(&self) -> ExprContext<'_> {
-        ExprContext { connection_parameters: &self.conn, headers: &self.headers, query: &self.query }
+        ExprContext { connection_parameters: &self.conn, headers: &self.headers, query: &self.query, gateway: None }
     }
 }
 

@@ -487,3 +487,49 @@ fn encodepropertyvalue_bad_parameters_are_warnings() {
     let warning = refused("encodepropertyvalue", json!({ "x-ms-apimTemplateParameter.newPropertyPath": "a[x]" }));
     assert!(warning.contains("newPropertyPath"), "{warning}");
 }
+
+#[test]
+fn updatenextlink_points_the_next_page_at_the_gateway() {
+    // As the certified AzureAD, Planner and Microsoft 365 Lighthouse
+    // packages write it: no section, `@odata.nextLink` as one name.
+    let set = set(json!([{ "templateId": "updatenextlink", "parameters": {
+        "x-ms-apimTemplate-operationName": ["GetGroupMembers"],
+        "x-ms-apimTemplateParameter.nextLinkPropertyName": "@odata.nextLink" }}]))
+    .with_base_path("/v1.0");
+    assert_eq!(set.policies()[0].section(), Section::Response);
+    let backend: http::Uri = "https://graph.example/v1.0/groups/g1/members".parse().unwrap();
+    let call = Call::new(&[]);
+    let route = sluice_policy::GatewayRoute { connection_url: "https://gw.example/apim/aad/c1", backend_url: &backend };
+    let ctx = ExprContext { gateway: Some(route), ..call.ctx() };
+    let page = |link: &str| {
+        Response::new(Bytes::from(json!({"value": [], "@odata.nextLink": link, "nextLink": link}).to_string()))
+    };
+
+    let mut res = page("https://graph.example/v1.0/groups/g1/members?$skiptoken=X");
+    set.apply_response("GetGroupMembers", &mut res, &ctx).unwrap();
+    let body: Value = serde_json::from_slice(res.body()).unwrap();
+    assert_eq!(body["@odata.nextLink"], "https://gw.example/apim/aad/c1/groups/g1/members?$skiptoken=X");
+    assert_eq!(body["nextLink"], "https://graph.example/v1.0/groups/g1/members?$skiptoken=X");
+
+    // A foreign link, and any link without a gateway route, stay as they are.
+    for (link, ctx) in [("https://evil.example/v1.0/groups?x=1", ctx), ("https://graph.example/v1.0/x", call.ctx())] {
+        let mut res = page(link);
+        let before = res.body().clone();
+        set.apply_response("GetGroupMembers", &mut res, &ctx).unwrap();
+        assert_eq!(res.body(), &before, "{link}");
+    }
+}
+
+#[test]
+fn updatenextlink_in_the_request_section_is_moved_with_a_warning() {
+    let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "updatenextlink", "parameters": {
+        "x-ms-apimTemplateParameter.nextLinkPropertyName": "@body().paging.next",
+        "x-ms-apimTemplate-policySection": "Request" }})]);
+    assert_eq!(set.policies()[0].section(), Section::Response);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("only applies to responses"), "{warnings:?}");
+    let warning = refused("updatenextlink", json!({}));
+    assert!(warning.contains("`T`") && warning.contains("nextLinkPropertyName"), "{warning}");
+    let warning = refused("updatenextlink", json!({ "x-ms-apimTemplateParameter.nextLinkPropertyName": "@body().a[" }));
+    assert!(warning.contains("nextLinkPropertyName"), "{warning}");
+}

@@ -118,6 +118,7 @@ pub(super) fn build_request(
                 connection_parameters: &values,
                 headers: &headers,
                 query: &query,
+                gateway: None,
             };
             package
                 .policies
