@@ -75,7 +75,7 @@ fuzz_target!(|input: Input| {
             headers.append(name, value);
         }
     }
-    let ctx = ExprContext { connection_parameters: &connection, headers: &headers, query: &input.query };
+    let ctx = ExprContext { connection_parameters: &connection, headers: &headers, query: &input.query, gateway: None };
     let _ = set.dynamic_host_urls(&ctx);
 
     let body = Bytes::from(input.body);
