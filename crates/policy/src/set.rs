@@ -78,6 +78,13 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
+    /// Whether a response policy points the client back at the gateway
+    /// (`updatenextlink`), so that the caller need only make
+    /// [`ExprContext::gateway`] for the sets that read it.
+    pub fn reads_gateway_route(&self) -> bool {
+        self.policies.iter().any(|p| matches!(p.kind, Kind::UpdateNextLink { .. }))
+    }
+
     /// Every connection parameter an expression refers to, as (policy
     /// title, parameter name), in order, so a loader can check them against
     /// the declared `connectionParameters`.

@@ -140,7 +140,9 @@ pub async fn run(
 
     let values = connection.connection.values();
     let query = client.query_pairs();
-    let connection_url = connection_url(gateway, environment, &call);
+    // Made only for a connector that reads it: most calls need no URL of their own.
+    let connection_url =
+        connector.package.policies.reads_gateway_route().then(|| connection_url(gateway, environment, &call)).flatten();
     let route =
         connection_url.as_deref().map(|connection_url| GatewayRoute { connection_url, backend_url: &backend_url });
     let ctx =
