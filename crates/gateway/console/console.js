@@ -227,7 +227,7 @@ async function header(path) {
       return;
     }
   }
-  const items = [['/connectors', 'Connectors'], ['/publish', 'Publish'], ['/connections', 'Connections']];
+  const items = [['/connectors', 'Connectors'], ['/publish', 'Publish'], ['/connections', 'Connections'], ['/keys', 'API keys']];
   if (environmentInfo.role === 'admin') items.push(['/environment', 'Environment']);
   nav.replaceChildren(h('ul', {}, items.map(([target, text]) => h('li', {},
     h('a', { href: '#' + target, 'aria-current': path.startsWith(target) ? 'page' : null }, text)))));
@@ -913,6 +913,49 @@ function testResult(tested, code) {
   }
   return out;
 }
+
+// ---------- API keys ----------
+
+page('/keys', async () => {
+  const { body: keys } = await api('GET', '/api/v1/keys');
+  const label = h('input', { type: 'text', autocomplete: 'off', maxlength: 200 });
+  const days = h('input', { type: 'number', min: 1, max: 3650, step: 1 });
+  const issued = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'stack', on: { submit: async (event) => {
+    event.preventDefault();
+    const request = { label: label.value.trim() };
+    if (days.value) request.expires_in_days = Number(days.value);
+    try {
+      const { body: key } = await api('POST', '/api/v1/keys', { json: request });
+      await navigate();
+      // The whole key is shown this once, and kept nowhere by the console.
+      document.getElementById('issued-key').replaceChildren(
+        h('p', { class: 'warning' }, 'Copy the key now: it is not shown again.'),
+        h('pre', { id: 'new-key' }, key.key));
+    } catch (error) {
+      failure(error);
+    }
+  } } },
+  field('key-label', 'What the key is for', label, { required: true, hint: 'For example: the CLI on my laptop.' }),
+  field('key-days', 'Days until it stops working (optional)', days, { hint: 'Empty: it works until it is revoked.' }),
+  h('div', {}, h('button', { type: 'submit' }, 'Issue a key')));
+  issued.id = 'issued-key';
+  show(h('h1', {}, 'API keys'),
+    h('p', {}, 'Keys for the CLI and scripts (SLUICE_API_KEY); each acts as you.'),
+    form, issued,
+    keys.length ? table(['Key', 'For', 'Issued', 'Expires', 'State', ''], keys.map((k) => [
+      h('code', {}, k.id), k.label, k.created_at, k.expires_at || 'never', k.revoked ? 'revoked' : 'active',
+      k.revoked ? '' : h('button', { type: 'button', class: 'danger', on: { click: async () => {
+        if (!confirm(`Revoke key ${k.id}? Whatever uses it stops working.`)) return;
+        try {
+          await api('DELETE', `/api/v1/keys/${encodeURIComponent(k.id)}`);
+          await navigate();
+        } catch (error) {
+          failure(error);
+        }
+      } } }, `Revoke ${k.id}`),
+    ])) : h('p', { class: 'note' }, 'No keys yet.'));
+});
 
 // ---------- environment ----------
 

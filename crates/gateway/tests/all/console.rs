@@ -293,6 +293,19 @@ async fn a_maker_publishes_connects_tests_and_shares_and_the_user_sees_it() {
     assert!(!page.contains("Sharing") && !page.contains("Delete items"), "a user may not share or delete: {page}");
     let nav = client.find(Locator::Css("#nav")).await.unwrap().text().await.unwrap();
     assert!(!nav.contains("Environment"), "only admins see the environment's page: {nav}");
+
+    // Bob issues a key for the CLI: shown once, and it works.
+    click_text(client, "API keys").await;
+    wait_text(client, "main h1", "API keys").await;
+    fill(client, "#key-label", "the CLI").await;
+    click_text(client, "Issue a key").await;
+    let key = wait_text(client, "#new-key", "slk_").await;
+    let call = http::Request::get(gateway.url("/api/v1/environment")).body(Default::default()).unwrap();
+    assert_eq!(gateway.anonymous(with_bearer(call, key.trim())).await.json()["caller"], "bob");
+    let listed = wait_text(client, "main table", "the CLI").await;
+    assert!(listed.contains("active") && !listed.contains(key.trim()), "the list never shows a secret: {listed}");
+    browser.screenshot(&shots, "07-keys").await.unwrap();
+    assert_accessible(client, "07-keys").await;
     sign_out(client).await;
 
     // The admin: the network settings, the redirect audit, the audit log.
@@ -305,8 +318,8 @@ async fn a_maker_publishes_connects_tests_and_shares_and_the_user_sees_it() {
     wait_text(client, "main [role=status]", "Saved: 1 linked subnets").await;
     let network = gateway.get("/api/v1/network").await.json();
     assert_eq!(network["subnets"], json!(["10.20.0.0/16"]), "{network}");
-    browser.screenshot(&shots, "07-environment").await.unwrap();
-    assert_accessible(client, "07-environment").await;
+    browser.screenshot(&shots, "08-environment").await.unwrap();
+    assert_accessible(client, "08-environment").await;
     browser.close().await;
 }
 
@@ -352,7 +365,7 @@ async fn html_in_a_package_shows_as_text() {
     wait_text(client, "main", &format!("Desc {HOSTILE}")).await;
     client.goto(&gateway.url("/console/#/connections/new/evil")).await.unwrap();
     wait_text(client, "main form", &format!("Param {HOSTILE}")).await;
-    browser.screenshot(&screenshots(), "08-html-as-text").await.unwrap();
+    browser.screenshot(&screenshots(), "09-html-as-text").await.unwrap();
     for path in ["/console/#/connectors", "/console/#/connectors/evil", "/console/#/connections/new/evil"] {
         client.goto(&gateway.url(path)).await.unwrap();
         wait_text(client, "main", "Evil").await;
