@@ -55,7 +55,7 @@ async fn activity(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<axum::Json<ActivityBody>, GatewayError> {
     if directory.connector_right(&caller, &id).is_none() || !environment.registry().knows(&id) {
         return Err(Denied::NoConnector { connector: id }.into());

@@ -77,7 +77,7 @@ async fn signin(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(entered): Extension<InEnvironment>,
-    Path((connector, id)): Path<(String, String)>,
+    Path(super::ConnectionPath { connector, id }): Path<super::ConnectionPath>,
     axum::extract::Query(query): axum::extract::Query<SignInQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, GatewayError> {
@@ -191,7 +191,7 @@ async fn show(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-    Path((connector, id)): Path<(String, String)>,
+    Path(super::ConnectionPath { connector, id }): Path<super::ConnectionPath>,
 ) -> Result<axum::Json<ConnectionInfo>, GatewayError> {
     directory.may_call(&caller, &connector, &id)?;
     Ok(axum::Json(info(&gateway, &environment, &directory, &connector, &id).await?))
@@ -211,7 +211,7 @@ async fn delete(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path((connector, id)): Path<(String, String)>,
+    Path(super::ConnectionPath { connector, id }): Path<super::ConnectionPath>,
 ) -> Result<Response, GatewayError> {
     gateway
         .access()
@@ -232,7 +232,7 @@ async fn delete(
 async fn shares(
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { directory, .. }): Extension<InEnvironment>,
-    Path((connector, id)): Path<(String, String)>,
+    Path(super::ConnectionPath { connector, id }): Path<super::ConnectionPath>,
 ) -> Result<axum::Json<Vec<ConnectionShare>>, GatewayError> {
     directory.may_call(&caller, &connector, &id)?;
     if !directory.owns_connection(&caller, &connector, &id) {
@@ -262,7 +262,7 @@ async fn share(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path((connector, id, principal)): Path<(String, String, String)>,
+    Path(super::ConnectionSharePath { connector, id, principal }): Path<super::ConnectionSharePath>,
 ) -> Result<axum::Json<Vec<ConnectionShare>>, GatewayError> {
     let access = gateway.access();
     access
@@ -289,7 +289,7 @@ async fn unshare(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path((connector, id, principal)): Path<(String, String, String)>,
+    Path(super::ConnectionSharePath { connector, id, principal }): Path<super::ConnectionSharePath>,
 ) -> Result<Response, GatewayError> {
     gateway
         .access()
@@ -314,7 +314,7 @@ async fn complete(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-    Path((connector, id)): Path<(String, String)>,
+    Path(super::ConnectionPath { connector, id }): Path<super::ConnectionPath>,
     Body(completion): Body<Completion>,
 ) -> Result<axum::Json<ConnectionInfo>, GatewayError> {
     directory.may_sign_in(&caller, &connector, &id)?;

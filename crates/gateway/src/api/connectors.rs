@@ -374,7 +374,7 @@ async fn update(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
     request: Request,
 ) -> Result<Response, GatewayError> {
     let if_match = request.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -396,7 +396,7 @@ async fn download(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<Response, GatewayError> {
     let download = gateway.catalog().download(&caller, &environment, &id).await?;
     let mut response = download.archive.into_response();
@@ -425,7 +425,7 @@ async fn delete(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<Response, GatewayError> {
     gateway.catalog().delete(&caller, &environment, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -566,7 +566,7 @@ async fn show(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<Response, GatewayError> {
     directory.connector_right(&caller, &id).ok_or_else(|| missing(&id))?;
     let latest = gateway.catalog().latest(environment.id(), &id).await?;
@@ -607,7 +607,7 @@ async fn show(
 async fn shares(
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { directory, .. }): Extension<InEnvironment>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<axum::Json<Vec<Share>>, GatewayError> {
     directory.may_edit_connector(&caller, &id)?;
     Ok(axum::Json(share_list(&directory, &id)))
@@ -632,7 +632,7 @@ async fn share(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path((id, principal)): Path<(String, String)>,
+    Path(super::SharePath { id, principal }): Path<super::SharePath>,
     Body(request): Body<ShareRequest>,
 ) -> Result<axum::Json<Vec<Share>>, GatewayError> {
     let right = Right::parse(&request.right).ok_or_else(|| GatewayError::BadRequest {
@@ -662,7 +662,7 @@ async fn unshare(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
     Extension(InEnvironment { environment, .. }): Extension<InEnvironment>,
-    Path((id, principal)): Path<(String, String)>,
+    Path(super::SharePath { id, principal }): Path<super::SharePath>,
 ) -> Result<Response, GatewayError> {
     gateway
         .access()

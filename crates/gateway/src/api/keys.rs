@@ -136,7 +136,7 @@ async fn list(State(gateway): State<Gateway>, Extension(caller): Extension<Calle
 async fn revoke(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    Path(super::IdPath { id }): Path<super::IdPath>,
 ) -> Result<Response, GatewayError> {
     gateway.access().revoke_key(&caller, &id).await.map_err(GatewayError::Access)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi as _;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -126,6 +127,45 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Err(rejection) => Err(GatewayError::BadRequest { reason: rejection.body_text() }),
         }
     }
+}
+
+// Path parameters by name, never by position: under
+// `/environments/{environment}` the path holds the environment too, which
+// `server::enter` reads and these ignore.
+
+/// `{id}`: a connector's or a key's.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IdPath {
+    pub id: String,
+}
+
+/// `{id}/shares/{principal}` of a connector.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SharePath {
+    pub id: String,
+    pub principal: String,
+}
+
+/// `{id}/operations/{operation}` of a connector.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OperationPath {
+    pub id: String,
+    pub operation: String,
+}
+
+/// `{connector}/{id}` of a connection.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConnectionPath {
+    pub connector: String,
+    pub id: String,
+}
+
+/// `{connector}/{id}/shares/{principal}` of a connection.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConnectionSharePath {
+    pub connector: String,
+    pub id: String,
+    pub principal: String,
 }
 
 /// `201 Created` with a JSON body.

@@ -133,7 +133,7 @@ async fn test(
     Extension(caller): Extension<Caller>,
     Extension(correlation): Extension<CorrelationId>,
     Extension(InEnvironment { environment, directory }): Extension<InEnvironment>,
-    Path((connector, operation_id)): Path<(String, String)>,
+    Path(super::OperationPath { id: connector, operation: operation_id }): Path<super::OperationPath>,
     Body(test): Body<TestRequest>,
 ) -> Result<axum::Json<TestResult>, GatewayError> {
     directory.may_call(&caller, &connector, &test.connection)?;

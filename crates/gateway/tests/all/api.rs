@@ -267,25 +267,47 @@ async fn the_openapi_document_describes_the_routes_that_exist() {
     ];
     let expected: Vec<(String, String)> = expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     assert_eq!(described, expected);
-    // Each described route is served: it answers with its own result or a
-    // problem, never the router's bare "no route" or "no such method".
-    for (method, path) in &described {
-        let concrete = path
-            .replace("{connector}", "shop")
-            .replace("{id}", "nothing")
-            .replace("{principal}", "nobody")
-            .replace("{operation}", "None");
-        let body = matches!(method.as_str(), "POST" | "PUT").then(|| json!({}));
-        let answer = api(gateway, &gateway.admin_key, method, &concrete, body).await;
-        let problem = answer.headers.get("content-type").is_some_and(|t| t == "application/problem+json");
-        assert!(answer.status < 300 || problem, "{method} {concrete}: {} {}", answer.status, answer.text());
-        assert_ne!(answer.status, 405, "{method} {concrete}");
-    }
+    every_route_answers(gateway, "", &described).await;
+    // The same routes under another environment's prefix, where the path
+    // holds the environment too.
+    let sales = TestGatewayBuilder::new()
+        .environment("sales", sluice_egress::Environment::new(vec![], false), &[(ADMIN, "admin")])
+        .package_in(
+            "sales",
+            "shop",
+            shop_definition(shop.gateway.address, json!({})),
+            shop_properties(json!({}), None, json!([])),
+        )
+        .start()
+        .await;
+    every_route_answers(&sales, "/environments/sales", &described).await;
     let about = api(gateway, &shop.bob, "GET", "/api/v1/environment", None).await.json();
     assert_eq!(about, json!({"id": "default", "name": "Default", "role": "user", "caller": "bob"}));
     // The same API serves every environment, under its prefix.
     let unknown = api(gateway, &gateway.admin_key, "GET", "/environments/nowhere/api/v1/connectors", None).await;
     assert_eq!((unknown.status, unknown.problem_type().as_str()), (404, "unknown-environment"));
+}
+
+/// Each described route is served under `prefix`: it answers with its own
+/// result or a problem, never the router's bare "no route" or "no such
+/// method", nor an extractor's plain-text rejection, nor a 500.
+async fn every_route_answers(gateway: &TestGateway, prefix: &str, described: &[(String, String)]) {
+    for (method, path) in described {
+        let concrete = path
+            .replace("{connector}", "shop")
+            .replace("{id}", "nothing")
+            .replace("{principal}", "nobody")
+            .replace("{operation}", "None");
+        let concrete = format!("{prefix}{concrete}");
+        let body = matches!(method.as_str(), "POST" | "PUT").then(|| json!({}));
+        let answer = api(gateway, &gateway.admin_key, method, &concrete, body).await;
+        let problem = answer.headers.get("content-type").is_some_and(|t| t == "application/problem+json");
+        assert!(answer.status < 300 || problem, "{method} {concrete}: {} {}", answer.status, answer.text());
+        assert!(![405, 500].contains(&answer.status), "{method} {concrete}: {}", answer.text());
+    }
+    // A route with path parameters reaches its handler.
+    let shown = api(gateway, &gateway.admin_key, "GET", &format!("{prefix}/api/v1/connectors/shop"), None).await;
+    assert_eq!(shown.status, 200, "{prefix}: {}", shown.text());
 }
 
 /// A package's files as the test writes them.
