@@ -646,3 +646,38 @@ async fn offered(gateway: &TestGateway) -> usize {
     let request = http::Request::get(gateway.url("/console/config.json")).body(Default::default()).unwrap();
     gateway.anonymous(request).await.json()["issuers"].as_array().unwrap().len()
 }
+
+/// Signed in to another environment, the console shows that environment's
+/// connectors and only them; one the person is no member of is refused at
+/// sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_to_another_environment_and_sees_its_connectors() {
+    let backend = start_backend(Recorder::default().app()).await;
+    let mut sales = shop_definition(backend, json!({}));
+    sales["info"]["title"] = json!("Sales Shop");
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(json!({}), None, json!([])))
+        .environment("sales", sluice_egress::Environment::new(vec![], false), &[("dana", "admin")])
+        .package_in("sales", "sales-shop", sales, shop_properties(json!({}), None, json!([])))
+        .start()
+        .await;
+    let access = gateway.gateway.access();
+    access.add_principal(&caller(ADMIN), "dana", PrincipalKind::User, "Dana").await.unwrap();
+    let dana = access.issue_key(&caller(ADMIN), "dana", "console tests", None).await.unwrap().key;
+
+    let browser = Browser::start().await.unwrap();
+    let client = browser.client();
+    client.goto(&gateway.url("/console/#/signin")).await.unwrap();
+    wait_text(client, "main h1", "Sign in").await;
+    fill(client, "#signin-credential", &dana).await;
+    click(client, "form button[type=submit]").await;
+    wait_text(client, "#alert", "404").await;
+    fill(client, "#signin-environment", "sales").await;
+    click(client, "form button[type=submit]").await;
+    let list = wait_text(client, "main table", "sales-shop").await;
+    assert!(!list.contains("\nshop "), "only the environment's connectors: {list}");
+    wait_text(client, "#who", "Environment sales, admin").await;
+    client.goto(&gateway.url("/console/#/connectors/sales-shop")).await.unwrap();
+    wait_text(client, "main h1", "Sales Shop").await;
+    browser.close().await;
+}
