@@ -65,6 +65,7 @@
 //! | `moveproperties` | `srcParentPath` (default `@body()`), `srcSubPath`, `dstParentPath` (default `@body()`), `dstSubPath` (default none; `null` also means none), `copyOnlySubProperties` (default `false`) | takes the value at source parent/sub out of the body and writes it at destination parent/sub (`dstParentPath` is from the root when it starts `@body()`, else relative to each source parent); with `copyOnlySubProperties`, the source must be an object and its properties are merged into the destination object, replacing ones of the same name. A source that is not an object then, or a destination that cannot hold the value, is left as it is (logged at debug). (The platform does not document this template; this follows its use in certified packages: AzureAD flattens `customProperties` into the user) |
 //! | `encodepropertyvalue` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath` (default: the value's own place), `encodingType` (`url`, the default, or `base64`) | encodes the string at parent/sub and writes it at `newPropertyPath`: `url` percent-encodes every byte but RFC 3986's unreserved ones (as .NET's `Uri.EscapeDataString`), `base64` is standard base64 with padding of the UTF-8 bytes. A value that is not a string is left as it is (logged at debug). (The platform documents no parameters for this template; certified Planner names none and encodes user ids or e-mail addresses, hence URL encoding by default; `encodingType` is sluice's name) |
 //! | `updatenextlink` | `nextLinkPropertyName` | points a response's next-page link back at the gateway, so the next page goes through the gateway and the connection: the link (absolute, or relative to the backend URL) must be on the origin the call was sent to (after `dynamichosturl`) and under the base path; it becomes `{connection URL}{path after the base path}?{query}`, the connection URL being [`GatewayRoute::connection_url`] (`{gateway}/apim/{connector}/{connection}`). The name is a property of the body's root as written (`@odata.nextLink`, `nextLink`), or a path when it starts `@body()`. A link anywhere else is left as it is (logged at debug with its origin, never a foreign URL made a gateway URL), as is every link when [`ExprContext::gateway`] is `None`. Response only: it runs there when its instance names no section, as the platform's do |
+//! | `pollingtrigger` | `triggerDataPath` (`@triggerBody().items`), `triggerConfig` (an object: query parameter name → value) | makes a polling trigger's answer the platform's polling protocol (the Logic Apps trigger contract: 202 means nothing new, 200 fires the trigger, `Location` is where the next poll goes). No items at `triggerDataPath` (an empty array, `null` or no property) answers **202** with the request's own state; items answer **200** with each `triggerConfig` parameter set to its value computed from the body: text with `@{triggerBody().path}` in it (`lastModifiedDateTime gt @{triggerBody().value[0].lastModifiedDateTime}`), a whole `@triggerBody().path`, or a literal (`"1"`). Either way `Location` is the same operation through the gateway and the connection, as `updatenextlink` builds it: [`GatewayRoute::connection_url`], the backend URL's path after the base path, and the client's original query ([`ExprContext::query`], never the backend's, which may carry credentials) with the state parameters replaced. The body is passed on as it is, and so is a `Retry-After` the backend sent; sluice adds none, as neither the template nor `x-ms-trigger` carries an interval, so the flow's own recurrence applies. A response that is not 2xx is passed on; one that is not JSON, whose data path holds something other than an array, or whose state cannot be computed (a property absent, `null`, an object or an array), and every response when [`ExprContext::gateway`] is `None`, is left as it is (logged at debug). Only `triggerBody()` is read in expressions; a `triggerConfig` entry without a name is left out with a load warning. Response only, as `updatenextlink`. (The platform documents no page for this template; this follows the eleven certified packages that use it, e.g. Huddle, Scrive eSign, MicrosoftGraphSecurity, Mobili Stotele) |
 //!
 //! Paths in body templates are described in the `body` module: `@body()`
 //! (also written `@body`), `@body().a.b`, `@body()?['odd name']`, `[0]`,
@@ -77,8 +78,7 @@
 //! any `Content-Length` header updated.
 //!
 //! Not implemented (load warning, policy ignored): `setvaluefromurl`,
-//! `pollingtrigger`, `setconnectionstatustounauthenticated`,
-//! `dynamicsubdomain`.
+//! `setconnectionstatustounauthenticated`, `dynamicsubdomain`.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -90,6 +90,7 @@ mod policy;
 mod set;
 mod target;
 mod templates;
+mod trigger;
 
 pub use error::PolicyError;
 pub use expr::{ConnectionValues, ExprContext, GatewayRoute};

@@ -77,13 +77,15 @@ pub(crate) fn parse_instance(instance: &Value, warnings: &mut Vec<String>) -> Re
             return Err(format!("`{title}` ({template_id}): parameters is not an object"));
         }
     };
-    let kind = templates::parse(&template_id, parameters).map_err(|why| match why {
+    let mut notes = Vec::new();
+    let kind = templates::parse(&template_id, parameters, &mut notes).map_err(|why| match why {
         NotParsed::Unknown => format!("`{title}`: unknown policy template `{template_id}`"),
         NotParsed::Unsupported => {
             format!("`{title}`: policy template `{template_id}` is not supported by sluice")
         }
         NotParsed::Invalid(reason) => format!("`{title}` ({template_id}): {reason}"),
     })?;
+    warnings.extend(notes.into_iter().map(|note| format!("policy `{title}` ({template_id}): {note}")));
     let operations = match parameters.get(OPERATION_NAME) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(one)) if one.is_empty() => Vec::new(),

@@ -11,7 +11,7 @@ use crate::error::PolicyError;
 use crate::expr::ExprContext;
 use crate::policy::{Policy, Section, parse_instance};
 use crate::target::Target;
-use crate::templates::{self, Body, Kind, RequestParts};
+use crate::templates::{self, Body, Kind, RequestParts, ResponseParts};
 
 /// A connector's policies, in the order they apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,10 +79,10 @@ impl PolicySet {
     }
 
     /// Whether a response policy points the client back at the gateway
-    /// (`updatenextlink`), so that the caller need only make
+    /// (`updatenextlink`, `pollingtrigger`), so that the caller need only make
     /// [`ExprContext::gateway`] for the sets that read it.
     pub fn reads_gateway_route(&self) -> bool {
-        self.policies.iter().any(|p| matches!(p.kind, Kind::UpdateNextLink { .. }))
+        self.policies.iter().any(|p| matches!(p.kind, Kind::UpdateNextLink { .. } | Kind::PollingTrigger(_)))
     }
 
     /// Every connection parameter an expression refers to, as (policy
@@ -180,15 +180,22 @@ impl PolicySet {
             return Ok(());
         }
         let raw = std::mem::take(response.body_mut());
-        let mut body = Body::new(raw.clone(), false, self.response_body_limit);
+        let mut status = response.status();
+        let mut res = ResponseParts {
+            status: &mut status,
+            headers: response.headers_mut(),
+            body: Body::new(raw.clone(), false, self.response_body_limit),
+        };
         let mut outcome = Ok(());
         for policy in applicable {
-            let applied =
-                policy.kind.apply_response(policy.title(), response.headers_mut(), &mut body, ctx, &self.base_path);
-            if let Err(e) = applied {
+            if let Err(e) = policy.kind.apply_response(policy.title(), &mut res, ctx, &self.base_path) {
                 outcome = Err(e);
                 break;
             }
+        }
+        let ResponseParts { body, .. } = res;
+        if outcome.is_ok() {
+            *response.status_mut() = status;
         }
         match body.finish() {
             Some(new) if outcome.is_ok() => {

@@ -3,7 +3,7 @@
 //! The semantics are documented on the crate root.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
@@ -11,6 +11,7 @@ use super::PolicyError;
 use super::body::{self, BodyPath, PropertyValue};
 use super::expr::{ExprContext, Template, UndefinedParameter};
 use super::target::{self, Target, encode_segment};
+use super::trigger::PollingTrigger;
 
 /// Prefix of a template parameter's key.
 pub(crate) const PARAMETER_PREFIX: &str = "x-ms-apimTemplateParameter.";
@@ -40,7 +41,7 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "setvaluefromurl", implemented: false },
     TemplateInfo { id: "stringtoarray", implemented: true },
     TemplateInfo { id: "encodepropertyvalue", implemented: true },
-    TemplateInfo { id: "pollingtrigger", implemented: false },
+    TemplateInfo { id: "pollingtrigger", implemented: true },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
     // In certified packages (AzureAD, AlisQI), so the platform takes them.
     TemplateInfo { id: "moveproperties", implemented: true },
@@ -130,6 +131,7 @@ pub(crate) enum Kind {
     StringReplace { target: ReplaceTarget, old: Template, new: Template },
     StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
     UpdateNextLink { property: NextLinkProperty },
+    PollingTrigger(PollingTrigger),
     EncodePropertyValue { parent: BodyPath, sub: BodyPath, new_path: BodyPath, encoding: Encoding },
     MoveProperties { src_parent: BodyPath, src_sub: BodyPath, dst_parent: BodyPath, dst_sub: BodyPath, only_sub: bool },
 }
@@ -229,6 +231,7 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
         }
         "stringreplace" => &["propertyParentPath", "propertySubPath", "oldValue", "newValue"],
         "updatenextlink" => &["nextLinkPropertyName"],
+        "pollingtrigger" => &["triggerConfig", "triggerDataPath"],
         "encodepropertyvalue" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "encodingType"],
         "moveproperties" => &["srcParentPath", "srcSubPath", "dstParentPath", "dstSubPath", "copyOnlySubProperties"],
         "stringtoarray" => {
@@ -238,8 +241,13 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
     }
 }
 
-/// Parses one template's parameters.
-pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Result<Kind, NotParsed> {
+/// Parses one template's parameters; `notes` gets what was left out of a
+/// policy that still loads.
+pub(crate) fn parse(
+    template_id: &str,
+    parameters: &Map<String, Value>,
+    notes: &mut Vec<String>,
+) -> Result<Kind, NotParsed> {
     let p = Params { map: parameters };
     match template_id {
         "setheader" => {
@@ -346,6 +354,7 @@ pub(crate) fn parse(template_id: &str, parameters: &Map<String, Value>) -> Resul
             };
             Ok(Kind::UpdateNextLink { property })
         }
+        "pollingtrigger" => Ok(Kind::PollingTrigger(PollingTrigger::parse(parameters, notes).map_err(invalid)?)),
         "encodepropertyvalue" => {
             let sub = p.path("propertySubPath", "")?;
             // Absent: the result replaces the value it was made from.
@@ -397,7 +406,7 @@ impl Kind {
     /// even when its instance names no section (the platform's instances
     /// of these name none).
     pub(crate) fn response_only(&self) -> bool {
-        matches!(self, Kind::UpdateNextLink { .. })
+        matches!(self, Kind::UpdateNextLink { .. } | Kind::PollingTrigger(_))
     }
 
     /// Whether the template can run in the response section.
@@ -450,7 +459,7 @@ impl Body {
     }
 
     /// The body as JSON; `None` when there is nothing to work on.
-    fn json(&mut self, policy: &str, create_if_empty: bool) -> Result<Option<&mut Value>, PolicyError> {
+    pub(crate) fn json(&mut self, policy: &str, create_if_empty: bool) -> Result<Option<&mut Value>, PolicyError> {
         if self.json.is_none() {
             if self.raw.iter().all(u8::is_ascii_whitespace) {
                 if !create_if_empty {
@@ -496,6 +505,13 @@ impl Body {
         self.flush();
         Some(self.raw)
     }
+}
+
+/// The response as response policies edit it.
+pub(crate) struct ResponseParts<'r> {
+    pub(crate) status: &'r mut StatusCode,
+    pub(crate) headers: &'r mut HeaderMap,
+    pub(crate) body: Body,
 }
 
 /// The request as request policies edit it.
@@ -587,18 +603,18 @@ impl Kind {
     pub(crate) fn apply_response(
         &self,
         policy: &str,
-        headers: &mut HeaderMap,
-        body: &mut Body,
+        res: &mut ResponseParts<'_>,
         ctx: &ExprContext<'_>,
         base_path: &str,
     ) -> Result<(), PolicyError> {
         match self {
-            Kind::SetHeader { name, value, exists } => set_header(policy, headers, name, value, *exists, ctx),
+            Kind::SetHeader { name, value, exists } => set_header(policy, res.headers, name, value, *exists, ctx),
             Kind::UpdateNextLink { property } => {
-                update_next_link(policy, property, body, ctx, base_path)?;
+                update_next_link(policy, property, &mut res.body, ctx, base_path)?;
                 Ok(())
             }
-            _ => self.apply_body(policy, body, ctx),
+            Kind::PollingTrigger(trigger) => trigger.apply(policy, res, ctx, base_path),
+            _ => self.apply_body(policy, &mut res.body, ctx),
         }
     }
 
@@ -692,6 +708,7 @@ impl Kind {
             // Request-only templates never reach here: parsing moves them to
             // the request section; and response-only ones the other way.
             Kind::UpdateNextLink { .. }
+            | Kind::PollingTrigger(_)
             | Kind::SetHeader { .. }
             | Kind::SetQueryParameter { .. }
             | Kind::RouteRequestToEndpoint { .. }

@@ -45,7 +45,7 @@ pub struct PackageCheck {
     /// What its code is.
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
-    /// `template:pollingtrigger`, `connection-parameter-sets`,
+    /// `template:setvaluefromurl`, `connection-parameter-sets`,
     /// `identity-provider:oauth2generic`).
     pub unsupported: Vec<String>,
     /// `per-connector` or `global` for OAuth connectors.

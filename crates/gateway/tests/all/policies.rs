@@ -279,32 +279,55 @@ async fn a_definition_without_a_usable_host_is_502_bad_backend_url() {
     }
 }
 
-/// A backend that pages `/v1/items` as Microsoft Graph does: page 1 links
-/// to page 2 on its own origin, page 2 to a foreign host, page 3 is the last.
-async fn paging_backend(recorder: &Recorder) -> std::net::SocketAddr {
+/// The `shop` connector on `backend` with `policies` and no connection
+/// parameters, and its connection `c1`.
+async fn shop_without_parameters(backend: std::net::SocketAddr, policies: serde_json::Value) -> TestGateway {
+    TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, json!({})), shop_properties(json!({}), None, policies))
+        .connection("shop", "c1", &[])
+        .start()
+        .await
+}
+
+/// A backend whose `GET /v1/items` is recorded and answered with the JSON
+/// `answer` makes of its headers and URI.
+async fn items_backend(
+    recorder: &Recorder,
+    answer: fn(&http::HeaderMap, &http::Uri) -> serde_json::Value,
+) -> std::net::SocketAddr {
     let seen = recorder.clone();
     let app = axum::Router::new().route(
         "/v1/items",
         axum::routing::get(move |headers: http::HeaderMap, uri: http::Uri| {
             let seen = seen.clone();
             async move {
+                let body = answer(&headers, &uri);
                 seen.seen.lock().unwrap().push(Seen {
                     method: "GET".into(),
                     path_and_query: uri.path_and_query().map(ToString::to_string).unwrap_or_default(),
-                    headers: headers.clone(),
+                    headers,
                     body: Default::default(),
                 });
-                let host = headers[http::header::HOST].to_str().unwrap().to_string();
-                let next = match uri.query().unwrap_or_default() {
-                    "" => json!(format!("http://{host}/v1/items?$skiptoken=p%2B2&$top=1")),
-                    q if q.contains("p%2B2") => json!("https://elsewhere.example/v1/items?$skiptoken=p3"),
-                    _ => json!(null),
-                };
-                axum::Json(json!({"value": [{"id": 1}], "@odata.nextLink": next}))
+                axum::Json(body)
             }
         }),
     );
     start_backend(app).await
+}
+
+/// A backend that pages `/v1/items` as Microsoft Graph does: page 1 links
+/// to page 2 on its own origin, page 2 to a foreign host, page 3 is the last.
+async fn paging_backend(recorder: &Recorder) -> std::net::SocketAddr {
+    items_backend(recorder, |headers, uri| {
+        let host = headers[http::header::HOST].to_str().unwrap();
+        let next = match uri.query().unwrap_or_default() {
+            "" => json!(format!("http://{host}/v1/items?$skiptoken=p%2B2&$top=1")),
+            q if q.contains("p%2B2") => json!("https://elsewhere.example/v1/items?$skiptoken=p3"),
+            _ => json!(null),
+        };
+        json!({"value": [{"id": 1}], "@odata.nextLink": next})
+    })
+    .await
 }
 
 /// The next page goes through the gateway and the connection, as the
@@ -318,11 +341,7 @@ async fn updatenextlink_sends_the_next_page_through_the_gateway() {
     let policies = json!([{"templateId": "updatenextlink", "title": "Paging", "parameters": {
         "x-ms-apimTemplate-operationName": ["ListItems"],
         "x-ms-apimTemplateParameter.nextLinkPropertyName": "@odata.nextLink"}}]);
-    let gateway = TestGatewayBuilder::new()
-        .package("shop", shop_definition(backend, json!({})), shop_properties(json!({}), None, policies))
-        .connection("shop", "c1", &[])
-        .start()
-        .await;
+    let gateway = shop_without_parameters(backend, policies).await;
 
     let first = gateway.get("/apim/shop/c1/items").await;
     assert_eq!(first.status, 200, "{}", first.text());
@@ -338,4 +357,50 @@ async fn updatenextlink_sends_the_next_page_through_the_gateway() {
     let last = gateway.get("/apim/shop/c1/items?$skiptoken=p3").await;
     assert_eq!(last.json()["@odata.nextLink"], json!(null));
     assert_eq!(recorder.count(), 3);
+}
+
+/// A backend whose `/v1/items` is a polling trigger as the certified Huddle
+/// package's folder trigger is: the files uploaded after `after`, newest first.
+async fn polling_backend(recorder: &Recorder) -> std::net::SocketAddr {
+    items_backend(recorder, |_, uri| {
+        let files = match uri.query().unwrap_or_default().contains("after=") {
+            true => json!([]),
+            false => json!([
+                {"name": "b.txt", "created": "2024-05-02T08:00:00Z"},
+                {"name": "a.txt", "created": "2024-05-01T08:00:00Z"}
+            ]),
+        };
+        json!({"files": files})
+    })
+    .await
+}
+
+/// Following a poll's `Location` polls the backend again through the gateway
+/// and the connection, with the state the policy took from the items, as the
+/// certified Huddle, Scrive eSign and Nosco packages' `pollingtrigger` (no
+/// section) make it on the platform: new files are 200, none are 202.
+#[tokio::test]
+async fn pollingtrigger_sends_the_next_poll_through_the_gateway_with_the_state() {
+    let recorder = Recorder::default();
+    let backend = polling_backend(&recorder).await;
+    let policies = json!([{"templateId": "pollingtrigger", "title": "PollingTriggerPolicy", "type": "PollingTrigger",
+        "parameters": {
+            "x-ms-apimTemplate-operationName": ["ListItems"],
+            "x-ms-apimTemplateParameter.triggerConfig": {"after": "@{triggerBody().files[0].created}"},
+            "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().files"}}]);
+    let gateway = shop_without_parameters(backend, policies).await;
+
+    let first = gateway.get("/apim/shop/c1/items?workspaceId=W").await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["files"][0]["name"], "b.txt");
+    let next = first.headers["location"].to_str().unwrap().to_string();
+    assert_eq!(next, gateway.url("/apim/shop/c1/items?workspaceId=W&after=2024-05-02T08%3A00%3A00Z"));
+
+    let path = next.strip_prefix(&gateway.url("")).unwrap();
+    let second = gateway.get(path).await;
+    assert_eq!(recorder.last().path_and_query, "/v1/items?workspaceId=W&after=2024-05-02T08%3A00%3A00Z");
+    // Nothing new: 202, and the next poll keeps the state it was asked with.
+    assert_eq!(second.status, 202, "{}", second.text());
+    assert_eq!(second.headers["location"].to_str().unwrap(), next);
+    assert_eq!(recorder.count(), 2);
 }

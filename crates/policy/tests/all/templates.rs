@@ -280,7 +280,7 @@ fn operation_scope_limits_a_policy() {
 fn unknown_and_unsupported_templates_are_warnings() {
     let (set, warnings) = PolicySet::parse(&[
         json!({ "templateId": "frobnicate", "title": "F", "parameters": {} }),
-        json!({ "templateId": "pollingtrigger", "title": "U", "parameters": {} }),
+        json!({ "templateId": "setvaluefromurl", "title": "U", "parameters": {} }),
         json!({ "templateId": "setheader", "title": "Bad", "parameters": {} }),
         json!({ "templateId": "dynamichosturl", "parameters": {
             "x-ms-apimTemplateParameter.urlTemplate": "https://x", "x-ms-apimTemplateParameter.typo": 1 } }),
@@ -532,4 +532,170 @@ fn updatenextlink_in_the_request_section_is_moved_with_a_warning() {
     assert!(warning.contains("`T`") && warning.contains("nextLinkPropertyName"), "{warning}");
     let warning = refused("updatenextlink", json!({ "x-ms-apimTemplateParameter.nextLinkPropertyName": "@body().a[" }));
     assert!(warning.contains("nextLinkPropertyName"), "{warning}");
+}
+
+/// A `pollingtrigger` as the certified Huddle package writes it: no
+/// section, the state `after` taken from the newest file.
+fn huddle_trigger() -> PolicySet {
+    set(json!([{ "templateId": "pollingtrigger", "title": "PollingTriggerPolicyForFiles", "type": "PollingTrigger",
+        "parameters": {
+            "x-ms-apimTemplate-operationName": ["PollFolderForFileUpload"],
+            "x-ms-apimTemplateParameter.triggerConfig": { "after": "@{triggerBody().files[0].created}" },
+            "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().files" }}]))
+}
+
+/// A poll of Huddle's folder trigger as the gateway sees it: the client asked
+/// `?workspaceId=W&after=T0` of the connection's `/trigger/v2/poll/...`.
+fn huddle_poll(body: Value, gateway: bool) -> Response<Bytes> {
+    let set = huddle_trigger();
+    assert_eq!(set.policies()[0].section(), Section::Response);
+    let backend: http::Uri =
+        "https://huddle.example/trigger/v2/poll/folder/F1/upload?workspaceId=W&after=T0&key=secret".parse().unwrap();
+    let mut call = Call::new(&[]);
+    call.query = vec![("workspaceId".into(), "W".into()), ("after".into(), "T0".into())];
+    let route =
+        sluice_policy::GatewayRoute { connection_url: "https://gw.example/apim/huddle/c1", backend_url: &backend };
+    let ctx = ExprContext { gateway: gateway.then_some(route), ..call.ctx() };
+    let mut res = Response::new(Bytes::from(body.to_string()));
+    set.apply_response("PollFolderForFileUpload", &mut res, &ctx).unwrap();
+    res
+}
+
+#[test]
+fn pollingtrigger_with_nothing_new_answers_202_with_the_requests_state() {
+    for body in [json!({"files": []}), json!({"files": null}), json!({})] {
+        let res = huddle_poll(body.clone(), true);
+        assert_eq!(res.status(), 202, "{body}");
+        // The client's query, never the backend's (whose `key` is a credential).
+        assert_eq!(
+            res.headers()["location"],
+            "https://gw.example/apim/huddle/c1/trigger/v2/poll/folder/F1/upload?workspaceId=W&after=T0"
+        );
+        assert_eq!(res.body(), &Bytes::from(body.to_string()));
+    }
+}
+
+#[test]
+fn pollingtrigger_with_new_items_answers_200_with_the_state_from_the_items() {
+    let body = json!({"files": [{"created": "2024-05-02T08:00:00+00:00"}, {"created": "2024-05-01T08:00:00+00:00"}]});
+    let res = huddle_poll(body.clone(), true);
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["location"],
+        "https://gw.example/apim/huddle/c1/trigger/v2/poll/folder/F1/upload?workspaceId=W&after=2024-05-02T08%3A00%3A00%2B00%3A00"
+    );
+    assert_eq!(serde_json::from_slice::<Value>(res.body()).unwrap(), body);
+}
+
+#[test]
+fn pollingtrigger_state_is_text_around_the_items_value_under_the_base_path() {
+    // As the certified MicrosoftGraphSecurity (an OData `$filter`) and Mobili
+    // Stotele (a numeric id, under basePath `/api/v2/`) packages write it.
+    let set = set(json!([
+        { "templateId": "pollingtrigger", "parameters": {
+            "x-ms-apimTemplate-operationName": ["OnNewHighSeverityAlerts"],
+            "x-ms-apimTemplateParameter.triggerConfig": {
+                "$filter": "Severity eq 'High' and lastModifiedDateTime gt @{triggerBody().value[0].lastModifiedDateTime}" },
+            "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().value" }},
+        { "templateId": "pollingtrigger", "parameters": {
+            "x-ms-apimTemplate-operationName": ["GetContacts"],
+            "x-ms-apimTemplateParameter.triggerConfig": { "initial_contact_id": "@{triggerBody().data[0].contactID}" },
+            "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().data" }},
+    ]))
+    .with_base_path("/api/v2/");
+    let call = Call::new(&[]);
+    let poll = |operation: &str, backend: &str, body: Value| {
+        let backend: http::Uri = backend.parse().unwrap();
+        let route =
+            sluice_policy::GatewayRoute { connection_url: "https://gw.example/apim/x/c1", backend_url: &backend };
+        let ctx = ExprContext { gateway: Some(route), ..call.ctx() };
+        let mut res = Response::new(Bytes::from(body.to_string()));
+        res.headers_mut().insert("retry-after", HeaderValue::from_static("60"));
+        set.apply_response(operation, &mut res, &ctx).unwrap();
+        res
+    };
+    let alerts = poll(
+        "OnNewHighSeverityAlerts",
+        "https://graph.example/api/v2/security/alerts",
+        json!({"value": [{"lastModifiedDateTime": "2024-05-02T08:00:00Z"}]}),
+    );
+    assert_eq!(
+        alerts.headers()["location"],
+        "https://gw.example/apim/x/c1/security/alerts?%24filter=Severity%20eq%20%27High%27%20and%20lastModifiedDateTime%20gt%202024-05-02T08%3A00%3A00Z"
+    );
+    // The backend's own interval stays.
+    assert_eq!(alerts.headers()["retry-after"], "60");
+    let contacts =
+        poll("GetContacts", "https://mobili.example/api/v2/trigger/contacts", json!({"data": [{"contactID": 1207}]}));
+    assert_eq!(contacts.status(), 200);
+    assert_eq!(contacts.headers()["location"], "https://gw.example/apim/x/c1/trigger/contacts?initial_contact_id=1207");
+}
+
+#[test]
+fn pollingtrigger_leaves_a_response_whose_state_cannot_be_computed() {
+    // Items without the property the state reads, a data path that is not
+    // an array, and any poll without a gateway route.
+    for (body, gateway) in [
+        (json!({"files": [{"name": "a.txt"}]}), true),
+        (json!({"files": "none"}), true),
+        (json!({"files": [{"created": "T1"}]}), false),
+    ] {
+        let res = huddle_poll(body.clone(), gateway);
+        assert_eq!(res.status(), 200, "{body}");
+        assert!(res.headers().get("location").is_none(), "{body}");
+        assert_eq!(res.body(), &Bytes::from(body.to_string()));
+    }
+}
+
+#[test]
+fn pollingtrigger_passes_a_backend_error_on() {
+    let set = huddle_trigger();
+    let backend: http::Uri = "https://huddle.example/trigger/v2/poll/folder/F1/upload".parse().unwrap();
+    let call = Call::new(&[]);
+    let route =
+        sluice_policy::GatewayRoute { connection_url: "https://gw.example/apim/huddle/c1", backend_url: &backend };
+    let ctx = ExprContext { gateway: Some(route), ..call.ctx() };
+    let mut res = Response::new(Bytes::from(json!({"files": []}).to_string()));
+    *res.status_mut() = http::StatusCode::UNAUTHORIZED;
+    set.apply_response("PollFolderForFileUpload", &mut res, &ctx).unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("location").is_none());
+}
+
+#[test]
+fn pollingtrigger_bad_parameters_are_warnings() {
+    let config = json!({ "after": "@{triggerBody().files[0].created}" });
+    for (parameters, named) in [
+        (json!({ "x-ms-apimTemplateParameter.triggerConfig": config }), "triggerDataPath"),
+        (
+            json!({ "x-ms-apimTemplateParameter.triggerDataPath": "@body().files", "x-ms-apimTemplateParameter.triggerConfig": config }),
+            "triggerDataPath",
+        ),
+        (json!({ "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().files" }), "triggerConfig"),
+        (
+            json!({ "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().files",
+            "x-ms-apimTemplateParameter.triggerConfig": "after" }),
+            "triggerConfig",
+        ),
+        (
+            json!({ "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().files",
+            "x-ms-apimTemplateParameter.triggerConfig": { "after": "@{utcNow()}" } }),
+            "triggerConfig",
+        ),
+    ] {
+        let warning = refused("pollingtrigger", parameters);
+        assert!(warning.contains("`T`") && warning.contains(named), "{warning}");
+    }
+}
+
+#[test]
+fn pollingtrigger_entry_without_a_name_is_left_out_with_a_warning() {
+    // As the certified The Events Calendar package writes its NewEventTrigger.
+    let (set, warnings) = PolicySet::parse(&[json!({ "templateId": "pollingtrigger", "title": "T", "parameters": {
+        "x-ms-apimTemplateParameter.triggerConfig": { "": "1", "per_page": "1" },
+        "x-ms-apimTemplateParameter.triggerDataPath": "@triggerBody().events" }})]);
+    assert_eq!(set.policies().len(), 1);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("`T`") && warnings[0].contains("triggerConfig"), "{warnings:?}");
+    assert!(set.reads_gateway_route());
 }
