@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::InEnvironment;
 use crate::access::{Caller, DEFAULT_ENVIRONMENT, Denied};
@@ -66,5 +66,5 @@ pub(super) async fn redirect_audit_html(
 ) -> Result<Response, GatewayError> {
     directory.require_admin(&caller, "reading the redirect audit")?;
     let cutoff = environment.oauth().ok().and_then(|o| o.cutoff());
-    Ok(Html(audit::render_html(&entries(environment.registry()), cutoff)).into_response())
+    Ok(super::own_page(audit::render_html(&entries(environment.registry()), cutoff)))
 }

@@ -99,6 +99,23 @@ fn environment_routes() -> Router<Gateway> {
         .merge(crate::api::router())
 }
 
+/// A page the gateway writes itself (the sign-in's completion, the
+/// redirect audit): it may run no script, load nothing, and be framed by no
+/// one; its only style is its own inline sheet.
+pub(crate) fn own_page(html: String) -> Response {
+    let mut response = axum::response::Html(html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
 /// The environment a request is in, and the snapshot of it its decisions
 /// are made from, for the handler.
 #[derive(Debug, Clone)]

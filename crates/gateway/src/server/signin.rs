@@ -13,7 +13,7 @@
 
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore as _;
@@ -207,14 +207,13 @@ async fn finish(
             return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
         }
     };
-    Ok(Html(format!(
+    Ok(super::own_page(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
          <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in.</p>\
          <p><a href=\"/console/#/connections\">Back to the console</a></p></body></html>",
         html_text(&connection),
         html_text(&connector)
-    ))
-    .into_response())
+    )))
 }
 
 fn html_text(text: &str) -> String {

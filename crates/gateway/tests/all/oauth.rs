@@ -329,6 +329,8 @@ async fn sign_in_with_per_connector_redirect_then_calls_carry_the_token() {
 
     let done = sign_in(&setup.gateway).await;
     assert_eq!(done.status, 200, "{}", done.text());
+    let policy = done.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with("default-src 'none';") && !policy.contains("script"), "{policy}");
     let answer = setup.gateway.get("/apim/plant/main/items").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert!(answer.json()["token"].as_str().unwrap().starts_with("access-"));
@@ -472,6 +474,7 @@ async fn redirect_audit_lists_global_connectors_and_cutoff_refuses_sign_in() {
     assert_eq!(audit["connectors"][0]["stack_owner"], "Plant Co");
     let html = gateway.get("/admin/redirect-audit.html").await;
     assert!(html.text().contains("<td>Plant Data</td>"), "{}", html.text());
+    assert!(html.headers["content-security-policy"].to_str().unwrap().starts_with("default-src 'none';"));
 
     let refused = gateway.get("/connections/plant/main/signin").await;
     assert_eq!((refused.status, refused.problem_type().as_str()), (403, "global-redirect-retired"));
