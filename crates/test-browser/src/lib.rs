@@ -11,8 +11,12 @@
 //!   rules map every name but `localhost` and `127.0.0.1` to nothing), and its background services
 //!   (updates, safe browsing, sync, metrics) are off: a test can reach the
 //!   gateway it started on loopback and nothing else.
-//! - **Gone afterwards.** The driver is killed when the [`Browser`] drops,
-//!   and it takes its Chromium with it.
+//! - **Gone afterwards.** The driver runs in a process group of its own,
+//!   which its Chromium processes join. The group is killed when the
+//!   [`Browser`] drops (a test that panics included), and, should the test
+//!   process end without dropping it, by a small shell holding a pipe from
+//!   the test process, which kills the group and removes the profile when
+//!   the pipe closes.
 
 #![deny(missing_docs)]
 
@@ -31,6 +35,10 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub struct Browser {
     client: Client,
     driver: tokio::process::Child,
+    /// The driver's process group, which its Chromium processes are in.
+    group: u32,
+    /// The watchdog's end of the pipe: closing it kills the group.
+    _watchdog: Option<std::process::ChildStdin>,
     profile: PathBuf,
 }
 
@@ -47,10 +55,13 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {CHROMEDRIVER}: {e}"))?;
+        let group = driver.id().ok_or_else(|| format!("{CHROMEDRIVER} exited at start"))?;
         let profile = std::env::temp_dir().join(format!("sluice-chromium-{}-{port}", std::process::id()));
+        let watchdog = watchdog(group, &profile);
         let capabilities = capabilities(&profile);
         let address = format!("http://127.0.0.1:{port}");
         let mut last = String::new();
@@ -63,11 +74,12 @@ impl Browser {
                 .connect(&address)
                 .await
             {
-                Ok(client) => return Ok(Self { client, driver, profile }),
+                Ok(client) => return Ok(Self { client, driver, group, _watchdog: watchdog, profile }),
                 Err(error) => last = error.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        kill_group(group);
         let _ = driver.kill().await;
         Err(format!("chromedriver on {address} did not start Chromium: {last}"))
     }
@@ -89,16 +101,42 @@ impl Browser {
     /// Ends the session, closing Chromium, and stops the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
+        kill_group(self.group);
         let _ = self.driver.kill().await;
-        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        kill_group(self.group);
         let _ = self.driver.start_kill();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Kills every process of `group`: the driver and its Chromium.
+fn kill_group(group: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A shell that waits for the test process's end of a pipe to close, then
+/// kills `group` and removes `profile`; `None` when it cannot start (the
+/// drop still kills the group).
+fn watchdog(group: u32, profile: &Path) -> Option<std::process::ChildStdin> {
+    let script = format!("cat > /dev/null; kill -KILL -{group} 2> /dev/null; rm -rf '{}'", profile.display());
+    let mut shell = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    shell.stdin.take()
 }
 
 /// A plain-HTTP connector: chromedriver listens on loopback.
