@@ -1,9 +1,11 @@
 //! The OpenAPI 2.0 definition (`apiDefinition.swagger.json`) parsed into the
 //! typed model the gateway works with: host, base path, schemes, operations
 //! with their tags and parameters (path-level parameters merged,
-//! `#/parameters/...` references resolved, a body parameter's schema with its
-//! `#/definitions/...` references resolved to a bounded depth) and security
-//! schemes.
+//! `#/parameters/...` references resolved) and security schemes. A body
+//! parameter's schema is kept as written, with the file's `definitions`;
+//! [`Definition::resolved_schema`] resolves its references, to a bounded
+//! depth, for the one caller that asks (the console's form), so that loading
+//! a package copies no definition.
 //!
 //! Only what sluice acts on is modelled; the file's other fields and `x-ms-*`
 //! extensions are read past. Problems that leave the rest usable (an
@@ -33,6 +35,8 @@ pub struct Definition {
     pub operations: Vec<Operation>,
     /// `securityDefinitions`, keyed by definition name.
     pub security_definitions: IndexMap<String, SecurityScheme>,
+    /// `definitions`, as written, for [`Definition::resolved_schema`].
+    pub definitions: IndexMap<String, Value>,
 }
 
 /// One operation (a method on a path).
@@ -87,6 +91,17 @@ pub enum Visibility {
 }
 
 impl Visibility {
+    /// The visibility as the platform writes it (`none` aside): `default`,
+    /// `important`, `advanced` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Important => "important",
+            Self::Advanced => "advanced",
+            Self::Internal => "internal",
+        }
+    }
+
     fn parse(value: Option<&Value>) -> Self {
         match value.and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
             Some("important") => Self::Important,
@@ -121,11 +136,9 @@ pub struct Parameter {
     pub description: Option<String>,
     /// `enum`: the values it may take, as written; empty when any.
     pub enum_values: Vec<Value>,
-    /// For a body parameter, its `schema` with references into
-    /// `#/definitions` replaced by what they name, at most
-    /// [`MAX_SCHEMA_DEPTH`] deep and [`MAX_SCHEMA_REFERENCES`] in all (a
-    /// reference past either, or one that does not resolve, stays a
-    /// `$ref`); `None` for other parameters.
+    /// For a body parameter, its `schema` as written
+    /// ([`Definition::resolved_schema`] resolves it); `None` for other
+    /// parameters.
     pub schema: Option<Value>,
 }
 
@@ -268,12 +281,11 @@ impl Definition {
             }
         };
 
-        let shared_parts = Shared { parameters: &raw.parameters, definitions: &raw.definitions };
         let mut operations: Vec<Operation> = Vec::new();
         for (path, item) in &raw.paths {
             let shared = item
                 .get("parameters")
-                .map(|v| parameters(v, &shared_parts, &format!("path `{path}`"), warnings))
+                .map(|v| parameters(v, &raw.parameters, &format!("path `{path}`"), warnings))
                 .unwrap_or_default();
             for (key, value) in item {
                 let Some((_, method)) = METHODS.iter().find(|(m, _)| key.eq_ignore_ascii_case(m)) else {
@@ -292,7 +304,7 @@ impl Definition {
                 }
                 let own = value
                     .get("parameters")
-                    .map(|v| parameters(v, &shared_parts, &format!("operation `{id}`"), warnings))
+                    .map(|v| parameters(v, &raw.parameters, &format!("operation `{id}`"), warnings))
                     .unwrap_or_default();
                 let template = match PathTemplate::compile(path) {
                     Ok(t) => Some(t),
@@ -350,7 +362,18 @@ impl Definition {
             schemes: raw.schemes,
             operations,
             security_definitions,
+            definitions: raw.definitions,
         })
+    }
+
+    /// A body parameter's schema with its references into `#/definitions`
+    /// replaced by what they name, at most [`MAX_SCHEMA_DEPTH`] deep and
+    /// [`MAX_SCHEMA_REFERENCES`] in all (a reference past either, or one
+    /// that does not resolve, stays a `$ref`); `None` for a parameter
+    /// without a schema.
+    pub fn resolved_schema(&self, parameter: &Parameter) -> Option<Value> {
+        let mut budget = MAX_SCHEMA_REFERENCES;
+        parameter.schema.as_ref().map(|schema| resolve_schema(schema, &self.definitions, 0, &mut budget))
     }
 
     /// The operation with this id.
@@ -393,14 +416,6 @@ pub enum ParseError {
     Invalid(String),
 }
 
-/// The definition's shared parts that references point into.
-struct Shared<'a> {
-    /// `parameters`, for `#/parameters/...`.
-    parameters: &'a IndexMap<String, Value>,
-    /// `definitions`, for `#/definitions/...`.
-    definitions: &'a IndexMap<String, Value>,
-}
-
 /// What a local reference (`#/{section}/{name}`, the name JSON-pointer
 /// escaped) names in `section`'s map; `None` when it points elsewhere or
 /// at nothing.
@@ -410,7 +425,12 @@ fn resolve<'a>(reference: &str, section: &str, map: &'a IndexMap<String, Value>)
 }
 
 /// Parses a `parameters` list, resolving references.
-fn parameters(list: &Value, shared: &Shared<'_>, owner: &str, warnings: &mut Vec<String>) -> Vec<Parameter> {
+fn parameters(
+    list: &Value,
+    shared: &IndexMap<String, Value>,
+    owner: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<Parameter> {
     let Some(items) = list.as_array() else {
         warnings.push(format!("{owner}: `parameters` is not a list; ignored"));
         return Vec::new();
@@ -418,7 +438,7 @@ fn parameters(list: &Value, shared: &Shared<'_>, owner: &str, warnings: &mut Vec
     let mut out = Vec::new();
     for item in items {
         let resolved = match item.get("$ref").and_then(Value::as_str) {
-            Some(reference) => match resolve(reference, "parameters", shared.parameters) {
+            Some(reference) => match resolve(reference, "parameters", shared) {
                 Some(target) => target,
                 None => {
                     warnings.push(format!("{owner}: parameter reference `{reference}` does not resolve; ignored"));
@@ -427,7 +447,7 @@ fn parameters(list: &Value, shared: &Shared<'_>, owner: &str, warnings: &mut Vec
             },
             None => item,
         };
-        match parameter(resolved, shared.definitions) {
+        match parameter(resolved) {
             Ok(p) => out.push(p),
             Err(reason) => warnings.push(format!("{owner}: {reason}; parameter ignored")),
         }
@@ -435,7 +455,7 @@ fn parameters(list: &Value, shared: &Shared<'_>, owner: &str, warnings: &mut Vec
     out
 }
 
-fn parameter(value: &Value, definitions: &IndexMap<String, Value>) -> Result<Parameter, String> {
+fn parameter(value: &Value) -> Result<Parameter, String> {
     let name = value.get("name").and_then(Value::as_str).ok_or("a parameter has no name")?;
     let location_text =
         value.get("in").and_then(Value::as_str).ok_or_else(|| format!("parameter `{name}` has no `in`"))?;
@@ -443,10 +463,7 @@ fn parameter(value: &Value, definitions: &IndexMap<String, Value>) -> Result<Par
         .ok_or_else(|| format!("parameter `{name}` has unknown location `{location_text}`"))?;
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
     let schema = match location {
-        ParameterLocation::Body => {
-            let mut budget = MAX_SCHEMA_REFERENCES;
-            value.get("schema").map(|schema| resolve_schema(schema, definitions, 0, &mut budget))
-        }
+        ParameterLocation::Body => value.get("schema").cloned(),
         _ => None,
     };
     Ok(Parameter {
@@ -615,7 +632,8 @@ mod tests {
             ] } } }
         }));
         let body = &def.operation("AddOrder").unwrap().parameters[0];
-        let schema = body.schema.as_ref().unwrap();
+        assert_eq!(body.schema, Some(json!({ "$ref": "#/definitions/Order" })), "kept as written");
+        let schema = def.resolved_schema(body).unwrap();
         assert_eq!(
             schema["properties"]["lines"]["items"],
             json!({ "type": "object", "properties": { "sku": { "type": "string" } } })
@@ -637,7 +655,8 @@ mod tests {
                 { "name": "body", "in": "body", "schema": { "$ref": "#/definitions/Node" } }
             ] } } }
         }));
-        let mut schema = def.operation("AddTree").unwrap().parameters[0].schema.clone().unwrap();
+        let tree = &def.operation("AddTree").unwrap().parameters[0];
+        let mut schema = def.resolved_schema(tree).unwrap();
         let mut depth = 0;
         while schema.get("$ref").is_none() {
             schema = schema["properties"]["left"].clone();
@@ -645,7 +664,7 @@ mod tests {
         }
         assert_eq!(depth, MAX_SCHEMA_DEPTH, "{schema}");
         assert_eq!(schema, json!({ "$ref": "#/definitions/Node" }));
-        let text = def.operation("AddTree").unwrap().parameters[0].schema.as_ref().unwrap().to_string();
+        let text = def.resolved_schema(tree).unwrap().to_string();
         let resolved = text.matches("\"type\":\"object\"").count();
         assert!(resolved <= MAX_SCHEMA_REFERENCES, "the budget bounds a tree of references: {resolved}");
     }

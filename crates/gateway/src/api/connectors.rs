@@ -105,15 +105,11 @@ pub(super) struct ValidationCounts {
 }
 
 impl ValidationCounts {
-    /// The counts of findings as a version's row stores them (JSON); a row
-    /// that does not parse counts nothing.
-    fn of_stored(findings: &str) -> Self {
-        #[derive(Deserialize)]
-        struct Severity {
-            severity: String,
-        }
-        let findings: Vec<Severity> = serde_json::from_str(findings).unwrap_or_default();
-        let errors = findings.iter().filter(|f| f.severity == "error").count();
+    /// The counts of stored findings, as a version's row holds them (a
+    /// JSON list; anything else counts nothing).
+    fn of_stored(findings: &serde_json::Value) -> Self {
+        let findings = findings.as_array().map(Vec::as_slice).unwrap_or_default();
+        let errors = findings.iter().filter(|f| f["severity"] == "error").count();
         Self { errors, warnings: findings.len() - errors }
     }
 
@@ -545,7 +541,7 @@ async fn list(
         .published(environment.id())
         .await?
         .into_iter()
-        .map(|row| (row.connector, ValidationCounts::of_stored(&row.findings)))
+        .map(|row| (row.connector, ValidationCounts::of_stored(&stored_findings(&row.findings))))
         .collect();
     let visible = environment.registry().ids().into_iter().filter_map(|id| {
         let validation = published.get(&id).copied();
@@ -571,11 +567,14 @@ async fn show(
     directory.connector_right(&caller, &id).ok_or_else(|| missing(&id))?;
     let latest = gateway.catalog().latest(environment.id(), &id).await?;
     let (core, serving) = core(&environment, &directory, &caller, &id, latest.is_none()).ok_or_else(|| missing(&id))?;
-    let validation = latest.as_ref().map(|row| Validation {
-        version: row.version,
-        at: super::timestamp(row.published_at),
-        counts: ValidationCounts::of_stored(&row.findings),
-        findings: serde_json::from_str(&row.findings).unwrap_or_default(),
+    let validation = latest.as_ref().map(|row| {
+        let findings = stored_findings(&row.findings);
+        Validation {
+            version: row.version,
+            at: super::timestamp(row.published_at),
+            counts: ValidationCounts::of_stored(&findings),
+            findings,
+        }
     });
     let mut detail = ConnectorDetail {
         core,
@@ -716,7 +715,7 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
             summary: op.summary.clone(),
             description: op.description.clone(),
             tags: op.tags.clone(),
-            visibility: visibility(op.visibility).to_string(),
+            visibility: op.visibility.as_str().to_string(),
             parameters: op
                 .parameters
                 .iter()
@@ -729,7 +728,7 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
                     description: p.description.clone(),
                     default: p.default.clone(),
                     enum_values: p.enum_values.clone(),
-                    schema: p.schema.clone(),
+                    schema: package.definition.resolved_schema(p),
                 })
                 .collect(),
             runs_code: loaded.code.is_some() && package.runs_code(&op.id),
@@ -790,14 +789,10 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
     }
 }
 
-/// `x-ms-visibility` as the API writes it.
-fn visibility(visibility: sluice_package::Visibility) -> &'static str {
-    match visibility {
-        sluice_package::Visibility::Default => "default",
-        sluice_package::Visibility::Important => "important",
-        sluice_package::Visibility::Advanced => "advanced",
-        sluice_package::Visibility::Internal => "internal",
-    }
+/// A version's findings as its row stores them (JSON); `null` when the
+/// row's text does not parse.
+fn stored_findings(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 fn share_list(directory: &Directory, id: &str) -> Vec<Share> {
