@@ -37,8 +37,8 @@ pub struct Browser {
     driver: tokio::process::Child,
     /// The driver's process group, which its Chromium processes are in.
     group: u32,
-    /// The watchdog's end of the pipe: closing it kills the group.
-    _watchdog: Option<std::process::ChildStdin>,
+    /// The watchdog and its end of the pipe: closing it kills the group.
+    _watchdog: Option<(std::process::Child, std::process::ChildStdin)>,
     profile: PathBuf,
 }
 
@@ -124,19 +124,12 @@ fn kill_group(group: u32) {
         .status();
 }
 
-/// A shell that waits for the test process's end of a pipe to close, then
-/// kills `group` and removes `profile`; `None` when it cannot start (the
-/// drop still kills the group).
-fn watchdog(group: u32, profile: &Path) -> Option<std::process::ChildStdin> {
-    let script = format!("cat > /dev/null; kill -KILL -{group} 2> /dev/null; rm -rf '{}'", profile.display());
-    let mut shell = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    shell.stdin.take()
+/// A shell that, when the test process ends, kills `group` and removes
+/// `profile`; `None` when it cannot start (the drop still kills the group).
+fn watchdog(group: u32, profile: &Path) -> Option<(std::process::Child, std::process::ChildStdin)> {
+    let script = r#"read -r _; kill -KILL "-$1" 2> /dev/null; rm -rf "$2""#;
+    let (group, profile) = (group.to_string(), profile.display().to_string());
+    sluice_test_system::watchdog(std::process::Command::new("sh").args(["-c", script, "sh", &group, &profile])).ok()
 }
 
 /// A plain-HTTP connector: chromedriver listens on loopback.

@@ -26,7 +26,7 @@
 //! the reason, and the test fails.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -124,13 +124,12 @@ impl Cluster {
         let script = r#"read -r _; "$1" -D "$2" -m immediate stop > /dev/null 2>&1; rm -rf "$3""#;
         let pg_ctl = bin.join("pg_ctl").display().to_string();
         let dir_arg = dir.display().to_string();
-        let mut watchdog = as_user(&runner, Path::new("sh"), &["-c", script, "sh", &pg_ctl, &data_arg, &dir_arg])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the server's watchdog: {e}"))?;
-        let stop = watchdog.stdin.take().ok_or("the server's watchdog has no stdin")?;
+        let (watchdog, stop) = sluice_test_system::watchdog(&mut as_user(
+            &runner,
+            Path::new("sh"),
+            &["-c", script, "sh", &pg_ctl, &data_arg, &dir_arg],
+        ))
+        .map_err(|e| format!("the server's watchdog: {e}"))?;
         let mut cluster = Self { bin, data, port: 0, runner, _stop: Mutex::new(stop), _watchdog: Mutex::new(watchdog) };
         let mut tls_settings = String::new();
         if tls {

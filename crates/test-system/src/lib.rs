@@ -5,11 +5,13 @@
 //!   tests run as root (once at a time, across test processes), with
 //!   `apt-get update` only when the first attempt fails;
 //! - [`free_port`]: a loopback port the system chose free;
-//! - [`run`]: a command run to its end, its stdout or why it failed.
+//! - [`run`]: a command run to its end, its stdout or why it failed;
+//! - [`watchdog`]: a shell that cleans up when the test process ends,
+//!   however it ends.
 
 #![deny(missing_docs)]
 
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 /// Installs Debian `packages` unless `present()` already holds, as root;
 /// `prepare` runs first (under the install lock) to set what the packages'
@@ -75,4 +77,20 @@ pub fn run(command: &mut Command) -> Result<String, String> {
             String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
+}
+
+/// Starts `shell` (a `sh -c` whose script first waits for its stdin to
+/// close, with `read -r _`, then cleans up) with the test process holding
+/// its stdin. When the test process ends, however it ends, the pipe closes
+/// and the script goes on. Keep both halves for as long as what it guards
+/// lives; dropping the stdin runs the clean-up at once.
+pub fn watchdog(shell: &mut Command) -> Result<(Child, ChildStdin), String> {
+    let mut child = shell
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the watchdog: {e}"))?;
+    let stdin = child.stdin.take().ok_or("the watchdog has no stdin")?;
+    Ok((child, stdin))
 }
