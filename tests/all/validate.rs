@@ -274,7 +274,7 @@ fn property_and_policy_rules_fire_on_properties_that_break_them() {
         "scriptOperations": ["A", "Nope"],
         "policyTemplateInstances": [
             {"templateId": "setheaderz", "title": "typo", "parameters": {}},
-            {"templateId": "setvaluefromurl", "title": "from url", "parameters": {}},
+            {"templateId": "setconnectionstatustounauthenticated", "title": "status", "parameters": {}},
             {"templateId": "setheader", "title": "no name", "parameters": {"x-ms-apimTemplateParameter.value": "v"}},
             {"templateId": "setheader", "title": "h", "parameters": {
                 "x-ms-apimTemplateParameter.name": "X-Host",

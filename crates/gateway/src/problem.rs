@@ -315,7 +315,9 @@ fn classify_call(failure: &CallFailure) -> Classified {
             RequestError::MissingParameter { .. } | RequestError::BackendUrl(_) => bad_request,
             // A connection value that cannot be sent is the connection's owner's to fix.
             RequestError::Credentials(CredentialError::InvalidHeaderValue { .. }) => bad_request,
-            RequestError::Policy(_) => (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed"),
+            RequestError::Policy(_) | RequestError::FetchBeforeCode { .. } => {
+                (StatusCode::BAD_GATEWAY, "policy-failed", "Policy failed")
+            }
             RequestError::InvalidHeader { .. }
             | RequestError::Credentials(CredentialError::InvalidHeaderName { .. }) => {
                 (StatusCode::BAD_GATEWAY, "bad-definition", "The definition cannot make this request")

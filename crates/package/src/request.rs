@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use sluice_policy::{ExprContext, PolicyError};
+use sluice_policy::{ExprContext, PolicyError, ValueFetch};
 
 use crate::connection::Connection;
 use crate::credentials::{self, CredentialError, SendCredentials};
@@ -78,6 +78,18 @@ pub enum RequestError {
     /// A request policy could not be applied.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A `setvaluefromurl` policy runs before code that may not see the
+    /// connection's credentials: its call is made with them, so its value
+    /// (a token, say) would reach the code.
+    #[error(
+        "operation `{operation}` has a setvaluefromurl policy before code that may not see credentials: the value \
+         it fetches is made with them; let the code see them (`[code] sees_credentials = true` in sluice.toml) or \
+         fetch the value in the code"
+    )]
+    FetchBeforeCode {
+        /// The operation.
+        operation: String,
+    },
 }
 
 /// The backend request of `route` for `client`, before credentials and
@@ -178,7 +190,9 @@ fn build(
 /// The whole backend request: [`backend_request`], then the connection's
 /// credentials (`token` is the OAuth access token of a signed-in
 /// connection), then the request policies. Policy expressions read the
-/// client's original headers and query.
+/// client's original query, and the request's headers as the earlier
+/// policies left them. A `setvaluefromurl` policy fails here
+/// ([`PolicyError::FetchUnavailable`]): [`prepare_fetching`] makes its call.
 pub fn prepare(
     package: &Package,
     route: &Route<'_>,
@@ -187,11 +201,44 @@ pub fn prepare(
     token: Option<&str>,
 ) -> Result<http::Request<Bytes>, RequestError> {
     let query = client.query_pairs();
-    let mut request = build(package, route, client, &query)?;
-    credentials::apply(package, connection, token, &mut request)?;
+    let mut request = credentialed(package, route, client, &query, connection, token)?;
     let values = connection.values();
     let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
+    Ok(request)
+}
+
+/// [`prepare`], with `fetch` sending the backend calls of `setvaluefromurl`
+/// policies (the request's headers as the earlier policies left them, the
+/// connection's credentials among them, to the URL the policy names).
+pub async fn prepare_fetching(
+    package: &Package,
+    route: &Route<'_>,
+    client: &ClientRequest<'_>,
+    connection: &Connection,
+    token: Option<&str>,
+    fetch: &dyn ValueFetch,
+) -> Result<http::Request<Bytes>, RequestError> {
+    let query = client.query_pairs();
+    let mut request = credentialed(package, route, client, &query, connection, token)?;
+    let values = connection.values();
+    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
+    let operation = &route.operation.id;
+    package.policies.apply_request_fetching(operation, &route.path_params, &mut request, &ctx, fetch).await?;
+    Ok(request)
+}
+
+/// The request with the connection's credentials, before the policies.
+fn credentialed(
+    package: &Package,
+    route: &Route<'_>,
+    client: &ClientRequest<'_>,
+    query: &[(String, String)],
+    connection: &Connection,
+    token: Option<&str>,
+) -> Result<http::Request<Bytes>, RequestError> {
+    let mut request = build(package, route, client, query)?;
+    credentials::apply(package, connection, token, &mut request)?;
     Ok(request)
 }
 
@@ -207,6 +254,9 @@ pub fn prepare_for_code(
     connection: &Connection,
     token: Option<&str>,
 ) -> Result<(http::Request<Bytes>, SendCredentials), RequestError> {
+    if package.policies.fetches_for(&route.operation.id) {
+        return Err(RequestError::FetchBeforeCode { operation: route.operation.id.clone() });
+    }
     let query = client.query_pairs();
     let mut request = build(package, route, client, &query)?;
     let mut send = SendCredentials::new(std::sync::Arc::clone(package), connection, token);
@@ -315,5 +365,31 @@ mod tests {
         assert_eq!(request.headers()["x-key"], "k-1");
         assert!(request.headers()["x-key"].is_sensitive());
         assert_eq!(request.uri(), "https://api.contoso.example/v1/orders/7?expand=none&region=eu");
+    }
+
+    /// The value a `setvaluefromurl` fetches is made with the credentials,
+    /// so code that may not see them cannot get a request carrying it.
+    #[test]
+    fn a_fetching_policy_before_code_that_may_not_see_credentials_is_refused() {
+        let (dir, _) = package();
+        let properties = serde_json::json!({"properties": {
+            "connectionParameters": {"key": {"type": "securestring"}, "region": {"type": "string"}},
+            "policyTemplateInstances": [{"templateId": "setvaluefromurl", "parameters": {
+                "x-ms-apimTemplateParameter.parameterTemplate": "@headers('If-Match')",
+                "x-ms-apimTemplateParameter.parameterValueUrl": "/orders/{id}",
+                "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().etag"}}]
+        }});
+        std::fs::write(dir.path().join(crate::PROPERTIES_FILE), properties.to_string()).unwrap();
+        let package = std::sync::Arc::new(crate::load_package(dir.path()).unwrap());
+        let route = package.definition.resolve(&Method::GET, "/orders/7").unwrap();
+        let headers = headers(&[("x-tenant", "t1")]);
+        let body = Bytes::new();
+        let client = ClientRequest { method: &Method::GET, query: "", headers: &headers, body: &body };
+        let error = prepare_for_code(&package, &route, &client, &connection(&package), None).unwrap_err();
+        assert!(matches!(&error, RequestError::FetchBeforeCode { operation } if operation == "GetOrder"), "{error}");
+        assert!(error.to_string().contains("sees_credentials"), "the fix is named: {error}");
+        // Without code, the plain `prepare` cannot make the call either, and says so.
+        let error = prepare(&package, &route, &client, &connection(&package), None).unwrap_err();
+        assert!(matches!(&error, RequestError::Policy(PolicyError::FetchUnavailable { .. })), "{error}");
     }
 }

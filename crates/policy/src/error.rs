@@ -61,6 +61,25 @@ pub enum PolicyError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A `setvaluefromurl` could not make its backend call: the caller
+    /// makes none for policies (before code that may not see credentials,
+    /// offline), or the call failed (`reason`, which names no secret).
+    #[error("policy `{policy}` could not fetch its value: {reason}")]
+    FetchUnavailable {
+        /// The policy's title.
+        policy: String,
+        /// Why.
+        reason: String,
+    },
+    /// A `setvaluefromurl`'s answer has no usable value: not 2xx, not JSON,
+    /// or nothing at `parameterValuePathTemplate`.
+    #[error("policy `{policy}` found no value to set: {reason}")]
+    FetchedValue {
+        /// The policy's title.
+        policy: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
     /// A body template could not reshape the JSON it found.
     #[error("policy `{policy}` cannot reshape the body: {reason}")]
     Body {

@@ -112,6 +112,25 @@ enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UndefinedParameter(pub(crate) String);
 
+/// Why [`Template::render_checked`] made no text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RenderError {
+    /// The connection has no such parameter.
+    Undefined(UndefinedParameter),
+    /// The value of the expression reading `name` cannot stand where the
+    /// template puts it.
+    Refused { name: String, reason: String },
+}
+
+/// What a template that is one bare expression names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reference {
+    /// `@headers('name')`.
+    Header(String),
+    /// `@queryParameters('name')`.
+    Query(String),
+}
+
 impl Template {
     /// Parses `text`; the error says what is wrong and where.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
@@ -202,6 +221,81 @@ impl Template {
     }
 
     /// Names of the connection parameters the template refers to, in order.
+    /// Renders the template like [`Template::render`], checking each value
+    /// an expression puts in (a default included) with `check`, which says
+    /// why a value cannot stand there. The error names the expression's
+    /// argument, never the value, which may be a secret.
+    pub(crate) fn render_checked(
+        &self,
+        ctx: &ExprContext<'_>,
+        check: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<String, RenderError> {
+        let mut out = String::new();
+        for part in &self.parts {
+            let (name, piece) = match part {
+                Part::Literal(text) => {
+                    out.push_str(text);
+                    continue;
+                }
+                Part::ConnectionParameter { name, .. } | Part::Header { name, .. } | Part::Query { name, .. } => {
+                    let single = Template { parts: vec![part.clone()] };
+                    (name, single.render(ctx).map_err(RenderError::Undefined)?)
+                }
+            };
+            check(&piece).map_err(|reason| RenderError::Refused { name: name.clone(), reason })?;
+            out.push_str(&piece);
+        }
+        Ok(out)
+    }
+
+    /// The literal text after the template's last expression, when it has
+    /// one and text follows it.
+    pub(crate) fn text_after_last_expression(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [.., Part::Literal(_)] if self.parts.len() == 1 => None,
+            [.., Part::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The template's text with each expression shown as `{argument}`, for
+    /// errors that must not show values.
+    pub(crate) fn shape(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::ConnectionParameter { name, .. } | Part::Header { name, .. } | Part::Query { name, .. } => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the template has any expression.
+    pub(crate) fn has_expressions(&self) -> bool {
+        self.parts.iter().any(|p| !matches!(p, Part::Literal(_)))
+    }
+
+    /// Whether an expression reads a header (`@headers(...)`).
+    pub(crate) fn reads_headers(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Header { .. }))
+    }
+
+    /// The header or query parameter the template names when it is nothing
+    /// but one `@headers('x')` or `@queryParameters('x')`: where
+    /// `setvaluefromurl` puts its value.
+    pub(crate) fn as_reference(&self) -> Option<Reference> {
+        match self.parts.as_slice() {
+            [Part::Header { name, default: None }] => Some(Reference::Header(name.clone())),
+            [Part::Query { name, default: None }] => Some(Reference::Query(name.clone())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn connection_parameters(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::ConnectionParameter { name, .. } => Some(name.as_str()),

@@ -46,8 +46,14 @@
 //! (whose `send` makes the backend call) or the backend call itself,
 //! **response policies**, answer. Within a section, policies apply in the
 //! order `policyTemplateInstances` lists them, each seeing the previous one's
-//! result. Expressions always read the client's *original* request
-//! (`@headers`, `@queryParameters`), not what earlier policies changed.
+//! result. In the request section, `@headers` reads the request as the
+//! earlier policies left it (the client's headers, the declared defaults and
+//! the connection's credentials, then each earlier policy's edits), as the
+//! platform's does: certified packages set a header and read it back in the
+//! next policy (Cradl AI's `Bearer @headers('Authorization')` after a
+//! `setvaluefromurl`; DeepL's `DeepL-Auth-Key @headers('Authorization')` on
+//! the API key the definition puts there). `@queryParameters`, and
+//! `@headers` in the response section, read the client's original request.
 //!
 //! # Templates
 //!
@@ -57,6 +63,8 @@
 //! | `setqueryparameter` | `name`, `value`, `existsAction` | the same for a query parameter of the backend URL; request only. Untouched parameters keep their encoding |
 //! | `routerequesttoendpoint` | `newPath`, `httpMethod` | replaces the operation's path (relative to the base URL, i.e. after `basePath`); `{name}` placeholders are filled with the operation's path parameters, encoded as path segments, after expressions are evaluated. A `newPath` that is an absolute `http(s)` URL replaces the base URL too; a `?query` in it is appended. `httpMethod` is a method or `@Request.OriginalHTTPMethod` (the client's method). Request only |
 //! | `dynamichosturl` | `urlTemplate` | replaces scheme, host and base path of the backend URL with the evaluated URL (which must be absolute `http(s)` without query); the operation's path and the query stay. Request only |
+//! | `dynamicsubdomain` | `urlTemplate` | `dynamichosturl` where the connection chooses only a subdomain: the template's expressions must stand in the host before a fixed domain of at least two labels (`https://@connectionParameters('subdomain').alisqi.com/api/`, a load warning otherwise), and each value they put in must be one DNS label (letters, digits, hyphens), else [`PolicyError::InvalidUrl`] naming the expression, never the value, so `evil.example/x?` cannot make the connection's requests go elsewhere. Request only |
+//! | `setvaluefromurl` | `parameterTemplate`, `parameterValueUrl`, `parameterValuePathTemplate`, `httpMethod` (default `GET`) | makes a backend call of its own, in its turn, and puts a value of its JSON answer on the request: `parameterValueUrl` (expressions evaluated, `{name}` filled with the operation's path parameters) is relative to the base URL as the earlier policies left it, or absolute; the call carries the request's headers as the earlier policies left them (the connection's credentials among them) and no body, and is sent by the caller's [`ValueFetch`] (the gateway's: through the connection's egress policy, one refresh after a 401). The value at `parameterValuePathTemplate` (a string as it is, another JSON value as JSON text) goes where `parameterTemplate` names: `@headers('x')` (replaced, marked sensitive), `@queryParameters('x')` (replaced) or a `@body()` path. An answer that is not 2xx or JSON, or has nothing there, is [`PolicyError::FetchedValue`]; a failed call [`PolicyError::FetchUnavailable`]. Only [`PolicySet::apply_request_fetching`] makes the call. Request only. (As Planner, which sets `If-Match` from a task's etag, and Cradl AI, which fetches a token, use it) |
 //! | `setproperty` | `newPropertyParentPathTemplate` (default `@body()`), `newPropertySubPathTemplate`, `propertyValuePathTemplate` | sets a JSON body property under the parent (under each element when the parent is an array), creating missing objects. The value is text with expressions, a JSON value when the parameter is not a string, or a copy of another property when it is a path (`@body().x`, `@item().x`). An empty request body becomes `{}` |
 //! | `convertobjecttoarray` | `propertyParentPath` (default `@body()`), `propertySubPath`, `newPropertyPath`, `keyName`, `valueName` | turns the object at parent/sub into `[{keyName: key, valueName: value}]` written at `newPropertyPath` (`@body()...` from the root, else relative to the parent); with no `valueName`, an object value's fields are merged beside the key |
 //! | `convertarraytoobject` | `propertyParentPath`, `propertySubPath`, `keyWithinCollectionPath`, `newPropertyPath`, `retainKey` (default `true`) | turns the array at parent/sub into an object keyed by each item's key property; with `retainKey` false the key is removed from the items. An item without a string or number key is an error |
@@ -77,8 +85,8 @@
 //! is not turned into a gateway error. An edited body is re-serialised and
 //! any `Content-Length` header updated.
 //!
-//! Not implemented (load warning, policy ignored): `setvaluefromurl`,
-//! `setconnectionstatustounauthenticated`, `dynamicsubdomain`.
+//! Not implemented (load warning, policy ignored):
+//! `setconnectionstatustounauthenticated`.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -86,6 +94,7 @@
 mod body;
 mod error;
 mod expr;
+mod fetch;
 mod policy;
 mod set;
 mod target;
@@ -94,6 +103,7 @@ mod trigger;
 
 pub use error::PolicyError;
 pub use expr::{ConnectionValues, ExprContext, GatewayRoute};
+pub use fetch::{FetchFuture, NoFetch, ValueFetch};
 pub use policy::{Policy, Section};
 pub use set::PolicySet;
 pub use templates::{TEMPLATES, TemplateInfo, template};

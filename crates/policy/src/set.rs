@@ -1,6 +1,8 @@
 //! A connector's policies as one set: which apply to an operation and a
 //! section, and applying them to a backend request or response in order.
 
+use std::future::Future as _;
+
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderValue, Request, Response};
@@ -9,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::PolicyError;
 use crate::expr::ExprContext;
+use crate::fetch::{self, NoFetch, ValueFetch, ValueFromUrl, ValueTarget};
 use crate::policy::{Policy, Section, parse_instance};
 use crate::target::Target;
 use crate::templates::{self, Body, Kind, RequestParts, ResponseParts};
@@ -100,21 +103,54 @@ impl PolicySet {
         self.policies
             .iter()
             .filter_map(|p| match &p.kind {
-                Kind::DynamicHostUrl { url } => Some(templates::evaluate_base_url(p.title(), url, ctx)),
+                Kind::DynamicHostUrl { url, subdomain } => {
+                    Some(templates::evaluate_base_url(p.title(), url, *subdomain, ctx))
+                }
                 _ => None,
             })
             .collect()
     }
 
+    /// Whether a request policy of `operation_id` makes a backend call of its
+    /// own (`setvaluefromurl`), which only
+    /// [`PolicySet::apply_request_fetching`] can make.
+    pub fn fetches_for(&self, operation_id: &str) -> bool {
+        self.in_section(Section::Request, operation_id).any(|p| matches!(p.kind, Kind::SetValueFromUrl(_)))
+    }
+
     /// Applies the request policies for `operation_id` to a request whose
     /// URI is the absolute backend URL. `path_params` are the operation's
-    /// path parameters (decoded), used by `routerequesttoendpoint`.
+    /// path parameters (decoded), used by `routerequesttoendpoint`. A
+    /// `setvaluefromurl` fails here with [`PolicyError::FetchUnavailable`]
+    /// (`reason` says why this caller makes no backend call for it);
+    /// [`PolicySet::apply_request_fetching`] is the same with the calls.
     pub fn apply_request(
         &self,
         operation_id: &str,
         path_params: &IndexMap<String, String>,
         request: &mut Request<Bytes>,
         ctx: &ExprContext<'_>,
+    ) -> Result<(), PolicyError> {
+        let no_fetch = NoFetch("this caller makes no backend calls for policies");
+        let applying = std::pin::pin!(self.apply_request_fetching(operation_id, path_params, request, ctx, &no_fetch));
+        // `NoFetch` answers at once, so the future is done at its first poll.
+        match applying.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(outcome) => outcome,
+            std::task::Poll::Pending => {
+                Err(PolicyError::FetchUnavailable { policy: "setvaluefromurl".into(), reason: no_fetch.0.to_string() })
+            }
+        }
+    }
+
+    /// [`PolicySet::apply_request`], with `fetch` making the backend calls
+    /// of `setvaluefromurl` policies, in their turn.
+    pub async fn apply_request_fetching(
+        &self,
+        operation_id: &str,
+        path_params: &IndexMap<String, String>,
+        request: &mut Request<Bytes>,
+        ctx: &ExprContext<'_>,
+        fetch: &dyn ValueFetch,
     ) -> Result<(), PolicyError> {
         let mut applicable = self.in_section(Section::Request, operation_id).peekable();
         let Some(first) = applicable.peek() else {
@@ -142,7 +178,21 @@ impl PolicySet {
         let mut outcome = Ok(());
         for policy in applicable {
             last_title = policy.title().to_string();
-            if let Err(e) = policy.kind.apply_request(policy.title(), &mut req, ctx) {
+            // `@headers` reads the request as the earlier policies left it,
+            // as the platform's does: certified packages set a header and
+            // read it back in the next policy (`Bearer @headers('Authorization')`).
+            let current;
+            let ctx = if policy.kind.reads_headers() {
+                current = req.headers.clone();
+                ExprContext { headers: &current, ..*ctx }
+            } else {
+                *ctx
+            };
+            let applied = match &policy.kind {
+                Kind::SetValueFromUrl(value) => set_value_from_url(policy.title(), value, &mut req, &ctx, fetch).await,
+                kind => kind.apply_request(policy.title(), &mut req, &ctx),
+            };
+            if let Err(e) = applied {
                 outcome = Err(e);
                 break;
             }
@@ -210,6 +260,35 @@ impl PolicySet {
     fn in_section<'s>(&'s self, section: Section, operation_id: &'s str) -> impl Iterator<Item = &'s Policy> + 's {
         self.policies.iter().filter(move |p| p.section == section && p.applies_to(operation_id))
     }
+}
+
+/// `setvaluefromurl`: the request it describes, sent by `fetch`, and the
+/// value taken from the answer put where `parameterTemplate` says.
+async fn set_value_from_url(
+    policy: &str,
+    value: &ValueFromUrl,
+    req: &mut RequestParts<'_>,
+    ctx: &ExprContext<'_>,
+    fetch: &dyn ValueFetch,
+) -> Result<(), PolicyError> {
+    let url = templates::endpoint_url(policy, &value.url, &req.target, req.path_params, ctx)?;
+    let request = fetch::value_request(policy, &value.method, &url, req.headers)?;
+    let response = fetch
+        .fetch(policy, request)
+        .await
+        .map_err(|reason| PolicyError::FetchUnavailable { policy: policy.to_string(), reason })?;
+    let fetched = fetch::value_of(policy, &value.value, &response)?;
+    match &value.target {
+        ValueTarget::Header(name) => {
+            req.headers.insert(name.clone(), fetch::header_value(policy, name, &fetched)?);
+        }
+        ValueTarget::Query(name) => {
+            req.target.query.remove(name);
+            req.target.query.push(name, &fetched);
+        }
+        ValueTarget::Body(path) => templates::set_body_value(policy, &mut req.body, path, fetched)?,
+    }
+    Ok(())
 }
 
 fn set_content_length(headers: &mut http::HeaderMap, len: usize) {

@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use super::PolicyError;
 use super::body::{self, BodyPath, PropertyValue};
-use super::expr::{ExprContext, Template, UndefinedParameter};
+use super::expr::{ExprContext, RenderError, Template, UndefinedParameter};
+use super::fetch::ValueFromUrl;
 use super::target::{self, Target, encode_segment};
 use super::trigger::PollingTrigger;
 
@@ -38,14 +39,14 @@ pub const TEMPLATES: &[TemplateInfo] = &[
     TemplateInfo { id: "convertobjecttoarray", implemented: true },
     TemplateInfo { id: "convertarraytoobject", implemented: true },
     TemplateInfo { id: "updatenextlink", implemented: true },
-    TemplateInfo { id: "setvaluefromurl", implemented: false },
+    TemplateInfo { id: "setvaluefromurl", implemented: true },
     TemplateInfo { id: "stringtoarray", implemented: true },
     TemplateInfo { id: "encodepropertyvalue", implemented: true },
     TemplateInfo { id: "pollingtrigger", implemented: true },
     TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
     // In certified packages (AzureAD, AlisQI), so the platform takes them.
     TemplateInfo { id: "moveproperties", implemented: true },
-    TemplateInfo { id: "dynamicsubdomain", implemented: false },
+    TemplateInfo { id: "dynamicsubdomain", implemented: true },
 ];
 
 /// The platform's template with this id, if there is one. Ids match
@@ -121,19 +122,76 @@ pub(crate) enum ReplaceTarget {
 /// A parsed policy template.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
-    SetHeader { name: HeaderName, value: Template, exists: ExistsAction },
-    SetQueryParameter { name: String, value: Template, exists: ExistsAction },
-    RouteRequestToEndpoint { new_path: Option<Template>, method: Option<MethodSpec> },
-    DynamicHostUrl { url: Template },
-    SetProperty { parent: BodyPath, sub: BodyPath, value: ValueSpec },
-    ObjectToArray { parent: BodyPath, sub: BodyPath, new_path: BodyPath, key_name: String, value_name: String },
-    ArrayToObject { parent: BodyPath, sub: BodyPath, key: BodyPath, new_path: BodyPath, retain_key: bool },
-    StringReplace { target: ReplaceTarget, old: Template, new: Template },
-    StringToArray { parent: BodyPath, sub: BodyPath, delimiters: Vec<char>, child: String, new_path: BodyPath },
-    UpdateNextLink { property: NextLinkProperty },
+    SetHeader {
+        name: HeaderName,
+        value: Template,
+        exists: ExistsAction,
+    },
+    SetQueryParameter {
+        name: String,
+        value: Template,
+        exists: ExistsAction,
+    },
+    RouteRequestToEndpoint {
+        new_path: Option<Template>,
+        method: Option<MethodSpec>,
+    },
+    /// `dynamichosturl`, and `dynamicsubdomain` (`subdomain`: each value
+    /// an expression puts in must be one DNS label, so a connection chooses
+    /// only a subdomain of the template's fixed domain).
+    DynamicHostUrl {
+        url: Template,
+        subdomain: bool,
+    },
+    SetValueFromUrl(ValueFromUrl),
+    SetProperty {
+        parent: BodyPath,
+        sub: BodyPath,
+        value: ValueSpec,
+    },
+    ObjectToArray {
+        parent: BodyPath,
+        sub: BodyPath,
+        new_path: BodyPath,
+        key_name: String,
+        value_name: String,
+    },
+    ArrayToObject {
+        parent: BodyPath,
+        sub: BodyPath,
+        key: BodyPath,
+        new_path: BodyPath,
+        retain_key: bool,
+    },
+    StringReplace {
+        target: ReplaceTarget,
+        old: Template,
+        new: Template,
+    },
+    StringToArray {
+        parent: BodyPath,
+        sub: BodyPath,
+        delimiters: Vec<char>,
+        child: String,
+        new_path: BodyPath,
+    },
+    UpdateNextLink {
+        property: NextLinkProperty,
+    },
     PollingTrigger(PollingTrigger),
-    EncodePropertyValue { parent: BodyPath, sub: BodyPath, new_path: BodyPath, encoding: Encoding },
-    MoveProperties { src_parent: BodyPath, src_sub: BodyPath, dst_parent: BodyPath, dst_sub: BodyPath, only_sub: bool },
+    EncodePropertyValue {
+        parent: BodyPath,
+        sub: BodyPath,
+        new_path: BodyPath,
+        encoding: Encoding,
+    },
+    MoveProperties {
+        src_parent: BodyPath,
+        src_sub: BodyPath,
+        dst_parent: BodyPath,
+        dst_sub: BodyPath,
+        only_sub: bool,
+    },
 }
 
 /// Why a template was not parsed.
@@ -223,7 +281,8 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
     match template_id {
         "setheader" | "setqueryparameter" => &["name", "value", "existsAction"],
         "routerequesttoendpoint" => &["newPath", "httpMethod"],
-        "dynamichosturl" => &["urlTemplate"],
+        "dynamichosturl" | "dynamicsubdomain" => &["urlTemplate"],
+        "setvaluefromurl" => &["parameterTemplate", "parameterValueUrl", "parameterValuePathTemplate", "httpMethod"],
         "setproperty" => &["newPropertyParentPathTemplate", "newPropertySubPathTemplate", "propertyValuePathTemplate"],
         "convertobjecttoarray" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "keyName", "valueName"],
         "convertarraytoobject" => {
@@ -276,7 +335,23 @@ pub(crate) fn parse(
             }
             Ok(Kind::RouteRequestToEndpoint { new_path, method })
         }
-        "dynamichosturl" => Ok(Kind::DynamicHostUrl { url: p.template("urlTemplate")? }),
+        "dynamichosturl" => Ok(Kind::DynamicHostUrl { url: p.template("urlTemplate")?, subdomain: false }),
+        "dynamicsubdomain" => {
+            let url = p.template("urlTemplate")?;
+            check_subdomain_template(&url)?;
+            Ok(Kind::DynamicHostUrl { url, subdomain: true })
+        }
+        "setvaluefromurl" => {
+            let url = p.template("parameterValueUrl")?;
+            let parsed = ValueFromUrl::parse(
+                &p.required("parameterTemplate")?,
+                p.text("httpMethod")?.as_deref(),
+                url,
+                &p.required("parameterValuePathTemplate")?,
+            )
+            .map_err(invalid)?;
+            Ok(Kind::SetValueFromUrl(parsed))
+        }
         "setproperty" => {
             let value = match p.get("propertyValuePathTemplate") {
                 None => {
@@ -413,8 +488,16 @@ impl Kind {
     pub(crate) fn allowed_in_response(&self) -> bool {
         !matches!(
             self,
-            Kind::SetQueryParameter { .. } | Kind::RouteRequestToEndpoint { .. } | Kind::DynamicHostUrl { .. }
+            Kind::SetQueryParameter { .. }
+                | Kind::RouteRequestToEndpoint { .. }
+                | Kind::DynamicHostUrl { .. }
+                | Kind::SetValueFromUrl(_)
         )
+    }
+
+    /// Whether an expression of the policy reads a header.
+    pub(crate) fn reads_headers(&self) -> bool {
+        self.templates().iter().any(|t| t.reads_headers())
     }
 
     /// The templates whose text is evaluated per call.
@@ -422,7 +505,8 @@ impl Kind {
         match self {
             Kind::SetHeader { value, .. } | Kind::SetQueryParameter { value, .. } => vec![value],
             Kind::RouteRequestToEndpoint { new_path, .. } => new_path.iter().collect(),
-            Kind::DynamicHostUrl { url } => vec![url],
+            Kind::DynamicHostUrl { url, .. } => vec![url],
+            Kind::SetValueFromUrl(fetch) => vec![&fetch.url],
             Kind::SetProperty { value: ValueSpec::Template(t), .. } => vec![t],
             Kind::StringReplace { old, new, .. } => vec![old, new],
             _ => Vec::new(),
@@ -591,8 +675,8 @@ impl Kind {
                 }
                 Ok(())
             }
-            Kind::DynamicHostUrl { url } => {
-                req.target.prefix = evaluate_base_url(policy, url, ctx)?;
+            Kind::DynamicHostUrl { url, subdomain } => {
+                req.target.prefix = evaluate_base_url(policy, url, *subdomain, ctx)?;
                 Ok(())
             }
             _ => self.apply_body(policy, &mut req.body, ctx),
@@ -712,7 +796,8 @@ impl Kind {
             | Kind::SetHeader { .. }
             | Kind::SetQueryParameter { .. }
             | Kind::RouteRequestToEndpoint { .. }
-            | Kind::DynamicHostUrl { .. } => {}
+            | Kind::DynamicHostUrl { .. }
+            | Kind::SetValueFromUrl(_) => {}
         }
         Ok(())
     }
@@ -768,10 +853,98 @@ fn grow_error(policy: &str, limit: usize, error: body::Grow) -> PolicyError {
     }
 }
 
-/// Evaluates a `dynamichosturl` template to a checked base URL.
-pub(crate) fn evaluate_base_url(policy: &str, url: &Template, ctx: &ExprContext<'_>) -> Result<String, PolicyError> {
-    let text = render(policy, url, ctx)?;
+/// Evaluates a `dynamichosturl` template to a checked base URL; with
+/// `subdomain` (`dynamicsubdomain`), each value an expression puts in must
+/// be one DNS label.
+pub(crate) fn evaluate_base_url(
+    policy: &str,
+    url: &Template,
+    subdomain: bool,
+    ctx: &ExprContext<'_>,
+) -> Result<String, PolicyError> {
+    if !subdomain {
+        let text = render(policy, url, ctx)?;
+        return base_url(policy, &text);
+    }
+    let text = url.render_checked(ctx, &dns_label).map_err(|error| match error {
+        RenderError::Undefined(UndefinedParameter(name)) => {
+            PolicyError::UndefinedConnectionParameter { policy: policy.to_string(), name }
+        }
+        // The URL is not made: the error names the expression, never its value.
+        RenderError::Refused { name, reason } => PolicyError::InvalidUrl {
+            policy: policy.to_string(),
+            url: url.shape(),
+            reason: format!("the value of `{name}` {reason}, so that a connection chooses only a subdomain"),
+        },
+    })?;
     base_url(policy, &text)
+}
+
+/// Whether `value` is one DNS label: 1 to 63 letters, digits and hyphens,
+/// not starting or ending with a hyphen.
+fn dns_label(value: &str) -> Result<(), String> {
+    let ok = (1..=63).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok { Ok(()) } else { Err("is not one DNS label (1 to 63 letters, digits and hyphens)".into()) }
+}
+
+/// `dynamicsubdomain`'s template must end its expressions inside the host,
+/// followed by a fixed domain of at least two labels
+/// (`https://@connectionParameters('tenant').example.com/api`), so that the
+/// connection's value can only choose a subdomain of it.
+fn check_subdomain_template(url: &Template) -> Result<(), NotParsed> {
+    let refuse = || {
+        invalid(
+            "urlTemplate must put its expressions in the host, before a fixed domain \
+             (`https://@connectionParameters('name').example.com/...`)"
+                .into(),
+        )
+    };
+    if !url.has_expressions() {
+        return Err(refuse());
+    }
+    let after = url.text_after_last_expression().ok_or_else(refuse)?;
+    let domain = after.strip_prefix('.').ok_or_else(refuse)?;
+    let host = domain.split(['/', ':', '?', '#']).next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|label| dns_label(label).is_err()) {
+        return Err(refuse());
+    }
+    Ok(())
+}
+
+/// The URL a policy names for a call of its own (`setvaluefromurl`'s
+/// `parameterValueUrl`): expressions evaluated, `{name}` placeholders filled
+/// with the operation's path parameters, then an absolute `http(s)` URL as
+/// it is, or a path (and query) relative to the request's base URL as the
+/// earlier policies left it.
+pub(crate) fn endpoint_url(
+    policy: &str,
+    url: &Template,
+    target: &Target,
+    path_params: &IndexMap<String, String>,
+    ctx: &ExprContext<'_>,
+) -> Result<String, PolicyError> {
+    let rendered = render(policy, url, ctx)?;
+    let filled = fill_placeholders(policy, rendered.trim(), path_params)?;
+    if filled.starts_with("http://") || filled.starts_with("https://") {
+        return Ok(filled);
+    }
+    let separator = if filled.starts_with('/') || filled.starts_with('?') { "" } else { "/" };
+    Ok(format!("{}{separator}{filled}", target.prefix))
+}
+
+/// Writes a fetched value at a path of the JSON request body (made `{}`
+/// when empty), within the body's limit.
+pub(crate) fn set_body_value(policy: &str, body: &mut Body, path: &BodyPath, value: String) -> Result<(), PolicyError> {
+    body.room_for(policy, value.len().saturating_add(path.steps.len()))?;
+    let Some(json) = body.json(policy, true)? else { return Ok(()) };
+    body::set(json, &path.steps, Value::String(value))
+        .map_err(|reason| PolicyError::Body { policy: policy.to_string(), reason })?;
+    body.changed = true;
+    Ok(())
 }
 
 /// Replaces `{name}` with the operation's path parameter, encoded as a

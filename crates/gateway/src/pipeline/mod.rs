@@ -18,6 +18,7 @@
 
 mod code;
 mod error;
+mod fetch;
 mod resolve;
 mod send;
 mod trace;
@@ -119,8 +120,9 @@ pub async fn run(
             // Code that may not see the credentials gets a request without
             // them; they go on its own calls to the backend's origin.
             let (request, credentials) = if package.settings.code.sees_credentials {
-                let request = request::prepare(package, &route, &client, &connection.connection, token.as_deref());
-                (request.map_err(|source| redacted(source, &scope.secrets))?, None)
+                let prepared =
+                    Prepare { gateway, scope: &scope, route: &route, client: &client, token: token.as_deref() };
+                (prepared.request(signed_in.as_ref()).await?, None)
             } else {
                 let prepared =
                     request::prepare_for_code(package, &route, &client, &connection.connection, token.as_deref());
@@ -131,8 +133,8 @@ pub async fn run(
             code::run(gateway, &scope, code, &call, request, credentials, signed_in).await?
         }
         _ => {
-            let request = request::prepare(package, &route, &client, &connection.connection, token.as_deref())
-                .map_err(|source| redacted(source, &scope.secrets))?;
+            let prepared = Prepare { gateway, scope: &scope, route: &route, client: &client, token: token.as_deref() };
+            let request = prepared.request(signed_in.as_ref()).await?;
             backend_url = request.uri().clone();
             send::direct(gateway, &scope, request, signed_in.as_ref()).await?
         }
@@ -191,6 +193,30 @@ async fn token(
     }
     let oauth = environment.oauth()?;
     Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
+}
+
+/// What step 3 builds the backend request from, when the request is the
+/// gateway's own (or code that may see credentials gets it).
+struct Prepare<'c> {
+    gateway: &'c Gateway,
+    scope: &'c Scope,
+    route: &'c sluice_package::Route<'c>,
+    client: &'c ClientRequest<'c>,
+    token: Option<&'c str>,
+}
+
+impl Prepare<'_> {
+    /// The whole backend request, `setvaluefromurl` policies making their
+    /// calls as the call's own request would be sent; a failed call answers
+    /// as that failure.
+    async fn request(&self, signed_in: Option<&SignedIn>) -> Result<http::Request<Bytes>, CallFailure> {
+        let Prepare { gateway, scope, route, client, token } = *self;
+        let fetch = fetch::PolicyFetch::new(gateway, scope, signed_in);
+        let package = &scope.connector.package;
+        let connection = &scope.connection.connection;
+        let prepared = request::prepare_fetching(package, route, client, connection, token, &fetch).await;
+        prepared.map_err(|source| fetch.into_failure().unwrap_or_else(|| redacted(source, &scope.secrets)))
+    }
 }
 
 /// A request-building failure, its message redacted of the call's secrets.

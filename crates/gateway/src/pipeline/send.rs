@@ -103,11 +103,7 @@ pub(super) async fn direct(
     request: http::Request<Bytes>,
     signed_in: Option<&SignedIn>,
 ) -> Result<http::Response<Bytes>, CallFailure> {
-    let options = SendOptions {
-        timeout: gateway.request_limits().backend_timeout,
-        max_response_bytes: scope.connector.package.settings.limits.response_body_bytes,
-    };
-    match send_refreshing(scope, request, options, signed_in).await {
+    match send_refreshing(scope, request, options(gateway, scope), signed_in).await {
         Ok((_, Refresh::Failed(error))) => Err(error.into()),
         Ok((response, _)) => Ok(response),
         Err(error) => {
@@ -119,7 +115,17 @@ pub(super) async fn direct(
     }
 }
 
-/// Counts a denied backend call, by path (`direct` or `code`).
+/// How the gateway sends a call's own backend requests: its backend
+/// timeout, and the connector's response size limit.
+pub(super) fn options(gateway: &Gateway, scope: &Scope) -> SendOptions {
+    SendOptions {
+        timeout: gateway.request_limits().backend_timeout,
+        max_response_bytes: scope.connector.package.settings.limits.response_body_bytes,
+    }
+}
+
+/// Counts a denied backend call, by path (`direct`, `code`, or `policy`
+/// for a `setvaluefromurl`'s).
 pub(super) fn count_denial(gateway: &Gateway, scope: &Scope, kind: &str) {
     gateway
         .metrics()

@@ -404,3 +404,82 @@ async fn pollingtrigger_sends_the_next_poll_through_the_gateway_with_the_state()
     assert_eq!(second.headers["location"].to_str().unwrap(), next);
     assert_eq!(recorder.count(), 2);
 }
+
+/// The `shop` connector with an API key in a header and `policies`.
+async fn keyed_shop(policies: serde_json::Value) -> (TestGateway, Recorder) {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Key"}});
+    let parameters =
+        json!({"api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}});
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", shop_definition(backend, security), shop_properties(parameters, None, policies))
+        .connection("shop", "c1", &[("api_key", "k-1")])
+        .start()
+        .await;
+    (gateway, recorder)
+}
+
+/// Planner's shape, end to end: before the call, the policy's own call goes
+/// to the backend with the connection's credentials and the operation's
+/// path parameter, and the value it answers goes on the call.
+#[tokio::test]
+async fn setvaluefromurl_fetches_through_the_connection_then_the_call_carries_the_value() {
+    let policies = json!([instance(
+        "setvaluefromurl",
+        &["GetItem"],
+        "Request",
+        json!({"parameterTemplate": "@headers('X-Order-Path')", "parameterValueUrl": "/orders/{id}",
+               "parameterValuePathTemplate": "@body().path", "httpMethod": "GET"})
+    )]);
+    let (gateway, recorder) = keyed_shop(policies).await;
+    let answer = gateway.get("/apim/shop/c1/items/7").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "the policy's call, then the call");
+    assert_eq!((seen[0].method.as_str(), seen[0].path_and_query.as_str()), ("GET", "/v1/orders/7"));
+    assert_eq!(seen[0].headers["x-key"], "k-1", "with the connection's credentials");
+    assert_eq!(seen[1].path_and_query, "/v1/items/7");
+    assert_eq!(seen[1].headers["x-order-path"], "/v1/orders/7");
+    // Other operations make no such call.
+    gateway.get("/apim/shop/c1/orders/1").await;
+    assert_eq!(recorder.count(), 3);
+}
+
+/// The policy's call obeys the connection's egress policy like any backend
+/// call, and is answered as one: a host the connection may not reach is
+/// `egress-denied`, and the call itself is never sent.
+#[tokio::test]
+async fn setvaluefromurl_to_a_host_the_connection_may_not_reach_is_egress_denied() {
+    let policies = json!([instance(
+        "setvaluefromurl",
+        &[],
+        "Request",
+        json!({"parameterTemplate": "@headers('X-V')", "parameterValueUrl": "http://127.0.0.2:9/token",
+               "parameterValuePathTemplate": "@body().v"})
+    )]);
+    let (gateway, recorder) = keyed_shop(policies).await;
+    let answer = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (502, "egress-denied"), "{}", answer.text());
+    assert_eq!(recorder.count(), 0);
+}
+
+/// An answer with no usable value fails the call with the policy named,
+/// never a 500, and the call is not sent.
+#[tokio::test]
+async fn setvaluefromurl_without_a_value_is_502_policy_failed_naming_the_policy() {
+    let policies = json!([instance(
+        "setvaluefromurl",
+        &["ListItems"],
+        "Request",
+        json!({"parameterTemplate": "@headers('If-Match')", "parameterValueUrl": "/status/404",
+               "parameterValuePathTemplate": "@body().etag"})
+    )]);
+    let (gateway, recorder) = keyed_shop(policies).await;
+    let answer = gateway.get("/apim/shop/c1/items").await;
+    assert_eq!((answer.status, answer.problem_type().as_str()), (502, "policy-failed"), "{}", answer.text());
+    let detail = answer.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("setvaluefromurl") && detail.contains("404"), "{detail}");
+    assert!(!detail.contains("k-1"));
+    assert_eq!(recorder.count(), 1, "only the policy's call");
+}

@@ -69,3 +69,48 @@ pub fn refused(template_id: &str, parameters: Value) -> String {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     warnings[0].clone()
 }
+
+/// A `ValueFetch` that records the requests it is given and answers each
+/// with the next of its answers (status and body).
+pub struct Answers {
+    pub sent: std::sync::Mutex<Vec<Request<Bytes>>>,
+    answers: std::sync::Mutex<Vec<(u16, String)>>,
+}
+
+impl Answers {
+    pub fn new(answers: &[(u16, &str)]) -> Self {
+        Self {
+            sent: std::sync::Mutex::new(Vec::new()),
+            answers: std::sync::Mutex::new(answers.iter().rev().map(|(s, b)| (*s, b.to_string())).collect()),
+        }
+    }
+
+    pub fn sent(&self) -> Vec<Request<Bytes>> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+}
+
+impl sluice_policy::ValueFetch for Answers {
+    fn fetch<'a>(&'a self, _policy: &'a str, request: Request<Bytes>) -> sluice_policy::FetchFuture<'a> {
+        self.sent.lock().unwrap().push(request);
+        let answer = match self.answers.lock().unwrap().pop() {
+            Some((status, body)) => {
+                let mut response = Response::new(Bytes::from(body));
+                *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                Ok(response)
+            }
+            None => Err("no answer left".to_string()),
+        };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+/// Runs a future whose every wait is already over (the policies' with
+/// [`Answers`]): it must finish at its first poll.
+pub fn now<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("the future waited"),
+    }
+}

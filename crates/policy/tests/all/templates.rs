@@ -280,7 +280,7 @@ fn operation_scope_limits_a_policy() {
 fn unknown_and_unsupported_templates_are_warnings() {
     let (set, warnings) = PolicySet::parse(&[
         json!({ "templateId": "frobnicate", "title": "F", "parameters": {} }),
-        json!({ "templateId": "setvaluefromurl", "title": "U", "parameters": {} }),
+        json!({ "templateId": "setconnectionstatustounauthenticated", "title": "U", "parameters": {} }),
         json!({ "templateId": "setheader", "title": "Bad", "parameters": {} }),
         json!({ "templateId": "dynamichosturl", "parameters": {
             "x-ms-apimTemplateParameter.urlTemplate": "https://x", "x-ms-apimTemplateParameter.typo": 1 } }),
@@ -698,4 +698,219 @@ fn pollingtrigger_entry_without_a_name_is_left_out_with_a_warning() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("`T`") && warnings[0].contains("triggerConfig"), "{warnings:?}");
     assert!(set.reads_gateway_route());
+}
+
+/// Planner's shape: `If-Match` set from the task's etag, fetched from a URL
+/// with the operation's path parameter, with the request's credentials.
+#[test]
+fn setvaluefromurl_sets_a_header_from_the_answer_of_its_own_call() {
+    let set = set(json!([{ "templateId": "SetValueFromUrl", "title": "If-Match", "parameters": {
+        "x-ms-apimTemplate-operationName": ["DeleteTask"],
+        "x-ms-apimTemplateParameter.parameterTemplate": "@headers('If-Match')",
+        "x-ms-apimTemplateParameter.parameterValueUrl": "/v1.0/planner/tasks/{id}",
+        "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body()['@odata.etag']",
+        "x-ms-apimTemplateParameter.httpMethod": "GET",
+        "x-ms-apimTemplate-policySection": "Request" }}]));
+    assert!(set.fetches_for("DeleteTask") && !set.fetches_for("GetTask"));
+    let answers = Answers::new(&[(200, r#"{"id": "t 1", "@odata.etag": "W/\"JzEtVGFzayAgQEBA\""}"#)]);
+    let mut req = request("DELETE", "https://graph.example/v1.0/planner/tasks/t%201", "");
+    req.headers_mut().insert("authorization", HeaderValue::from_static("Bearer tok"));
+    req.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    let params: IndexMap<String, String> = [("id".to_string(), "t 1".to_string())].into();
+    now(set.apply_request_fetching("DeleteTask", &params, &mut req, &Call::new(&[]).ctx(), &answers)).unwrap();
+    let sent = answers.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].method().as_str(), sent[0].uri().to_string().as_str()),
+        ("GET", "https://graph.example/v1.0/planner/tasks/t%201")
+    );
+    assert_eq!(sent[0].headers()["authorization"], "Bearer tok");
+    assert!(sent[0].headers().get(CONTENT_LENGTH).is_none() && sent[0].body().is_empty());
+    assert_eq!(req.headers()["if-match"], "W/\"JzEtVGFzayAgQEBA\"");
+    assert!(req.headers()["if-match"].is_sensitive());
+    assert_eq!(
+        req.uri().to_string(),
+        "https://graph.example/v1.0/planner/tasks/t%201",
+        "the request goes where it went"
+    );
+}
+
+/// Cradl AI's shape: each policy sees what the earlier ones did. The token
+/// call goes to the host the first `dynamichosturl` set, with the header
+/// the first `setheader` set; the next `setheader` reads the fetched value
+/// back with `@headers`; the second `dynamichosturl` points the request back.
+#[test]
+fn setvaluefromurl_runs_in_its_turn_and_later_policies_read_its_value() {
+    let set = set(json!([
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "Authorization",
+            "x-ms-apimTemplateParameter.value": "Basic @connectionParameters('api_key')" }},
+        { "templateId": "dynamichosturl", "parameters": {
+            "x-ms-apimTemplateParameter.urlTemplate": "https://auth.example" }},
+        { "templateId": "setvaluefromurl", "title": "Authorize", "parameters": {
+            "x-ms-apimTemplateParameter.parameterTemplate": "@headers('Authorization')",
+            "x-ms-apimTemplateParameter.httpMethod": "POST",
+            "x-ms-apimTemplateParameter.parameterValueUrl": "/oauth2/token?grant_type=client_credentials",
+            "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().access_token" }},
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "Authorization",
+            "x-ms-apimTemplateParameter.value": "Bearer @headers('Authorization')" }},
+        { "templateId": "dynamichosturl", "parameters": {
+            "x-ms-apimTemplateParameter.urlTemplate": "https://api.example/v1" }},
+    ]))
+    .with_base_path("/v1");
+    let answers = Answers::new(&[(200, r#"{"access_token": "tok-1", "expires_in": 3600}"#)]);
+    let mut req = request("GET", "https://api.example/v1/models?x=1", "");
+    let call = Call::new(&[("api_key", "Y2xpZW50OnNlY3JldA==")]);
+    now(set.apply_request_fetching("ListModels", &no_params(), &mut req, &call.ctx(), &answers)).unwrap();
+    let sent = answers.sent();
+    assert_eq!(sent[0].method().as_str(), "POST");
+    assert_eq!(sent[0].uri().to_string(), "https://auth.example/oauth2/token?grant_type=client_credentials");
+    assert_eq!(sent[0].headers()["authorization"], "Basic Y2xpZW50OnNlY3JldA==");
+    assert_eq!(req.headers()["authorization"], "Bearer tok-1");
+    assert_eq!(req.uri().to_string(), "https://api.example/v1/models?x=1");
+}
+
+#[test]
+fn setvaluefromurl_sets_a_query_parameter_or_a_body_property() {
+    let set = set(json!([
+        { "templateId": "setvaluefromurl", "parameters": {
+            "x-ms-apimTemplateParameter.parameterTemplate": "@queryParameters('version')",
+            "x-ms-apimTemplateParameter.parameterValueUrl": "https://meta.example/latest",
+            "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().version" }},
+        { "templateId": "setvaluefromurl", "parameters": {
+            "x-ms-apimTemplateParameter.parameterTemplate": "@body().owner.id",
+            "x-ms-apimTemplateParameter.parameterValueUrl": "me",
+            "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().id" }},
+    ]));
+    let answers = Answers::new(&[(200, r#"{"version": 7}"#), (200, r#"{"id": "u-9"}"#)]);
+    let mut req = request("POST", "https://api.example/items?version=1", r#"{"name": "n"}"#);
+    now(set.apply_request_fetching("Op", &no_params(), &mut req, &Call::new(&[]).ctx(), &answers)).unwrap();
+    let sent = answers.sent();
+    assert_eq!(sent[0].uri().to_string(), "https://meta.example/latest");
+    assert_eq!(sent[1].uri().to_string(), "https://api.example/me", "relative to the base URL");
+    assert_eq!(req.uri().to_string(), "https://api.example/items?version=7");
+    assert_eq!(json_body(&req), json!({"name": "n", "owner": {"id": "u-9"}}));
+}
+
+#[test]
+fn setvaluefromurl_without_a_usable_value_fails_naming_the_policy() {
+    let set = set(json!([{ "templateId": "setvaluefromurl", "title": "Etag", "parameters": {
+        "x-ms-apimTemplateParameter.parameterTemplate": "@headers('If-Match')",
+        "x-ms-apimTemplateParameter.parameterValueUrl": "/x",
+        "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().etag" }}]));
+    for (status, body, expected) in [
+        (404, r#"{"etag": "e"}"#, "the backend answered 404 Not Found"),
+        (200, "<html>", "the answer is not JSON"),
+        (200, r#"{"other": 1}"#, "no value at parameterValuePathTemplate"),
+        (200, r#"{"etag": null}"#, "no value at parameterValuePathTemplate"),
+    ] {
+        let answers = Answers::new(&[(status, body)]);
+        let mut req = request("GET", "https://h/x", "");
+        let err =
+            now(set.apply_request_fetching("Op", &no_params(), &mut req, &Call::new(&[]).ctx(), &answers)).unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::FetchedValue { policy, reason } if policy == "Etag" && reason.contains(expected)),
+            "{err}"
+        );
+        assert!(req.headers().get("if-match").is_none(), "the request is left as it was");
+    }
+    // A call that fails, and a caller that makes none, are the same error
+    // with the reason the fetcher gave.
+    let answers = Answers::new(&[]);
+    let mut req = request("GET", "https://h/x", "");
+    let err =
+        now(set.apply_request_fetching("Op", &no_params(), &mut req, &Call::new(&[]).ctx(), &answers)).unwrap_err();
+    assert_eq!(err, PolicyError::FetchUnavailable { policy: "Etag".into(), reason: "no answer left".into() });
+    let err = set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap_err();
+    assert!(matches!(&err, PolicyError::FetchUnavailable { policy, .. } if policy == "Etag"), "{err}");
+}
+
+#[test]
+fn setvaluefromurl_bad_parameters_are_warnings() {
+    let base = json!({
+        "x-ms-apimTemplateParameter.parameterTemplate": "@headers('If-Match')",
+        "x-ms-apimTemplateParameter.parameterValueUrl": "/x",
+        "x-ms-apimTemplateParameter.parameterValuePathTemplate": "@body().etag" });
+    for (key, value, expected) in [
+        ("parameterTemplate", "If-Match", "is none of `@headers('name')`"),
+        ("parameterTemplate", "@headers('If Match')", "not a valid header name"),
+        ("httpMethod", "GE T", "not an HTTP method"),
+        ("parameterValuePathTemplate", "@body()[", "unclosed `[`"),
+    ] {
+        let mut parameters = base.clone();
+        parameters[format!("x-ms-apimTemplateParameter.{key}")] = json!(value);
+        let warning = refused("setvaluefromurl", parameters);
+        assert!(warning.contains(expected), "{key}: {warning}");
+    }
+    let mut parameters = base.clone();
+    parameters.as_object_mut().unwrap().remove("x-ms-apimTemplateParameter.parameterValueUrl");
+    assert!(refused("setvaluefromurl", parameters).contains("missing parameter"));
+}
+
+/// DeepL's shape: the credential the definition puts in `Authorization` is
+/// read back and given its scheme; the client's own headers are readable
+/// too, because they are on the request.
+#[test]
+fn headers_are_read_from_the_request_as_the_earlier_policies_left_it() {
+    let set = set(json!([
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "Authorization",
+            "x-ms-apimTemplateParameter.value": "DeepL-Auth-Key @headers('Authorization')" }},
+        { "templateId": "setheader", "parameters": {
+            "x-ms-apimTemplateParameter.name": "X-Copy",
+            "x-ms-apimTemplateParameter.value": "@headers('X-Client')/@headers('Authorization')" }},
+    ]));
+    let mut req = request("GET", "https://h/x", "");
+    req.headers_mut().insert("authorization", HeaderValue::from_static("k-1"));
+    req.headers_mut().insert("x-client", HeaderValue::from_static("c"));
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!(req.headers()["authorization"], "DeepL-Auth-Key k-1");
+    assert_eq!(req.headers()["x-copy"], "c/DeepL-Auth-Key k-1");
+}
+
+/// AlisQI's shape: the connection chooses a subdomain of a fixed domain,
+/// and nothing more.
+#[test]
+fn dynamicsubdomain_lets_a_connection_choose_only_a_subdomain() {
+    let set = set(json!([{ "templateId": "dynamicsubdomain", "title": "Subdomain", "parameters": {
+        "x-ms-apimTemplateParameter.urlTemplate": "https://@connectionParameters('subdomain').alisqi.example/api/" }}]))
+    .with_base_path("/api");
+    let mut req = request("GET", "https://placeholder.alisqi.example/api/results?x=1", "");
+    set.apply_request("Op", &no_params(), &mut req, &Call::new(&[("subdomain", "acme-1")]).ctx()).unwrap();
+    assert_eq!(req.uri().to_string(), "https://acme-1.alisqi.example/api/results?x=1");
+    let ctx_values = Call::new(&[("subdomain", "acme")]);
+    assert_eq!(set.dynamic_host_urls(&ctx_values.ctx()).unwrap(), ["https://acme.alisqi.example/api"]);
+    for value in ["evil.example/x?", "a.b", "evil.example#", "user@evil.example", "", "-a", "a b", "evil.example:8443/"]
+    {
+        let mut req = request("GET", "https://placeholder.alisqi.example/api/results", "");
+        let err =
+            set.apply_request("Op", &no_params(), &mut req, &Call::new(&[("subdomain", value)]).ctx()).unwrap_err();
+        match &err {
+            PolicyError::InvalidUrl { policy, url, reason } => {
+                assert_eq!(policy, "Subdomain");
+                assert_eq!(url, "https://{subdomain}.alisqi.example/api/", "the value is not shown");
+                assert!(reason.contains("`subdomain`") && reason.contains("one DNS label"), "{reason}");
+            }
+            other => panic!("{value:?}: {other}"),
+        }
+        assert_eq!(req.uri().to_string(), "https://placeholder.alisqi.example/api/results");
+        assert!(
+            set.dynamic_host_urls(&Call::new(&[("subdomain", value)]).ctx()).is_err(),
+            "{value:?} refused at load too"
+        );
+    }
+}
+
+#[test]
+fn dynamicsubdomain_needs_a_fixed_domain_after_its_expressions() {
+    for template in [
+        "https://@connectionParameters('host')",
+        "https://@connectionParameters('host').com/api",
+        "https://api.example/@connectionParameters('tenant')",
+        "https://fixed.example/api",
+    ] {
+        let warning = refused("dynamicsubdomain", json!({ "x-ms-apimTemplateParameter.urlTemplate": template }));
+        assert!(warning.contains("before a fixed domain"), "{template}: {warning}");
+    }
 }
