@@ -293,7 +293,6 @@ fn property_and_policy_rules_fire_on_properties_that_break_them() {
             "policy-operation-unknown",
             "policy-parameter",
             "policy-template-unknown",
-            "policy-template-unsupported",
             "script-missing",
             "script-operation-unknown",
         ],

@@ -37,6 +37,11 @@ pub struct Definition {
     pub security_definitions: IndexMap<String, SecurityScheme>,
     /// `definitions`, as written, for [`Definition::resolved_schema`].
     pub definitions: IndexMap<String, Value>,
+    /// `x-ms-capabilities.testConnection.operationId`: the operation that
+    /// tells whether a connection's credentials work; a success of it
+    /// clears an unauthenticated status. `None` when the file names none
+    /// (or one it does not define, which is a load warning).
+    pub test_connection: Option<String>,
 }
 
 /// One operation (a method on a path).
@@ -243,6 +248,8 @@ struct RawDefinition {
     definitions: IndexMap<String, Value>,
     #[serde(default, rename = "securityDefinitions")]
     security_definitions: IndexMap<String, Value>,
+    #[serde(default, rename = "x-ms-capabilities")]
+    capabilities: Option<Value>,
 }
 
 const METHODS: &[(&str, Method)] = &[
@@ -355,7 +362,22 @@ impl Definition {
             }
         }
 
+        let test_connection = raw
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.get("testConnection"))
+            .and_then(|t| t.get("operationId"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let test_connection = match test_connection {
+            Some(id) if !operations.iter().any(|op| op.id == id) => {
+                warnings.push(format!("x-ms-capabilities.testConnection names operation `{id}`, which is not defined"));
+                None
+            }
+            other => other,
+        };
         Ok(Self {
+            test_connection,
             title: raw.info.as_ref().and_then(|info| info.get("title")).and_then(Value::as_str).map(str::to_string),
             host: raw.host.filter(|h| !h.trim().is_empty()),
             base_path,

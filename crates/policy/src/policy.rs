@@ -80,9 +80,6 @@ pub(crate) fn parse_instance(instance: &Value, warnings: &mut Vec<String>) -> Re
     let mut notes = Vec::new();
     let kind = templates::parse(&template_id, parameters, &mut notes).map_err(|why| match why {
         NotParsed::Unknown => format!("`{title}`: unknown policy template `{template_id}`"),
-        NotParsed::Unsupported => {
-            format!("`{title}`: policy template `{template_id}` is not supported by sluice")
-        }
         NotParsed::Invalid(reason) => format!("`{title}` ({template_id}): {reason}"),
     })?;
     warnings.extend(notes.into_iter().map(|note| format!("policy `{title}` ({template_id}): {note}")));

@@ -111,6 +111,15 @@ impl PolicySet {
             .collect()
     }
 
+    /// Whether a `setconnectionstatustounauthenticated` policy of
+    /// `operation_id` names `status`: the backend's answer then marks the
+    /// call's connection unauthenticated, which the caller records (the
+    /// policy does not change the message).
+    pub fn marks_unauthenticated(&self, operation_id: &str, status: http::StatusCode) -> bool {
+        self.in_section(Section::Response, operation_id)
+            .any(|p| matches!(p.kind, Kind::MarkUnauthenticated { status: marked } if marked == status))
+    }
+
     /// Whether a request policy of `operation_id` makes a backend call of its
     /// own (`setvaluefromurl`), which only
     /// [`PolicySet::apply_request_fetching`] can make.

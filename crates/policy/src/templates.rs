@@ -22,31 +22,28 @@ pub(crate) const PARAMETER_PREFIX: &str = "x-ms-apimTemplateParameter.";
 pub struct TemplateInfo {
     /// Its `templateId`, e.g. `setheader`.
     pub id: &'static str,
-    /// Whether sluice runs it; a policy of a template it does not run is a
-    /// load warning and is ignored.
-    pub implemented: bool,
 }
 
-/// Every template the platform offers, and whether sluice runs it: the one
+/// Every template the platform offers, each of which sluice runs: the one
 /// list that loading and `sluice validate` both read.
 pub const TEMPLATES: &[TemplateInfo] = &[
-    TemplateInfo { id: "setheader", implemented: true },
-    TemplateInfo { id: "setqueryparameter", implemented: true },
-    TemplateInfo { id: "routerequesttoendpoint", implemented: true },
-    TemplateInfo { id: "dynamichosturl", implemented: true },
-    TemplateInfo { id: "setproperty", implemented: true },
-    TemplateInfo { id: "stringreplace", implemented: true },
-    TemplateInfo { id: "convertobjecttoarray", implemented: true },
-    TemplateInfo { id: "convertarraytoobject", implemented: true },
-    TemplateInfo { id: "updatenextlink", implemented: true },
-    TemplateInfo { id: "setvaluefromurl", implemented: true },
-    TemplateInfo { id: "stringtoarray", implemented: true },
-    TemplateInfo { id: "encodepropertyvalue", implemented: true },
-    TemplateInfo { id: "pollingtrigger", implemented: true },
-    TemplateInfo { id: "setconnectionstatustounauthenticated", implemented: false },
+    TemplateInfo { id: "setheader" },
+    TemplateInfo { id: "setqueryparameter" },
+    TemplateInfo { id: "routerequesttoendpoint" },
+    TemplateInfo { id: "dynamichosturl" },
+    TemplateInfo { id: "setproperty" },
+    TemplateInfo { id: "stringreplace" },
+    TemplateInfo { id: "convertobjecttoarray" },
+    TemplateInfo { id: "convertarraytoobject" },
+    TemplateInfo { id: "updatenextlink" },
+    TemplateInfo { id: "setvaluefromurl" },
+    TemplateInfo { id: "stringtoarray" },
+    TemplateInfo { id: "encodepropertyvalue" },
+    TemplateInfo { id: "pollingtrigger" },
+    TemplateInfo { id: "setconnectionstatustounauthenticated" },
     // In certified packages (AzureAD, AlisQI), so the platform takes them.
-    TemplateInfo { id: "moveproperties", implemented: true },
-    TemplateInfo { id: "dynamicsubdomain", implemented: true },
+    TemplateInfo { id: "moveproperties" },
+    TemplateInfo { id: "dynamicsubdomain" },
 ];
 
 /// The platform's template with this id, if there is one. Ids match
@@ -185,6 +182,12 @@ pub(crate) enum Kind {
         new_path: BodyPath,
         encoding: Encoding,
     },
+    /// `setconnectionstatustounauthenticated`: a response of this status
+    /// marks the connection unauthenticated (the caller keeps the status;
+    /// the message is left as it is).
+    MarkUnauthenticated {
+        status: StatusCode,
+    },
     MoveProperties {
         src_parent: BodyPath,
         src_sub: BodyPath,
@@ -198,7 +201,6 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NotParsed {
     Unknown,
-    Unsupported,
     Invalid(String),
 }
 
@@ -282,6 +284,7 @@ pub(crate) fn known_parameters(template_id: &str) -> &'static [&'static str] {
         "setheader" | "setqueryparameter" => &["name", "value", "existsAction"],
         "routerequesttoendpoint" => &["newPath", "httpMethod"],
         "dynamichosturl" | "dynamicsubdomain" => &["urlTemplate"],
+        "setconnectionstatustounauthenticated" => &["statusCode"],
         "setvaluefromurl" => &["parameterTemplate", "parameterValueUrl", "parameterValuePathTemplate", "httpMethod"],
         "setproperty" => &["newPropertyParentPathTemplate", "newPropertySubPathTemplate", "propertyValuePathTemplate"],
         "convertobjecttoarray" => &["propertyParentPath", "propertySubPath", "newPropertyPath", "keyName", "valueName"],
@@ -340,6 +343,17 @@ pub(crate) fn parse(
             let url = p.template("urlTemplate")?;
             check_subdomain_template(&url)?;
             Ok(Kind::DynamicHostUrl { url, subdomain: true })
+        }
+        "setconnectionstatustounauthenticated" => {
+            let text = p.required("statusCode")?;
+            let status = text
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .filter(|status| (400..600).contains(&status.as_u16()))
+                .ok_or_else(|| invalid(format!("statusCode `{text}` is not an HTTP error status (400 to 599)")))?;
+            Ok(Kind::MarkUnauthenticated { status })
         }
         "setvaluefromurl" => {
             let url = p.template("parameterValueUrl")?;
@@ -463,11 +477,8 @@ pub(crate) fn parse(
                 only_sub: p.flag("copyOnlySubProperties", false)?,
             })
         }
-        id => match template(id) {
-            Some(info) if !info.implemented => Err(NotParsed::Unsupported),
-            // A template marked implemented must have an arm above.
-            Some(_) | None => Err(NotParsed::Unknown),
-        },
+        // Every template of the list has an arm above.
+        _ => Err(NotParsed::Unknown),
     }
 }
 
@@ -481,7 +492,7 @@ impl Kind {
     /// even when its instance names no section (the platform's instances
     /// of these name none).
     pub(crate) fn response_only(&self) -> bool {
-        matches!(self, Kind::UpdateNextLink { .. } | Kind::PollingTrigger(_))
+        matches!(self, Kind::UpdateNextLink { .. } | Kind::PollingTrigger(_) | Kind::MarkUnauthenticated { .. })
     }
 
     /// Whether the template can run in the response section.
@@ -698,6 +709,8 @@ impl Kind {
                 Ok(())
             }
             Kind::PollingTrigger(trigger) => trigger.apply(policy, res, ctx, base_path),
+            // The caller reads it (`PolicySet::marks_unauthenticated`).
+            Kind::MarkUnauthenticated { .. } => Ok(()),
             _ => self.apply_body(policy, &mut res.body, ctx),
         }
     }
@@ -793,6 +806,7 @@ impl Kind {
             // the request section; and response-only ones the other way.
             Kind::UpdateNextLink { .. }
             | Kind::PollingTrigger(_)
+            | Kind::MarkUnauthenticated { .. }
             | Kind::SetHeader { .. }
             | Kind::SetQueryParameter { .. }
             | Kind::RouteRequestToEndpoint { .. }

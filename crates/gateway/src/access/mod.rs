@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
-pub use service::{Access, AccessError, EnvironmentSeed, IssuedKey, PrincipalKind, Unauthenticated};
+pub use service::{Access, AccessError, EnvironmentSeed, IssuedKey, ObservedAnswer, PrincipalKind, Unauthenticated};
 
 /// The default environment, which a single-environment settings file is.
 pub const DEFAULT_ENVIRONMENT: &str = "default";

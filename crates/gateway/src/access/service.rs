@@ -18,7 +18,7 @@ use crate::config::{ConnectionConfig, IssuerConfig, MemberConfig};
 use crate::network::Network;
 use crate::registry::{ConnectionRefused, ConnectionState, LoadedConnector, Registry};
 use crate::store::key::SecretKey;
-use crate::store::{AccessStore, ApiKeyRow, ConnectionRow, PrincipalRow, StoreError, now};
+use crate::store::{AccessStore, ApiKeyRow, ConnectionRow, ConnectionStatusRow, PrincipalRow, StoreError, now};
 
 /// A connection's state, or why it was refused.
 type ConnectionLookup = Result<Arc<ConnectionState>, Arc<ConnectionRefused>>;
@@ -169,6 +169,25 @@ pub struct EnvironmentSeed<'a> {
 struct Snapshot {
     people: Arc<People>,
     directories: HashMap<String, Arc<Directory>>,
+}
+
+/// A backend's answer to a call, as [`Access::observe_answer`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct ObservedAnswer<'a> {
+    /// The call's environment.
+    pub environment: &'a str,
+    /// The connector.
+    pub connector: &'a str,
+    /// The connection.
+    pub connection: &'a str,
+    /// The operation called.
+    pub operation: &'a str,
+    /// The backend's status.
+    pub status: http::StatusCode,
+    /// Whether a policy marks the connection unauthenticated on it.
+    pub marks: bool,
+    /// Whether the operation is the connector's test-connection operation.
+    pub tests_connection: bool,
 }
 
 /// The access service of the gateway and its environments.
@@ -366,6 +385,47 @@ impl Access {
         }
         tracing::info!(%environment, %connector, connection = %id, owner = %actor.id, "connection created");
         self.refresh().await
+    }
+
+    /// The status a backend's answer set on a connection
+    /// (`setconnectionstatustounauthenticated`), read from the store: every
+    /// gateway on the database sees the same.
+    pub async fn connection_status(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<Option<ConnectionStatusRow>, AccessError> {
+        Ok(self.store.connection_status(environment, connector, connection).await?)
+    }
+
+    /// Records what a backend's answer to a call says of its connection:
+    /// `marks` (a `setconnectionstatustounauthenticated` policy names the
+    /// status) marks it unauthenticated; a success of the connector's
+    /// test-connection operation clears that. Anything else changes nothing
+    /// and touches no database. A store that fails is logged: the call's
+    /// answer does not depend on it.
+    pub async fn observe_answer(&self, answer: &ObservedAnswer<'_>) {
+        let ObservedAnswer { environment, connector, connection, operation, status, .. } = *answer;
+        let outcome = if answer.marks {
+            let row = ConnectionStatusRow {
+                status: "unauthenticated".into(),
+                reason: format!(
+                    "the backend answered {} to `{operation}`; check the connection's credentials and make it again",
+                    status.as_u16()
+                ),
+                since: now() as i64,
+            };
+            tracing::info!(%environment, %connector, %connection, %operation, status = status.as_u16(), "connection marked unauthenticated");
+            self.store.set_connection_status(environment, connector, connection, Some(&row)).await
+        } else if answer.tests_connection && status.is_success() {
+            self.store.set_connection_status(environment, connector, connection, None).await
+        } else {
+            return;
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(%environment, %connector, %connection, %error, "the connection's status could not be recorded");
+        }
     }
 
     /// Deletes a connection made through the gateway, with its tokens and

@@ -113,7 +113,9 @@ struct ConnectionInfo {
     owner: Option<String>,
     /// Whether it comes from the settings file, which only its operator changes.
     read_only: bool,
-    /// `ready`, `signin-required` or `error`.
+    /// `ready`, `signin-required`, `unauthenticated` (a backend's answer
+    /// said the credentials do not work: `setconnectionstatustounauthenticated`)
+    /// or `error`.
     status: String,
     /// Why it is not `ready`.
     reason: Option<String>,
@@ -363,6 +365,13 @@ async fn info(
                     info.status = "signin-required".into();
                     info.reason = Some(reason);
                 }
+            }
+            let marked = gateway.access().connection_status(environment.id(), connector, id).await;
+            if info.reason.is_none()
+                && let Some(status) = marked.map_err(GatewayError::Access)?
+            {
+                info.status = status.status;
+                info.reason = Some(status.reason);
             }
         }
     }

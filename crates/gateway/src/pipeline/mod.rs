@@ -140,6 +140,19 @@ pub async fn run(
         }
     };
 
+    // What the backend's answer says of the connection
+    // (`setconnectionstatustounauthenticated`), before the response policies.
+    let answer = crate::access::ObservedAnswer {
+        environment: environment.id(),
+        connector: call.connector,
+        connection: call.connection,
+        operation: operation_id,
+        status: response.status(),
+        marks: package.policies.marks_unauthenticated(operation_id, response.status()),
+        tests_connection: package.definition.test_connection.as_deref() == Some(operation_id.as_str()),
+    };
+    gateway.access().observe_answer(&answer).await;
+
     let values = connection.connection.values();
     let query = client.query_pairs();
     // Made only for a connector that reads it: most calls need no URL of their own.

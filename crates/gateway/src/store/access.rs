@@ -7,6 +7,19 @@ use async_trait::async_trait;
 
 use super::{AuditRow, StoreError};
 
+/// A connection's status as a backend's answer set it
+/// (`setconnectionstatustounauthenticated`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionStatusRow {
+    /// `unauthenticated`, the one status a policy sets.
+    pub status: String,
+    /// What happened, for the people who fix it (no secret: the operation
+    /// and the backend's status).
+    pub reason: String,
+    /// Since when, in seconds since the Unix epoch.
+    pub since: i64,
+}
+
 /// A principal the gateway itself knows: a user (an API key holder) or one
 /// of its own groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +180,8 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
 
     /// Stores a new connection with the audit entry, in one transaction;
-    /// `false` (and no entry) when one with its id exists.
+    /// `false` (and no entry) when one with its id exists. A status left by
+    /// an earlier connection of the same id goes.
     async fn put_connection(
         &self,
         environment: &str,
@@ -184,6 +198,24 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
         id: &str,
         audit: &AuditRow,
     ) -> Result<bool, StoreError>;
+
+    /// The status a backend's answer set on a connection, if any.
+    async fn connection_status(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<Option<ConnectionStatusRow>, StoreError>;
+
+    /// Sets a connection's status (a status already set stays, with its
+    /// reason and time), or clears it with `None`.
+    async fn set_connection_status(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        status: Option<&ConnectionStatusRow>,
+    ) -> Result<(), StoreError>;
 
     /// Deletes what belongs to a connector: its connections, their tokens
     /// and shares, its own shares and owner, its published versions, with

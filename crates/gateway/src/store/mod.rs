@@ -20,7 +20,9 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-pub use access::{AccessStore, ApiKeyRow, ConnectionRow, EnvironmentRows, PeopleRows, PrincipalRow};
+pub use access::{
+    AccessStore, ApiKeyRow, ConnectionRow, ConnectionStatusRow, EnvironmentRows, PeopleRows, PrincipalRow,
+};
 pub use packages::{AuditRow, PackageRow, PackageStore, PackageVersion};
 pub use vault::{COMPLETION, Endpoints, PendingSignIn, StoredTokens, TokenSet, Vault, VaultError, now};
 

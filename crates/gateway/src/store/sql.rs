@@ -17,8 +17,9 @@ use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool};
 
 use super::{
-    AccessStore, ApiKeyRow, AuditRow, ConnectionRow, EnvironmentRows, PackageRow, PackageStore, PackageVersion,
-    PendingDestination, PendingRow, PeopleRows, PrincipalRow, RefreshLock, StoreError, TokenRow, TokenStore, now,
+    AccessStore, ApiKeyRow, AuditRow, ConnectionRow, ConnectionStatusRow, EnvironmentRows, PackageRow, PackageStore,
+    PackageVersion, PendingDestination, PendingRow, PeopleRows, PrincipalRow, RefreshLock, StoreError, TokenRow,
+    TokenStore, now,
 };
 
 /// The versioned, forward-only migrations of each dialect's schema.
@@ -588,6 +589,13 @@ impl AccessStore for SqlStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
+            let row = [environment, row.connector.as_str(), row.id.as_str()];
+            text_query(
+                "DELETE FROM connection_status WHERE environment = $1 AND connector = $2 AND connection = $3",
+                &row,
+            )
+            .execute(&mut *tx)
+            .await?;
             insert_audit(&mut tx, environment, audit).await?;
         }
         tx.commit().await?;
@@ -611,6 +619,7 @@ impl AccessStore for SqlStore {
         for sql in [
             "DELETE FROM connection_shares WHERE environment = $1 AND connector = $2 AND connection = $3",
             "DELETE FROM tokens WHERE environment = $1 AND connector = $2 AND connection = $3",
+            "DELETE FROM connection_status WHERE environment = $1 AND connector = $2 AND connection = $3",
         ] {
             text_query(sql, &row).execute(&mut *tx).await?;
         }
@@ -619,6 +628,45 @@ impl AccessStore for SqlStore {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn connection_status(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+    ) -> Result<Option<ConnectionStatusRow>, StoreError> {
+        let sql = "SELECT status, reason, since FROM connection_status
+                   WHERE environment = $1 AND connector = $2 AND connection = $3";
+        let row: Option<(String, String, i64)> =
+            sqlx::query_as(sql).bind(environment).bind(connector).bind(connection).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(status, reason, since)| ConnectionStatusRow { status, reason, since }))
+    }
+
+    async fn set_connection_status(
+        &self,
+        environment: &str,
+        connector: &str,
+        connection: &str,
+        status: Option<&ConnectionStatusRow>,
+    ) -> Result<(), StoreError> {
+        let key = [environment, connector, connection];
+        match status {
+            None => {
+                let sql = "DELETE FROM connection_status WHERE environment = $1 AND connector = $2 AND connection = $3";
+                text_query(sql, &key).execute(&self.pool).await?;
+            }
+            Some(row) => {
+                let sql = "INSERT INTO connection_status (environment, connector, connection, status, reason, since)
+                           VALUES ($1, $2, $3, $4, $5, $6)
+                           ON CONFLICT (environment, connector, connection) DO NOTHING";
+                text_query(sql, &[environment, connector, connection, &row.status, &row.reason])
+                    .bind(row.since)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn delete_connector(
@@ -633,7 +681,9 @@ impl AccessStore for SqlStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for table in ["connection_shares", "connector_shares", "connector_owners", "tokens", "packages"] {
+        for table in
+            ["connection_shares", "connection_status", "connector_shares", "connector_owners", "tokens", "packages"]
+        {
             // The table names are this list's, never input.
             let sql = format!("DELETE FROM {table} WHERE environment = $1 AND connector = $2");
             text_query(&sql, &key).execute(&mut *tx).await?;
@@ -868,7 +918,36 @@ mod tests {
         tokens_of_two_environments_are_apart,
         a_change_and_its_audit_entry_are_written_together_and_a_no_op_writes_none,
         package_versions_follow_each_other_and_a_stale_one_is_refused,
+        a_connection_status_stays_until_cleared_or_the_connection_goes,
     );
+
+    async fn a_connection_status_stays_until_cleared_or_the_connection_goes(place: Place) {
+        let store = place.open().await;
+        let marked = |reason: &str, since| ConnectionStatusRow {
+            status: "unauthenticated".into(),
+            reason: reason.into(),
+            since,
+        };
+        assert_eq!(store.connection_status(D, "Shop", "main").await.unwrap(), None);
+        store.set_connection_status(D, "Shop", "main", Some(&marked("first", 10))).await.unwrap();
+        // A second mark keeps the first's reason and time.
+        store.set_connection_status(D, "Shop", "main", Some(&marked("second", 20))).await.unwrap();
+        assert_eq!(store.connection_status(D, "Shop", "main").await.unwrap(), Some(marked("first", 10)));
+        assert_eq!(store.connection_status("sales", "Shop", "main").await.unwrap(), None, "one environment's");
+        store.set_connection_status(D, "Shop", "main", None).await.unwrap();
+        assert_eq!(store.connection_status(D, "Shop", "main").await.unwrap(), None);
+        // A connection made again, deleted, or its connector deleted starts clean.
+        let row = ConnectionRow { connector: "Shop".into(), id: "main".into(), owner: "alice".into(), sealed: vec![1] };
+        store.set_connection_status(D, "Shop", "main", Some(&marked("old", 1))).await.unwrap();
+        assert!(store.put_connection(D, &row, &note()).await.unwrap());
+        assert_eq!(store.connection_status(D, "Shop", "main").await.unwrap(), None);
+        store.set_connection_status(D, "Shop", "main", Some(&marked("old", 1))).await.unwrap();
+        assert!(store.delete_connection(D, "Shop", "main", &note()).await.unwrap());
+        assert_eq!(store.connection_status(D, "Shop", "main").await.unwrap(), None);
+        store.set_connection_status(D, "Shop", "file-made", Some(&marked("old", 1))).await.unwrap();
+        store.delete_connector(D, "Shop", None).await.unwrap();
+        assert_eq!(store.connection_status(D, "Shop", "file-made").await.unwrap(), None);
+    }
 
     /// The default environment.
     const D: &str = "default";

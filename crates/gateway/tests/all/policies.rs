@@ -483,3 +483,44 @@ async fn setvaluefromurl_without_a_value_is_502_policy_failed_naming_the_policy(
     assert!(!detail.contains("k-1"));
     assert_eq!(recorder.count(), 1, "only the policy's call");
 }
+
+/// DeskDirector's shape: a 401 from the backend marks the connection
+/// unauthenticated, which its status shows (the answer itself is passed
+/// on); other failures and other successes leave it; a success of the
+/// connector's test-connection operation clears it.
+#[tokio::test]
+async fn a_401_marks_the_connection_unauthenticated_until_its_test_connection_succeeds() {
+    let recorder = Recorder::default();
+    let backend = start_backend(recorder.app()).await;
+    let security = json!({"api_key": {"type": "apiKey", "in": "header", "name": "X-Key"}});
+    let mut definition = shop_definition(backend, security);
+    definition["x-ms-capabilities"] = json!({"testConnection": {"operationId": "ListItems"}});
+    let parameters =
+        json!({"api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}});
+    let policies = json!([{"templateId": "setconnectionstatustounauthenticated", "title": "Set unauthorized status",
+        "parameters": {"x-ms-apimTemplateParameter.statusCode": 401}}]);
+    let gateway = TestGatewayBuilder::new()
+        .package("shop", definition, shop_properties(parameters, None, policies))
+        .connection("shop", "c1", &[("api_key", "k-secret-1")])
+        .start()
+        .await;
+    let status = || async {
+        let info = crate::api::api(&gateway, &gateway.admin_key, "GET", "/api/v1/connections/shop/c1", None).await;
+        assert_eq!(info.status, 200, "{}", info.text());
+        (info.json()["status"].as_str().unwrap().to_string(), info.json()["reason"].as_str().map(str::to_string))
+    };
+    assert_eq!(status().await, ("ready".to_string(), None));
+    assert_eq!(gateway.get("/apim/shop/c1/status/403").await.status, 403);
+    assert_eq!(status().await.0, "ready", "403 is not the status the policy names");
+    let answer = gateway.get("/apim/shop/c1/status/401").await;
+    assert_eq!((answer.status, answer.json()["status"].as_u64()), (401, Some(401)), "the answer is passed on");
+    let (now, reason) = status().await;
+    assert_eq!(now, "unauthenticated");
+    let reason = reason.unwrap();
+    assert!(reason.contains("401") && reason.contains("`Status`"), "{reason}");
+    assert!(!reason.contains("k-secret-1"));
+    assert_eq!(gateway.get("/apim/shop/c1/items/3").await.status, 200);
+    assert_eq!(status().await.0, "unauthenticated", "a success of another operation tells nothing of the credentials");
+    assert_eq!(gateway.get("/apim/shop/c1/items").await.status, 200);
+    assert_eq!(status().await, ("ready".to_string(), None), "the test-connection operation succeeded");
+}

@@ -277,7 +277,7 @@ fn operation_scope_limits_a_policy() {
 }
 
 #[test]
-fn unknown_and_unsupported_templates_are_warnings() {
+fn unknown_templates_and_bad_parameters_are_warnings() {
     let (set, warnings) = PolicySet::parse(&[
         json!({ "templateId": "frobnicate", "title": "F", "parameters": {} }),
         json!({ "templateId": "setconnectionstatustounauthenticated", "title": "U", "parameters": {} }),
@@ -288,7 +288,7 @@ fn unknown_and_unsupported_templates_are_warnings() {
     assert_eq!(set.policies().len(), 1);
     assert_eq!(warnings.len(), 4, "{warnings:?}");
     assert!(warnings[0].contains("unknown policy template `frobnicate`"), "{}", warnings[0]);
-    assert!(warnings[1].contains("not supported"), "{}", warnings[1]);
+    assert!(warnings[1].contains("missing parameter `x-ms-apimTemplateParameter.statusCode`"), "{}", warnings[1]);
     assert!(warnings[2].contains("x-ms-apimTemplateParameter.name"), "{}", warnings[2]);
     assert!(warnings[3].contains("typo"), "{}", warnings[3]);
 }
@@ -913,4 +913,33 @@ fn dynamicsubdomain_needs_a_fixed_domain_after_its_expressions() {
         let warning = refused("dynamicsubdomain", json!({ "x-ms-apimTemplateParameter.urlTemplate": template }));
         assert!(warning.contains("before a fixed domain"), "{template}: {warning}");
     }
+}
+
+/// DeskDirector's shape: no section, a status code as a JSON number; the
+/// answer is passed on as it is, and the set says which answers mark the
+/// connection.
+#[test]
+fn setconnectionstatustounauthenticated_names_the_status_that_marks_the_connection() {
+    let set = set(json!([{ "templateId": "setconnectionstatustounauthenticated", "title": "Set unauthorized status",
+        "parameters": { "x-ms-apimTemplateParameter.statusCode": 401 }}]));
+    assert_eq!(set.policies()[0].section(), Section::Response);
+    assert!(set.marks_unauthenticated("AnyOperation", http::StatusCode::UNAUTHORIZED));
+    assert!(!set.marks_unauthenticated("AnyOperation", http::StatusCode::FORBIDDEN));
+    let mut res = Response::new(Bytes::from_static(br#"{"error": "bad key"}"#));
+    *res.status_mut() = http::StatusCode::UNAUTHORIZED;
+    set.apply_response("AnyOperation", &mut res, &Call::new(&[]).ctx()).unwrap();
+    assert_eq!((res.status().as_u16(), res.body().as_ref()), (401, br#"{"error": "bad key"}"#.as_slice()));
+    let scoped = set_of_one_scoped_to("ListTickets");
+    assert!(scoped.marks_unauthenticated("ListTickets", http::StatusCode::UNAUTHORIZED));
+    assert!(!scoped.marks_unauthenticated("Other", http::StatusCode::UNAUTHORIZED));
+    for bad in [json!("abc"), json!(200), json!(99), json!(700)] {
+        let warning =
+            refused("setconnectionstatustounauthenticated", json!({ "x-ms-apimTemplateParameter.statusCode": bad }));
+        assert!(warning.contains("not an HTTP error status"), "{bad}: {warning}");
+    }
+}
+
+fn set_of_one_scoped_to(operation: &str) -> PolicySet {
+    set(json!([{ "templateId": "setconnectionstatustounauthenticated", "parameters": {
+        "x-ms-apimTemplateParameter.statusCode": "401", "x-ms-apimTemplate-operationName": [operation] }}]))
 }

@@ -94,7 +94,6 @@ pub mod rule {
         SCRIPT_OPERATION_UNKNOWN = "script-operation-unknown", Warning, "every scriptOperations entry should name an operation of the definition";
         CONNECTION_PARAMETER_UNDECLARED = "connection-parameter-undeclared", Error, "@connectionParameters('x') must name a declared connection parameter, exactly";
         POLICY_TEMPLATE_UNKNOWN = "policy-template-unknown", Error, "a policy's templateId must be a template the platform has";
-        POLICY_TEMPLATE_UNSUPPORTED = "policy-template-unsupported", Warning, "sluice does not run this platform template; the gateway ignores the policy";
         POLICY_INVALID = "policy-invalid", Warning, "a policy instance should parse (templateId, parameters, section, operations); sluice ignores one that does not";
         POLICY_PARAMETER = "policy-parameter", Warning, "a policy parameter that sluice ignores";
         POLICY_OPERATION_UNKNOWN = "policy-operation-unknown", Warning, "a policy's operations should exist in the definition";

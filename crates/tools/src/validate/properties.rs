@@ -147,18 +147,9 @@ fn check_policy(
     }
     let (set, warnings) = PolicySet::parse(std::slice::from_ref(instance));
     let Some(policy) = set.policies().first() else {
-        if template.is_some_and(|t| !t.implemented) {
-            out.push(
-                rule::POLICY_TEMPLATE_UNSUPPORTED,
-                PROPERTIES_FILE,
-                jsonpath::key(path, "templateId"),
-                format!("sluice does not run `{template_id}`; the gateway ignores this policy"),
-            );
-        } else {
-            let reason = warnings.join("; ");
-            let reason = reason.strip_prefix("policy 0: ").unwrap_or(&reason);
-            out.push(rule::POLICY_INVALID, PROPERTIES_FILE, path.to_string(), reason.to_string());
-        }
+        let reason = warnings.join("; ");
+        let reason = reason.strip_prefix("policy 0: ").unwrap_or(&reason);
+        out.push(rule::POLICY_INVALID, PROPERTIES_FILE, path.to_string(), reason.to_string());
         return;
     };
     for warning in warnings {
