@@ -622,6 +622,18 @@ mod tests {
     }
 
     #[test]
+    fn the_test_connection_operation_is_read_and_an_undefined_one_is_a_warning() {
+        let paths = json!({ "/me": { "get": { "operationId": "TestConnection" } } });
+        let (def, warnings) = parse(json!({ "swagger": "2.0", "paths": paths,
+            "x-ms-capabilities": { "testConnection": { "operationId": "TestConnection" } } }));
+        assert_eq!((def.test_connection.as_deref(), warnings.len()), (Some("TestConnection"), 0));
+        let (def, warnings) = parse(json!({ "swagger": "2.0", "paths": paths,
+            "x-ms-capabilities": { "testConnection": { "operationId": "Nope" } } }));
+        assert_eq!(def.test_connection, None);
+        assert!(warnings[0].contains("`Nope`, which is not defined"), "{warnings:?}");
+    }
+
+    #[test]
     fn tags_and_parameter_descriptions_are_read() {
         let (def, _) = parse(json!({
             "swagger": "2.0",
