@@ -443,12 +443,16 @@ async fn a_client_certificate_that_does_not_load_fails_start_up_with_its_reason(
     let ec_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a P-256 key");
     let ec_key = pem("PRIVATE KEY", &ec_key.serialize_der());
     let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    // ring signs with RSA keys of 2048 bits and more.
+    let small_key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).expect("a small RSA key");
+    let small_key = small_key.to_pkcs8_pem(LineEnding::LF).expect("PKCS#8 PEM").to_string();
     let cert = APP.certificate_pem.as_str();
     let cases: Vec<(Value, &str)> = vec![
         (json!({"certificate": cert, "private_key": OTHER.pkcs8_pem}), "`private_key` is not the key of `certificate`"),
         (json!({"certificate": cert, "private_key": "not a key"}), "`private_key` holds no PEM private key"),
         (json!({"certificate": cert, "private_key": encrypted}), "`private_key` is encrypted"),
         (json!({"certificate": cert, "private_key": ec_key}), "`private_key` is not an RSA key"),
+        (json!({"certificate": cert, "private_key": small_key}), "`private_key` is not a usable RSA key (TooSmall)"),
         (
             json!({"certificate": "not a certificate", "private_key": APP.pkcs8_pem}),
             "`certificate` holds no PEM certificate",
