@@ -228,6 +228,10 @@ impl TelemetryConfig {
 /// refresh_margin = "60s"
 /// [oauth.clients.Industrial_App_Store]
 /// client_secret = { env = "IAS_CLIENT_SECRET" }
+/// [oauth.clients.AzureDigitalTwins]            # identityProvider aadcertificate
+/// client_id = "00000000-0000-0000-0000-000000000000"
+/// certificate = { env = "ADT_CERTIFICATE" }    # PEM
+/// private_key = { env = "ADT_PRIVATE_KEY" }    # PEM
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -282,6 +286,16 @@ pub struct OAuthClientConfig {
     /// The client secret, if the provider wants one.
     #[serde(default)]
     pub client_secret: Option<ValueSource>,
+    /// The app's certificate (PEM; the first certificate is used), for an
+    /// `aadcertificate` connector: its token requests carry a client
+    /// assertion signed with `private_key` instead of a secret. Default:
+    /// none.
+    #[serde(default)]
+    pub certificate: Option<ValueSource>,
+    /// The certificate's private key (PEM, unencrypted PKCS#8 or PKCS#1
+    /// RSA), set with `certificate`. Default: none.
+    #[serde(default)]
+    pub private_key: Option<ValueSource>,
 }
 
 /// `[access]`: how callers authenticate, and members the settings file

@@ -112,8 +112,10 @@ pub const SCRIPT_FILE: &str = "script.wasm";
 pub const SETTINGS_FILE: &str = "sluice.toml";
 /// The `identityProvider`s of `oAuthSettings` the gateway signs in with:
 /// plain OAuth 2.0, and Entra ID (`aad`, endpoints from `loginUri` and
-/// `tenantId`, `resource` from `resourceUri`).
-pub const SUPPORTED_IDENTITY_PROVIDERS: &[&str] = &["oauth2", "aad"];
+/// `tenantId`, `resource` from `resourceUri`; `aadcertificate`, the same
+/// with the app's certificate from the gateway's settings instead of a
+/// client secret).
+pub const SUPPORTED_IDENTITY_PROVIDERS: &[&str] = &["oauth2", "aad", "aadcertificate"];
 
 /// File name of the platform's C# custom code, which sluice cannot run.
 pub const CSX_FILE: &str = "script.csx";

@@ -80,6 +80,15 @@ pub struct OAuthSettings {
     pub custom_parameters: IndexMap<String, String>,
 }
 
+impl OAuthSettings {
+    /// Whether `customParameters.enableOnbehalfOfLogin` is on (`true` or
+    /// `"true"`): the platform signs the connection in with the maker's own
+    /// Entra ID token (on-behalf-of), which the gateway cannot.
+    pub fn on_behalf_of_login(&self) -> bool {
+        self.custom_parameters.get("enableOnbehalfOfLogin").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+}
+
 #[derive(Deserialize)]
 struct RawFile {
     properties: RawProperties,

@@ -46,7 +46,7 @@ pub struct PackageCheck {
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
     /// `unknown-template:frobnicate`, `connection-parameter-sets`,
-    /// `identity-provider:oauth2generic`).
+    /// `identity-provider:oauth2generic`, `on-behalf-of-login`).
     pub unsupported: Vec<String>,
     /// `per-connector` or `global` for OAuth connectors.
     pub redirect_mode: Option<&'static str>,
@@ -222,6 +222,9 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
         {
             out.insert(format!("identity-provider:{}", oauth.identity_provider.to_ascii_lowercase()));
         }
+        if parameter.oauth.as_ref().is_some_and(|oauth| oauth.on_behalf_of_login()) {
+            out.insert("on-behalf-of-login".to_string());
+        }
     }
     out.into_iter().collect()
 }
@@ -267,5 +270,40 @@ impl Totals {
             self.with_unsupported,
             self.global_redirect
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report's `unsupported` of one package whose `token` parameter
+    /// signs in with `provider` and these `customParameters`.
+    fn unsupported_of(provider: &str, custom: serde_json::Value) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let package = dir.path().join("Twins");
+        std::fs::create_dir_all(&package).expect("package dir");
+        let definition = serde_json::json!({"swagger": "2.0", "info": {"title": "t", "version": "1"}, "host": "h",
+            "paths": {"/a": {"get": {"operationId": "A", "responses": {"200": {"description": "ok"}}}}}});
+        let properties = serde_json::json!({"properties": {"connectionParameters": {"token": {
+            "type": "oauthSetting", "oAuthSettings": {"identityProvider": provider, "clientId": "c",
+            "redirectMode": "GlobalPerConnector", "customParameters": custom}}}}});
+        std::fs::write(package.join(DEFINITION_FILE), definition.to_string()).expect("definition");
+        std::fs::write(package.join(sluice_package::PROPERTIES_FILE), properties.to_string()).expect("properties");
+        let report = check(&[dir.path().to_path_buf()]);
+        assert!(report.packages[0].loads, "{:?}", report.packages[0].error);
+        report.packages[0].unsupported.clone()
+    }
+
+    #[test]
+    fn aadcertificate_is_served_and_on_behalf_of_sign_in_is_not() {
+        let custom = serde_json::json!({"loginUri": {"value": "https://login.windows.net"},
+                                        "resourceUri": {"value": "https://digitaltwins.azure.net"}});
+        assert!(unsupported_of("aadcertificate", custom).is_empty());
+        let custom = serde_json::json!({"enableOnbehalfOfLogin": {"value": "false"}});
+        assert!(unsupported_of("aadcertificate", custom).is_empty());
+        let custom = serde_json::json!({"enableOnbehalfOfLogin": {"value": "true"}});
+        assert_eq!(unsupported_of("aad", custom), ["on-behalf-of-login"]);
+        assert_eq!(unsupported_of("oauth2generic", serde_json::json!({})), ["identity-provider:oauth2generic"]);
     }
 }

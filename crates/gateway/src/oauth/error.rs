@@ -24,6 +24,16 @@ pub enum OAuthUnavailable {
         #[source]
         source: MissingEnv,
     },
+    /// A client certificate or its key does not load, or they do not
+    /// belong together.
+    #[error("the client certificate of connector `{connector}`: {source}")]
+    Certificate {
+        /// The connector.
+        connector: String,
+        /// Why.
+        #[source]
+        source: super::CertificateError,
+    },
     /// No `public_url`, and the listen address does not make one.
     #[error("no public_url, and the listen address does not make one: {0}")]
     PublicUrl(#[source] url::ParseError),
@@ -161,6 +171,15 @@ pub enum OAuthError {
     Refresh {
         /// What went wrong (never a secret).
         reason: String,
+    },
+    /// The client assertion of a token request could not be made.
+    #[error("connector `{connector}`: {source}")]
+    ClientAssertion {
+        /// The connector.
+        connector: String,
+        /// Why.
+        #[source]
+        source: super::CertificateError,
     },
     /// The provider issued a token that cannot be sent in a header.
     #[error("the provider issued a token that is not a valid header value")]

@@ -15,6 +15,7 @@
 //! the [`Network`] to reach providers, its settings, and the gateway's
 //! public URL.
 
+mod certificate;
 mod error;
 mod http;
 mod provider;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use sluice_package::{RedirectMode, Secret};
 
+pub use certificate::{CertificateError, ClientCertificate};
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
 pub use provider::Provider;
 pub use signin::{Finished, Redirect, StartedSignIn};
@@ -42,6 +44,8 @@ pub struct ClientSettings {
     pub client_id: Option<String>,
     /// The client secret, if the provider wants one.
     pub client_secret: Option<Secret>,
+    /// The app's certificate and key, for `aadcertificate` connectors.
+    pub certificate: Option<Arc<ClientCertificate>>,
 }
 
 /// The OAuth settings, with secrets resolved.
@@ -60,7 +64,8 @@ pub struct OAuthSettings {
 
 impl OAuthSettings {
     /// Resolves the settings file's `[oauth]` section: every client secret
-    /// read from its variable now.
+    /// read from its variable now, every client certificate read and
+    /// checked against its key.
     pub fn resolve(config: &OAuthConfig) -> Result<Self, OAuthUnavailable> {
         let mut clients = IndexMap::new();
         for (connector, client) in &config.clients {
@@ -72,7 +77,11 @@ impl OAuthSettings {
                 ),
                 None => None,
             };
-            clients.insert(connector.clone(), ClientSettings { client_id: client.client_id.clone(), client_secret });
+            let certificate = certificate::configured(client)
+                .map_err(|source| OAuthUnavailable::Certificate { connector: connector.clone(), source })?
+                .map(Arc::new);
+            let client_id = client.client_id.clone();
+            clients.insert(connector.clone(), ClientSettings { client_id, client_secret, certificate });
         }
         Ok(Self {
             global_redirect_cutoff: config.global_redirect_cutoff,

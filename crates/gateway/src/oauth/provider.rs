@@ -26,6 +26,9 @@ pub struct Provider {
     /// Parameters the authorization request carries besides the standard
     /// ones (Entra ID v1's `resource`).
     pub authorize_params: Vec<(String, String)>,
+    /// The certificate token requests are signed with instead of a secret
+    /// (`aadcertificate`).
+    pub(super) client_certificate: Option<std::sync::Arc<super::ClientCertificate>>,
 }
 
 /// Where Entra ID signs in when the package names no `loginUri`.
@@ -55,9 +58,11 @@ impl OAuth {
             .or_else(|| settings.and_then(|s| s.client_id.clone()))
             .ok_or_else(|| unusable("OAuth client id (`oAuthSettings.clientId`)"))?;
         let client_secret = client.and_then(|c| c.client_secret.as_ref()).map(|s| s.expose().to_string());
-        // Entra ID (`aad`) builds its endpoints from its own parameters;
-        // the definition's URLs are placeholders then.
-        let aad = settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad"));
+        // Entra ID (`aad`, and `aadcertificate` where the app signs in with
+        // a certificate) builds its endpoints from its own parameters; the
+        // definition's URLs are placeholders then.
+        let provider_is = |name: &str| settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case(name));
+        let aad = provider_is("aad") || provider_is("aadcertificate");
         let authorization_url = scheme
             .as_ref()
             .and_then(|s| s.0.clone())
@@ -84,9 +89,18 @@ impl OAuth {
             mode: package.redirect_mode(),
             issuer,
             authorize_params: Vec::new(),
+            client_certificate: None,
         };
-        if settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad")) {
+        if aad {
             entra_endpoints(&mut provider, &custom, &package.id)?;
+        }
+        if provider_is("aadcertificate") {
+            // The platform's certificate store is the settings file here; a
+            // secret, if one is set too, is not sent.
+            let certificate = client.and_then(|c| c.certificate.clone());
+            provider.client_certificate =
+                Some(certificate.ok_or_else(|| unusable(super::certificate::NOT_CONFIGURED))?);
+            provider.client_secret = None;
         }
         Ok(provider)
     }
@@ -96,14 +110,16 @@ impl OAuth {
 /// `customParameters`: `{loginUri}/{tenantId}/oauth2/authorize` and
 /// `/token` with `resource` set to `resourceUri` (the v1 endpoints) when the
 /// package names a resource, else the v2.0 endpoints, which take scopes.
-/// `loginUri` defaults to the public cloud's, `tenantId` to `common`.
+/// `loginUri` (`loginUriAAD` in some packages) defaults to the public
+/// cloud's, `tenantId` (empty or `null` in some) to `common`.
 fn entra_endpoints(
     provider: &mut Provider,
     custom: &dyn Fn(&str) -> Option<String>,
     connector: &str,
 ) -> Result<(), OAuthError> {
     let unusable = |what: &'static str| OAuthError::NotConfigured { connector: connector.to_string(), what };
-    let login = custom("loginUri").filter(|l| !l.trim().is_empty()).unwrap_or_else(|| ENTRA_LOGIN.to_string());
+    let given = |name: &str| custom(name).filter(|v| !v.trim().is_empty() && v.trim() != "null");
+    let login = given("loginUri").or_else(|| given("loginUriAAD")).unwrap_or_else(|| ENTRA_LOGIN.to_string());
     let login = login.trim().trim_end_matches('/').to_string();
     if url::Url::parse(&login)
         .map_err(|source| OAuthError::BadEndpoint { connector: connector.to_string(), source })?
@@ -112,7 +128,7 @@ fn entra_endpoints(
     {
         return Err(unusable("usable Entra ID `loginUri` (it carries a query)"));
     }
-    let tenant = custom("tenantId").filter(|t| !t.trim().is_empty()).unwrap_or_else(|| "common".to_string());
+    let tenant = given("tenantId").unwrap_or_else(|| "common".to_string());
     let tenant = tenant.trim();
     if !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')) {
         return Err(unusable("usable Entra ID `tenantId` (a tenant id or domain)"));

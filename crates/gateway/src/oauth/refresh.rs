@@ -127,7 +127,12 @@ impl OAuth {
         }
         let client = provider.token_client(&package.id, None)?;
         let http = EgressHttp::new(&self.network, &provider.token_url);
-        match client.exchange_refresh_token(&RefreshToken::new(refresh_token.clone())).request_async(&http).await {
+        let grant = RefreshToken::new(refresh_token.clone());
+        let mut request = client.exchange_refresh_token(&grant);
+        for (name, value) in provider.client_authentication(&package.id)? {
+            request = request.add_extra_param(name, value);
+        }
+        match request.request_async(&http).await {
             Ok(token) => {
                 let tokens = TokenSet {
                     access_token: token.access_token().secret().clone(),

@@ -186,12 +186,14 @@ impl OAuth {
     ) -> Result<(String, String), OAuthError> {
         let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
         let http = EgressHttp::new(&self.network, &provider.token_url);
-        let token = client
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-            .request_async(&http)
-            .await
-            .map_err(|e| SignInFailure::CodeRefused { reason: describe(&e) })?;
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+        for (name, value) in provider.client_authentication(&pending.connector)? {
+            request = request.add_extra_param(name, value);
+        }
+        let token =
+            request.request_async(&http).await.map_err(|e| SignInFailure::CodeRefused { reason: describe(&e) })?;
         let tokens = TokenSet {
             access_token: token.access_token().secret().clone(),
             refresh_token: token.refresh_token().map(|t| t.secret().clone()),

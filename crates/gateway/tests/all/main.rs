@@ -11,6 +11,7 @@ mod environments;
 mod errors;
 mod hardening;
 mod oauth;
+mod oauth_certificate;
 mod oidc;
 mod packages;
 mod policies;

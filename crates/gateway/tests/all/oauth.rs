@@ -233,7 +233,7 @@ async fn gateway_on(server: SocketAddr, mode: &str, key_dir: &tempfile::TempDir,
 }
 
 /// Follows the sign-in the way a browser would; returns the final answer.
-async fn sign_in(gateway: &TestGateway) -> Answer {
+pub(crate) async fn sign_in(gateway: &TestGateway) -> Answer {
     sign_in_at(gateway, "").await
 }
 

@@ -85,7 +85,24 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
                 rule::IDENTITY_PROVIDER_UNSUPPORTED,
                 PROPERTIES_FILE,
                 jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "identityProvider"]),
-                format!("identity provider `{provider}` is not one sluice signs in with (oauth2, aad): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs"),
+                format!("identity provider `{provider}` is not one sluice signs in with (oauth2, aad, aadcertificate): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs"),
+            );
+        }
+        // A warning, not an error: the connection still signs in, with the
+        // authorization code at the same app and resource; what is lost is
+        // the platform's silent sign-in with the maker's own token.
+        let on_behalf_of = settings
+            .and_then(|s| s.get("customParameters"))
+            .and_then(|c| c.get("enableOnbehalfOfLogin"))
+            .and_then(|p| p.get("value"));
+        if on_behalf_of.is_some_and(|v| {
+            v == &Value::Bool(true) || v.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case("true"))
+        }) {
+            out.push(
+                rule::OAUTH_ON_BEHALF_OF,
+                PROPERTIES_FILE,
+                jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "customParameters", "enableOnbehalfOfLogin"]),
+                format!("connection parameter `{name}` asks for on-behalf-of sign-in (enableOnbehalfOfLogin), where the platform exchanges the maker's own Entra ID token; sluice cannot, so each connection signs in itself (authorization code, same app and resource)"),
             );
         }
         let mode = settings.and_then(|s| s.get("redirectMode")).and_then(Value::as_str);
@@ -187,5 +204,59 @@ fn check_policy(
                 policy.title()
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rules that fire on an `oauthSetting` parameter `token` of
+    /// `provider` with these `customParameters`.
+    fn oauth_rules(provider: &str, custom: Value) -> Vec<(&'static str, String)> {
+        let props = serde_json::json!({
+            "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
+                "identityProvider": provider, "clientId": "c", "redirectMode": "GlobalPerConnector",
+                "customParameters": custom}}},
+            "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"
+        });
+        let mut out = Findings::default();
+        check_properties(props.as_object().expect("an object"), None, &mut out);
+        out.0.iter().map(|f| (f.rule, f.path.clone())).collect()
+    }
+
+    #[test]
+    fn aadcertificate_is_an_identity_provider_sluice_serves() {
+        let custom = serde_json::json!({"loginUriAAD": {"value": "https://login.windows.net"}, "tenantId": {},
+                                        "resourceUri": {"value": "https://management.core.windows.net"}});
+        assert_eq!(oauth_rules("aadcertificate", custom.clone()), []);
+        assert_eq!(oauth_rules("AADCertificate", custom), []);
+        assert_eq!(
+            oauth_rules("oauth2generic", serde_json::json!({})),
+            [(
+                "identity-provider-unsupported",
+                "$.properties.connectionParameters.token.oAuthSettings.identityProvider".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn on_behalf_of_sign_in_is_a_warning_where_it_is_asked_for() {
+        let path = "$.properties.connectionParameters.token.oAuthSettings.customParameters.enableOnbehalfOfLogin";
+        for (value, warned) in [
+            (serde_json::json!("true"), true),
+            (serde_json::json!(true), true),
+            (serde_json::json!("True"), true),
+            (serde_json::json!("false"), false),
+            (serde_json::json!(false), false),
+            (Value::Null, false),
+        ] {
+            for provider in ["aad", "aadcertificate"] {
+                let rules = oauth_rules(provider, serde_json::json!({"enableOnbehalfOfLogin": {"value": value}}));
+                let expected = if warned { vec![("oauth-on-behalf-of", path.to_string())] } else { vec![] };
+                assert_eq!(rules, expected, "{provider}, {value}");
+            }
+        }
+        assert_eq!(rule::OAUTH_ON_BEHALF_OF.severity, super::super::Severity::Warning);
     }
 }
