@@ -15,17 +15,20 @@
 //! the [`Network`] to reach providers, its settings, and the gateway's
 //! public URL.
 
+mod docusign;
 mod error;
+mod generic;
 mod http;
 mod provider;
 mod refresh;
 mod signin;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use sluice_package::{RedirectMode, Secret};
+use sluice_package::{Connection, RedirectMode, Secret};
 
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
 pub use provider::Provider;
@@ -33,7 +36,13 @@ pub use signin::{Finished, Redirect, StartedSignIn};
 
 use crate::config::OAuthConfig;
 use crate::network::Network;
+use crate::registry::LoadedConnector;
 use crate::store::{PendingDestination, Vault};
+
+/// Finds a connection's values by its connector and id: a redirect names
+/// its connection only through the pending sign-in, and an
+/// `oauth2generic` provider is made of the connection's values.
+pub type ConnectionValues<'a> = &'a (dyn Fn(&LoadedConnector, &str) -> Option<Connection> + Send + Sync);
 
 /// A connector's OAuth client registration, resolved.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +51,9 @@ pub struct ClientSettings {
     pub client_id: Option<String>,
     /// The client secret, if the provider wants one.
     pub client_secret: Option<Secret>,
+    /// The origins a connection's value may choose for an `oauth2generic`
+    /// endpoint (`allowed_endpoints`).
+    pub allowed_endpoints: Vec<sluice_egress::AllowRule>,
 }
 
 /// The OAuth settings, with secrets resolved.
@@ -72,7 +84,14 @@ impl OAuthSettings {
                 ),
                 None => None,
             };
-            clients.insert(connector.clone(), ClientSettings { client_id: client.client_id.clone(), client_secret });
+            clients.insert(
+                connector.clone(),
+                ClientSettings {
+                    client_id: client.client_id.clone(),
+                    client_secret,
+                    allowed_endpoints: client.allowed_endpoints.clone(),
+                },
+            );
         }
         Ok(Self {
             global_redirect_cutoff: config.global_redirect_cutoff,

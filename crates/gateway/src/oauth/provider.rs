@@ -3,16 +3,17 @@
 
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, EndpointNotSet, EndpointSet, RedirectUrl, TokenUrl};
-use sluice_package::{Package, RedirectMode, SecurityScheme};
+use sluice_package::{Connection, Package, RedirectMode, SecurityScheme};
 
 use super::{OAuth, OAuthError};
+use sluice_package::oauth_templates::GENERIC_PROVIDER;
 
 /// A connector's OAuth provider.
 #[derive(Debug, Clone)]
 pub struct Provider {
     /// The client id.
     pub client_id: String,
-    client_secret: Option<String>,
+    pub(super) client_secret: Option<String>,
     /// The authorization endpoint.
     pub authorization_url: String,
     /// The token endpoint.
@@ -26,6 +27,8 @@ pub struct Provider {
     /// Parameters the authorization request carries besides the standard
     /// ones (Entra ID v1's `resource`).
     pub authorize_params: Vec<(String, String)>,
+    /// An `oauth2generic` connection's templates: its requests are theirs.
+    pub(super) generic: Option<std::sync::Arc<super::generic::Generic>>,
 }
 
 /// Where Entra ID signs in when the package names no `loginUri`.
@@ -38,8 +41,9 @@ impl OAuth {
     /// The provider of a package: endpoints from its `oauth2` security
     /// definition (else its `oAuthSettings.customParameters`), the client id
     /// from the settings file (else `oAuthSettings.clientId`), scopes from
-    /// `oAuthSettings` (else the security definition).
-    pub fn provider(&self, package: &Package) -> Result<Provider, OAuthError> {
+    /// `oAuthSettings` (else the security definition). An `oauth2generic`
+    /// package's come from its templates, filled with `connection`'s values.
+    pub fn provider(&self, package: &Package, connection: Option<&Connection>) -> Result<Provider, OAuthError> {
         let settings = package.properties.connection_parameters.values().find_map(|p| p.oauth.as_ref());
         let scheme = package.definition.security_definitions.values().find_map(|s| match s {
             SecurityScheme::OAuth2 { authorization_url, token_url, scopes, .. } => {
@@ -50,6 +54,10 @@ impl OAuth {
         let custom = |name: &str| settings.and_then(|s| s.custom_parameters.get(name).cloned());
         let client = self.settings.clients.get(&package.id);
         let unusable = |what: &'static str| OAuthError::NotConfigured { connector: package.id.clone(), what };
+        if let Some(settings) = settings.filter(|s| s.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER)) {
+            let scopes = scheme.map(|s| s.2).unwrap_or_default();
+            return super::generic::provider(package, settings, client, scopes, connection);
+        }
         let client_id = client
             .and_then(|c| c.client_id.clone())
             .or_else(|| settings.and_then(|s| s.client_id.clone()))
@@ -58,17 +66,18 @@ impl OAuth {
         // Entra ID (`aad`) builds its endpoints from its own parameters;
         // the definition's URLs are placeholders then.
         let aad = settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad"));
+        let docusign = settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("docusign"));
         let authorization_url = scheme
             .as_ref()
             .and_then(|s| s.0.clone())
             .or_else(|| custom("authorizationUrl"))
-            .or_else(|| aad.then(String::new))
+            .or_else(|| (aad || docusign).then(String::new))
             .ok_or_else(|| unusable("authorization URL"))?;
         let token_url = scheme
             .as_ref()
             .and_then(|s| s.1.clone())
             .or_else(|| custom("tokenUrl"))
-            .or_else(|| aad.then(String::new))
+            .or_else(|| (aad || docusign).then(String::new))
             .ok_or_else(|| unusable("token URL"))?;
         let mut scopes = settings.map(|s| s.scopes.clone()).unwrap_or_default();
         if scopes.is_empty() {
@@ -84,9 +93,13 @@ impl OAuth {
             mode: package.redirect_mode(),
             issuer,
             authorize_params: Vec::new(),
+            generic: None,
         };
         if settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case("aad")) {
             entra_endpoints(&mut provider, &custom, &package.id)?;
+        }
+        if docusign {
+            super::docusign::endpoints(&mut provider, &custom, &package.id)?;
         }
         Ok(provider)
     }

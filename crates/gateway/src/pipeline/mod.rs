@@ -190,7 +190,7 @@ async fn token(
         return Ok(None);
     }
     let oauth = environment.oauth()?;
-    Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
+    Ok(Some(oauth.access_token(&connector.package, connection_id, &connection.connection).await?))
 }
 
 /// A request-building failure, its message redacted of the call's secrets.

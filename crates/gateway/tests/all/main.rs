@@ -11,6 +11,7 @@ mod environments;
 mod errors;
 mod hardening;
 mod oauth;
+mod oauth_generic;
 mod oidc;
 mod packages;
 mod policies;
