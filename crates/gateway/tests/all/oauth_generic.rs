@@ -371,6 +371,13 @@ async fn a_zoho_like_connector_signs_in_at_the_host_its_allowed_value_names_and_
     assert_eq!(call.json()["token"], "access-2");
     assert_eq!(server.state().refreshes, 1, "refreshed once, with the refresh template's body");
     assert_eq!(server.state().hosts.last(), Some(&host));
+
+    // A token the provider revoked early: refreshed once after the 401, and
+    // the call retried.
+    server.state().live_tokens.clear();
+    let call = gateway.get("/apim/zohomail/main/items").await;
+    assert_eq!(call.status, 200, "{} / server: {:?}", call.text(), server.state().refusal);
+    assert_eq!((call.json()["token"].as_str(), server.state().refreshes), (Some("access-3"), 2));
 }
 
 /// An iObeya-like package: the host's first label from a free
