@@ -9,7 +9,7 @@ use super::{OAuth, OAuthError};
 use sluice_package::oauth_templates::GENERIC_PROVIDER;
 
 /// A connector's OAuth provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Provider {
     /// The client id.
     pub client_id: String,
@@ -29,6 +29,21 @@ pub struct Provider {
     pub authorize_params: Vec<(String, String)>,
     /// An `oauth2generic` connection's templates: its requests are theirs.
     pub(super) generic: Option<std::sync::Arc<super::generic::Generic>>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything but the client secret.
+        f.debug_struct("Provider")
+            .field("client_id", &self.client_id)
+            .field("authorization_url", &self.authorization_url)
+            .field("token_url", &self.token_url)
+            .field("scopes", &self.scopes)
+            .field("mode", &self.mode)
+            .field("issuer", &self.issuer)
+            .field("generic", &self.generic)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where Entra ID signs in when the package names no `loginUri`.
