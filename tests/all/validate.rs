@@ -429,12 +429,12 @@ fn parameter_sets_defaults_and_any_case_function_names_are_understood() {
     assert!(!report.rules().contains(&"policy-invalid"), "{:#?}", report.findings);
 }
 
-/// `aad` is served (endpoints from its parameters); a provider sluice does
-/// not serve is a warning naming it.
+/// `aad` and `DocuSign` are served (endpoints from their parameters); a
+/// provider sluice does not serve is a warning naming it.
 #[test]
 fn an_identity_provider_sluice_does_not_serve_is_a_warning() {
     let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
-    for (provider, warned) in [("aad", false), ("oauth2generic", true)] {
+    for (provider, warned) in [("aad", false), ("DocuSign", false), ("facebook", true)] {
         let properties = json!({"properties": {
             "connectionParameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
                 "identityProvider": provider, "clientId": "c", "redirectMode": "GlobalPerConnector"}}},
@@ -449,4 +449,83 @@ fn an_identity_provider_sluice_does_not_serve_is_a_warning() {
             assert_eq!(finding.path, "$.properties.connectionParameters.token.oAuthSettings.identityProvider");
         }
     }
+}
+
+/// `oauth2generic`'s templates: a placeholder that names nothing sluice
+/// knows (a customParameter, an undeclared connection parameter) and a
+/// value of the sign-in in a host are errors; a free connection parameter
+/// in a host is a warning that says what the operator must configure; a
+/// Zoho-like package, its host restricted by allowedValues, has no finding.
+#[test]
+fn oauth2generic_templates_are_checked() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
+    let properties = |custom: Value, parameters: Value| {
+        let mut declared = parameters.as_object().cloned().unwrap_or_default();
+        declared.insert(
+            "token".into(),
+            json!({"type": "oauthSetting", "oAuthSettings": {"identityProvider": "oauth2generic", "clientId": "<id>",
+                "scopes": ["a"], "redirectMode": "GlobalPerConnector", "customParameters": custom}}),
+        );
+        json!({"properties": {"connectionParameters": declared,
+            "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"}})
+    };
+    let host = |allowed: Value| json!({"token:customHost": {"type": "string", "uiDefinition": {"constraints": {"allowedValues": allowed}}}});
+    let zoho = json!({
+        "authorizationUrlTemplate": {"value": "https://accounts.zoho{CustomHost}/oauth/v2/auth"},
+        "authorizationUrlQueryStringTemplate": {"value": "?client_id={clientId}&state={State}&access_type=offline&prompt=consent"},
+        "tokenUrlTemplate": {"value": "https://accounts.zoho{CustomHost}/oauth/v2/token"},
+        "tokenBodyTemplate": {"value": "code={code}&client_id={clientId}&client_secret={clientSecret}"}
+    });
+    let dir = package(&definition, &properties(zoho.clone(), host(json!([{"value": ".com"}, {"value": ".eu"}]))));
+    let report = validate(dir.path());
+    assert!(
+        !report.rules().iter().any(|r| r.starts_with("oauth-") || r.starts_with("identity-")),
+        "{:#?}",
+        report.findings
+    );
+
+    let dir = package(&definition, &properties(zoho, host(json!([]))));
+    let report = validate(dir.path());
+    assert_eq!((report.errors(), report.rules()), (0, vec!["oauth-endpoint-host"]), "{:#?}", report.findings);
+    let finding = &report.findings[0];
+    assert_eq!(
+        finding.path,
+        "$.properties.connectionParameters.token.oAuthSettings.customParameters.authorizationUrlTemplate"
+    );
+    assert!(
+        finding.message.contains("`token:customHost`") && finding.message.contains("allowed_endpoints"),
+        "{}",
+        finding.message
+    );
+
+    let broken = json!({
+        "authorizationUrlTemplate": {"value": "https://{US_domain}/auth"},
+        "tokenUrlTemplate": {"value": "https://{state}.example/token"},
+        "refreshBodyTemplate": {"value": "refresh_token={refreshToken}&client_id={AppClientId}"}
+    });
+    let dir = package(&definition, &properties(broken, json!({})));
+    let report = validate(dir.path());
+    let found: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.starts_with("oauth-"))
+        .map(|f| (f.rule, f.path.rsplit('.').next().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("oauth-template-invalid", "authorizationUrlTemplate"),
+            ("oauth-template-invalid", "tokenUrlTemplate"),
+            ("oauth-template-invalid", "refreshBodyTemplate")
+        ],
+        "{:#?}",
+        report.findings
+    );
+    assert!(report.findings.iter().any(|f| f.message.contains("`{US_domain}`")), "{:#?}", report.findings);
+
+    let dir =
+        package(&definition, &properties(json!({"authorizationUrlTemplate": {"value": "https://a/x"}}), json!({})));
+    let report = validate(dir.path());
+    let finding = report.findings.iter().find(|f| f.rule == "oauth-template-invalid").expect("a finding");
+    assert!(finding.message.contains("tokenUrlTemplate"), "{}", finding.message);
 }

@@ -296,6 +296,13 @@ pub struct OAuthClientConfig {
     /// RSA), set with `certificate`. Default: none.
     #[serde(default)]
     pub private_key: Option<ValueSource>,
+    /// The origins a connection's value may choose for an `oauth2generic`
+    /// endpoint whose template takes the host from a connection parameter
+    /// without `allowedValues`: egress-style rules, `scheme://host[:port]`
+    /// with `*.suffix` hosts (e.g. `["https://*.bigeval.com"]`). Default:
+    /// none, and such sign-ins are refused.
+    #[serde(default)]
+    pub allowed_endpoints: Vec<sluice_egress::AllowRule>,
 }
 
 /// `[access]`: how callers authenticate, and members the settings file

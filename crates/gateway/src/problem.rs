@@ -25,6 +25,7 @@ use crate::catalog::CatalogError;
 use crate::oauth::OAuthError;
 use crate::pipeline::CallFailure;
 use crate::registry::LookupError;
+use sluice_package::oauth_templates::FillError;
 
 /// The header that carries the correlation id on every answer.
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -341,6 +342,10 @@ fn classify_oauth(error: &OAuthError) -> Classified {
         | OAuthError::EndpointScheme { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable")
         }
+        OAuthError::Generic { source: FillError::OriginNotAllowed { .. } | FillError::Value { .. }, .. } => {
+            (StatusCode::FORBIDDEN, "oauth-endpoint-refused", "OAuth endpoint refused")
+        }
+        OAuthError::Generic { .. } => (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable"),
         OAuthError::UnknownConnection { .. } => UNKNOWN_CONNECTION,
         OAuthError::SignInRequired { .. } => (StatusCode::UNAUTHORIZED, "signin-required", "Sign-in required"),
         OAuthError::SignIn(_) => (StatusCode::BAD_REQUEST, "signin-failed", "Sign-in failed"),

@@ -114,23 +114,40 @@ fn apply_with(
                 let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 set_header(request, name, "authorization", &format!("Basic {token}"))?;
             }
-            SecurityScheme::OAuth2 { .. } => {
-                let token = package
-                    .properties
-                    .connection_parameters
-                    .iter()
-                    .filter(|(_, p)| p.kind == "oauthSetting")
-                    .find_map(|(param, _)| connection.value(param))
-                    .or(signed_in_token);
-                if let Some(token) = token
-                    && !keep(request, "authorization")
-                {
-                    set_bearer(request, token).map_err(|_| CredentialError::InvalidHeaderValue {
-                        header: header::AUTHORIZATION.to_string(),
-                    })?;
-                }
-            }
+            SecurityScheme::OAuth2 { .. } => apply_bearer(package, connection, signed_in_token, request, existing)?,
         }
+    }
+    // An `oauthSetting` parameter signs in whether or not the definition
+    // declares OAuth (DocuSign's and Tribal's declare nothing): its token is
+    // the bearer all the same, as on the platform.
+    let declared = package.definition.security_definitions.values().any(|s| matches!(s, SecurityScheme::OAuth2 { .. }));
+    if !declared && package.uses_oauth() {
+        apply_bearer(package, connection, signed_in_token, request, existing)?;
+    }
+    Ok(())
+}
+
+/// Sets the connection's OAuth token (its `oauthSetting` value, else the
+/// signed-in one) as the bearer, unless the code's own is to be kept.
+fn apply_bearer(
+    package: &Package,
+    connection: &Connection,
+    signed_in_token: Option<&str>,
+    request: &mut http::Request<Bytes>,
+    existing: Existing,
+) -> Result<(), CredentialError> {
+    let token = package
+        .properties
+        .connection_parameters
+        .iter()
+        .filter(|(_, p)| p.kind == "oauthSetting")
+        .find_map(|(param, _)| connection.value(param))
+        .or(signed_in_token);
+    if let Some(token) = token
+        && !(existing == Existing::Keep && request.headers().contains_key(header::AUTHORIZATION))
+    {
+        set_bearer(request, token)
+            .map_err(|_| CredentialError::InvalidHeaderValue { header: header::AUTHORIZATION.to_string() })?;
     }
     Ok(())
 }

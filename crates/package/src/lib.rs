@@ -69,6 +69,7 @@ pub mod credentials;
 mod definition;
 pub mod json;
 mod load;
+pub mod oauth_templates;
 mod properties;
 pub mod request;
 mod route;
@@ -111,11 +112,13 @@ pub const SCRIPT_FILE: &str = "script.wasm";
 /// File name of sluice's own settings.
 pub const SETTINGS_FILE: &str = "sluice.toml";
 /// The `identityProvider`s of `oAuthSettings` the gateway signs in with:
-/// plain OAuth 2.0, and Entra ID (`aad`, endpoints from `loginUri` and
+/// plain OAuth 2.0, Entra ID (`aad`, endpoints from `loginUri` and
 /// `tenantId`, `resource` from `resourceUri`; `aadcertificate`, the same
 /// with the app's certificate from the gateway's settings instead of a
-/// client secret).
-pub const SUPPORTED_IDENTITY_PROVIDERS: &[&str] = &["oauth2", "aad", "aadcertificate"];
+/// client secret), templated OAuth 2.0 (`oauth2generic`, see
+/// [`oauth_templates`]) and DocuSign (`{LoginUri}/oauth/auth` and
+/// `/oauth/token`).
+pub const SUPPORTED_IDENTITY_PROVIDERS: &[&str] = &["oauth2", "aad", "aadcertificate", "oauth2generic", "docusign"];
 
 /// File name of the platform's C# custom code, which sluice cannot run.
 pub const CSX_FILE: &str = "script.csx";

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sluice_package::oauth_templates::{Defect, GENERIC_PROVIDER, GenericTemplates};
 use sluice_package::{DEFINITION_FILE, Package, RedirectMode};
 use sluice_runtime::{Runtime, RuntimeConfig};
 
@@ -46,7 +47,8 @@ pub struct PackageCheck {
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
     /// `unknown-template:frobnicate`, `connection-parameter-sets`,
-    /// `identity-provider:oauth2generic`, `on-behalf-of-login`).
+    /// `identity-provider:oauth2`, `on-behalf-of-login`,
+    /// `oauth2generic-template`).
     pub unsupported: Vec<String>,
     /// `per-connector` or `global` for OAuth connectors.
     pub redirect_mode: Option<&'static str>,
@@ -224,6 +226,19 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
         }
         if parameter.oauth.as_ref().is_some_and(|oauth| oauth.on_behalf_of_login()) {
             out.insert("on-behalf-of-login".to_string());
+        }
+        // Templates sluice cannot fill, whatever the operator configures
+        // (a placeholder naming nothing it knows).
+        if let Some(oauth) = &parameter.oauth
+            && oauth.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER)
+        {
+            let defects = match GenericTemplates::parse(&oauth.custom_parameters) {
+                Ok(templates) => templates.defects(oauth, &package.properties.connection_parameters),
+                Err(missing) => vec![Defect::Missing(missing)],
+            };
+            if defects.iter().any(Defect::is_error) {
+                out.insert("oauth2generic-template".to_string());
+            }
         }
     }
     out.into_iter().collect()

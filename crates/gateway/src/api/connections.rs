@@ -322,8 +322,16 @@ async fn complete(
     directory.may_sign_in(&caller, &connector, &id)?;
     let oauth = environment.oauth()?;
     let target = (connector.as_str(), id.as_str());
+    let values = crate::server::signin::connection_values(&gateway, &environment);
     oauth
-        .complete_signin(environment.registry(), target, &completion.completion, &completion.binding, &caller.id)
+        .complete_signin(
+            environment.registry(),
+            &values,
+            target,
+            &completion.completion,
+            &completion.binding,
+            &caller.id,
+        )
         .await?;
     Ok(axum::Json(info(&gateway, &environment, &directory, &connector, &id).await?))
 }

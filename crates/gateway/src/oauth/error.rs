@@ -126,6 +126,17 @@ pub enum OAuthError {
         /// The scheme it has.
         scheme: String,
     },
+    /// An `oauth2generic` connector's templates do not make this
+    /// connection's requests: a defect of the package, or a connection
+    /// value that may not shape an endpoint or does not fit where it lands.
+    #[error("OAuth sign-in refused: connector `{connector}`: {source}")]
+    Generic {
+        /// The connector.
+        connector: String,
+        /// Why.
+        #[source]
+        source: sluice_package::oauth_templates::FillError,
+    },
     /// The connector has no such connection.
     #[error("no connection `{connection}` for connector `{connector}`")]
     UnknownConnection {

@@ -58,7 +58,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for EgressHttp {
 }
 
 /// Sends one request to the provider through the egress client.
-async fn send(
+pub(super) async fn send(
     network: &Network,
     endpoint: &str,
     request: oauth2::HttpRequest,

@@ -16,17 +16,20 @@
 //! public URL.
 
 mod certificate;
+mod docusign;
 mod error;
+mod generic;
 mod http;
 mod provider;
 mod refresh;
 mod signin;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use sluice_package::{RedirectMode, Secret};
+use sluice_package::{Connection, RedirectMode, Secret};
 
 pub use certificate::{CertificateError, ClientCertificate};
 pub use error::{OAuthError, OAuthUnavailable, SignInFailure};
@@ -35,7 +38,13 @@ pub use signin::{Finished, Redirect, StartedSignIn};
 
 use crate::config::OAuthConfig;
 use crate::network::Network;
+use crate::registry::LoadedConnector;
 use crate::store::{PendingDestination, Vault};
+
+/// Finds a connection's values by its connector and id: a redirect names
+/// its connection only through the pending sign-in, and an
+/// `oauth2generic` provider is made of the connection's values.
+pub type ConnectionValues<'a> = &'a (dyn Fn(&LoadedConnector, &str) -> Option<Connection> + Send + Sync);
 
 /// A connector's OAuth client registration, resolved.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +55,9 @@ pub struct ClientSettings {
     pub client_secret: Option<Secret>,
     /// The app's certificate and key, for `aadcertificate` connectors.
     pub certificate: Option<Arc<ClientCertificate>>,
+    /// The origins a connection's value may choose for an `oauth2generic`
+    /// endpoint (`allowed_endpoints`).
+    pub allowed_endpoints: Vec<sluice_egress::AllowRule>,
 }
 
 /// The OAuth settings, with secrets resolved.
@@ -80,8 +92,15 @@ impl OAuthSettings {
             let certificate = certificate::configured(client)
                 .map_err(|source| OAuthUnavailable::Certificate { connector: connector.clone(), source })?
                 .map(Arc::new);
-            let client_id = client.client_id.clone();
-            clients.insert(connector.clone(), ClientSettings { client_id, client_secret, certificate });
+            clients.insert(
+                connector.clone(),
+                ClientSettings {
+                    client_id: client.client_id.clone(),
+                    client_secret,
+                    certificate,
+                    allowed_endpoints: client.allowed_endpoints.clone(),
+                },
+            );
         }
         Ok(Self {
             global_redirect_cutoff: config.global_redirect_cutoff,

@@ -3,16 +3,17 @@
 
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, EndpointNotSet, EndpointSet, RedirectUrl, TokenUrl};
-use sluice_package::{Package, RedirectMode, SecurityScheme};
+use sluice_package::{Connection, Package, RedirectMode, SecurityScheme};
 
 use super::{OAuth, OAuthError};
+use sluice_package::oauth_templates::GENERIC_PROVIDER;
 
 /// A connector's OAuth provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Provider {
     /// The client id.
     pub client_id: String,
-    client_secret: Option<String>,
+    pub(super) client_secret: Option<String>,
     /// The authorization endpoint.
     pub authorization_url: String,
     /// The token endpoint.
@@ -29,6 +30,24 @@ pub struct Provider {
     /// The certificate token requests are signed with instead of a secret
     /// (`aadcertificate`).
     pub(super) client_certificate: Option<std::sync::Arc<super::ClientCertificate>>,
+    /// An `oauth2generic` connection's templates: its requests are theirs.
+    pub(super) generic: Option<std::sync::Arc<super::generic::Generic>>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything but the client secret.
+        f.debug_struct("Provider")
+            .field("client_id", &self.client_id)
+            .field("authorization_url", &self.authorization_url)
+            .field("token_url", &self.token_url)
+            .field("scopes", &self.scopes)
+            .field("mode", &self.mode)
+            .field("issuer", &self.issuer)
+            .field("client_certificate", &self.client_certificate)
+            .field("generic", &self.generic)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where Entra ID signs in when the package names no `loginUri`.
@@ -41,8 +60,9 @@ impl OAuth {
     /// The provider of a package: endpoints from its `oauth2` security
     /// definition (else its `oAuthSettings.customParameters`), the client id
     /// from the settings file (else `oAuthSettings.clientId`), scopes from
-    /// `oAuthSettings` (else the security definition).
-    pub fn provider(&self, package: &Package) -> Result<Provider, OAuthError> {
+    /// `oAuthSettings` (else the security definition). An `oauth2generic`
+    /// package's come from its templates, filled with `connection`'s values.
+    pub fn provider(&self, package: &Package, connection: Option<&Connection>) -> Result<Provider, OAuthError> {
         let settings = package.properties.connection_parameters.values().find_map(|p| p.oauth.as_ref());
         let scheme = package.definition.security_definitions.values().find_map(|s| match s {
             SecurityScheme::OAuth2 { authorization_url, token_url, scopes, .. } => {
@@ -53,6 +73,10 @@ impl OAuth {
         let custom = |name: &str| settings.and_then(|s| s.custom_parameters.get(name).cloned());
         let client = self.settings.clients.get(&package.id);
         let unusable = |what: &'static str| OAuthError::NotConfigured { connector: package.id.clone(), what };
+        if let Some(settings) = settings.filter(|s| s.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER)) {
+            let scopes = scheme.map(|s| s.2).unwrap_or_default();
+            return super::generic::provider(package, settings, client, scopes, connection);
+        }
         let client_id = client
             .and_then(|c| c.client_id.clone())
             .or_else(|| settings.and_then(|s| s.client_id.clone()))
@@ -63,17 +87,18 @@ impl OAuth {
         // definition's URLs are placeholders then.
         let provider_is = |name: &str| settings.is_some_and(|s| s.identity_provider.eq_ignore_ascii_case(name));
         let aad = provider_is("aad") || provider_is("aadcertificate");
+        let docusign = provider_is("docusign");
         let authorization_url = scheme
             .as_ref()
             .and_then(|s| s.0.clone())
             .or_else(|| custom("authorizationUrl"))
-            .or_else(|| aad.then(String::new))
+            .or_else(|| (aad || docusign).then(String::new))
             .ok_or_else(|| unusable("authorization URL"))?;
         let token_url = scheme
             .as_ref()
             .and_then(|s| s.1.clone())
             .or_else(|| custom("tokenUrl"))
-            .or_else(|| aad.then(String::new))
+            .or_else(|| (aad || docusign).then(String::new))
             .ok_or_else(|| unusable("token URL"))?;
         let mut scopes = settings.map(|s| s.scopes.clone()).unwrap_or_default();
         if scopes.is_empty() {
@@ -90,6 +115,7 @@ impl OAuth {
             issuer,
             authorize_params: Vec::new(),
             client_certificate: None,
+            generic: None,
         };
         if aad {
             entra_endpoints(&mut provider, &custom, &package.id)?;
@@ -101,6 +127,9 @@ impl OAuth {
             provider.client_certificate =
                 Some(certificate.ok_or_else(|| unusable(super::certificate::NOT_CONFIGURED))?);
             provider.client_secret = None;
+        }
+        if docusign {
+            super::docusign::endpoints(&mut provider, &custom, &package.id)?;
         }
         Ok(provider)
     }

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use oauth2::{RefreshToken, RequestTokenError, TokenResponse};
-use sluice_package::Package;
+use oauth2::RefreshToken;
+use sluice_package::{Connection, Package};
 
-use super::http::{EgressHttp, describe};
+use super::http::EgressHttp;
+use super::token::{Issued, TokenFailure};
 use super::{OAuth, OAuthError};
 use crate::store::{TokenSet, now};
 
@@ -31,8 +32,13 @@ impl OAuth {
     }
 
     /// The connection's access token, refreshed first when it expires within
-    /// the refresh margin.
-    pub async fn access_token(&self, package: &Package, connection: &str) -> Result<String, OAuthError> {
+    /// the refresh margin; `values` are the connection's.
+    pub async fn access_token(
+        &self,
+        package: &Package,
+        connection: &str,
+        values: &Connection,
+    ) -> Result<String, OAuthError> {
         let key = (package.id.clone(), connection.to_string());
         let stored = match self.vault.tokens(&package.id, connection).await {
             Ok(stored) => {
@@ -73,7 +79,7 @@ impl OAuth {
         };
         let expiring = stored.tokens.expires_at.is_some_and(|at| at <= now() + margin);
         if expiring && stored.tokens.refresh_token.is_some() {
-            return self.refresh(package, connection, &stored.tokens.access_token).await;
+            return self.refresh(package, connection, values, &stored.tokens.access_token).await;
         }
         Ok(stored.tokens.access_token)
     }
@@ -85,8 +91,14 @@ impl OAuth {
     /// it usable, and a refresh of the same token is not tried again for
     /// `refresh_retry_after`. A refresh that finishes after a newer sign-in does not
     /// overwrite it, and a refresh token goes only to the token endpoint that
-    /// issued it.
-    pub async fn refresh(&self, package: &Package, connection: &str, stale: &str) -> Result<String, OAuthError> {
+    /// issued it. `values` are the connection's.
+    pub async fn refresh(
+        &self,
+        package: &Package,
+        connection: &str,
+        values: &Connection,
+        stale: &str,
+    ) -> Result<String, OAuthError> {
         let lock = {
             let mut locks = self.refreshing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(locks.entry((package.id.clone(), connection.to_string())).or_default())
@@ -114,9 +126,12 @@ impl OAuth {
             self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
             return Err(self.signin_required(&package.id, connection, reason));
         };
-        let provider = self.provider(package)?;
+        let provider = self.provider(package, Some(values))?;
+        let refresh_url = provider.generic.as_ref().map(|g| g.refresh_url.clone());
         if let Some(issued_by) = &stored.tokens.endpoints
-            && (issued_by.token_url != provider.token_url || issued_by.authorization_url != provider.authorization_url)
+            && (issued_by.token_url != provider.token_url
+                || issued_by.authorization_url != provider.authorization_url
+                || issued_by.refresh_url != refresh_url)
         {
             // The package now names other endpoints: the refresh token and the
             // client secret are not sent to an endpoint that did not issue them.
@@ -125,20 +140,29 @@ impl OAuth {
             self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
             return Err(self.signin_required(&package.id, connection, reason));
         }
-        let client = provider.token_client(&package.id, None)?;
-        let http = EgressHttp::new(&self.network, &provider.token_url);
-        let grant = RefreshToken::new(refresh_token.clone());
-        let mut request = client.exchange_refresh_token(&grant);
-        for (name, value) in provider.client_authentication(&package.id)? {
-            request = request.add_extra_param(name, value);
-        }
-        match request.request_async(&http).await {
+        let answer: Result<Issued, TokenFailure> = match &provider.generic {
+            Some(generic) => {
+                let redirect_uri = self.redirect_uri(&package.id, provider.mode);
+                generic.refresh(&self.network, &refresh_token, &redirect_uri).await
+            }
+            None => {
+                let client = provider.token_client(&package.id, None)?;
+                let http = EgressHttp::new(&self.network, &provider.token_url);
+                let grant = RefreshToken::new(refresh_token.clone());
+                let mut request = client.exchange_refresh_token(&grant);
+                for (name, value) in provider.client_authentication(&package.id)? {
+                    request = request.add_extra_param(name, value);
+                }
+                request.request_async(&http).await.map(Issued::from).map_err(TokenFailure::from)
+            }
+        };
+        match answer {
             Ok(token) => {
                 let tokens = TokenSet {
-                    access_token: token.access_token().secret().clone(),
-                    refresh_token: token.refresh_token().map(|t| t.secret().clone()).or(Some(refresh_token)),
-                    expires_at: token.expires_in().map(|d| now() + d.as_secs()),
-                    lifetime: token.expires_in().map(|d| d.as_secs()),
+                    access_token: token.access_token,
+                    refresh_token: token.refresh_token.or(Some(refresh_token)),
+                    expires_at: token.expires_in.map(|d| now().saturating_add(d)),
+                    lifetime: token.expires_in,
                     endpoints: stored.tokens.endpoints.clone(),
                 };
                 if self.vault.save_refresh(&package.id, connection, &tokens, stored.version).await? {
@@ -154,10 +178,8 @@ impl OAuth {
                     .ok_or_else(|| self.signin_required(&package.id, connection, NOT_SIGNED_IN))?;
                 Ok(current.tokens.access_token)
             }
-            Err(RequestTokenError::ServerResponse(response))
-                if *response.error() == oauth2::basic::BasicErrorResponseType::InvalidGrant =>
-            {
-                let reason = format!("the provider refused to refresh the token ({})", response.error());
+            Err(refused) if refused.is_invalid_grant() => {
+                let reason = format!("the provider refused to refresh the token ({refused})");
                 self.vault.mark_needs_signin(&package.id, connection, &reason, stored.version).await?;
                 tracing::warn!(connector = %package.id, connection, %reason, "connection needs sign-in");
                 Err(self.signin_required(&package.id, connection, &reason))
@@ -165,7 +187,7 @@ impl OAuth {
             // Anything else (temporarily_unavailable, a 5xx, a timeout) is the
             // provider's passing trouble: the connection stays signed in.
             Err(other) => {
-                let reason = describe(&other);
+                let reason = other.to_string();
                 tracing::warn!(connector = %package.id, connection, %reason, "token refresh failed; will try again");
                 self.remember_failure(package, connection, stale, &reason);
                 Err(OAuthError::Refresh { reason })

@@ -10,33 +10,35 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
 };
-use sluice_package::RedirectMode;
+use sluice_package::{Connection, RedirectMode};
 
 use sha2::Digest as _;
 use subtle::ConstantTimeEq as _;
 
-use super::http::{EgressHttp, describe};
-use super::{OAuth, OAuthError, SignInFailure};
+use super::http::EgressHttp;
+use super::token::{Issued, TokenFailure};
+use super::{ConnectionValues, OAuth, OAuthError, SignInFailure};
 use crate::registry::{LoadedConnector, Registry};
 use crate::store::{COMPLETION, Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
-    /// Starts signing `connection` (which the caller checked exists) in for
-    /// `principal`, in the browser whose binding cookie holds `binding`:
-    /// remembers a PKCE verifier under a fresh `state` and returns the
-    /// provider's authorization URL, and the redirect URI it comes back on.
+    /// Starts signing `connection` (which the caller checked exists; its
+    /// `values`, when they make a connection) in for `principal`, in the
+    /// browser whose binding cookie holds `binding`: remembers a PKCE
+    /// verifier under a fresh `state` and returns the provider's
+    /// authorization URL, and the redirect URI it comes back on.
     pub async fn start_signin(
         &self,
         connector: &LoadedConnector,
         connection: &str,
+        values: Option<&Connection>,
         principal: &str,
         binding: &str,
         loopback_port: Option<u16>,
     ) -> Result<StartedSignIn, OAuthError> {
         let package = &connector.package;
-        let provider = self.provider(package)?;
+        let provider = self.provider(package, values)?;
         if provider.mode == RedirectMode::Global
             && let Some(cutoff) = self.settings.global_redirect_cutoff
             && chrono::Utc::now().date_naive() >= cutoff
@@ -54,22 +56,28 @@ impl OAuth {
             let scheme = authorize.url().scheme().to_string();
             return Err(OAuthError::EndpointScheme { connector: package.id.clone(), scheme });
         }
-        let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
-            .set_auth_uri(authorize)
-            .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(bad)?);
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let mut request = client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge);
-        for (name, value) in &provider.authorize_params {
-            request = request.add_extra_param(name.clone(), value.clone());
-        }
-        let (url, state) = request.url();
+        let (url, state, verifier) = match &provider.generic {
+            Some(generic) => generic.authorization(&redirect_uri)?,
+            None => {
+                let client = BasicClient::new(ClientId::new(provider.client_id.clone()))
+                    .set_auth_uri(authorize)
+                    .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).map_err(bad)?);
+                let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+                let mut request = client
+                    .authorize_url(CsrfToken::new_random)
+                    .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
+                    .set_pkce_challenge(challenge);
+                for (name, value) in &provider.authorize_params {
+                    request = request.add_extra_param(name.clone(), value.clone());
+                }
+                let (url, state) = request.url();
+                (url.to_string(), state.secret().clone(), verifier.secret().clone())
+            }
+        };
         let pending = PendingSignIn {
             connector: package.id.clone(),
             connection: connection.into(),
-            pkce_verifier: verifier.secret().clone(),
+            pkce_verifier: verifier,
             redirect_uri: redirect_uri.clone(),
             created_at: now(),
             principal: principal.to_string(),
@@ -77,9 +85,9 @@ impl OAuth {
             loopback_port,
             code: None,
         };
-        self.vault.put_pending(state.secret(), &pending).await?;
+        self.vault.put_pending(&state, &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
-        Ok(StartedSignIn { url: url.to_string(), redirect_uri })
+        Ok(StartedSignIn { url, redirect_uri })
     }
 
     /// Finishes a sign-in on the provider's redirect, which arrived on
@@ -89,10 +97,12 @@ impl OAuth {
     /// pending), checks that it comes from the browser (`binding`) and the
     /// principal (`principal`, when the redirect carries a credential) that
     /// started it, exchanges the code and stores the tokens. Returns the
-    /// connector and connection signed in.
+    /// connector and connection signed in; `values` finds the connection's
+    /// values.
     pub async fn finish_signin(
         &self,
         registry: &Registry,
+        values: ConnectionValues<'_>,
         path_connector: Option<&str>,
         redirect: Redirect<'_>,
     ) -> Result<Finished, OAuthError> {
@@ -124,7 +134,7 @@ impl OAuth {
         let connector = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&connector.package)?;
+        let provider = self.provider(&connector.package, values(&connector, &pending.connection).as_ref())?;
         // RFC 9207: a provider that says who it is must be the one the
         // sign-in went to, or a code from another provider is being passed off.
         if let Some(issuer) = issuer
@@ -153,6 +163,7 @@ impl OAuth {
     pub async fn complete_signin(
         &self,
         registry: &Registry,
+        values: ConnectionValues<'_>,
         (connector, connection): (&str, &str),
         completion: &str,
         binding: &str,
@@ -172,7 +183,7 @@ impl OAuth {
         let loaded = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&loaded.package)?;
+        let provider = self.provider(&loaded.package, values(&loaded, &pending.connection).as_ref())?;
         self.exchange(&provider, pending, &code).await
     }
 
@@ -184,24 +195,30 @@ impl OAuth {
         pending: PendingSignIn,
         code: &str,
     ) -> Result<(String, String), OAuthError> {
-        let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
-        let http = EgressHttp::new(&self.network, &provider.token_url);
-        let mut request = client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
-        for (name, value) in provider.client_authentication(&pending.connector)? {
-            request = request.add_extra_param(name, value);
-        }
-        let token =
-            request.request_async(&http).await.map_err(|e| SignInFailure::CodeRefused { reason: describe(&e) })?;
+        let issued: Result<Issued, TokenFailure> = match &provider.generic {
+            Some(generic) => generic.exchange(&self.network, code, &pending.pkce_verifier, &pending.redirect_uri).await,
+            None => {
+                let client = provider.token_client(&pending.connector, Some(&pending.redirect_uri))?;
+                let http = EgressHttp::new(&self.network, &provider.token_url);
+                let mut request = client
+                    .exchange_code(AuthorizationCode::new(code.to_string()))
+                    .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+                for (name, value) in provider.client_authentication(&pending.connector)? {
+                    request = request.add_extra_param(name, value);
+                }
+                request.request_async(&http).await.map(Issued::from).map_err(TokenFailure::from)
+            }
+        };
+        let token = issued.map_err(|e| SignInFailure::CodeRefused { reason: e.to_string() })?;
         let tokens = TokenSet {
-            access_token: token.access_token().secret().clone(),
-            refresh_token: token.refresh_token().map(|t| t.secret().clone()),
-            expires_at: token.expires_in().map(|d| now() + d.as_secs()),
-            lifetime: token.expires_in().map(|d| d.as_secs()),
+            access_token: token.access_token,
+            refresh_token: token.refresh_token,
+            expires_at: token.expires_in.map(|d| now().saturating_add(d)),
+            lifetime: token.expires_in,
             endpoints: Some(Endpoints {
                 authorization_url: provider.authorization_url.clone(),
                 token_url: provider.token_url.clone(),
+                refresh_url: provider.generic.as_ref().map(|g| g.refresh_url.clone()),
             }),
         };
         self.vault.save_signin(&pending.connector, &pending.connection, &tokens).await?;

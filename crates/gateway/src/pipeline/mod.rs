@@ -205,7 +205,7 @@ async fn token(
         return Ok(None);
     }
     let oauth = environment.oauth()?;
-    Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
+    Ok(Some(oauth.access_token(&connector.package, connection_id, &connection.connection).await?))
 }
 
 /// What step 3 builds the backend request from, when the request is the

@@ -46,7 +46,11 @@ pub(super) async fn send_refreshing(
     }
     // The provider may have revoked the token early: refresh once and retry.
     let refreshed = match scope.environment.oauth() {
-        Ok(oauth) => oauth.refresh(&scope.connector.package, &scope.connection_id, &signed_in.token).await,
+        Ok(oauth) => {
+            oauth
+                .refresh(&scope.connector.package, &scope.connection_id, &scope.connection.connection, &signed_in.token)
+                .await
+        }
         Err(error) => Err(error),
     };
     let fresh = match refreshed {

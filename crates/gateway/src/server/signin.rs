@@ -24,6 +24,7 @@ use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::oauth::{Finished, OAuthError, Redirect, SignInFailure};
 use crate::problem::GatewayError;
+use crate::registry::LoadedConnector;
 
 /// The browser-binding cookie's name.
 const BINDING_COOKIE: &str = "sluice_signin";
@@ -72,9 +73,12 @@ pub(crate) async fn begin(
     let InEnvironment { environment, directory } = entered;
     directory.may_sign_in(caller, connector, connection)?;
     let loaded = environment.registry().get(connector)?;
-    if gateway.access().connection(environment.id(), &loaded, connection).is_none() {
+    let Some(lookup) = gateway.access().connection(environment.id(), &loaded, connection) else {
         return Err(OAuthError::UnknownConnection { connector: connector.into(), connection: connection.into() }.into());
-    }
+    };
+    // A connection whose values no longer fit the package signs in all the
+    // same, unless its provider is made of them.
+    let values = lookup.as_ref().ok().map(|state| &state.connection);
     // The browser keeps its binding across sign-ins; a new one gets one.
     let binding = match loopback_port {
         // A client's secret is its own, never a browser's cookie.
@@ -82,7 +86,7 @@ pub(crate) async fn begin(
         None => binding_cookie(headers).unwrap_or_else(new_binding),
     };
     let oauth = environment.oauth()?;
-    let started = oauth.start_signin(&loaded, connection, &caller.id, &binding, loopback_port).await?;
+    let started = oauth.start_signin(&loaded, connection, values, &caller.id, &binding, loopback_port).await?;
     let secure = gateway.public_url().is_some_and(|url| url.scheme() == "https");
     let path = url::Url::parse(&started.redirect_uri).map(|u| u.path().to_string()).unwrap_or("/redirect".into());
     let cookie = cookie::Cookie::build((BINDING_COOKIE, binding.clone()))
@@ -200,13 +204,15 @@ async fn finish(
         principal: caller.as_ref().map(|c| &*c.id),
     };
     let oauth = environment.oauth()?;
-    let (connector, connection) = match oauth.finish_signin(environment.registry(), connector, redirect).await? {
-        Finished::SignedIn { connector, connection } => (connector, connection),
-        Finished::Handoff { url } => {
-            let location = HeaderValue::from_str(&url).map_err(|_| GatewayError::AuthorizationUrl)?;
-            return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
-        }
-    };
+    let values = connection_values(gateway, environment);
+    let (connector, connection) =
+        match oauth.finish_signin(environment.registry(), &values, connector, redirect).await? {
+            Finished::SignedIn { connector, connection } => (connector, connection),
+            Finished::Handoff { url } => {
+                let location = HeaderValue::from_str(&url).map_err(|_| GatewayError::AuthorizationUrl)?;
+                return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+            }
+        };
     Ok(super::own_page(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\
          <body><p>Connection <b>{}</b> of connector <b>{}</b> is signed in.</p>\
@@ -214,6 +220,17 @@ async fn finish(
         html_text(&connection),
         html_text(&connector)
     )))
+}
+
+/// Finds the values of a connection of `environment`, for an OAuth
+/// provider made of them (`oauth2generic`).
+pub(crate) fn connection_values<'a>(
+    gateway: &'a Gateway,
+    environment: &'a Environment,
+) -> impl Fn(&LoadedConnector, &str) -> Option<sluice_package::Connection> + Send + Sync + 'a {
+    move |loaded, id| {
+        gateway.access().connection(environment.id(), loaded, id)?.ok().map(|state| state.connection.clone())
+    }
 }
 
 fn html_text(text: &str) -> String {

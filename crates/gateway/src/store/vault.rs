@@ -49,6 +49,10 @@ pub struct Endpoints {
     pub authorization_url: String,
     /// The token endpoint.
     pub token_url: String,
+    /// The refresh endpoint, when it is not the token endpoint's
+    /// (`oauth2generic`'s `refreshUrlTemplate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<String>,
 }
 
 impl fmt::Debug for TokenSet {

@@ -12,6 +12,7 @@ mod errors;
 mod hardening;
 mod oauth;
 mod oauth_certificate;
+mod oauth_generic;
 mod oidc;
 mod packages;
 mod policies;

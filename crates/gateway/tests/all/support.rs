@@ -57,6 +57,7 @@ pub struct TestGatewayBuilder {
     store: sluice_gateway::config::StoreConfig,
     access: sluice_gateway::config::AccessConfig,
     environments: Vec<sluice_gateway::config::EnvironmentConfig>,
+    resolver: Option<std::sync::Arc<dyn sluice_egress::Resolver>>,
 }
 
 /// The principal id of the test gateway's admin.
@@ -81,7 +82,19 @@ impl TestGatewayBuilder {
             store: Default::default(),
             access: Default::default(),
             environments: Vec::new(),
+            resolver: None,
         }
+    }
+
+    /// Resolves the gateway's egress names to loopback: each of `names`
+    /// (and no other name) is 127.0.0.1, so nothing is looked up outside.
+    pub fn resolve_to_loopback(mut self, names: &[&str]) -> Self {
+        let mut pinned = sluice_egress::PinnedResolver::new();
+        for name in names {
+            pinned.pin(name, [std::net::IpAddr::from([127, 0, 0, 1])]).expect("a name to pin");
+        }
+        self.resolver = Some(std::sync::Arc::new(pinned));
+        self
     }
 
     /// Makes `owner` the owner of the connection `id` added before.
@@ -263,7 +276,7 @@ impl TestGatewayBuilder {
             state_dir: None,
         };
         let gateway =
-            Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback, ..Default::default() })
+            Gateway::start(config, GatewayOptions { grant_loopback: self.grant_loopback, resolver: self.resolver })
                 .await?;
         let admin_key = gateway.access().bootstrap_admin(ADMIN, "Test admin", "tests").await.expect("admin key").key;
         let serving = gateway.clone();

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use serde_json::{Map, Value};
+use sluice_package::Properties;
+use sluice_package::oauth_templates::{Defect, GENERIC_PROVIDER, GenericTemplates};
 use sluice_policy::PolicySet;
 
 use super::{Findings, PROPERTIES_FILE, rule};
@@ -85,7 +87,10 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
                 rule::IDENTITY_PROVIDER_UNSUPPORTED,
                 PROPERTIES_FILE,
                 jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "identityProvider"]),
-                format!("identity provider `{provider}` is not one sluice signs in with (oauth2, aad, aadcertificate): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs"),
+                format!(
+                    "identity provider `{provider}` is not one sluice signs in with ({}): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs",
+                    sluice_package::SUPPORTED_IDENTITY_PROVIDERS.join(", ")
+                ),
             );
         }
         // A warning, not an error: the connection still signs in, with the
@@ -104,6 +109,11 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
                 jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "customParameters", "enableOnbehalfOfLogin"]),
                 format!("connection parameter `{name}` asks for on-behalf-of sign-in (enableOnbehalfOfLogin), where the platform exchanges the maker's own Entra ID token; sluice cannot, so each connection signs in itself (authorization code, same app and resource)"),
             );
+        }
+        if let Some(provider) = settings.and_then(|s| s.get("identityProvider")).and_then(Value::as_str)
+            && provider.eq_ignore_ascii_case(GENERIC_PROVIDER)
+        {
+            check_templates(props, name, &jsonpath::keys(&parameters_path, &[name, "oAuthSettings"]), out);
         }
         let mode = settings.and_then(|s| s.get("redirectMode")).and_then(Value::as_str);
         if mode.is_none_or(|m| m.eq_ignore_ascii_case("Global")) {
@@ -141,6 +151,28 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
         props.get("policyTemplateInstances").and_then(Value::as_array).into_iter().flatten().enumerate()
     {
         check_policy(instance, &jsonpath::index(&policies_path, index), &in_sets, &known, out);
+    }
+}
+
+/// The templates of `oauth2generic` parameter `name`, against the declared
+/// connection parameters; `at` is the path of its `oAuthSettings`.
+fn check_templates(props: &Map<String, Value>, name: &str, at: &str, out: &mut Findings) {
+    let bytes = serde_json::to_vec(&serde_json::json!({ "properties": props })).unwrap_or_default();
+    let Ok(typed) = Properties::parse(&bytes, &mut Vec::new()) else { return };
+    let Some(settings) = typed.connection_parameters.get(name).and_then(|p| p.oauth.as_ref()) else { return };
+    let custom = jsonpath::key(at, "customParameters");
+    let defects = match GenericTemplates::parse(&settings.custom_parameters) {
+        Ok(templates) => templates.defects(settings, &typed.connection_parameters),
+        Err(missing) => vec![Defect::Missing(missing)],
+    };
+    for defect in defects {
+        let path = match &defect {
+            Defect::Missing(_) => custom.clone(),
+            other if other.key() == "scopes" => jsonpath::key(at, "scopes"),
+            other => jsonpath::key(&custom, other.key()),
+        };
+        let rule = if defect.is_error() { rule::OAUTH_TEMPLATE_INVALID } else { rule::OAUTH_ENDPOINT_HOST };
+        out.push(rule, PROPERTIES_FILE, path, defect.to_string());
     }
 }
 
