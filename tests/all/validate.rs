@@ -523,6 +523,20 @@ fn oauth2generic_templates_are_checked() {
     );
     assert!(report.findings.iter().any(|f| f.message.contains("`{US_domain}`")), "{:#?}", report.findings);
 
+    // NetDocuments' shape: the placeholder names one of the package's own
+    // customParameters, which the platform (that certified it) fills in a
+    // way it does not document. sluice cannot, and says so, as a warning.
+    let regional = json!({
+        "authorizationUrlTemplate": {"value": "https://{US_domain}{EU_domain}/auth"},
+        "tokenUrlTemplate": {"value": "https://api.{US_domain}{EU_domain}/token"},
+        "uS_domain": {"value": "vault.example"},
+        "eU_domain": {"value": "eu.example"}
+    });
+    let dir = package(&definition, &properties(regional, json!({})));
+    let report = validate(dir.path());
+    assert_eq!((report.errors(), report.rules()), (0, vec!["oauth-template-unsupported"]), "{:#?}", report.findings);
+    assert!(report.findings.iter().all(|f| f.message.contains("the platform fills it")), "{:#?}", report.findings);
+
     let dir =
         package(&definition, &properties(json!({"authorizationUrlTemplate": {"value": "https://a/x"}}), json!({})));
     let report = validate(dir.path());

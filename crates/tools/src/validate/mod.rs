@@ -100,6 +100,7 @@ pub mod rule {
         IDENTITY_PROVIDER_UNSUPPORTED = "identity-provider-unsupported", Warning, "sluice signs in with the oauth2, aad, aadcertificate, oauth2generic and DocuSign identity providers; others are read as plain OAuth 2.0";
         OAUTH_ON_BEHALF_OF = "oauth-on-behalf-of", Warning, "sluice cannot sign a connection in with the caller's own Entra ID token (enableOnbehalfOfLogin); its connections sign in themselves";
         OAUTH_TEMPLATE_INVALID = "oauth-template-invalid", Error, "oauth2generic's customParameters need authorizationUrlTemplate and tokenUrlTemplate, and every {placeholder} must name a value of the sign-in or a declared connection parameter (only a connection parameter can be part of a host)";
+        OAUTH_TEMPLATE_UNSUPPORTED = "oauth-template-unsupported", Warning, "an oauth2generic placeholder that names one of the package's customParameters is filled by the platform in a way it does not document; sluice cannot sign in with it";
         OAUTH_ENDPOINT_HOST = "oauth-endpoint-host", Warning, "a connection parameter that shapes an oauth2generic endpoint's host should have allowedValues; without them the operator must allow the hosts (allowed_endpoints) or its sign-ins are refused";
         OAUTH_GLOBAL_REDIRECT = "oauth-global-redirect", Warning, "OAuth connection parameters should use the per-connector redirect URI (redirectMode GlobalPerConnector)";
         SCRIPT_MISSING = "script-missing", Warning, "script.wasm should exist when scriptOperations is set";

@@ -171,8 +171,27 @@ fn check_templates(props: &Map<String, Value>, name: &str, at: &str, out: &mut F
             other if other.key() == "scopes" => jsonpath::key(at, "scopes"),
             other => jsonpath::key(&custom, other.key()),
         };
-        let rule = if defect.is_error() { rule::OAUTH_TEMPLATE_INVALID } else { rule::OAUTH_ENDPOINT_HOST };
-        out.push(rule, PROPERTIES_FILE, path, defect.to_string());
+        // A placeholder naming one of the package's own customParameters
+        // (NetDocuments' `{US_domain}`, beside `uS_domain`) is filled by the
+        // platform, which certified the package, in a way it does not
+        // document: sluice cannot sign in with it, but it is no defect.
+        let platform_fills = match &defect {
+            Defect::UnknownPlaceholder { placeholder, .. } => {
+                settings.custom_parameters.keys().any(|k| k.eq_ignore_ascii_case(placeholder))
+            }
+            _ => false,
+        };
+        let (rule, message) = if platform_fills {
+            (
+                rule::OAUTH_TEMPLATE_UNSUPPORTED,
+                format!("{defect}; the platform fills it from customParameters, which sluice does not"),
+            )
+        } else if defect.is_error() {
+            (rule::OAUTH_TEMPLATE_INVALID, defect.to_string())
+        } else {
+            (rule::OAUTH_ENDPOINT_HOST, defect.to_string())
+        };
+        out.push(rule, PROPERTIES_FILE, path, message);
     }
 }
 
