@@ -319,6 +319,6 @@ mod tests {
         assert!(unsupported_of("aadcertificate", custom).is_empty());
         let custom = serde_json::json!({"enableOnbehalfOfLogin": {"value": "true"}});
         assert_eq!(unsupported_of("aad", custom), ["on-behalf-of-login"]);
-        assert_eq!(unsupported_of("oauth2generic", serde_json::json!({})), ["identity-provider:oauth2generic"]);
+        assert_eq!(unsupported_of("facebook", serde_json::json!({})), ["identity-provider:facebook"]);
     }
 }

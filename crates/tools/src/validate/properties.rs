@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(oauth_rules("aadcertificate", custom.clone()), []);
         assert_eq!(oauth_rules("AADCertificate", custom), []);
         assert_eq!(
-            oauth_rules("oauth2generic", serde_json::json!({})),
+            oauth_rules("facebook", serde_json::json!({})),
             [(
                 "identity-provider-unsupported",
                 "$.properties.connectionParameters.token.oAuthSettings.identityProvider".to_string()
