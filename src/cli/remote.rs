@@ -541,6 +541,7 @@ mod tests {
                 connector: "plant".into(),
                 owner: None,
                 environment: None,
+                parameter_set: None,
                 parameters: Default::default(),
             }],
             public_url: Some(format!("http://{gateway_at}").parse().unwrap()),

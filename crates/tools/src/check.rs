@@ -45,8 +45,7 @@ pub struct PackageCheck {
     /// What its code is.
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
-    /// `template:setvaluefromurl`, `connection-parameter-sets`,
-    /// `identity-provider:oauth2generic`).
+    /// `template:setvaluefromurl`, `identity-provider:oauth2generic`).
     pub unsupported: Vec<String>,
     /// `per-connector` or `global` for OAuth connectors.
     pub redirect_mode: Option<&'static str>,
@@ -180,10 +179,15 @@ fn check_one(dir: &Path, runtime: &mut Option<Result<Runtime, String>>) -> Packa
     check.templates = templates(&package);
     check.unsupported = unsupported(&package, &check.templates);
     if package.uses_oauth() {
-        check.redirect_mode = Some(match package.redirect_mode() {
-            RedirectMode::PerConnector => "per-connector",
-            RedirectMode::Global => "global",
-        });
+        // With parameter sets, the connector is on the global redirect URI
+        // while any set that signs in is.
+        let names = package.properties.parameter_set_names();
+        let global = if names.is_empty() {
+            package.redirect_mode(None) == RedirectMode::Global
+        } else {
+            names.iter().any(|set| package.signs_in(Some(set)) && package.redirect_mode(Some(set)) == RedirectMode::Global)
+        };
+        check.redirect_mode = Some(if global { "global" } else { "per-connector" });
     }
     check
 }
@@ -214,12 +218,10 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
             }
         }
     }
-    if package.properties.has_parameter_sets {
-        out.insert("connection-parameter-sets".to_string());
-    }
-    for parameter in package.properties.connection_parameters.values() {
-        if let Some(oauth) = &parameter.oauth
-            && !sluice_package::SUPPORTED_IDENTITY_PROVIDERS
+    // Every way of connecting is checked: a connector with parameter sets
+    // signs in with each set's provider.
+    for (_, oauth) in package.properties.oauth_settings() {
+        if !sluice_package::SUPPORTED_IDENTITY_PROVIDERS
                 .iter()
                 .any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
         {

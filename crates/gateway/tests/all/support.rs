@@ -165,6 +165,7 @@ impl TestGatewayBuilder {
             connector: connector.into(),
             owner: None,
             environment: None,
+            parameter_set: None,
             parameters: values.iter().map(|(k, v)| (k.to_string(), ValueSource::Literal(v.to_string()))).collect(),
         });
         self
@@ -176,6 +177,7 @@ impl TestGatewayBuilder {
             connector: connector.into(),
             owner: None,
             environment: None,
+            parameter_set: None,
             parameters: [(name.to_string(), ValueSource::Env { env: variable.into() })].into_iter().collect(),
         });
         self
