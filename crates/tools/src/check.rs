@@ -185,7 +185,9 @@ fn check_one(dir: &Path, runtime: &mut Option<Result<Runtime, String>>) -> Packa
         let global = if names.is_empty() {
             package.redirect_mode(None) == RedirectMode::Global
         } else {
-            names.iter().any(|set| package.signs_in(Some(set)) && package.redirect_mode(Some(set)) == RedirectMode::Global)
+            names
+                .iter()
+                .any(|set| package.signs_in(Some(set)) && package.redirect_mode(Some(set)) == RedirectMode::Global)
         };
         check.redirect_mode = Some(if global { "global" } else { "per-connector" });
     }
@@ -221,9 +223,7 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
     // Every way of connecting is checked: a connector with parameter sets
     // signs in with each set's provider.
     for (_, oauth) in package.properties.oauth_settings() {
-        if !sluice_package::SUPPORTED_IDENTITY_PROVIDERS
-                .iter()
-                .any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
+        if !sluice_package::SUPPORTED_IDENTITY_PROVIDERS.iter().any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
         {
             out.insert(format!("identity-provider:{}", oauth.identity_provider.to_ascii_lowercase()));
         }

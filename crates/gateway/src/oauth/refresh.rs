@@ -30,9 +30,14 @@ impl OAuth {
         })
     }
 
-    /// The connection's access token, refreshed first when it expires within
-    /// the refresh margin.
-    pub async fn access_token(&self, package: &Package, connection: &str) -> Result<String, OAuthError> {
+    /// The access token of `connection`, which chose parameter set `set`,
+    /// refreshed (with its set's provider) first when it expires within the
+    /// refresh margin.
+    pub async fn access_token(
+        &self,
+        package: &Package,
+        (connection, set): (&str, Option<&str>),
+    ) -> Result<String, OAuthError> {
         let key = (package.id.clone(), connection.to_string());
         let stored = match self.vault.tokens(&package.id, connection).await {
             Ok(stored) => {
@@ -73,7 +78,7 @@ impl OAuth {
         };
         let expiring = stored.tokens.expires_at.is_some_and(|at| at <= now() + margin);
         if expiring && stored.tokens.refresh_token.is_some() {
-            return self.refresh(package, connection, &stored.tokens.access_token).await;
+            return self.refresh(package, (connection, set), &stored.tokens.access_token).await;
         }
         Ok(stored.tokens.access_token)
     }
@@ -86,7 +91,12 @@ impl OAuth {
     /// `refresh_retry_after`. A refresh that finishes after a newer sign-in does not
     /// overwrite it, and a refresh token goes only to the token endpoint that
     /// issued it.
-    pub async fn refresh(&self, package: &Package, connection: &str, stale: &str) -> Result<String, OAuthError> {
+    pub async fn refresh(
+        &self,
+        package: &Package,
+        (connection, set): (&str, Option<&str>),
+        stale: &str,
+    ) -> Result<String, OAuthError> {
         let lock = {
             let mut locks = self.refreshing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(locks.entry((package.id.clone(), connection.to_string())).or_default())
@@ -114,7 +124,7 @@ impl OAuth {
             self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
             return Err(self.signin_required(&package.id, connection, reason));
         };
-        let provider = self.provider(package)?;
+        let provider = self.provider(package, set)?;
         if let Some(issued_by) = &stored.tokens.endpoints
             && (issued_by.token_url != provider.token_url || issued_by.authorization_url != provider.authorization_url)
         {

@@ -23,20 +23,30 @@ use crate::registry::{LoadedConnector, Registry};
 use crate::store::{COMPLETION, Endpoints, PendingSignIn, TokenSet, now};
 
 impl OAuth {
-    /// Starts signing `connection` (which the caller checked exists) in for
-    /// `principal`, in the browser whose binding cookie holds `binding`:
-    /// remembers a PKCE verifier under a fresh `state` and returns the
-    /// provider's authorization URL, and the redirect URI it comes back on.
+    /// Starts signing `connection` (which the caller checked exists, and
+    /// which chose parameter set `set`) in for `principal`, in the browser
+    /// whose binding cookie holds `binding`: remembers a PKCE verifier under
+    /// a fresh `state` and returns the provider's authorization URL (that
+    /// of the set's provider), and the redirect URI it comes back on.
     pub async fn start_signin(
         &self,
         connector: &LoadedConnector,
-        connection: &str,
+        (connection, set): (&str, Option<&str>),
         principal: &str,
         binding: &str,
         loopback_port: Option<u16>,
     ) -> Result<StartedSignIn, OAuthError> {
         let package = &connector.package;
-        let provider = self.provider(package)?;
+        // With parameter sets, only a set with an `oauthSetting` signs in
+        // (a connection refused at load has no set to sign in with).
+        if package.properties.parameter_sets.is_some() && !package.signs_in(set) {
+            return Err(OAuthError::NoSignIn {
+                connector: package.id.clone(),
+                connection: connection.to_string(),
+                set: set.map(str::to_string),
+            });
+        }
+        let provider = self.provider(package, set)?;
         if provider.mode == RedirectMode::Global
             && let Some(cutoff) = self.settings.global_redirect_cutoff
             && chrono::Utc::now().date_naive() >= cutoff
@@ -76,6 +86,7 @@ impl OAuth {
             binding_hash: binding_hash(binding),
             loopback_port,
             code: None,
+            parameter_set: set.map(str::to_string),
         };
         self.vault.put_pending(state.secret(), &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
@@ -124,7 +135,7 @@ impl OAuth {
         let connector = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&connector.package)?;
+        let provider = self.provider(&connector.package, pending.parameter_set.as_deref())?;
         // RFC 9207: a provider that says who it is must be the one the
         // sign-in went to, or a code from another provider is being passed off.
         if let Some(issuer) = issuer
@@ -172,7 +183,7 @@ impl OAuth {
         let loaded = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&loaded.package)?;
+        let provider = self.provider(&loaded.package, pending.parameter_set.as_deref())?;
         self.exchange(&provider, pending, &code).await
     }
 

@@ -190,7 +190,8 @@ async fn token(
         return Ok(None);
     }
     let oauth = environment.oauth()?;
-    Ok(Some(oauth.access_token(&connector.package, connection_id).await?))
+    let set = connection.connection.parameter_set();
+    Ok(Some(oauth.access_token(&connector.package, (connection_id, set)).await?))
 }
 
 /// A request-building failure, its message redacted of the call's secrets.

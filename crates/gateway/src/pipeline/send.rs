@@ -46,7 +46,10 @@ pub(super) async fn send_refreshing(
     }
     // The provider may have revoked the token early: refresh once and retry.
     let refreshed = match scope.environment.oauth() {
-        Ok(oauth) => oauth.refresh(&scope.connector.package, &scope.connection_id, &signed_in.token).await,
+        Ok(oauth) => {
+            let connection = (scope.connection_id.as_str(), scope.connection.connection.parameter_set());
+            oauth.refresh(&scope.connector.package, connection, &signed_in.token).await
+        }
         Err(error) => Err(error),
     };
     let fresh = match refreshed {

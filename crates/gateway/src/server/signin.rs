@@ -72,9 +72,12 @@ pub(crate) async fn begin(
     let InEnvironment { environment, directory } = entered;
     directory.may_sign_in(caller, connector, connection)?;
     let loaded = environment.registry().get(connector)?;
-    if gateway.access().connection(environment.id(), &loaded, connection).is_none() {
+    let Some(state) = gateway.access().connection(environment.id(), &loaded, connection) else {
         return Err(OAuthError::UnknownConnection { connector: connector.into(), connection: connection.into() }.into());
-    }
+    };
+    // The sign-in goes to the provider of the parameter set the connection
+    // chose; a connection refused at load has none to tell.
+    let set = state.ok().and_then(|state| state.connection.parameter_set().map(str::to_string));
     // The browser keeps its binding across sign-ins; a new one gets one.
     let binding = match loopback_port {
         // A client's secret is its own, never a browser's cookie.
@@ -82,7 +85,8 @@ pub(crate) async fn begin(
         None => binding_cookie(headers).unwrap_or_else(new_binding),
     };
     let oauth = environment.oauth()?;
-    let started = oauth.start_signin(&loaded, connection, &caller.id, &binding, loopback_port).await?;
+    let started =
+        oauth.start_signin(&loaded, (connection, set.as_deref()), &caller.id, &binding, loopback_port).await?;
     let secure = gateway.public_url().is_some_and(|url| url.scheme() == "https");
     let path = url::Url::parse(&started.redirect_uri).map(|u| u.path().to_string()).unwrap_or("/redirect".into());
     let cookie = cookie::Cookie::build((BINDING_COOKIE, binding.clone()))

@@ -253,13 +253,13 @@ async fn sign_in_at(gateway: &TestGateway, prefix: &str) -> Answer {
 }
 
 /// The `name=value` of the browser-binding cookie a sign-in start set.
-fn binding_cookie(started: &Answer) -> String {
+pub(crate) fn binding_cookie(started: &Answer) -> String {
     let set = started.headers[http::header::SET_COOKIE].to_str().unwrap();
     set.split(';').next().unwrap().to_string()
 }
 
 /// A browser's GET: no credential, maybe a cookie.
-fn browser_get(url: &str, cookie: Option<&str>) -> http::Request<http_body_util::Full<bytes::Bytes>> {
+pub(crate) fn browser_get(url: &str, cookie: Option<&str>) -> http::Request<http_body_util::Full<bytes::Bytes>> {
     let mut request = http::Request::get(url);
     if let Some(cookie) = cookie {
         request = request.header(http::header::COOKIE, cookie);
@@ -273,7 +273,7 @@ fn provider_address(gateway: &TestGateway) -> SocketAddr {
     loaded.package.definition.host.clone().unwrap().parse().unwrap()
 }
 
-async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
+pub(crate) async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
     gateway.request(http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()).await
 }
 

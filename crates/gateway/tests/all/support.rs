@@ -91,6 +91,13 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Makes the connection `id` added before choose parameter set `set`.
+    pub fn connection_parameter_set(mut self, id: &str, set: &str) -> Self {
+        let connection = self.connections.iter_mut().find(|c| c.id == id).expect("connection added before");
+        connection.parameter_set = Some(set.into());
+        self
+    }
+
     pub fn packages_dir(&self) -> &Path {
         self.dir.path()
     }

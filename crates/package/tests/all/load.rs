@@ -351,7 +351,10 @@ fn broken_parameter_sets_are_refused_naming_the_file_and_the_set() {
     let error = load_package(&dir).unwrap_err();
     assert_eq!(error.file, PROPERTIES_FILE);
     assert!(matches!(error.reason, PackageErrorReason::ParameterSets(ParameterSetsError::Duplicate { .. })));
-    assert!(error.to_string().ends_with("apiProperties.json: connectionParameterSets: two sets are named `key`"), "{error}");
+    assert!(
+        error.to_string().ends_with("apiProperties.json: connectionParameterSets: two sets are named `key`"),
+        "{error}"
+    );
 }
 
 #[test]
