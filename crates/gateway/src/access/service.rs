@@ -326,16 +326,30 @@ impl Access {
     }
 
     /// Makes a connection of `connector` owned by `actor`, who must be able
-    /// to use the connector, choosing parameter set `set` (for a connector
-    /// with sets). The values are checked against the parameters of that
-    /// set (else the connector's) and sealed with the choice before they are
-    /// stored.
+    /// to use the connector. The values are checked against the connector's
+    /// parameters and sealed before they are stored. A connector with
+    /// parameter sets needs [`Access::create_connection_in_set`].
     pub async fn create_connection(
         &self,
         actor: &Caller,
         environment: &str,
         connector: &str,
         id: &str,
+        values: indexmap::IndexMap<String, String>,
+    ) -> Result<(), AccessError> {
+        self.create_connection_in_set(actor, environment, (connector, id), None, values).await
+    }
+
+    /// Makes the connection `id` of `connector` owned by `actor`, who must
+    /// be able to use the connector, choosing parameter set `set` (for a
+    /// connector with sets). The values are checked against the parameters
+    /// of that set (else the connector's) and sealed with the choice before
+    /// they are stored.
+    pub async fn create_connection_in_set(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        (connector, id): (&str, &str),
         set: Option<&str>,
         values: indexmap::IndexMap<String, String>,
     ) -> Result<(), AccessError> {

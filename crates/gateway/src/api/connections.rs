@@ -120,7 +120,10 @@ struct ConnectionInfo {
     owner: Option<String>,
     /// Whether it comes from the settings file, which only its operator changes.
     read_only: bool,
-    /// The parameter set it chose, for a connector with `connectionParameterSets`.
+    /// The parameter set it chose, for a connector with
+    /// `connectionParameterSets`; absent for a connector without sets, whose
+    /// connections read as they did before sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
     parameter_set: Option<String>,
     /// `ready`, `signin-required` or `error`.
     status: String,
@@ -157,11 +160,10 @@ async fn create(
 ) -> Result<Response, GatewayError> {
     let access = gateway.access();
     access
-        .create_connection(
+        .create_connection_in_set(
             &caller,
             environment.id(),
-            &new.connector,
-            &new.id,
+            (&new.connector, &new.id),
             new.parameter_set.as_deref(),
             new.parameters.into_iter().collect(),
         )
