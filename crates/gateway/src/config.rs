@@ -255,7 +255,9 @@ pub struct OAuthConfig {
     /// 10 s.
     #[serde(with = "humantime_serde")]
     pub refresh_retry_after: std::time::Duration,
-    /// Client settings per connector.
+    /// Client settings per connector (`[oauth.clients.Connector]`), or per
+    /// parameter set of a connector with `connectionParameterSets`
+    /// (`[oauth.clients."Connector/set"]`, which comes first for that set).
     pub clients: IndexMap<String, OAuthClientConfig>,
 }
 

@@ -261,3 +261,32 @@ async fn the_redirect_audit_and_the_connector_show_each_set() {
     assert_eq!(sets[1]["oauth"]["redirect_uri"], gateway.url("/redirect/multi"));
     assert_eq!(sets[2]["oauth"]["redirect_mode"], "global");
 }
+
+/// `[oauth.clients."multi/oauth"]` gives the set its own client, before the
+/// connector's `[oauth.clients.multi]` and the package's `clientId`.
+#[tokio::test]
+async fn a_set_has_its_own_oauth_client_in_the_settings_file() {
+    let (auth, provider) = start_auth(3600).await;
+    let backend = Recorder::default();
+    let backend_at = start_backend(backend.app()).await;
+    let key_dir = tempfile::tempdir().unwrap();
+    let mut properties = properties();
+    properties["properties"]["connectionParameterSets"]["values"][1]["parameters"]["token"]["oAuthSettings"]["clientId"] =
+        json!("not-registered");
+    let client =
+        |id: &str| sluice_gateway::config::OAuthClientConfig { client_id: Some(id.into()), client_secret: None };
+    let mut oauth = oauth_config(key_dir.path(), None);
+    oauth.clients.insert("multi".into(), client("nobody"));
+    oauth.clients.insert("multi/oauth".into(), client("client-1"));
+    let gateway = TestGatewayBuilder::new()
+        .package("multi", definition(backend_at, provider), properties)
+        .connection("multi", "viaoauth", &[("token:customHost", "h.example")])
+        .connection_parameter_set("viaoauth", "oauth")
+        .oauth(oauth)
+        .start()
+        .await;
+    auth.register(gateway.url("/redirect/multi"));
+    let signed_in = sign_in(&gateway, "viaoauth").await;
+    assert_eq!(signed_in.status, 200, "the provider knows only client-1: {}", signed_in.text());
+    assert_eq!(gateway.get("/apim/multi/viaoauth/items").await.status, 200);
+}
