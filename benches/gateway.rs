@@ -164,6 +164,7 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
         connector: connector.into(),
         owner: None,
         environment: None,
+        parameter_set: None,
         parameters: [("api_key".to_string(), ValueSource::Literal(API_KEY.into()))].into_iter().collect(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");

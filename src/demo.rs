@@ -149,6 +149,7 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
             connector: "items-transform".into(),
             owner: Some(DEMO_ADMIN.into()),
             environment: None,
+            parameter_set: None,
             parameters: [("api_key".to_string(), ValueSource::Literal(DEMO_API_KEY.into()))].into_iter().collect(),
         }],
         public_url: None,

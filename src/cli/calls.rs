@@ -146,11 +146,15 @@ fn unique_name(id: &str, taken: &mut std::collections::HashSet<String>) -> Strin
 
 /// The connection of a package: a dummy value for every parameter that is
 /// not an OAuth sign-in (its first allowed value, when it lists them; one of
-/// its type for numbers and booleans).
+/// its type for numbers and booleans); of its first set that does not sign
+/// in (else its first), when it has parameter sets.
 fn dummy_connection(name: &str, package: &Package) -> ConnectionConfig {
+    let names = package.properties.parameter_set_names();
+    let set = names.iter().find(|set| !package.signs_in(Some(set))).or(names.first()).copied();
     let parameters = package
         .properties
-        .connection_parameters
+        .parameters_for(&package.id, set)
+        .unwrap_or(&package.properties.connection_parameters)
         .iter()
         .filter(|(_, p)| p.kind != "oauthSetting")
         .map(|(parameter, p)| {
@@ -163,7 +167,14 @@ fn dummy_connection(name: &str, package: &Package) -> ConnectionConfig {
             (parameter.clone(), ValueSource::Literal(value.into()))
         })
         .collect();
-    ConnectionConfig { id: CONNECTION.into(), connector: name.into(), owner: None, environment: None, parameters }
+    ConnectionConfig {
+        id: CONNECTION.into(),
+        connector: name.into(),
+        owner: None,
+        environment: None,
+        parameter_set: set.map(str::to_string),
+        parameters,
+    }
 }
 
 /// A request for an operation: `1` for path parameters, `dummy` for

@@ -140,6 +140,9 @@ pub enum ConnectionsCommand {
         /// The connection's id.
         #[arg(long)]
         id: String,
+        /// The way to connect, for a connector with parameter sets (connectionParameterSets): one of its set names.
+        #[arg(long = "parameter-set")]
+        parameter_set: Option<String>,
         /// A parameter value, NAME=VALUE; repeat for each (secrets are sealed by the gateway, never shown again).
         #[arg(long = "parameter", short = 'p', value_parser = super::tools::parse_var)]
         parameters: Vec<(String, String)>,
@@ -186,8 +189,8 @@ pub enum ConnectionsCommand {
 /// Runs a `sluice connections` command; returns its exit code.
 pub fn run_connections(command: ConnectionsCommand) -> i32 {
     match command {
-        ConnectionsCommand::Create { connector, id, parameters, server } => {
-            super::remote::create_connection(&server, &connector, &id, &parameters)
+        ConnectionsCommand::Create { connector, id, parameter_set, parameters, server } => {
+            super::remote::create_connection(&server, (&connector, &id), parameter_set.as_deref(), &parameters)
         }
         ConnectionsCommand::List { server } => super::remote::list_connections(&server),
         ConnectionsCommand::Signin { connector, id, wait, server } => {
@@ -282,7 +285,8 @@ fn redirect_audit(packages: &Path, format: AuditFormat, cutoff: Option<chrono::N
     for (dir, error) in &failed {
         eprintln!("warning: {} not audited: {error}", dir.display());
     }
-    let entries = sluice_gateway::audit::audit(&loaded);
+    // Offline, no gateway gives the URIs: the rows name the mode and set.
+    let entries = sluice_gateway::audit::audit(&loaded, |_, _| None);
     match format {
         AuditFormat::Json => {
             let json = serde_json::json!({ "cutoff": cutoff.map(|d| d.to_string()), "connectors": entries });

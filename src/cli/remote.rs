@@ -161,12 +161,21 @@ pub fn delete_connector(server: &Server, id: &str) -> i32 {
     })())
 }
 
-/// `sluice connections create`.
-pub fn create_connection(server: &Server, connector: &str, id: &str, parameters: &[(String, String)]) -> i32 {
+/// `sluice connections create`: `(connector, id)`, choosing parameter set
+/// `set` for a connector with sets.
+pub fn create_connection(
+    server: &Server,
+    (connector, id): (&str, &str),
+    set: Option<&str>,
+    parameters: &[(String, String)],
+) -> i32 {
     finish((|| {
         let parameters: serde_json::Map<String, serde_json::Value> =
             parameters.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-        let body = serde_json::json!({"connector": connector, "id": id, "parameters": parameters});
+        let mut body = serde_json::json!({"connector": connector, "id": id, "parameters": parameters});
+        if let Some(set) = set {
+            body["parameter_set"] = set.into();
+        }
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let answer = Client::new(server)?.send("POST", "connections", Some(("application/json", body)), None)?;
         let connection = json(&answer)?;
@@ -427,8 +436,9 @@ fn print_published(format: Format, body: &[u8]) -> Outcome {
 
 fn connection_line(connection: &serde_json::Value) -> String {
     let reason = connection["reason"].as_str().map(|r| format!("\t{r}")).unwrap_or_default();
+    let set = connection["parameter_set"].as_str().map(|s| format!("\tset {s}")).unwrap_or_default();
     format!(
-        "{}/{}\t{}\towner {}{reason}",
+        "{}/{}\t{}\towner {}{set}{reason}",
         text(&connection["connector"]),
         text(&connection["id"]),
         text(&connection["status"]),
@@ -541,6 +551,7 @@ mod tests {
                 connector: "plant".into(),
                 owner: None,
                 environment: None,
+                parameter_set: None,
                 parameters: Default::default(),
             }],
             public_url: Some(format!("http://{gateway_at}").parse().unwrap()),

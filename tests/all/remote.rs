@@ -106,6 +106,46 @@ fn the_cli_publishes_lists_downloads_updates_and_deletes_against_a_running_gatew
         Some(0)
     );
 
+    // A connector with parameter sets: a connection names its set, and one
+    // that does not is refused in one line naming the sets.
+    let multi = out.path().join("Multi");
+    std::fs::create_dir_all(&multi).unwrap();
+    let definition = serde_json::json!({"swagger": "2.0", "info": {"title": "Multi", "version": "1.0"},
+        "host": "api.multi.example", "schemes": ["https"],
+        "securityDefinitions": {"api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
+        "paths": {"/items": {"get": {"operationId": "ListItems", "summary": "List items", "description": "Lists them",
+            "responses": {"200": {"description": "ok", "schema": {"type": "object"}}}}}}});
+    let properties = serde_json::json!({"properties": {"connectionParameterSets": {"values": [
+        {"name": "key", "parameters": {"api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}}},
+        {"name": "user", "parameters": {"username": {"type": "string"}, "password": {"type": "securestring"}}}]},
+        "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"}});
+    std::fs::write(multi.join("apiDefinition.swagger.json"), definition.to_string()).unwrap();
+    std::fs::write(multi.join("apiProperties.json"), properties.to_string()).unwrap();
+    let published = run(&["connectors", "create", &multi.display().to_string(), "--id", "Multi"]);
+    assert_eq!(published.status.code(), Some(0), "{}", stderr(&published));
+    let unchosen = run(&["connections", "create", "--connector", "Multi", "--id", "m", "-p", "api_key=k-multi"]);
+    assert_eq!(unchosen.status.code(), Some(1));
+    assert_eq!(
+        stderr(&unchosen).trim_end(),
+        "error: 400 bad-parameter-set: connection `m`: connector `Multi` offers several ways to connect; choose a parameter set: key, user"
+    );
+    let chosen = run(&[
+        "connections",
+        "create",
+        "--connector",
+        "Multi",
+        "--id",
+        "m",
+        "--parameter-set",
+        "key",
+        "-p",
+        "api_key=k-multi",
+    ]);
+    assert_eq!(chosen.status.code(), Some(0), "{}", stderr(&chosen));
+    assert!(stdout(&chosen).starts_with("Multi/m\tready\towner "), "{}", stdout(&chosen));
+    assert!(stdout(&chosen).contains("\tset key"), "{}", stdout(&chosen));
+    assert_eq!(run(&["connectors", "delete", "--id", "Multi"]).status.code(), Some(0));
+
     let deleted = run(&["connectors", "delete", "--id", "Example"]);
     assert_eq!(deleted.status.code(), Some(0), "{}", stderr(&deleted));
     assert!(!stdout(&run(&["connectors", "list"])).contains("Example\t"));

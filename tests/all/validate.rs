@@ -429,6 +429,57 @@ fn parameter_sets_defaults_and_any_case_function_names_are_understood() {
     assert!(!report.rules().contains(&"policy-invalid"), "{:#?}", report.findings);
 }
 
+/// The connection-parameter rules run in each parameter set, and the sets'
+/// own defects are findings pointing at the set.
+#[test]
+fn parameter_sets_are_checked_set_by_set() {
+    let definition = json!({"swagger": "2.0", "host": "h", "paths": {"/a": {"get": operation("A")}}});
+    let properties = json!({"properties": {
+        "connectionParameters": {"legacy": {"type": "string"}},
+        "connectionParameterSets": {"values": [
+            {"name": "key", "parameters": {"api_key": {"type": "securestring"}}},
+            {"name": "oauth", "parameters": {"token": {"type": "oauthSetting", "oAuthSettings": {
+                "identityProvider": "facebook", "clientId": "c", "redirectMode": "Global"}}}},
+            {"name": "OAuth", "parameters": {}},
+            {"parameters": {"x": {"type": "string"}}}
+        ]},
+        "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"
+    }});
+    let dir = package(&definition, &properties);
+    let report = validate(dir.path());
+    let at = |rule: &str| -> Vec<(&str, &str)> {
+        report.findings.iter().filter(|f| f.rule == rule).map(|f| (f.path.as_str(), f.message.as_str())).collect()
+    };
+    let sets = "$.properties.connectionParameterSets.values";
+    assert_eq!(
+        at("identity-provider-unsupported")[0].0,
+        format!("{sets}[1].parameters.token.oAuthSettings.identityProvider")
+    );
+    assert_eq!(at("oauth-global-redirect")[0].0, format!("{sets}[1].parameters.token.oAuthSettings.redirectMode"));
+    let names = at("parameter-set-name");
+    assert_eq!(names.len(), 2, "{:#?}", report.findings);
+    assert_eq!(
+        names[0],
+        (format!("{sets}[2].name").as_str(), "two sets are named `OAuth` (names are compared without case)")
+    );
+    assert_eq!(names[1], (format!("{sets}[3]").as_str(), "set 3 has no `name`, so no connection can choose it"));
+    assert_eq!(
+        at("parameter-set-without-parameters"),
+        [(
+            format!("{sets}[2]").as_str(),
+            "set `OAuth` declares no parameters: a connection through it gives no credentials"
+        )]
+    );
+    assert_eq!(at("connection-parameter-outside-sets")[0].0, "$.properties.connectionParameters.legacy");
+    // The package does not load for the same reason; that is not said twice.
+    assert!(at("package-invalid").is_empty(), "{:#?}", report.findings);
+
+    let empty = json!({"properties": {"connectionParameterSets": {"values": []},
+        "publisher": "p", "stackOwner": "s", "iconBrandColor": "#da3b01"}});
+    let dir = package(&definition, &empty);
+    assert_eq!(validate(dir.path()).rules(), ["parameter-sets-empty"]);
+}
+
 /// `aad` and `DocuSign` are served (endpoints from their parameters); a
 /// provider sluice does not serve is a warning naming it.
 #[test]

@@ -436,6 +436,15 @@ page('/connectors/:id', async ({ id }) => {
       h('dt', {}, 'Redirect URI'), h('dd', {}, h('code', {}, c.oauth.redirect_uri || '—'))),
     c.oauth.warning ? h('p', { class: 'warning' }, c.oauth.warning) : null);
   }
+  if ((c.parameter_sets || []).length) {
+    // Several ways to connect: each set, its parameters and how it signs in.
+    content.push(h('h2', {}, c.parameter_sets_label || 'Ways to connect'), table(['Set', 'Name', 'Parameters', 'Redirect mode', 'Redirect URI'],
+      c.parameter_sets.map((set) => [h('code', {}, set.name), set.display_name || '', set.parameters.map((p) => p.name).join(', ') || '—',
+        set.oauth ? set.oauth.redirect_mode : 'no sign-in', set.oauth ? h('code', {}, set.oauth.redirect_uri || '—') : '—'])));
+    for (const set of c.parameter_sets) {
+      if (set.oauth?.warning) content.push(h('p', { class: 'warning' }, `${set.name}: ${set.oauth.warning}`));
+    }
+  }
   content.push(h('h2', {}, 'Validation'), findings(c.validation?.findings, c.validation ? `Version ${c.validation.version}, validated ${c.validation.at}` : null, c.read_only));
   const activity = h('section', { 'aria-labelledby': 'activity-heading' }, h('h2', { id: 'activity-heading' }, 'Activity, last hour'));
   content.push(activity);
@@ -749,6 +758,7 @@ page('/connections/:connector/:id', async ({ connector, id }) => {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connector'), h('dd', {}, link(route('connectors', c.connector), c.connector)),
       h('dt', {}, 'Owner'), h('dd', {}, c.owner || 'environment admins'),
+      c.parameter_set ? [h('dt', {}, 'Way to connect'), h('dd', {}, h('code', {}, c.parameter_set))] : null,
       h('dt', {}, 'Status'), h('dd', {}, status(c.status), c.reason ? ` — ${c.reason}` : ''),
       h('dt', {}, 'Values'), h('dd', {}, Object.keys(c.parameters).length
         ? Object.entries(c.parameters).map(([k, v]) => h('div', {}, h('code', {}, k), ` = ${v}`))
@@ -757,11 +767,11 @@ page('/connections/:connector/:id', async ({ connector, id }) => {
     mine && !c.read_only ? await sharing(`${path}/shares`, false) : null);
 });
 
-page('/connections/new/:connector', async ({ connector }) => {
-  const { body: c } = await api('GET', `/api/v1/connectors/${encodeURIComponent(connector)}`);
-  const idInput = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._~-]{1,128}' });
-  const controls = [];
-  const fields = (c.connection_parameters || []).filter((p) => p.type !== 'oauthSetting').map((p, i) => {
+/** The form fields of some connection parameters (not the OAuth sign-in,
+ * which is made after); each control is pushed on `controls` with its
+ * parameter. */
+function parameterFields(declared, controls) {
+  return declared.filter((p) => p.type !== 'oauthSetting').map((p, i) => {
     let control;
     if (p.allowed_values.length) {
       control = h('select', {}, p.required ? null : h('option', { value: '' }, '(none)'), p.allowed_values.map((v) => h('option', { value: v }, v)));
@@ -775,7 +785,34 @@ page('/connections/new/:connector', async ({ connector }) => {
     controls.push([p, control]);
     return field(`conn-param-${i}`, p.display_name || p.name, control, { required: p.required, hint: [p.description, p.tooltip].filter(Boolean).join(' ') || null });
   });
-  const oauth = (c.connection_parameters || []).some((p) => p.type === 'oauthSetting');
+}
+
+page('/connections/new/:connector', async ({ connector }) => {
+  const { body: c } = await api('GET', `/api/v1/connectors/${encodeURIComponent(connector)}`);
+  const idInput = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', pattern: '[A-Za-z0-9._~-]{1,128}' });
+  // A connector with parameter sets (several ways to connect): the
+  // connection chooses one, and gives that set's parameters.
+  const sets = c.parameter_sets || [];
+  let controls = [];
+  const fieldsBox = h('div', { class: 'stack' });
+  const note = h('div', {});
+  const setSelect = sets.length
+    ? h('select', { on: { change: () => showParameters() } },
+      sets.map((set) => h('option', { value: set.name }, set.display_name ? `${set.display_name} (${set.name})` : set.name)))
+    : null;
+  const chosenSet = () => (setSelect ? sets.find((set) => set.name === setSelect.value) : null);
+  function showParameters() {
+    const set = chosenSet();
+    const declared = set ? set.parameters : (c.connection_parameters || []);
+    controls = [];
+    fieldsBox.replaceChildren(...parameterFields(declared, controls));
+    const oauth = declared.some((p) => p.type === 'oauthSetting');
+    note.replaceChildren(...(oauth ? [h('p', { class: 'note' }, set
+      ? 'This way of connecting signs in with OAuth: sign the connection in once it is made.'
+      : 'This connector signs in with OAuth: sign the connection in once it is made.')] : []),
+    ...(set && set.description ? [h('p', { class: 'hint' }, set.description)] : []));
+  }
+  showParameters();
   const result = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'stack', on: { submit: async (event) => {
     event.preventDefault();
@@ -783,8 +820,11 @@ page('/connections/new/:connector', async ({ connector }) => {
     for (const [p, control] of controls) {
       if (control.value !== '') parameters[p.name] = control.value;
     }
+    const json = { connector: c.id, id: idInput.value.trim(), parameters };
+    const set = chosenSet();
+    if (set) json.parameter_set = set.name;
     try {
-      const { body: made } = await api('POST', '/api/v1/connections', { json: { connector: c.id, id: idInput.value.trim(), parameters } });
+      const { body: made } = await api('POST', '/api/v1/connections', { json });
       for (const [p, control] of controls) if (p.secret) control.value = '';
       result.replaceChildren(h('p', {}, `Connection ${made.id}: `, status(made.status), made.reason ? ` — ${made.reason}` : ''),
         made.status === 'signin-required' ? h('button', { type: 'button', on: { click: () => signInConnection(made.connector, made.id) } }, `Sign in ${made.id}`) : null,
@@ -794,8 +834,9 @@ page('/connections/new/:connector', async ({ connector }) => {
     }
   } } },
   field('conn-id', 'Connection id', idInput, { required: true, hint: '1 to 128 letters, digits, ., _, - or ~; it appears in the connection’s URLs.' }),
-  fields,
-  oauth ? h('p', { class: 'note' }, 'This connector signs in with OAuth: sign the connection in once it is made.') : null,
+  setSelect ? field('conn-set', c.parameter_sets_label || 'Way to connect', setSelect, { required: true }) : null,
+  fieldsBox,
+  note,
   h('div', {}, h('button', { type: 'submit' }, 'Create the connection')));
   show(h('h1', {}, `New connection to ${c.title || c.id}`), form, result);
 });
@@ -984,8 +1025,8 @@ page('/environment', async () => {
     h('h2', {}, 'Network'), form, saved,
     h('h2', {}, 'Redirect audit'),
     redirects.cutoff ? h('p', { class: 'warning' }, `The global redirect URI stops working on ${redirects.cutoff}.`) : null,
-    redirects.connectors.length ? table(['Connector', 'Name', 'Publisher', 'Redirect mode', 'What to do'], redirects.connectors.map((e) => [
-      link(route('connectors', e.connector), e.connector), e.name, e.publisher || '', e.redirect_mode, e.action,
+    redirects.connectors.length ? table(['Connector', 'Parameter set', 'Name', 'Publisher', 'Redirect mode', 'Redirect URI', 'What to do'], redirects.connectors.map((e) => [
+      link(route('connectors', e.connector), e.connector), e.parameter_set || '—', e.name, e.publisher || '', e.redirect_mode, e.redirect_uri || '—', e.action,
     ])) : h('p', { class: 'note' }, 'No connector signs in with OAuth.'),
     h('h2', {}, 'Audit log'),
     audit.length ? table(['When', 'Who', 'What', 'Target', 'Before', 'After'], audit.map((e) => [e.at, e.actor, e.action, e.target, e.before || '', e.after || '']))

@@ -26,6 +26,7 @@
 //! id = "main"
 //! connector = "Calendly"
 //! owner = "entra:0c5b…"            # default: the environment's admins
+//! # parameter_set = "apiKey"       # with connectionParameterSets: the way to connect
 //! [connections.parameters]
 //! api_key = { env = "CALENDLY_API_KEY" }   # secret from the environment
 //!
@@ -258,7 +259,9 @@ pub struct OAuthConfig {
     /// 10 s.
     #[serde(with = "humantime_serde")]
     pub refresh_retry_after: std::time::Duration,
-    /// Client settings per connector.
+    /// Client settings per connector (`[oauth.clients.Connector]`), or per
+    /// parameter set of a connector with `connectionParameterSets`
+    /// (`[oauth.clients."Connector/set"]`, which comes first for that set).
     pub clients: IndexMap<String, OAuthClientConfig>,
 }
 
@@ -572,7 +575,11 @@ pub struct ConnectionConfig {
     /// The environment it belongs to. Default: the default environment.
     #[serde(default)]
     pub environment: Option<String>,
-    /// Parameter values by name.
+    /// The parameter set it chooses, by name, for a connector with
+    /// `connectionParameterSets` (required then; none otherwise).
+    #[serde(default)]
+    pub parameter_set: Option<String>,
+    /// Parameter values by name (the chosen set's parameters, with sets).
     #[serde(default)]
     pub parameters: IndexMap<String, ValueSource>,
 }

@@ -24,7 +24,7 @@ use crate::archive::ArchiveError;
 use crate::catalog::CatalogError;
 use crate::oauth::OAuthError;
 use crate::pipeline::CallFailure;
-use crate::registry::LookupError;
+use crate::registry::{ConnectionRefused, LookupError};
 use sluice_package::oauth_templates::FillError;
 
 /// The header that carries the correlation id on every answer.
@@ -238,6 +238,9 @@ fn classify_access(error: &AccessError) -> Classified {
         | AccessError::BadSubnet(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
         AccessError::ConnectionExists { .. } => (StatusCode::CONFLICT, "connection-exists", "Connection exists"),
         AccessError::ReadOnly(_) => (StatusCode::CONFLICT, "read-only", "Set in the settings file"),
+        AccessError::ConnectionRefused(ConnectionRefused::Parameters(error)) if error.is_set_choice() => {
+            (StatusCode::BAD_REQUEST, "bad-parameter-set", "Parameter set not offered")
+        }
         AccessError::ConnectionRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-connection", "Connection refused"),
         AccessError::NoSecretKey => (StatusCode::SERVICE_UNAVAILABLE, "no-secret-key", "No secret key"),
         AccessError::Store(error) if error.is_unavailable() => STORE_UNAVAILABLE,
@@ -347,6 +350,7 @@ fn classify_oauth(error: &OAuthError) -> Classified {
         }
         OAuthError::Generic { .. } => (StatusCode::SERVICE_UNAVAILABLE, "oauth-unavailable", "OAuth unavailable"),
         OAuthError::UnknownConnection { .. } => UNKNOWN_CONNECTION,
+        OAuthError::NoSignIn { .. } => (StatusCode::CONFLICT, "no-signin", "The connection does not sign in"),
         OAuthError::SignInRequired { .. } => (StatusCode::UNAUTHORIZED, "signin-required", "Sign-in required"),
         OAuthError::SignIn(_) => (StatusCode::BAD_REQUEST, "signin-failed", "Sign-in failed"),
         OAuthError::GlobalRedirectRetired { .. } => {

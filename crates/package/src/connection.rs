@@ -1,13 +1,14 @@
 //! Connections: a connector's parameter values, checked against the
-//! connector's declared parameters, with the secret ones kept out of logs
-//! and error text. Where the values come from (a settings file, the
-//! environment, a fixture) is the caller's business.
+//! connector's declared parameters (those of the parameter set the
+//! connection chose, when the connector has sets), with the secret ones
+//! kept out of logs and error text. Where the values come from (a settings
+//! file, the environment, a fixture) is the caller's business.
 
 use std::fmt;
 
 use indexmap::IndexMap;
 
-use crate::properties::ConnectionParameter;
+use crate::properties::{ConnectionParameter, Properties, SetChoiceError};
 
 /// A parameter value that must not be shown: its `Debug` and `Display` print
 /// `***`.
@@ -90,6 +91,40 @@ pub enum ConnectionError {
         /// What it must be: `an integer`, `a number`, `true or false`.
         expected: &'static str,
     },
+    /// The connection's choice of parameter set does not fit the connector
+    /// (none chosen where there are sets, an unknown one, one where there
+    /// are none); the message lists the sets.
+    #[error("connection `{connection}`: {source}")]
+    ParameterSet {
+        /// The connection.
+        connection: String,
+        /// What is wrong with the choice.
+        #[source]
+        source: SetChoiceError,
+    },
+    /// A value is given for a parameter of another set than the one chosen.
+    #[error(
+        "connection `{connection}`: parameter `{parameter}` belongs to parameter set {owners}, not to the chosen set `{set}`"
+    )]
+    OtherSetParameter {
+        /// The connection.
+        connection: String,
+        /// The parameter.
+        parameter: String,
+        /// The chosen set.
+        set: String,
+        /// The sets that declare it, each quoted, comma-separated.
+        owners: String,
+    },
+}
+
+impl ConnectionError {
+    /// Whether the error is about the choice of parameter set (a set not
+    /// chosen, unknown, or a value of another set's parameter) rather than
+    /// about the values themselves.
+    pub fn is_set_choice(&self) -> bool {
+        matches!(self, ConnectionError::ParameterSet { .. } | ConnectionError::OtherSetParameter { .. })
+    }
 }
 
 /// A usable connection.
@@ -101,12 +136,59 @@ pub struct Connection {
     pub connector: String,
     values: IndexMap<String, Secret>,
     secret_names: Vec<String>,
+    parameter_set: Option<String>,
 }
 
 impl Connection {
+    /// A connection of `connector` (whose properties are `properties`) that
+    /// chose parameter set `set` (`None` for a connector without sets), with
+    /// these values, checked against that set's parameters as
+    /// [`Connection::new`] checks them. A value for a parameter that only
+    /// another set declares is refused as such, naming the sets.
+    pub fn with_set(
+        id: &str,
+        connector: &str,
+        properties: &Properties,
+        set: Option<&str>,
+        values: IndexMap<String, Secret>,
+    ) -> Result<Self, ConnectionError> {
+        let declared = properties
+            .parameters_for(connector, set)
+            .map_err(|source| ConnectionError::ParameterSet { connection: id.to_string(), source })?;
+        if let Some(set) = set
+            && let Some(name) = values.keys().find(|name| !declared.contains_key(*name))
+        {
+            let owners: Vec<String> = properties
+                .parameter_sets
+                .iter()
+                .flat_map(|s| &s.sets)
+                .filter(|s| s.parameters.contains_key(name))
+                .map(|s| format!("`{}`", s.name))
+                .collect();
+            if !owners.is_empty() {
+                return Err(ConnectionError::OtherSetParameter {
+                    connection: id.to_string(),
+                    parameter: name.clone(),
+                    set: set.to_string(),
+                    owners: owners.join(", "),
+                });
+            }
+        }
+        let mut connection = Self::new(id, connector, values, declared)?;
+        connection.parameter_set = set.map(str::to_string);
+        Ok(connection)
+    }
+
+    /// The parameter set the connection chose, if its connector has sets.
+    pub fn parameter_set(&self) -> Option<&str> {
+        self.parameter_set.as_deref()
+    }
+
     /// A connection of `connector` with these parameter values, checked
     /// against the connector's declared parameters: every value names a
-    /// declared parameter, and every required parameter has a value.
+    /// declared parameter, and every required parameter has a value. It
+    /// chooses no parameter set; [`Connection::with_set`] is the way for a
+    /// connector that may have them.
     pub fn new(
         id: &str,
         connector: &str,
@@ -158,13 +240,19 @@ impl Connection {
             }
         }
         let secret_names = declared.iter().filter(|(_, p)| p.is_secret()).map(|(name, _)| name.clone()).collect();
-        Ok(Self { id: id.to_string(), connector: connector.to_string(), values, secret_names })
+        Ok(Self { id: id.to_string(), connector: connector.to_string(), values, secret_names, parameter_set: None })
     }
 
     /// A connection of `connector` with no values at all, not checked
     /// against its parameters: for running code offline without one.
     pub fn empty(connector: &str) -> Self {
-        Self { id: String::new(), connector: connector.to_string(), values: IndexMap::new(), secret_names: Vec::new() }
+        Self {
+            id: String::new(),
+            connector: connector.to_string(),
+            values: IndexMap::new(),
+            secret_names: Vec::new(),
+            parameter_set: None,
+        }
     }
 
     /// The value of parameter `name`.
@@ -253,5 +341,82 @@ mod tests {
         assert!(matches!(error, ConnectionError::WrongType { expected: "true or false", .. }), "{error}");
         // A list that is not one constrains nothing.
         assert!(Connection::new("c", "Shop", values(&[("key", "anything")]), &declared).is_ok());
+    }
+
+    fn with_sets() -> Properties {
+        let file = br#"{"properties": {"connectionParameterSets": {"values": [
+            {"name": "key", "parameters": {
+                "api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}}},
+            {"name": "oauth", "parameters": {
+                "token": {"type": "oauthSetting", "oAuthSettings": {"identityProvider": "oauth2"}},
+                "token:customHost": {"type": "string", "uiDefinition": {"constraints": {"required": "true"}}}}}
+        ]}}}"#;
+        Properties::parse(file, &mut Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn a_connection_is_checked_against_the_set_it_chose() {
+        let props = with_sets();
+        let key = Connection::with_set("c", "Shop", &props, Some("key"), values(&[("api_key", "k-1")])).unwrap();
+        assert_eq!(key.parameter_set(), Some("key"));
+        assert_eq!(key.secrets(), ["k-1"]);
+        let oauth =
+            Connection::with_set("c", "Shop", &props, Some("oauth"), values(&[("token:customHost", "h.example")]))
+                .unwrap();
+        assert_eq!(oauth.value("token:customHost"), Some("h.example"));
+        let error = Connection::with_set("c", "Shop", &props, Some("oauth"), values(&[])).unwrap_err();
+        assert!(
+            matches!(&error, ConnectionError::MissingParameter { parameter, .. } if parameter == "token:customHost")
+        );
+        assert!(!error.is_set_choice());
+    }
+
+    #[test]
+    fn a_wrong_choice_of_set_is_an_error_naming_the_sets() {
+        let props = with_sets();
+        let error = Connection::with_set("c", "Shop", &props, None, values(&[("api_key", "k-1")])).unwrap_err();
+        assert!(error.is_set_choice());
+        assert_eq!(
+            error.to_string(),
+            "connection `c`: connector `Shop` offers several ways to connect; choose a parameter set: key, oauth"
+        );
+        let error = Connection::with_set("c", "Shop", &props, Some("basic"), values(&[])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "connection `c`: connector `Shop` has no parameter set `basic` (it has: key, oauth)"
+        );
+        let error = Connection::with_set(
+            "c",
+            "Shop",
+            &props,
+            Some("key"),
+            values(&[("api_key", "k-secret"), ("token:customHost", "h")]),
+        )
+        .unwrap_err();
+        assert!(error.is_set_choice());
+        assert_eq!(
+            error.to_string(),
+            "connection `c`: parameter `token:customHost` belongs to parameter set `oauth`, not to the chosen set `key`"
+        );
+        assert!(!error.to_string().contains("k-secret"));
+        // A name no set declares is the plain unknown parameter.
+        let error = Connection::with_set("c", "Shop", &props, Some("key"), values(&[("nope", "x")])).unwrap_err();
+        assert!(matches!(error, ConnectionError::UnknownParameter { .. }), "{error}");
+    }
+
+    #[test]
+    fn without_sets_a_connection_chooses_none() {
+        let props = Properties::parse(
+            br#"{"properties": {"connectionParameters": {"api_key": {"type": "securestring"}}}}"#,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let plain = Connection::with_set("c", "Shop", &props, None, values(&[("api_key", "k")])).unwrap();
+        assert_eq!(plain.parameter_set(), None);
+        let error = Connection::with_set("c", "Shop", &props, Some("key"), values(&[])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "connection `c`: connector `Shop` has no parameter sets, so set `key` cannot be chosen"
+        );
     }
 }

@@ -7,6 +7,8 @@
 //! `api_key`; basic auth from `username` and `password`; OAuth 2.0 from the
 //! parameter of type `oauthSetting` (its value is the access token), else
 //! from the connection's sign-in, which the caller passes in.
+//! When the connector has parameter sets, the parameters are those of the
+//! set the connection chose, and a set without an `oauthSetting` never signs in.
 //!
 //! Custom code that may not see credentials never receives them: its request
 //! is built without them, and [`SendCredentials`] puts them on the code's own
@@ -53,10 +55,9 @@ pub enum CredentialError {
 /// Whether the connection's OAuth token comes from a sign-in (the token
 /// store) rather than from one of its parameter values.
 pub fn needs_signed_in_token(package: &Package, connection: &Connection) -> bool {
-    package.uses_oauth()
+    package.signs_in(connection.parameter_set())
         && !package
-            .properties
-            .connection_parameters
+            .parameters_of(connection)
             .iter()
             .any(|(name, p)| p.kind == "oauthSetting" && connection.value(name).is_some())
 }

@@ -86,7 +86,10 @@ pub use load::{
     MAX_CSX_BYTES, MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason,
     load_package, load_packages,
 };
-pub use properties::{ConnectionParameter, OAuthSettings, Properties};
+pub use properties::{
+    ConnectionParameter, OAuthSettings, ParameterSet, ParameterSets, ParameterSetsError, Properties, PropertiesError,
+    SetChoiceError,
+};
 pub use route::{BackendUrlError, Route, RouteError};
 pub use settings::{CodeSettings, EgressSettings, Settings};
 pub use sluice_policy as policy;
@@ -155,24 +158,61 @@ pub struct Package {
 }
 
 impl Package {
-    /// Whether the connector signs in with OAuth: an `oauth2` security
-    /// definition or an `oauthSetting` connection parameter.
+    /// Whether the connector signs in with OAuth, through some way of
+    /// connecting: an `oauth2` security definition or an `oauthSetting`
+    /// connection parameter (of `connectionParameters` or of a set).
     pub fn uses_oauth(&self) -> bool {
         self.definition.security_definitions.values().any(|s| matches!(s, SecurityScheme::OAuth2 { .. }))
-            || self.properties.connection_parameters.values().any(|p| p.kind == "oauthSetting")
+            || self.properties.all_parameters().any(|(_, p)| p.kind == "oauthSetting")
     }
 
-    /// The connector's OAuth redirect mode: per connector when an
-    /// `oauthSetting` parameter says `redirectMode: "GlobalPerConnector"`,
-    /// else the global redirect URI.
-    pub fn redirect_mode(&self) -> RedirectMode {
-        let per_connector = self
-            .properties
-            .connection_parameters
-            .values()
-            .filter_map(|p| p.oauth.as_ref())
-            .any(|o| o.redirect_mode.as_deref() == Some("GlobalPerConnector"));
+    /// Whether a connection that chose parameter set `set` (`None` for a
+    /// connector without sets) signs in with OAuth: without sets, when the
+    /// connector does ([`Package::uses_oauth`]); with sets, when the chosen
+    /// set has an `oauthSetting` parameter. A set that does not sign in (an
+    /// API key, a user and password) never does, whatever the others do.
+    pub fn signs_in(&self, set: Option<&str>) -> bool {
+        match (&self.properties.parameter_sets, set) {
+            (None, _) => self.uses_oauth(),
+            (Some(_), Some(set)) => self
+                .properties
+                .parameter_set(set)
+                .is_some_and(|s| s.parameters.values().any(|p| p.kind == "oauthSetting")),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The `oAuthSettings` a connection that chose `set` signs in with: the
+    /// set's `oauthSetting` parameter's, or (without sets) the first of
+    /// `connectionParameters`.
+    pub fn oauth_settings(&self, set: Option<&str>) -> Option<&OAuthSettings> {
+        match set {
+            Some(set) => self.properties.parameter_set(set)?.oauth(),
+            None => self.properties.connection_parameters.values().find_map(|p| p.oauth.as_ref()),
+        }
+    }
+
+    /// The OAuth redirect mode of a connection that chose `set` (`None`
+    /// without sets): per connector when its `oAuthSettings` say
+    /// `redirectMode: "GlobalPerConnector"`, else the global redirect URI.
+    /// The platform sets the mode per set; the per-connector URI is the
+    /// connector's, shared by its sets.
+    pub fn redirect_mode(&self, set: Option<&str>) -> RedirectMode {
+        let per_connector = |o: &OAuthSettings| o.redirect_mode.as_deref() == Some("GlobalPerConnector");
+        let per_connector = match set {
+            Some(_) => self.oauth_settings(set).is_some_and(per_connector),
+            None => self.properties.connection_parameters.values().filter_map(|p| p.oauth.as_ref()).any(per_connector),
+        };
         if per_connector { RedirectMode::PerConnector } else { RedirectMode::Global }
+    }
+
+    /// The connection parameters that apply to `connection`: its set's, or
+    /// `connectionParameters` (also for a connection that was not checked
+    /// against the package, such as [`Connection::empty`]).
+    pub fn parameters_of(&self, connection: &Connection) -> &indexmap::IndexMap<String, ConnectionParameter> {
+        self.properties
+            .parameters_for(&self.id, connection.parameter_set())
+            .unwrap_or(&self.properties.connection_parameters)
     }
 
     /// Whether a call of `operation_id` runs the custom code: the package has

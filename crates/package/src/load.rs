@@ -78,6 +78,10 @@ pub enum PackageErrorReason {
         #[source]
         source: RuleError,
     },
+    /// `connectionParameterSets` is unusable (no sets, a set without a
+    /// name, two of the same name).
+    #[error(transparent)]
+    ParameterSets(crate::properties::ParameterSetsError),
     /// The content is well-formed but unusable.
     #[error("{0}")]
     Invalid(String),
@@ -115,8 +119,15 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
     let mut property_warnings = Vec::new();
     let properties_bytes = read(dir, PROPERTIES_FILE, MAX_JSON_FILE_BYTES)?
         .ok_or_else(|| error(PROPERTIES_FILE, PackageErrorReason::Missing))?;
-    let properties = Properties::parse(&properties_bytes, &mut property_warnings)
-        .map_err(|e| error(PROPERTIES_FILE, json_reason(&e)))?;
+    let properties = Properties::parse(&properties_bytes, &mut property_warnings).map_err(|e| {
+        error(
+            PROPERTIES_FILE,
+            match e {
+                crate::properties::PropertiesError::Json(e) => json_reason(&e),
+                crate::properties::PropertiesError::ParameterSets(e) => PackageErrorReason::ParameterSets(e),
+            },
+        )
+    })?;
 
     let settings = match read(dir, SETTINGS_FILE, MAX_SETTINGS_BYTES)? {
         None => Settings::default(),
@@ -317,17 +328,23 @@ fn cross_check(
             ));
         }
     }
-    let declared = &properties.connection_parameters;
+    // With parameter sets, a policy may read the parameters of any set: a
+    // connection has the values of the set it chose.
+    let declared: Vec<&String> = properties.all_parameters().map(|(name, _)| name).collect();
+    let where_declared = if properties.parameter_sets.is_some() {
+        "no parameter set declares"
+    } else {
+        "connectionParameters does not declare"
+    };
     for (policy, name) in policies.referenced_connection_parameters() {
-        if !declared.contains_key(name) {
+        if !declared.iter().any(|d| *d == name) {
             let hint = declared
-                .keys()
+                .iter()
                 .find(|d| d.eq_ignore_ascii_case(name))
                 .map(|d| format!(" (did you mean `{d}`? names are case-sensitive)"))
                 .unwrap_or_default();
-            warnings.push(format!(
-                "policy `{policy}` uses connection parameter `{name}`, which connectionParameters does not declare{hint}"
-            ));
+            warnings
+                .push(format!("policy `{policy}` uses connection parameter `{name}`, which {where_declared}{hint}"));
         }
     }
     warnings

@@ -46,7 +46,7 @@ pub struct PackageCheck {
     /// What its code is.
     pub code: Code,
     /// What in it sluice does not run yet, by short name (e.g.
-    /// `unknown-template:frobnicate`, `connection-parameter-sets`,
+    /// `unknown-template:frobnicate`,
     /// `identity-provider:oauth2`, `on-behalf-of-login`,
     /// `oauth2generic-template`).
     pub unsupported: Vec<String>,
@@ -182,10 +182,17 @@ fn check_one(dir: &Path, runtime: &mut Option<Result<Runtime, String>>) -> Packa
     check.templates = templates(&package);
     check.unsupported = unsupported(&package, &check.templates);
     if package.uses_oauth() {
-        check.redirect_mode = Some(match package.redirect_mode() {
-            RedirectMode::PerConnector => "per-connector",
-            RedirectMode::Global => "global",
-        });
+        // With parameter sets, the connector is on the global redirect URI
+        // while any set that signs in is.
+        let names = package.properties.parameter_set_names();
+        let global = if names.is_empty() {
+            package.redirect_mode(None) == RedirectMode::Global
+        } else {
+            names
+                .iter()
+                .any(|set| package.signs_in(Some(set)) && package.redirect_mode(Some(set)) == RedirectMode::Global)
+        };
+        check.redirect_mode = Some(if global { "global" } else { "per-connector" });
     }
     check
 }
@@ -213,27 +220,22 @@ fn unsupported(package: &Package, templates: &[String]) -> Vec<String> {
             }
         }
     }
-    if package.properties.has_parameter_sets {
-        out.insert("connection-parameter-sets".to_string());
-    }
-    for parameter in package.properties.connection_parameters.values() {
-        if let Some(oauth) = &parameter.oauth
-            && !sluice_package::SUPPORTED_IDENTITY_PROVIDERS
-                .iter()
-                .any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
+    // Every way of connecting is checked: a connector with parameter sets
+    // signs in with each set's provider.
+    for (set, oauth) in package.properties.oauth_settings() {
+        if !sluice_package::SUPPORTED_IDENTITY_PROVIDERS.iter().any(|p| oauth.identity_provider.eq_ignore_ascii_case(p))
         {
             out.insert(format!("identity-provider:{}", oauth.identity_provider.to_ascii_lowercase()));
         }
-        if parameter.oauth.as_ref().is_some_and(|oauth| oauth.on_behalf_of_login()) {
+        if oauth.on_behalf_of_login() {
             out.insert("on-behalf-of-login".to_string());
         }
         // Templates sluice cannot fill, whatever the operator configures
         // (a placeholder naming nothing it knows).
-        if let Some(oauth) = &parameter.oauth
-            && oauth.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER)
-        {
+        if oauth.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER) {
+            let declared = set.map_or(&package.properties.connection_parameters, |set| &set.parameters);
             let defects = match GenericTemplates::parse(&oauth.custom_parameters) {
-                Ok(templates) => templates.defects(oauth, &package.properties.connection_parameters),
+                Ok(templates) => templates.defects(oauth, declared),
                 Err(missing) => vec![Defect::Missing(missing)],
             };
             if defects.iter().any(Defect::is_error) {

@@ -27,6 +27,9 @@
 //! - `connection`: the connection's parameter values (name to value), as a
 //!   connection of the gateway holds them; checked against the package's
 //!   `connectionParameters`. Default: no connection, so no credentials.
+//! - `parameter_set`: for a package with `connectionParameterSets`, the set
+//!   the connection chose; its values are checked against that set's
+//!   parameters. Required with `connection` for such a package.
 //! - `request`: the client's request: `method` (default: the operation's),
 //!   `path` (with an optional `?query`, relative to the definition's
 //!   `scheme://host/basePath`; default: the operation's path when it has no
@@ -74,6 +77,10 @@ pub struct Fixture {
     /// credentials applied, as the gateway applies a connection's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<IndexMap<String, String>>,
+    /// The parameter set the connection chose, for a package with
+    /// `connectionParameterSets`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter_set: Option<String>,
     /// The client's request, from which the code's request is built.
     pub request: RequestSpec,
     /// Canned backend responses, tried in order.

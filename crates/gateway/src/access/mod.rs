@@ -171,14 +171,23 @@ pub enum Denied {
 }
 
 /// A connection made through the gateway, as the snapshot holds it: its
-/// owner, and its values opened (or why they do not open).
+/// owner, and its parameter set and values opened (or why they do not open).
 #[derive(Debug)]
 pub struct StoredConnection {
     /// Who made it.
     pub owner: Arc<str>,
-    /// Its parameter values; the reason when they cannot be opened (no key,
-    /// another key, an altered row).
-    pub values: Result<indexmap::IndexMap<String, sluice_package::Secret>, String>,
+    /// The parameter set it chose and its parameter values; the reason when
+    /// they cannot be opened (no key, another key, an altered row).
+    pub values: Result<OpenedConnection, String>,
+}
+
+/// A stored connection's sealed part, opened.
+#[derive(Debug, Clone)]
+pub struct OpenedConnection {
+    /// The parameter set it chose, for a connector with sets.
+    pub parameter_set: Option<String>,
+    /// Its parameter values.
+    pub values: indexmap::IndexMap<String, sluice_package::Secret>,
 }
 
 /// The gateway-wide part of the snapshot: its own principals and groups,

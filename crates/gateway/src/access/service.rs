@@ -11,8 +11,8 @@ use arc_swap::ArcSwap;
 use super::keys::{self, KeyRejected};
 use super::oidc::{IssuerConfigError, TokenRejected, Verifier};
 use super::{
-    Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, People, Right, Role, StoredConnection,
-    valid_connection_id, valid_principal_id,
+    Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, OpenedConnection, People, Right, Role,
+    StoredConnection, valid_connection_id, valid_principal_id,
 };
 use crate::config::{ConnectionConfig, IssuerConfig, MemberConfig};
 use crate::network::Network;
@@ -303,11 +303,7 @@ impl Access {
             Some(key) => key
                 .open(&row.sealed, &connection_aad(environment, &row.connector, &row.id))
                 .map_err(|e| e.to_string())
-                .and_then(|json| {
-                    serde_json::from_slice::<indexmap::IndexMap<String, String>>(&json)
-                        .map_err(|_| "its sealed values do not parse".to_string())
-                })
-                .map(|values| values.into_iter().map(|(k, v)| (k, sluice_package::Secret::new(v))).collect()),
+                .and_then(|json| open_sealed(&json).ok_or_else(|| "its sealed values do not parse".to_string())),
         };
         if let Err(reason) = &values {
             tracing::error!(%environment, connector = %row.connector, connection = %row.id, %reason, "stored connection cannot be opened");
@@ -334,7 +330,12 @@ impl Access {
             return Some(state.clone());
         }
         let state = match &stored.values {
-            Ok(values) => crate::registry::connection_state(&loaded.package, id, values.clone()),
+            Ok(opened) => crate::registry::connection_state(
+                &loaded.package,
+                id,
+                opened.parameter_set.as_deref(),
+                opened.values.clone(),
+            ),
             Err(reason) => Err(ConnectionRefused::Unreadable { connection: id.to_string(), reason: reason.clone() }),
         }
         .map(Arc::new)
@@ -345,13 +346,30 @@ impl Access {
 
     /// Makes a connection of `connector` owned by `actor`, who must be able
     /// to use the connector. The values are checked against the connector's
-    /// parameters and sealed before they are stored.
+    /// parameters and sealed before they are stored. A connector with
+    /// parameter sets needs [`Access::create_connection_in_set`].
     pub async fn create_connection(
         &self,
         actor: &Caller,
         environment: &str,
         connector: &str,
         id: &str,
+        values: indexmap::IndexMap<String, String>,
+    ) -> Result<(), AccessError> {
+        self.create_connection_in_set(actor, environment, (connector, id), None, values).await
+    }
+
+    /// Makes the connection `id` of `connector` owned by `actor`, who must
+    /// be able to use the connector, choosing parameter set `set` (for a
+    /// connector with sets). The values are checked against the parameters
+    /// of that set (else the connector's) and sealed with the choice before
+    /// they are stored.
+    pub async fn create_connection_in_set(
+        &self,
+        actor: &Caller,
+        environment: &str,
+        (connector, id): (&str, &str),
+        set: Option<&str>,
         values: indexmap::IndexMap<String, String>,
     ) -> Result<(), AccessError> {
         let (scope, directory) = self.visible(actor, environment)?;
@@ -370,9 +388,8 @@ impl Access {
         }
         let key = self.key.as_ref().ok_or(AccessError::NoSecretKey)?;
         let secrets = values.iter().map(|(k, v)| (k.clone(), sluice_package::Secret::new(v.clone()))).collect();
-        crate::registry::connection_state(&loaded.package, id, secrets)?;
-        // A map of strings always serialises.
-        let json = serde_json::to_vec(&values).unwrap_or_default();
+        crate::registry::connection_state(&loaded.package, id, set, secrets)?;
+        let json = seal_form(set, values);
         let row = ConnectionRow {
             connector: connector.to_string(),
             id: id.to_string(),
@@ -808,8 +825,64 @@ fn audit(actor: &Caller, action: &str, target: String, after: Option<String>) ->
     crate::store::AuditRow::now(&actor.id, action, target, None, after)
 }
 
+/// A stored connection's sealed JSON when it chose a parameter set: the
+/// choice is sealed with the values, so it is bound to the row as they are
+/// (an altered choice does not open) and needs no column of its own. A
+/// connection without a set is sealed as the map of its values alone, as
+/// before sets were read, so that rows stay readable to older gateways.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealedConnection {
+    parameter_set: String,
+    values: indexmap::IndexMap<String, String>,
+}
+
+/// The JSON sealed for a connection's set and values.
+fn seal_form(set: Option<&str>, values: indexmap::IndexMap<String, String>) -> Vec<u8> {
+    // Maps of strings always serialise.
+    match set {
+        Some(set) => serde_json::to_vec(&SealedConnection { parameter_set: set.to_string(), values }),
+        None => serde_json::to_vec(&values),
+    }
+    .unwrap_or_default()
+}
+
+/// A stored connection's sealed JSON, opened: either form of
+/// [`seal_form`]. They cannot be mistaken for each other: a values map
+/// holds only strings, and the set's form holds a map under `values`.
+fn open_sealed(json: &[u8]) -> Option<OpenedConnection> {
+    let secrets = |values: indexmap::IndexMap<String, String>| {
+        values.into_iter().map(|(k, v)| (k, sluice_package::Secret::new(v))).collect()
+    };
+    if let Ok(sealed) = serde_json::from_slice::<SealedConnection>(json) {
+        return Some(OpenedConnection { parameter_set: Some(sealed.parameter_set), values: secrets(sealed.values) });
+    }
+    let values = serde_json::from_slice::<indexmap::IndexMap<String, String>>(json).ok()?;
+    Some(OpenedConnection { parameter_set: None, values: secrets(values) })
+}
+
 /// What a stored connection's sealed values are bound to: its row.
 fn connection_aad(environment: &str, connector: &str, id: &str) -> Vec<u8> {
     // JSON keeps the parts apart whatever they contain.
     serde_json::to_vec(&["connection", environment, connector, id]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_is_sealed_with_its_set_and_rows_without_one_read_as_before() {
+        let values: indexmap::IndexMap<String, String> = [("api_key".to_string(), "k".to_string())].into();
+        let with_set = open_sealed(&seal_form(Some("key"), values.clone())).unwrap();
+        assert_eq!(with_set.parameter_set.as_deref(), Some("key"));
+        assert_eq!(with_set.values["api_key"].expose(), "k");
+        let without = seal_form(None, values);
+        assert_eq!(without, br#"{"api_key":"k"}"#, "the form of rows written before sets");
+        assert_eq!(open_sealed(&without).unwrap().parameter_set, None);
+        // Parameters named like the set's form's keys are values still.
+        let odd = open_sealed(br#"{"parameter_set":"x","values":"y"}"#).unwrap();
+        assert_eq!((odd.parameter_set, odd.values.len()), (None, 2));
+        assert!(open_sealed(b"[1]").is_none());
+    }
 }

@@ -1,7 +1,9 @@
 //! `/api/v1/connections`: the connections a caller may use, made, read,
 //! deleted and shared. A connection's values are checked against its
-//! connector's `connectionParameters` and sealed when it is made; its
-//! secret values (and its OAuth tokens) are never returned, to anyone.
+//! connector's `connectionParameters` (or, for a connector with
+//! `connectionParameterSets`, the parameters of the set it chooses) and
+//! sealed when it is made; its secret values (and its OAuth tokens) are
+//! never returned, to anyone.
 
 use std::collections::BTreeMap;
 
@@ -97,7 +99,12 @@ struct NewConnection {
     connector: String,
     /// Its id in URLs: 1 to 128 letters, digits, `.`, `_`, `-` or `~`.
     id: String,
-    /// Values by parameter name, as the connector's `connectionParameters` declare them.
+    /// The way to connect, for a connector with `connectionParameterSets`:
+    /// one of its set names (required then; absent otherwise).
+    #[serde(default)]
+    parameter_set: Option<String>,
+    /// Values by parameter name, as the connector's `connectionParameters`
+    /// (or the chosen set's parameters) declare them.
     #[serde(default)]
     parameters: BTreeMap<String, String>,
 }
@@ -113,6 +120,11 @@ struct ConnectionInfo {
     owner: Option<String>,
     /// Whether it comes from the settings file, which only its operator changes.
     read_only: bool,
+    /// The parameter set it chose, for a connector with
+    /// `connectionParameterSets`; absent for a connector without sets, whose
+    /// connections read as they did before sets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter_set: Option<String>,
     /// `ready`, `signin-required`, `unauthenticated` (a backend's answer
     /// said the credentials do not work: `setconnectionstatustounauthenticated`)
     /// or `error`.
@@ -135,7 +147,7 @@ struct ConnectionShare {
 /// Makes a connection owned by the caller, who must be able to use the connector.
 #[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = NewConnection, responses(
     (status = 201, description = "Made", body = ConnectionInfo),
-    (status = 400, description = "A bad id, or a field the body may not have", body = ProblemBody),
+    (status = 400, description = "A bad id, a field the body may not have, or a parameter set the connector does not offer (none chosen where it has sets, an unknown one, a value of another set's parameter); the detail lists its sets", body = ProblemBody),
     (status = 404, description = "No such connector the caller may use", body = ProblemBody),
     (status = 409, description = "The connector has a connection with this id", body = ProblemBody),
     (status = 415, description = "Not JSON", body = ProblemBody),
@@ -150,7 +162,13 @@ async fn create(
 ) -> Result<Response, GatewayError> {
     let access = gateway.access();
     access
-        .create_connection(&caller, environment.id(), &new.connector, &new.id, new.parameters.into_iter().collect())
+        .create_connection_in_set(
+            &caller,
+            environment.id(),
+            (&new.connector, &new.id),
+            new.parameter_set.as_deref(),
+            new.parameters.into_iter().collect(),
+        )
         .await
         .map_err(GatewayError::Access)?;
     let directory = access.member_directory(&caller, environment.id())?;
@@ -353,6 +371,7 @@ async fn info(
         id: id.to_string(),
         owner: directory.connection_owner(connector, id).map(str::to_string),
         read_only,
+        parameter_set: None,
         status: "ready".into(),
         reason: None,
         parameters: BTreeMap::new(),
@@ -363,6 +382,7 @@ async fn info(
             info.reason = Some(refused.to_string());
         }
         Ok(state) => {
+            info.parameter_set = state.connection.parameter_set().map(str::to_string);
             info.parameters = public_values(&loaded, &state.connection);
             if sluice_package::credentials::needs_signed_in_token(&loaded.package, &state.connection) {
                 let needed = match environment.oauth() {
@@ -390,8 +410,7 @@ async fn info(
 fn public_values(loaded: &LoadedConnector, connection: &sluice_package::Connection) -> BTreeMap<String, String> {
     loaded
         .package
-        .properties
-        .connection_parameters
+        .parameters_of(connection)
         .iter()
         .filter(|(_, parameter)| !parameter.is_secret() && parameter.kind != "oauthSetting")
         .filter_map(|(name, _)| connection.value(name).map(|value| (name.clone(), value.to_string())))

@@ -83,12 +83,22 @@ struct ConnectorDetail {
     operation_list: Vec<OperationInfo>,
     /// The connection parameters the serving version declares, in file
     /// order: what a connection must supply, never a connection's values.
+    /// For a connector with parameter sets, `parameter_sets` says what a
+    /// connection supplies instead.
     connection_parameters: Vec<ConnectionParameterInfo>,
+    /// `connectionParameterSets`: the ways to connect, of which a
+    /// connection chooses one (`parameter_set`), in file order; empty for a
+    /// connector without sets.
+    parameter_sets: Vec<ParameterSetInfo>,
+    /// `connectionParameterSets.uiDefinition.displayName`: what a form
+    /// asking for the choice of set says, e.g. "Authentication type".
+    parameter_sets_label: Option<String>,
     /// Its custom code, if it has any.
     code: Option<CodeInfo>,
     /// Its policies, in the order they run.
     policies: Vec<PolicyInfo>,
-    /// How its connections sign in with OAuth, if they do.
+    /// How its connections sign in with OAuth, if they do; for a connector
+    /// with parameter sets, each set that signs in says so instead.
     oauth: Option<OAuthInfo>,
     /// What validation found when the newest version was published; none
     /// for a connector of the packages folder (`sluice validate` checks it).
@@ -209,6 +219,21 @@ struct ConnectionParameterInfo {
     /// Whether its value is a secret (a secure string or an OAuth token),
     /// which the API never returns.
     secret: bool,
+}
+
+/// One way to connect: a parameter set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ParameterSetInfo {
+    /// Its name, what a connection gives as `parameter_set`.
+    name: String,
+    /// `uiDefinition.displayName`.
+    display_name: Option<String>,
+    /// `uiDefinition.description`.
+    description: Option<String>,
+    /// Its parameters, in file order.
+    parameters: Vec<ConnectionParameterInfo>,
+    /// How its connections sign in with OAuth, if they do.
+    oauth: Option<OAuthInfo>,
 }
 
 /// A connector's code and the limits it runs under.
@@ -580,6 +605,8 @@ async fn show(
         core,
         operation_list: Vec::new(),
         connection_parameters: Vec::new(),
+        parameter_sets: Vec::new(),
+        parameter_sets_label: None,
         code: None,
         policies: Vec::new(),
         oauth: None,
@@ -734,19 +761,34 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
             runs_code: loaded.code.is_some() && package.runs_code(&op.id),
         })
         .collect();
-    detail.connection_parameters = package
+    let parameters = |declared: &indexmap::IndexMap<String, sluice_package::ConnectionParameter>| {
+        declared
+            .iter()
+            .map(|(name, p)| ConnectionParameterInfo {
+                name: name.clone(),
+                kind: p.kind.clone(),
+                display_name: p.display_name.clone(),
+                description: p.description.clone(),
+                tooltip: p.tooltip.clone(),
+                required: p.required,
+                allowed_values: p.allowed_values.clone(),
+                secret: p.is_secret(),
+            })
+            .collect()
+    };
+    detail.connection_parameters = parameters(&package.properties.connection_parameters);
+    detail.parameter_sets_label = package.properties.parameter_sets.as_ref().and_then(|s| s.display_name.clone());
+    detail.parameter_sets = package
         .properties
-        .connection_parameters
+        .parameter_sets
         .iter()
-        .map(|(name, p)| ConnectionParameterInfo {
-            name: name.clone(),
-            kind: p.kind.clone(),
-            display_name: p.display_name.clone(),
-            description: p.description.clone(),
-            tooltip: p.tooltip.clone(),
-            required: p.required,
-            allowed_values: p.allowed_values.clone(),
-            secret: p.is_secret(),
+        .flat_map(|sets| &sets.sets)
+        .map(|set| ParameterSetInfo {
+            name: set.name.clone(),
+            display_name: set.display_name.clone(),
+            description: set.description.clone(),
+            parameters: parameters(&set.parameters),
+            oauth: package.signs_in(Some(&set.name)).then(|| oauth_info(environment, package, Some(&set.name))),
         })
         .collect();
     detail.code = package.script.as_ref().map(|script| {
@@ -775,18 +817,24 @@ fn describe(environment: &Environment, loaded: &LoadedConnector, detail: &mut Co
             operations: policy.operations().to_vec(),
         })
         .collect();
-    if package.uses_oauth() {
-        let mode = package.redirect_mode();
-        let redirect_uri = environment.oauth().ok().map(|oauth| oauth.redirect_uri(&package.id, mode));
-        let (redirect_mode, warning) = match mode {
-            sluice_package::RedirectMode::PerConnector => ("per-connector", None),
-            sluice_package::RedirectMode::Global => (
-                "global",
-                Some("the connector uses the global redirect URI, which the platform retires: set redirectMode GlobalPerConnector".to_string()),
-            ),
-        };
-        detail.oauth = Some(OAuthInfo { redirect_mode: redirect_mode.to_string(), redirect_uri, warning });
+    if package.uses_oauth() && package.properties.parameter_sets.is_none() {
+        detail.oauth = Some(oauth_info(environment, package, None));
     }
+}
+
+/// How connections of `package` that chose `set` sign in: the redirect mode
+/// and URI (the per-connector URI is the connector's, whatever the set).
+fn oauth_info(environment: &Environment, package: &sluice_package::Package, set: Option<&str>) -> OAuthInfo {
+    let mode = package.redirect_mode(set);
+    let redirect_uri = environment.oauth().ok().map(|oauth| oauth.redirect_uri(&package.id, mode));
+    let (redirect_mode, warning) = match mode {
+        sluice_package::RedirectMode::PerConnector => ("per-connector", None),
+        sluice_package::RedirectMode::Global => (
+            "global",
+            Some("the connector uses the global redirect URI, which the platform retires: set redirectMode GlobalPerConnector".to_string()),
+        ),
+    };
+    OAuthInfo { redirect_mode: redirect_mode.to_string(), redirect_uri, warning }
 }
 
 /// A version's findings as its row stores them (JSON); `null` when the

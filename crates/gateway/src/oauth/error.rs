@@ -137,6 +137,21 @@ pub enum OAuthError {
         #[source]
         source: sluice_package::oauth_templates::FillError,
     },
+    /// The connection of a connector with parameter sets chose a set that
+    /// does not sign in (an API key, a user and password), or none: there
+    /// is nothing to sign in to.
+    #[error("connection `{connection}` of connector `{connector}` does not sign in with OAuth: {}", match set {
+        Some(set) => format!("its parameter set `{set}` has no oauthSetting parameter"),
+        None => "it chose no parameter set".to_string(),
+    })]
+    NoSignIn {
+        /// The connector.
+        connector: String,
+        /// The connection.
+        connection: String,
+        /// Its parameter set, if it chose one.
+        set: Option<String>,
+    },
     /// The connector has no such connection.
     #[error("no connection `{connection}` for connector `{connector}`")]
     UnknownConnection {

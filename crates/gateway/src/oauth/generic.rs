@@ -19,7 +19,7 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde_json::Value;
 use sluice_egress::AllowRule;
 use sluice_package::oauth_templates::{self, Defect, Fill, FillError, GenericTemplates, Request, Template};
-use sluice_package::{Connection, ConnectionParameter, Package};
+use sluice_package::{Connection, ConnectionParameter, Package, RedirectMode};
 
 use super::token::{Issued, TokenFailure};
 use super::{ClientSettings, OAuthError, Provider};
@@ -60,6 +60,7 @@ pub(super) fn provider(
     client: Option<&ClientSettings>,
     default_scopes: Vec<String>,
     connection: Option<&Connection>,
+    mode: RedirectMode,
 ) -> Result<Provider, OAuthError> {
     let connector = package.id.clone();
     let unusable = |what: &'static str| OAuthError::NotConfigured { connector: connector.clone(), what };
@@ -67,7 +68,8 @@ pub(super) fn provider(
     let templates = GenericTemplates::parse(&settings.custom_parameters)
         .map_err(|missing| fail(FillError::Defect(Defect::Missing(missing))))?;
     let connection = connection.ok_or_else(|| unusable("connection whose values fill its OAuth templates"))?;
-    let parameters = &package.properties.connection_parameters;
+    // The parameters of the connection's set, whose templates these are.
+    let parameters = package.parameters_of(connection);
     let client_id = match client.and_then(|c| c.client_id.clone()) {
         Some(id) => id,
         None => {
@@ -114,7 +116,7 @@ pub(super) fn provider(
         authorization_url: authorization_url.to_string(),
         token_url: token_url.to_string(),
         scopes,
-        mode: package.redirect_mode(),
+        mode,
         issuer: settings.custom_parameters.get("issuer").cloned(),
         authorize_params: Vec::new(),
         client_certificate: None,

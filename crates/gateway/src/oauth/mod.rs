@@ -70,7 +70,7 @@ pub struct OAuthSettings {
     pub refresh_margin: std::time::Duration,
     /// A token whose refresh failed is not refreshed again for this long.
     pub refresh_retry_after: std::time::Duration,
-    /// Client settings per connector.
+    /// Client settings per connector, or per parameter set (`Connector/set`).
     pub clients: IndexMap<String, ClientSettings>,
 }
 

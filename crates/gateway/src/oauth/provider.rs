@@ -57,13 +57,22 @@ const ENTRA_LOGIN: &str = "https://login.microsoftonline.com";
 pub(super) type TokenClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 impl OAuth {
-    /// The provider of a package: endpoints from its `oauth2` security
-    /// definition (else its `oAuthSettings.customParameters`), the client id
-    /// from the settings file (else `oAuthSettings.clientId`), scopes from
-    /// `oAuthSettings` (else the security definition). An `oauth2generic`
-    /// package's come from its templates, filled with `connection`'s values.
-    pub fn provider(&self, package: &Package, connection: Option<&Connection>) -> Result<Provider, OAuthError> {
-        let settings = package.properties.connection_parameters.values().find_map(|p| p.oauth.as_ref());
+    /// The provider a connection of `package` that chose parameter set `set`
+    /// (`None` without sets) signs in with: endpoints from its `oauth2`
+    /// security definition (else the `oAuthSettings.customParameters` of
+    /// the set's, or `connectionParameters`', `oauthSetting` parameter), the
+    /// client from the settings file (`[oauth.clients."{connector}/{set}"]`,
+    /// else `[oauth.clients.{connector}]`; else `oAuthSettings.clientId`),
+    /// scopes from `oAuthSettings` (else the security definition). An
+    /// `oauth2generic` provider's come from its templates, filled with
+    /// `connection`'s values.
+    pub fn provider(
+        &self,
+        package: &Package,
+        set: Option<&str>,
+        connection: Option<&Connection>,
+    ) -> Result<Provider, OAuthError> {
+        let settings = package.oauth_settings(set);
         let scheme = package.definition.security_definitions.values().find_map(|s| match s {
             SecurityScheme::OAuth2 { authorization_url, token_url, scopes, .. } => {
                 Some((authorization_url.clone(), token_url.clone(), scopes.clone()))
@@ -71,11 +80,14 @@ impl OAuth {
             _ => None,
         });
         let custom = |name: &str| settings.and_then(|s| s.custom_parameters.get(name).cloned());
-        let client = self.settings.clients.get(&package.id);
+        // A connector id is a folder name, never holding `/`.
+        let client = set
+            .and_then(|set| self.settings.clients.get(&format!("{}/{set}", package.id)))
+            .or_else(|| self.settings.clients.get(&package.id));
         let unusable = |what: &'static str| OAuthError::NotConfigured { connector: package.id.clone(), what };
         if let Some(settings) = settings.filter(|s| s.identity_provider.eq_ignore_ascii_case(GENERIC_PROVIDER)) {
             let scopes = scheme.map(|s| s.2).unwrap_or_default();
-            return super::generic::provider(package, settings, client, scopes, connection);
+            return super::generic::provider(package, settings, client, scopes, connection, package.redirect_mode(set));
         }
         let client_id = client
             .and_then(|c| c.client_id.clone())
@@ -111,7 +123,7 @@ impl OAuth {
             authorization_url,
             token_url,
             scopes,
-            mode: package.redirect_mode(),
+            mode: package.redirect_mode(set),
             issuer,
             authorize_params: Vec::new(),
             client_certificate: None,

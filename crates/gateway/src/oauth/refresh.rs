@@ -126,7 +126,7 @@ impl OAuth {
             self.vault.mark_needs_signin(&package.id, connection, reason, stored.version).await?;
             return Err(self.signin_required(&package.id, connection, reason));
         };
-        let provider = self.provider(package, Some(values))?;
+        let provider = self.provider(package, values.parameter_set(), Some(values))?;
         let refresh_url = provider.generic.as_ref().map(|g| g.refresh_url.clone());
         if let Some(issued_by) = &stored.tokens.endpoints
             && (issued_by.token_url != provider.token_url

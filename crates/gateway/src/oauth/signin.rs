@@ -38,7 +38,17 @@ impl OAuth {
         loopback_port: Option<u16>,
     ) -> Result<StartedSignIn, OAuthError> {
         let package = &connector.package;
-        let provider = self.provider(package, values)?;
+        // With parameter sets, only a set with an `oauthSetting` signs in
+        // (a connection refused at load has no set to sign in with).
+        let set = values.and_then(Connection::parameter_set);
+        if package.properties.parameter_sets.is_some() && !package.signs_in(set) {
+            return Err(OAuthError::NoSignIn {
+                connector: package.id.clone(),
+                connection: connection.to_string(),
+                set: set.map(str::to_string),
+            });
+        }
+        let provider = self.provider(package, set, values)?;
         if provider.mode == RedirectMode::Global
             && let Some(cutoff) = self.settings.global_redirect_cutoff
             && chrono::Utc::now().date_naive() >= cutoff
@@ -84,6 +94,7 @@ impl OAuth {
             binding_hash: binding_hash(binding),
             loopback_port,
             code: None,
+            parameter_set: set.map(str::to_string),
         };
         self.vault.put_pending(&state, &pending).await?;
         tracing::info!(connector = %package.id, connection, "sign-in started");
@@ -134,7 +145,11 @@ impl OAuth {
         let connector = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&connector.package, values(&connector, &pending.connection).as_ref())?;
+        let provider = self.provider(
+            &connector.package,
+            pending.parameter_set.as_deref(),
+            values(&connector, &pending.connection).as_ref(),
+        )?;
         // RFC 9207: a provider that says who it is must be the one the
         // sign-in went to, or a code from another provider is being passed off.
         if let Some(issuer) = issuer
@@ -183,7 +198,11 @@ impl OAuth {
         let loaded = registry
             .get(&pending.connector)
             .map_err(|_| SignInFailure::ConnectorGone { connector: pending.connector.clone() })?;
-        let provider = self.provider(&loaded.package, values(&loaded, &pending.connection).as_ref())?;
+        let provider = self.provider(
+            &loaded.package,
+            pending.parameter_set.as_deref(),
+            values(&loaded, &pending.connection).as_ref(),
+        )?;
         self.exchange(&provider, pending, &code).await
     }
 

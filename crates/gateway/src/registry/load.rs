@@ -191,18 +191,20 @@ fn settings_connection(package: &Package, config: &ConnectionConfig) -> Result<C
         })?;
         values.insert(name.clone(), value);
     }
-    connection_state(package, &config.id, values)
+    connection_state(package, &config.id, config.parameter_set.as_deref(), values)
 }
 
-/// A connection of `package` with these values, checked against its
+/// A connection of `package` that chose parameter set `set` (`None` for a
+/// connector without sets) with these values, checked against that set's
 /// parameters, with the hosts it may reach: the package's, and what its
 /// `dynamichosturl` policies give for these values.
 pub fn connection_state(
     package: &Package,
     id: &str,
+    set: Option<&str>,
     values: indexmap::IndexMap<String, sluice_package::Secret>,
 ) -> Result<ConnectionState, ConnectionRefused> {
-    let connection = Connection::new(id, &package.id, values, &package.properties.connection_parameters)?;
+    let connection = Connection::with_set(id, &package.id, &package.properties, set, values)?;
     let mut allowlist = package.allowlist.clone();
     allowlist.extend(dynamic_host_rules(package, &connection)?.rules().iter().cloned());
     Ok(ConnectionState { connection, allowlist })

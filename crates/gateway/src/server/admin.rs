@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use super::InEnvironment;
 use crate::access::{Caller, DEFAULT_ENVIRONMENT, Denied};
 use crate::audit::{self, AuditEntry};
+use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::problem::GatewayError;
-use crate::registry::Registry;
 
 /// `GET /metrics` on the main address: Prometheus text, for the gateway's
 /// admins (the default environment's), since it covers every environment.
@@ -40,9 +40,11 @@ pub(super) async fn open_metrics(State(metrics): State<Arc<Metrics>>) -> Respons
     response
 }
 
-fn entries(registry: &Registry) -> Vec<AuditEntry> {
-    let loaded = registry.loaded();
-    audit::audit(loaded.iter().map(|c| c.package.as_ref()))
+fn entries(environment: &Environment) -> Vec<AuditEntry> {
+    let loaded = environment.registry().loaded();
+    let oauth = environment.oauth().ok();
+    let redirect_uri = |connector: &str, mode| oauth.as_ref().map(|oauth| oauth.redirect_uri(connector, mode));
+    audit::audit(loaded.iter().map(|c| c.package.as_ref()), redirect_uri)
 }
 
 /// `GET /admin/redirect-audit`: JSON, for the environment's admins.
@@ -54,7 +56,7 @@ pub(super) async fn redirect_audit(
     let cutoff = environment.oauth().ok().and_then(|o| o.cutoff());
     Ok(axum::Json(serde_json::json!({
         "cutoff": cutoff.map(|d| d.to_string()),
-        "connectors": entries(environment.registry()),
+        "connectors": entries(&environment),
     }))
     .into_response())
 }
@@ -66,5 +68,5 @@ pub(super) async fn redirect_audit_html(
 ) -> Result<Response, GatewayError> {
     directory.require_admin(&caller, "reading the redirect audit")?;
     let cutoff = environment.oauth().ok().and_then(|o| o.cutoff());
-    Ok(super::own_page(audit::render_html(&entries(environment.registry()), cutoff)))
+    Ok(super::own_page(audit::render_html(&entries(&environment), cutoff)))
 }

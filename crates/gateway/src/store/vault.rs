@@ -106,6 +106,10 @@ pub struct PendingSignIn {
     /// waits for its client to complete it.
     #[serde(default)]
     pub code: Option<String>,
+    /// The parameter set the connection chose, whose provider the sign-in
+    /// went to (for a connector with `connectionParameterSets`).
+    #[serde(default)]
+    pub parameter_set: Option<String>,
 }
 
 impl fmt::Debug for PendingSignIn {
@@ -113,6 +117,7 @@ impl fmt::Debug for PendingSignIn {
         f.debug_struct("PendingSignIn")
             .field("connector", &self.connector)
             .field("connection", &self.connection)
+            .field("parameter_set", &self.parameter_set)
             .field("redirect_uri", &self.redirect_uri)
             .finish_non_exhaustive()
     }
@@ -344,6 +349,7 @@ mod tests {
             binding_hash: "ab".into(),
             loopback_port: None,
             code: None,
+            parameter_set: Some("oauth".into()),
         };
         vault.put_pending("s1", &pending).await.unwrap();
         assert_eq!(store.pending_destination("s1").await.unwrap(), None, "the raw state is not a key");

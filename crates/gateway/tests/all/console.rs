@@ -596,6 +596,39 @@ async fn a_connection_is_signed_in_from_the_console() {
     browser.close().await;
 }
 
+/// A connector with parameter sets: the form asks for the set first, then
+/// shows that set's parameters, and the connection made has that set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_chooses_its_parameter_set_in_the_console() {
+    let (_auth, provider) = crate::oauth::start_auth(3600).await;
+    let backend = start_backend(Recorder::default().app()).await;
+    let keys = tempfile::tempdir().unwrap();
+    let gateway = TestGatewayBuilder::new()
+        .package("multi", crate::multiauth::definition(backend, provider), crate::multiauth::properties())
+        .oauth(crate::oauth::oauth_config(keys.path(), None))
+        .start()
+        .await;
+    let browser = Browser::start().await.unwrap();
+    let client = browser.client();
+    sign_in(client, &gateway, &gateway.admin_key).await;
+    client.goto(&gateway.url("/console/#/connections/new/multi")).await.unwrap();
+    let form = wait_text(client, "main form", "Authentication type").await;
+    assert!(form.contains("Key") && !form.contains("token:customHost"), "the first set's fields: {form}");
+    client.find(Locator::Css("#conn-set")).await.unwrap().select_by_value("oauth").await.unwrap();
+    let form = wait_text(client, "main form", "token:customHost").await;
+    assert!(form.contains("signs in with OAuth") && !form.contains("Key *"), "the chosen set's fields: {form}");
+    fill(client, "#conn-id", "web").await;
+    fill(client, "#conn-param-0", "h.example").await;
+    click_text(client, "Create the connection").await;
+    wait_text(client, "main", "Connection web: signin-required").await;
+    let made = gateway.get("/api/v1/connections/multi/web").await.json();
+    assert_eq!(made["parameter_set"], "oauth", "{made}");
+    assert_eq!(made["parameters"], json!({"token:customHost": "h.example"}));
+    client.goto(&gateway.url("/console/#/connections/multi/web")).await.unwrap();
+    wait_text(client, "main", "Way to connect").await;
+    browser.close().await;
+}
+
 /// Settings where `provider` signs people in to the console, and Carol is a maker.
 fn console_issuer(provider: &Provider, refetch_after: Duration) -> sluice_gateway::config::AccessConfig {
     sluice_gateway::config::AccessConfig {

@@ -10,6 +10,7 @@ mod environment;
 mod environments;
 mod errors;
 mod hardening;
+mod multiauth;
 mod oauth;
 mod oauth_certificate;
 mod oauth_generic;

@@ -273,7 +273,7 @@ fn provider_address(gateway: &TestGateway) -> SocketAddr {
     loaded.package.definition.host.clone().unwrap().parse().unwrap()
 }
 
-async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
+pub(crate) async fn get_absolute(gateway: &TestGateway, url: &str) -> Answer {
     gateway.request(http::Request::get(url).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap()).await
 }
 

@@ -104,6 +104,13 @@ impl TestGatewayBuilder {
         self
     }
 
+    /// Makes the connection `id` added before choose parameter set `set`.
+    pub fn connection_parameter_set(mut self, id: &str, set: &str) -> Self {
+        let connection = self.connections.iter_mut().find(|c| c.id == id).expect("connection added before");
+        connection.parameter_set = Some(set.into());
+        self
+    }
+
     pub fn packages_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -178,6 +185,7 @@ impl TestGatewayBuilder {
             connector: connector.into(),
             owner: None,
             environment: None,
+            parameter_set: None,
             parameters: values.iter().map(|(k, v)| (k.to_string(), ValueSource::Literal(v.to_string()))).collect(),
         });
         self
@@ -189,6 +197,7 @@ impl TestGatewayBuilder {
             connector: connector.into(),
             owner: None,
             environment: None,
+            parameter_set: None,
             parameters: [(name.to_string(), ValueSource::Env { env: variable.into() })].into_iter().collect(),
         });
         self

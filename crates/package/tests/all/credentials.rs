@@ -171,3 +171,50 @@ fn a_secret_that_cannot_stand_in_a_header_is_a_clean_error() {
     assert!(matches!(&error, CredentialError::InvalidHeaderValue { header } if header == "x-signature"), "{error:?}");
     assert!(!error.to_string().contains("line"), "{error}");
 }
+
+/// A connector with an API-key set and an OAuth set: each connection gets
+/// the credentials of the set it chose, and only the OAuth set signs in.
+#[test]
+fn a_connection_gets_the_credentials_of_its_parameter_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("multi");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("apiDefinition.swagger.json"),
+        r#"{"swagger": "2.0", "host": "api.example.com", "schemes": ["https"],
+            "securityDefinitions": {
+                "api_key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "oauth": {"type": "oauth2", "flow": "accessCode", "authorizationUrl": "https://a.example/authorize",
+                    "tokenUrl": "https://a.example/token", "scopes": {}}},
+            "paths": {"/a": {"get": {"operationId": "A"}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("apiProperties.json"),
+        r#"{"properties": {"connectionParameterSets": {"values": [
+            {"name": "key", "parameters": {"api_key": {"type": "securestring"}}},
+            {"name": "oauth", "parameters": {"token": {"type": "oauthSetting", "oAuthSettings": {"identityProvider": "oauth2"}},
+                "token:customHost": {"type": "string"}}}]}}}"#,
+    )
+    .unwrap();
+    let package = load_package(&folder).unwrap_or_else(|e| panic!("{e}"));
+    let connect = |set: &str, values: &[(&str, &str)]| {
+        let values = values.iter().map(|(k, v)| (k.to_string(), Secret::new(*v))).collect();
+        Connection::with_set("c", "multi", &package.properties, Some(set), values).unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    let key = connect("key", &[("api_key", "k-1")]);
+    assert!(!credentials::needs_signed_in_token(&package, &key), "an API-key set never signs in");
+    let mut request = get("https://api.example.com/a");
+    credentials::apply(&package, &key, None, &mut request).unwrap();
+    assert_eq!(request.headers()["x-api-key"], "k-1");
+    assert!(!request.headers().contains_key("authorization"));
+
+    let oauth = connect("oauth", &[("token:customHost", "h.example")]);
+    assert!(credentials::needs_signed_in_token(&package, &oauth));
+    assert_eq!(package.parameters_of(&oauth).keys().collect::<Vec<_>>(), ["token", "token:customHost"]);
+    let mut request = get("https://api.example.com/a");
+    credentials::apply(&package, &oauth, Some("tok"), &mut request).unwrap();
+    assert_eq!(request.headers()["authorization"], "Bearer tok");
+    assert!(!request.headers().contains_key("x-api-key"));
+}

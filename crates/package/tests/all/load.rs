@@ -338,3 +338,44 @@ fn an_oversized_file_is_refused_without_reading_it_all() {
     let err = load_package(&dir).unwrap_err();
     assert!(matches!(err.reason, PackageErrorReason::TooLarge { limit } if limit == MAX_SCRIPT_BYTES), "{err}");
 }
+
+#[test]
+fn broken_parameter_sets_are_refused_naming_the_file_and_the_set() {
+    let dir = scratch("TwoSetsOneName");
+    std::fs::write(dir.join(DEFINITION_FILE), MINIMAL_DEFINITION).unwrap();
+    std::fs::write(
+        dir.join(PROPERTIES_FILE),
+        r#"{"properties": {"connectionParameterSets": {"values": [{"name": "key"}, {"name": "key"}]}}}"#,
+    )
+    .unwrap();
+    let error = load_package(&dir).unwrap_err();
+    assert_eq!(error.file, PROPERTIES_FILE);
+    assert!(matches!(error.reason, PackageErrorReason::ParameterSets(ParameterSetsError::Duplicate { .. })));
+    assert!(
+        error.to_string().ends_with("apiProperties.json: connectionParameterSets: two sets are named `key`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_policy_may_read_a_parameter_of_any_set_and_the_sets_need_no_warning() {
+    let dir = scratch("Sets");
+    std::fs::write(dir.join(DEFINITION_FILE), MINIMAL_DEFINITION).unwrap();
+    std::fs::write(
+        dir.join(PROPERTIES_FILE),
+        r#"{"properties": {
+            "connectionParameterSets": {"values": [
+                {"name": "key", "parameters": {"api_key": {"type": "securestring"}}},
+                {"name": "oauth", "parameters": {"token": {"type": "oauthSetting", "oAuthSettings": {"identityProvider": "oauth2"}},
+                    "token:customHost": {"type": "string"}}}]},
+            "policyTemplateInstances": [{"templateId": "setheader", "title": "Host",
+                "parameters": {"x-ms-apimTemplateParameter.name": "X-Host",
+                    "x-ms-apimTemplateParameter.value": "@connectionParameters('token:customHost', 'none')",
+                    "x-ms-apimTemplateParameter.existsAction": "override"}}]}}"#,
+    )
+    .unwrap();
+    let package = load_package(&dir).unwrap();
+    assert!(package.warnings.is_empty(), "{:?}", package.warnings);
+    assert_eq!(package.properties.parameter_set_names(), ["key", "oauth"]);
+    assert!(package.signs_in(Some("oauth")) && !package.signs_in(Some("key")));
+}

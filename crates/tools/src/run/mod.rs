@@ -251,7 +251,8 @@ pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
     let connection = match &spec.fixture.connection {
         Some(values) => {
             let values = values.iter().map(|(name, value)| (name.clone(), Secret::new(value.clone()))).collect();
-            Connection::new("fixture", &package.id, values, &package.properties.connection_parameters)?
+            let set = spec.fixture.parameter_set.as_deref();
+            Connection::with_set("fixture", &package.id, &package.properties, set, values)?
         }
         None => Connection::empty(&package.id),
     };

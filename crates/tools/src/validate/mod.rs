@@ -103,6 +103,10 @@ pub mod rule {
         OAUTH_TEMPLATE_UNSUPPORTED = "oauth-template-unsupported", Warning, "an oauth2generic placeholder that names one of the package's customParameters is filled by the platform in a way it does not document; sluice cannot sign in with it";
         OAUTH_ENDPOINT_HOST = "oauth-endpoint-host", Warning, "a connection parameter that shapes an oauth2generic endpoint's host should have allowedValues; without them the operator must allow the hosts (allowed_endpoints) or its sign-ins are refused";
         OAUTH_GLOBAL_REDIRECT = "oauth-global-redirect", Warning, "OAuth connection parameters should use the per-connector redirect URI (redirectMode GlobalPerConnector)";
+        PARAMETER_SETS_EMPTY = "parameter-sets-empty", Error, "connectionParameterSets must list at least one set in `values`";
+        PARAMETER_SET_NAME = "parameter-set-name", Error, "every parameter set needs a `name`, unique among the sets (compared without case)";
+        PARAMETER_SET_WITHOUT_PARAMETERS = "parameter-set-without-parameters", Warning, "a parameter set should declare the parameters a connection through it gives (the multi-auth document asks for a required one in each set)";
+        CONNECTION_PARAMETER_OUTSIDE_SETS = "connection-parameter-outside-sets", Warning, "with connectionParameterSets, a connection gives its set's parameters: connectionParameters should declare no parameter that no set declares";
         SCRIPT_MISSING = "script-missing", Warning, "script.wasm should exist when scriptOperations is set";
         CODE_NOT_PORTED = "code-not-ported", Warning, "script.csx is C#, which sluice does not run: port it to script.wasm (its operations answer 501 until then)";
         SCRIPT_TOO_LARGE = "script-too-large", Error, "script.wasm must be under the runtime's code size limit";
@@ -270,6 +274,8 @@ impl Validator {
                         rule::SWAGGER_VERSION.id,
                         rule::SETTINGS_INVALID.id,
                         rule::EGRESS_RULE_INVALID.id,
+                        rule::PARAMETER_SETS_EMPTY.id,
+                        rule::PARAMETER_SET_NAME.id,
                     ]
                     .contains(&f.rule)
             });

@@ -1,5 +1,13 @@
-//! The properties' checks: metadata, connection parameters, script
-//! operations and policy instances, against the definition's operations.
+//! The properties' checks: metadata, connection parameters (those of
+//! `connectionParameters` and of each parameter set alike), the parameter
+//! sets themselves, script operations and policy instances, against the
+//! definition's operations.
+//!
+//! `connectionParameters` beside `connectionParameterSets` is no finding:
+//! the platform's multi-auth document does not forbid it, and 8 of the 9
+//! certified packages with sets have both (their `connectionParameters`
+//! repeating the sets' parameters). Connections then give a set's
+//! parameters, so a parameter only `connectionParameters` declares is one.
 
 use std::collections::HashSet;
 
@@ -75,6 +83,38 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
     let empty = Map::new();
     let declared = props.get("connectionParameters").and_then(Value::as_object).unwrap_or(&empty);
     let parameters_path = jsonpath::key(&base, "connectionParameters");
+    check_oauth_parameters(declared, &parameters_path, out);
+
+    // With several ways to connect (connectionParameterSets), each set's
+    // parameters are checked as connectionParameters are, and a policy may
+    // use the parameters of any set.
+    let mut in_sets = declared.clone();
+    if let Some(sets) = props.get("connectionParameterSets") {
+        let sets_path = jsonpath::key(&base, "connectionParameterSets");
+        let declared_by_sets = check_parameter_sets(sets, &sets_path, out);
+        for (name, _) in declared.iter().filter(|(name, _)| !declared_by_sets.contains_key(*name)) {
+            out.push(
+                rule::CONNECTION_PARAMETER_OUTSIDE_SETS,
+                PROPERTIES_FILE,
+                jsonpath::key(&parameters_path, name),
+                format!("connectionParameters declares `{name}`, which no parameter set declares: a connection gives the parameters of the set it chooses, so `{name}` never has a value"),
+            );
+        }
+        in_sets.extend(declared_by_sets);
+    }
+    let policies_path = jsonpath::key(&base, "policyTemplateInstances");
+    for (index, instance) in
+        props.get("policyTemplateInstances").and_then(Value::as_array).into_iter().flatten().enumerate()
+    {
+        let has_sets = props.contains_key("connectionParameterSets");
+        check_policy(instance, &jsonpath::index(&policies_path, index), (&in_sets, has_sets), &known, out);
+    }
+}
+
+/// The checks of `oauthSetting` parameters (identity provider, redirect
+/// mode) over one map of parameters at `path`: `connectionParameters`, or a
+/// set's `parameters`.
+fn check_oauth_parameters(declared: &Map<String, Value>, path: &str, out: &mut Findings) {
     for (name, parameter) in declared {
         if parameter.get("type").and_then(Value::as_str) != Some("oauthSetting") {
             continue;
@@ -86,7 +126,7 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
             out.push(
                 rule::IDENTITY_PROVIDER_UNSUPPORTED,
                 PROPERTIES_FILE,
-                jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "identityProvider"]),
+                jsonpath::keys(path, &[name, "oAuthSettings", "identityProvider"]),
                 format!(
                     "identity provider `{provider}` is not one sluice signs in with ({}): its sign-in is read as plain OAuth 2.0 from the definition's and customParameters' URLs",
                     sluice_package::SUPPORTED_IDENTITY_PROVIDERS.join(", ")
@@ -106,58 +146,39 @@ pub(super) fn check_properties(props: &Map<String, Value>, operations: Option<&H
             out.push(
                 rule::OAUTH_ON_BEHALF_OF,
                 PROPERTIES_FILE,
-                jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "customParameters", "enableOnbehalfOfLogin"]),
+                jsonpath::keys(path, &[name, "oAuthSettings", "customParameters", "enableOnbehalfOfLogin"]),
                 format!("connection parameter `{name}` asks for on-behalf-of sign-in (enableOnbehalfOfLogin), where the platform exchanges the maker's own Entra ID token; sluice cannot, so each connection signs in itself (authorization code, same app and resource)"),
             );
         }
         if let Some(provider) = settings.and_then(|s| s.get("identityProvider")).and_then(Value::as_str)
             && provider.eq_ignore_ascii_case(GENERIC_PROVIDER)
         {
-            check_templates(props, name, &jsonpath::keys(&parameters_path, &[name, "oAuthSettings"]), out);
+            check_templates(declared, name, &jsonpath::keys(path, &[name, "oAuthSettings"]), out);
         }
         let mode = settings.and_then(|s| s.get("redirectMode")).and_then(Value::as_str);
         if mode.is_none_or(|m| m.eq_ignore_ascii_case("Global")) {
-            let path = match mode {
-                Some(_) => jsonpath::keys(&parameters_path, &[name, "oAuthSettings", "redirectMode"]),
-                None => jsonpath::keys(&parameters_path, &[name, "oAuthSettings"]),
+            let at = match mode {
+                Some(_) => jsonpath::keys(path, &[name, "oAuthSettings", "redirectMode"]),
+                None => jsonpath::keys(path, &[name, "oAuthSettings"]),
             };
             out.push(
                 rule::OAUTH_GLOBAL_REDIRECT,
                 PROPERTIES_FILE,
-                path,
+                at,
                 format!(
                     "connection parameter `{name}` uses the global redirect URI (https://global.consent.azure-apim.net/redirect); set \"redirectMode\": \"GlobalPerConnector\" and register the per-connector redirect URI, https://global.consent.azure-apim.net/redirect/<connector-id>, with the identity provider"
                 ),
             );
         }
     }
-
-    // With several ways to sign in (connectionParameterSets), a policy may
-    // use the parameters of any set.
-    let mut in_sets = declared.clone();
-    for set in props
-        .get("connectionParameterSets")
-        .and_then(|s| s.get("values"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(parameters) = set.get("parameters").and_then(Value::as_object) {
-            in_sets.extend(parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-    }
-    let policies_path = jsonpath::key(&base, "policyTemplateInstances");
-    for (index, instance) in
-        props.get("policyTemplateInstances").and_then(Value::as_array).into_iter().flatten().enumerate()
-    {
-        check_policy(instance, &jsonpath::index(&policies_path, index), &in_sets, &known, out);
-    }
 }
 
-/// The templates of `oauth2generic` parameter `name`, against the declared
-/// connection parameters; `at` is the path of its `oAuthSettings`.
-fn check_templates(props: &Map<String, Value>, name: &str, at: &str, out: &mut Findings) {
-    let bytes = serde_json::to_vec(&serde_json::json!({ "properties": props })).unwrap_or_default();
+/// The templates of `oauth2generic` parameter `name`, against the
+/// parameters declared beside it (`connectionParameters`, or its set's);
+/// `at` is the path of its `oAuthSettings`.
+fn check_templates(declared: &Map<String, Value>, name: &str, at: &str, out: &mut Findings) {
+    let properties = serde_json::json!({ "properties": { "connectionParameters": declared } });
+    let bytes = serde_json::to_vec(&properties).unwrap_or_default();
     let Ok(typed) = Properties::parse(&bytes, &mut Vec::new()) else { return };
     let Some(settings) = typed.connection_parameters.get(name).and_then(|p| p.oauth.as_ref()) else { return };
     let custom = jsonpath::key(at, "customParameters");
@@ -195,10 +216,64 @@ fn check_templates(props: &Map<String, Value>, name: &str, at: &str, out: &mut F
     }
 }
 
+/// The checks of `connectionParameterSets` at `path`: at least one set, each
+/// named, no two of one name, each with parameters, and each set's
+/// parameters checked as `connectionParameters` are. Returns every
+/// parameter some set declares.
+fn check_parameter_sets(sets: &Value, path: &str, out: &mut Findings) -> Map<String, Value> {
+    let mut declared = Map::new();
+    let values_path = jsonpath::key(path, "values");
+    let values = sets.get("values").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if values.is_empty() {
+        out.push(
+            rule::PARAMETER_SETS_EMPTY,
+            PROPERTIES_FILE,
+            path.to_string(),
+            "connectionParameterSets lists no sets in `values`: there is no way to connect".into(),
+        );
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (index, set) in values.iter().enumerate() {
+        let set_path = jsonpath::index(&values_path, index);
+        let name = set.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty());
+        match name {
+            None => out.push(
+                rule::PARAMETER_SET_NAME,
+                PROPERTIES_FILE,
+                set_path.clone(),
+                format!("set {index} has no `name`, so no connection can choose it"),
+            ),
+            Some(name) if names.iter().any(|n| n.eq_ignore_ascii_case(name)) => out.push(
+                rule::PARAMETER_SET_NAME,
+                PROPERTIES_FILE,
+                jsonpath::key(&set_path, "name"),
+                format!("two sets are named `{name}` (names are compared without case)"),
+            ),
+            Some(name) => names.push(name.to_string()),
+        }
+        let label = name.map_or_else(|| format!("set {index}"), |n| format!("set `{n}`"));
+        match set.get("parameters").and_then(Value::as_object) {
+            Some(parameters) if !parameters.is_empty() => {
+                check_oauth_parameters(parameters, &jsonpath::key(&set_path, "parameters"), out);
+                declared.extend(parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            _ => out.push(
+                rule::PARAMETER_SET_WITHOUT_PARAMETERS,
+                PROPERTIES_FILE,
+                set_path.clone(),
+                format!("{label} declares no parameters: a connection through it gives no credentials"),
+            ),
+        }
+    }
+    declared
+}
+
+/// `declared` is every parameter a connection may have, and whether the
+/// package has parameter sets.
 fn check_policy(
     instance: &Value,
     path: &str,
-    declared: &Map<String, Value>,
+    (declared, has_sets): (&Map<String, Value>, bool),
     known: &dyn Fn(&str) -> bool,
     out: &mut Findings,
 ) {
@@ -246,14 +321,16 @@ fn check_policy(
             .find(|d| d.eq_ignore_ascii_case(name))
             .map(|d| format!("; did you mean `{d}`? names are case-sensitive"))
             .unwrap_or_default();
+        let declarers = if has_sets {
+            "neither connectionParameters nor a parameter set declares"
+        } else {
+            "connectionParameters does not declare"
+        };
         out.push(
             rule::CONNECTION_PARAMETER_UNDECLARED,
             PROPERTIES_FILE,
             at,
-            format!(
-                "policy `{}` uses @connectionParameters('{name}'), which connectionParameters does not declare{hint}",
-                policy.title()
-            ),
+            format!("policy `{}` uses @connectionParameters('{name}'), which {declarers}{hint}", policy.title()),
         );
     }
 }
