@@ -580,6 +580,7 @@ fn oauth2generic_templates_are_checked() {
     let regional = json!({
         "authorizationUrlTemplate": {"value": "https://{US_domain}{EU_domain}/auth"},
         "tokenUrlTemplate": {"value": "https://api.{US_domain}{EU_domain}/token"},
+        "tokenBodyTemplate": {"value": "code={Code}&client_secret={US_clientSecret}{EU_clientSecret}"},
         "uS_domain": {"value": "vault.example"},
         "eU_domain": {"value": "eu.example"}
     });

@@ -280,7 +280,7 @@ impl Default for OAuthConfig {
 }
 
 /// A connector's OAuth client registration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthClientConfig {
     /// Overrides `clientId` of `apiProperties.json`.

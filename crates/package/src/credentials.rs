@@ -122,7 +122,7 @@ fn apply_with(
     // declares OAuth (DocuSign's and Tribal's declare nothing): its token is
     // the bearer all the same, as on the platform.
     let declared = package.definition.security_definitions.values().any(|s| matches!(s, SecurityScheme::OAuth2 { .. }));
-    if !declared && package.uses_oauth() {
+    if !declared && package.signs_in(connection.parameter_set()) {
         apply_bearer(package, connection, signed_in_token, request, existing)?;
     }
     Ok(())
@@ -138,8 +138,7 @@ fn apply_bearer(
     existing: Existing,
 ) -> Result<(), CredentialError> {
     let token = package
-        .properties
-        .connection_parameters
+        .parameters_of(connection)
         .iter()
         .filter(|(_, p)| p.kind == "oauthSetting")
         .find_map(|(param, _)| connection.value(param))

@@ -274,7 +274,7 @@ async fn a_set_has_its_own_oauth_client_in_the_settings_file() {
     properties["properties"]["connectionParameterSets"]["values"][1]["parameters"]["token"]["oAuthSettings"]["clientId"] =
         json!("not-registered");
     let client =
-        |id: &str| sluice_gateway::config::OAuthClientConfig { client_id: Some(id.into()), client_secret: None };
+        |id: &str| sluice_gateway::config::OAuthClientConfig { client_id: Some(id.into()), ..Default::default() };
     let mut oauth = oauth_config(key_dir.path(), None);
     oauth.clients.insert("multi".into(), client("nobody"));
     oauth.clients.insert("multi/oauth".into(), client("client-1"));

@@ -186,23 +186,25 @@ fn check_templates(declared: &Map<String, Value>, name: &str, at: &str, out: &mu
         Ok(templates) => templates.defects(settings, &typed.connection_parameters),
         Err(missing) => vec![Defect::Missing(missing)],
     };
+    // A placeholder naming one of the package's own customParameters
+    // (NetDocuments' `{US_domain}`, beside `uS_domain`) is filled by the
+    // platform, which certified the package, in a way it does not document
+    // (the region's client secret, `{US_clientSecret}`, is in no file at
+    // all): sluice cannot sign in with it, but such a package is no defect.
+    let names_custom = |defect: &Defect| match defect {
+        Defect::UnknownPlaceholder { placeholder, .. } => {
+            settings.custom_parameters.keys().any(|k| k.eq_ignore_ascii_case(placeholder))
+        }
+        _ => false,
+    };
+    let platform_fills = defects.iter().any(names_custom);
     for defect in defects {
         let path = match &defect {
             Defect::Missing(_) => custom.clone(),
             other if other.key() == "scopes" => jsonpath::key(at, "scopes"),
             other => jsonpath::key(&custom, other.key()),
         };
-        // A placeholder naming one of the package's own customParameters
-        // (NetDocuments' `{US_domain}`, beside `uS_domain`) is filled by the
-        // platform, which certified the package, in a way it does not
-        // document: sluice cannot sign in with it, but it is no defect.
-        let platform_fills = match &defect {
-            Defect::UnknownPlaceholder { placeholder, .. } => {
-                settings.custom_parameters.keys().any(|k| k.eq_ignore_ascii_case(placeholder))
-            }
-            _ => false,
-        };
-        let (rule, message) = if platform_fills {
+        let (rule, message) = if platform_fills && matches!(defect, Defect::UnknownPlaceholder { .. }) {
             (
                 rule::OAUTH_TEMPLATE_UNSUPPORTED,
                 format!("{defect}; the platform fills it from customParameters, which sluice does not"),
