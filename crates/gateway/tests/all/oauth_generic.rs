@@ -540,3 +540,56 @@ async fn a_docusign_connector_signs_in_at_its_login_uri_with_basic_client_authen
     assert_eq!(call.status, 200, "{}", call.text());
     assert_eq!(server.state().hosts[1], format!("account-d.docusign.test:{}", address.port()));
 }
+
+/// 3E Events' shape: the `oauth2generic` provider and its `token:`
+/// parameters stand in a parameter set beside an API-key set. A connection
+/// of the OAuth set signs in with that set's templates and values; one of
+/// the key set never signs in.
+#[tokio::test]
+async fn an_oauth2generic_provider_in_a_parameter_set_signs_in_with_that_sets_values() {
+    let scopes = "ZohoMail.messages.ALL,ZohoMail.accounts.READ".to_string();
+    let expect = Expect {
+        client_id: "zoho-client".into(),
+        authorize: vec![("access_type", "offline".into()), ("acr_values", "tenantName:acme".into())],
+        token: vec![("client_secret", "zoho-secret".into()), ("scope", scopes)],
+        refresh: vec![("acr_values", "tenantName:acme".into())],
+        basic: None,
+    };
+    let (server, address) = start_server(expect, 3600).await;
+    let (definition, mut properties) = zoho(address);
+    let oauth_parameters = properties["properties"]["connectionParameters"].take();
+    properties["properties"]["connectionParameterSets"] = json!({
+        "uiDefinition": {"displayName": "Authentication type", "description": "How to sign in"},
+        "values": [
+            {"name": "key", "uiDefinition": {"displayName": "API key"},
+             "parameters": {"api_key": {"type": "securestring", "uiDefinition": {"constraints": {"required": "true"}}}}},
+            {"name": "oauth", "uiDefinition": {"displayName": "Zoho account"}, "parameters": oauth_parameters}
+        ]
+    });
+    properties["properties"].as_object_mut().unwrap().remove("connectionParameters");
+    let key_dir = tempfile::tempdir().unwrap();
+    let gateway = TestGatewayBuilder::new()
+        .package("zohomail", definition, properties)
+        .connection("zohomail", "main", &[("token:customHost", ".com.test"), ("token:orgName", "acme")])
+        .connection_parameter_set("main", "oauth")
+        .connection("zohomail", "keyed", &[("api_key", "k-1")])
+        .connection_parameter_set("keyed", "key")
+        .oauth(oauth_with_client(
+            key_dir.path(),
+            "zohomail",
+            "client_id = \"zoho-client\"\nclient_secret = \"zoho-secret\"",
+        ))
+        .resolve_to_loopback(&["accounts.zoho.com.test"])
+        .start()
+        .await;
+    server.state().redirect_uris.push(gateway.url("/redirect/zohomail"));
+
+    let done = sign_in(&gateway, "zohomail").await;
+    assert_eq!(done.status, 200, "{} / server: {:?}", done.text(), server.state().refusal);
+    let host = format!("accounts.zoho.com.test:{}", address.port());
+    assert_eq!(server.state().hosts, [host.clone(), host], "the browser and the code exchange went to the set's host");
+    let call = gateway.get("/apim/zohomail/main/items").await;
+    assert_eq!((call.status, call.json()["token"].as_str()), (200, Some("access-1")), "{}", call.text());
+    let refused = gateway.get("/connections/zohomail/keyed/signin").await;
+    assert_eq!((refused.status, refused.problem_type().as_str()), (409, "no-signin"), "{}", refused.text());
+}
