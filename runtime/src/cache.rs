@@ -24,6 +24,11 @@ pub(crate) fn compile(engine: &Engine, code: &[u8], dir: Option<&Path>) -> wasmt
         return Component::new(engine, code);
     }
     let path = entry_path(engine, code, dir);
+    // Loads of the same code at once (a gateway loading environments side
+    // by side, tests in parallel) compile it once: the others wait here,
+    // then find the entry. An interpreter guest takes seconds to compile.
+    let entry_lock = entry_lock(&path);
+    let _compiling = entry_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if path.exists()
         && let Err(reason) = owned_by_us(&path)
     {
@@ -77,6 +82,17 @@ fn owned_by_us(path: &Path) -> Result<(), String> {
         return Err(format!("its group or others may write it (mode {:o})", meta.mode() & 0o777));
     }
     Ok(())
+}
+
+/// The lock held while an entry is looked up and compiled, one per entry
+/// path, kept for the life of the process (one per distinct code and engine).
+fn entry_lock(path: &Path) -> std::sync::Arc<std::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let locks = LOCKS.get_or_init(Mutex::default);
+    let mut locks = locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(locks.entry(path.to_path_buf()).or_default())
 }
 
 fn entry_path(engine: &Engine, code: &[u8], dir: &Path) -> PathBuf {

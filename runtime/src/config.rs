@@ -46,8 +46,16 @@ pub struct RuntimeConfig {
     /// The most linear memory, in bytes, any connector may be granted with
     /// [`Limits::memory_bytes`](crate::Limits::memory_bytes). Default: 128 MiB.
     pub max_memory_bytes: u64,
-    /// The largest component accepted, in bytes. Default: 4 MiB.
+    /// The largest component of compiled code (a Rust guest, say) accepted,
+    /// in bytes. Default: 4 MiB.
     pub max_code_bytes: usize,
+    /// The largest component accepted that carries a language runtime (a
+    /// JavaScript or Python guest, see [`GuestKind`](crate::GuestKind)), in
+    /// bytes. The interpreter is most of it: StarlingMonkey makes a
+    /// JavaScript guest about 12 MB and CPython a Python guest about
+    /// 18 MB, while the author's script inside is held to the platform's
+    /// 1 MB when it is built. Default: 40 MiB.
+    pub max_interpreter_code_bytes: usize,
     /// The most WebAssembly stack one call may use, in bytes; deeper
     /// recursion traps with a stack overflow. Default: 512 KiB.
     pub max_wasm_stack: usize,
@@ -85,6 +93,7 @@ impl Default for RuntimeConfig {
             max_total_memory_bytes: 2 << 30,
             max_memory_bytes: 128 << 20,
             max_code_bytes: 4 << 20,
+            max_interpreter_code_bytes: 40 << 20,
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(10),
             keep_resident_bytes: 1 << 20,

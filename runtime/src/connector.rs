@@ -1,5 +1,6 @@
 //! A loaded connector: the per-connector template, and the per-call store, instance and report.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use crate::bindings::{self, sluice::connector::types};
 use crate::cache;
 use crate::config::RuntimeConfig;
 use crate::error::{Abort, Body, CallError, EngineError, LoadError, bounded};
+use crate::kind::{self, GuestKind};
 use crate::limits::Limits;
 use crate::logs::{self, LogSink};
 use crate::report::CallReport;
@@ -26,10 +28,34 @@ const CONTRACT_VERSION: &str = "0.1.0";
 const CONTRACT_IMPORTS: [&str; 4] =
     ["sluice:connector/types", "sluice:connector/backend", "sluice:connector/log", "sluice:connector/call"];
 /// WASI interfaces code may import: what Rust's standard library links in.
-/// The filesystem is there because `std` always imports it; code gets no
-/// directories, so it can open nothing. Sockets, HTTP and anything else are
-/// refused.
+/// The filesystem is there because `std` always imports it; code sees one
+/// directory at most, the package's assets, read-only. Sockets, HTTP and
+/// anything else are refused.
 const WASI_IMPORTS: [&str; 5] = ["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:filesystem/"];
+/// WASI sockets: admitted only for Python guests, whose C library links
+/// them whatever the script does. Every use is refused (the call's WASI
+/// context allows no TCP, no UDP, no name lookup and no address), so a
+/// script reaches the network only through `backend.send`, as any guest.
+const SOCKETS_IMPORT: &str = "wasi:sockets/";
+/// Where the code finds the package's `assets` folder, read-only.
+pub const ASSETS_GUEST_PATH: &str = "/assets";
+
+/// What a connector's code may use besides its bytes and limits.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// A folder the code sees read-only at [`ASSETS_GUEST_PATH`] (schemas,
+    /// templates, lookup tables, an interpreter's modules). Nothing else of
+    /// the filesystem is visible; `..` and links cannot leave the folder.
+    pub assets: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    /// Options offering `assets` to the code.
+    pub fn with_assets(assets: impl Into<PathBuf>) -> Self {
+        Self { assets: Some(assets.into()) }
+    }
+}
 
 /// A connector's compiled code, ready to be called. Cheap to clone; calls
 /// may run concurrently, each in its own instance.
@@ -45,6 +71,9 @@ struct Inner {
     limits: Limits,
     fuel_metering: bool,
     code_bytes: usize,
+    kind: GuestKind,
+    /// The folder the code sees at [`ASSETS_GUEST_PATH`].
+    assets: Option<Arc<Path>>,
     /// The connector's calls in flight, at most `max_calls_per_connector`.
     calls: Arc<tokio::sync::Semaphore>,
     max_calls: u32,
@@ -58,6 +87,7 @@ impl std::fmt::Debug for Connector {
             .field("id", &self.inner.id)
             .field("limits", &self.inner.limits)
             .field("code_bytes", &self.inner.code_bytes)
+            .field("kind", &self.inner.kind)
             .finish_non_exhaustive()
     }
 }
@@ -86,24 +116,43 @@ pub struct CallOutput {
     pub report: CallReport,
 }
 
+/// What loading takes from the runtime: its engine, linker, settings and
+/// the memory budget every call shares.
+pub(crate) struct Host<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) linker: &'a Linker<CallState>,
+    pub(crate) config: &'a RuntimeConfig,
+    pub(crate) budget: &'a Arc<MemoryBudget>,
+}
+
 pub(crate) fn load(
-    engine: &Engine,
-    linker: &Linker<CallState>,
-    config: &RuntimeConfig,
+    host: Host<'_>,
     connector_id: &str,
     code: &[u8],
     limits: Limits,
-    budget: Arc<MemoryBudget>,
+    options: LoadOptions,
 ) -> Result<Connector, LoadError> {
+    let Host { engine, linker, config, budget } = host;
+    let budget = Arc::clone(budget);
     let connector = || connector_id.to_string();
     limits.check(config.max_memory_bytes).map_err(|(limit, reason)| LoadError::InvalidLimit {
         connector: connector(),
         limit,
         reason,
     })?;
-    if code.len() > config.max_code_bytes {
-        return Err(LoadError::CodeTooLarge { connector: connector(), size: code.len(), limit: config.max_code_bytes });
+    let kind = kind::detect(code);
+    let limit = if kind.is_interpreter() { config.max_interpreter_code_bytes } else { config.max_code_bytes };
+    if code.len() > limit {
+        return Err(LoadError::CodeTooLarge { connector: connector(), size: code.len(), limit, kind });
     }
+    let assets = match options.assets {
+        Some(path) => Some(check_assets(&path).map_err(|reason| LoadError::Assets {
+            connector: connector(),
+            path: path.clone(),
+            reason,
+        })?),
+        None => None,
+    };
     if wasmparser::Parser::is_core_wasm(code) {
         return Err(LoadError::CoreModule { connector: connector() });
     }
@@ -115,7 +164,7 @@ pub(crate) fn load(
         .map_err(|e| LoadError::Compile { connector: connector(), source: EngineError::new(e) })?;
     let ty = component.component_type();
     for (import, _) in ty.imports(engine) {
-        if !import_allowed(import) {
+        if !import_allowed(import, kind) {
             return Err(LoadError::UnexpectedImport { connector: connector(), import: import.to_string() });
         }
     }
@@ -134,7 +183,7 @@ pub(crate) fn load(
     let mismatch = |e: wasmtime::Error| LoadError::WorldMismatch { connector: connector(), reason: format!("{e:#}") };
     let instance_pre = linker.instantiate_pre(&component).map_err(mismatch)?;
     let pre = bindings::ConnectorPre::new(instance_pre).map_err(mismatch)?;
-    tracing::debug!(connector = connector_id, bytes = code.len(), elapsed = ?started.elapsed(), "connector code loaded");
+    tracing::debug!(connector = connector_id, bytes = code.len(), %kind, elapsed = ?started.elapsed(), "connector code loaded");
     Ok(Connector {
         inner: Arc::new(Inner {
             id: connector_id.into(),
@@ -143,6 +192,8 @@ pub(crate) fn load(
             limits,
             fuel_metering: config.fuel_metering,
             code_bytes: code.len(),
+            kind,
+            assets,
             calls: Arc::new(tokio::sync::Semaphore::new(config.max_calls_per_connector.max(1) as usize)),
             max_calls: config.max_calls_per_connector.max(1),
             budget,
@@ -150,13 +201,29 @@ pub(crate) fn load(
     })
 }
 
-/// Whether a component may import `name` (e.g. `wasi:io/streams@0.2.3`).
-fn import_allowed(name: &str) -> bool {
+/// Whether a component of `kind` may import `name` (e.g. `wasi:io/streams@0.2.3`).
+fn import_allowed(name: &str, kind: GuestKind) -> bool {
     let (interface, version) = name.split_once('@').unwrap_or((name, ""));
     if CONTRACT_IMPORTS.contains(&interface) {
         return version == CONTRACT_VERSION;
     }
-    WASI_IMPORTS.iter().any(|prefix| interface.starts_with(prefix)) && version.starts_with("0.2.")
+    let wasi = WASI_IMPORTS.iter().any(|prefix| interface.starts_with(prefix))
+        || (kind == GuestKind::Python && interface.starts_with(SOCKETS_IMPORT));
+    wasi && version.starts_with("0.2.")
+}
+
+/// Checks that the assets folder is a real directory (not a link) and
+/// returns its canonical path, which every call opens read-only.
+fn check_assets(path: &Path) -> Result<Arc<Path>, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symbolic link".into());
+    }
+    if !meta.is_dir() {
+        return Err("it is not a directory".into());
+    }
+    let canonical = path.canonicalize().map_err(|e| e.to_string())?;
+    Ok(canonical.into())
 }
 
 impl Connector {
@@ -173,6 +240,12 @@ impl Connector {
     /// The size of the code, in bytes.
     pub fn code_bytes(&self) -> usize {
         self.inner.code_bytes
+    }
+
+    /// The kind of guest the code is: compiled, or an interpreter with the
+    /// author's script.
+    pub fn kind(&self) -> GuestKind {
+        self.inner.kind
     }
 
     /// Runs the code's `handle` for one call, in a fresh instance, and
@@ -300,6 +373,7 @@ impl Connector {
         let deadline = info.deadline;
         let state = CallState {
             wasi: None,
+            assets: self.inner.assets.clone(),
             table: Default::default(),
             memory: MemoryLimiter::new(limits.memory_bytes, Arc::clone(&self.inner.budget)),
             logs: Arc::new(Mutex::new(LogSink::new(started, limits.log_bytes))),
@@ -452,18 +526,26 @@ mod tests {
 
     #[test]
     fn contract_and_plain_wasi_imports_are_allowed() {
-        assert!(import_allowed("sluice:connector/backend@0.1.0"));
-        assert!(import_allowed("wasi:io/streams@0.2.3"));
-        assert!(import_allowed("wasi:filesystem/preopens@0.2.0"));
+        for kind in [GuestKind::Compiled, GuestKind::JavaScript, GuestKind::Python] {
+            assert!(import_allowed("sluice:connector/backend@0.1.0", kind));
+            assert!(import_allowed("wasi:io/streams@0.2.3", kind));
+            assert!(import_allowed("wasi:filesystem/preopens@0.2.0", kind));
+        }
     }
 
     #[test]
     fn sockets_http_and_other_versions_are_refused() {
-        assert!(!import_allowed("wasi:sockets/tcp@0.2.3"));
-        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.3"));
-        assert!(!import_allowed("sluice:connector/backend@0.2.0"));
-        assert!(!import_allowed("wasi:io/streams@0.3.0"));
-        assert!(!import_allowed("evil:net/raw"));
+        for kind in [GuestKind::Compiled, GuestKind::JavaScript, GuestKind::Python] {
+            assert!(!import_allowed("wasi:http/outgoing-handler@0.2.3", kind));
+            assert!(!import_allowed("sluice:connector/backend@0.2.0", kind));
+            assert!(!import_allowed("wasi:io/streams@0.3.0", kind));
+            assert!(!import_allowed("evil:net/raw", kind));
+        }
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.3", GuestKind::Compiled));
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.3", GuestKind::JavaScript));
+        // CPython links them; every use is refused at run time instead.
+        assert!(import_allowed("wasi:sockets/tcp@0.2.3", GuestKind::Python));
+        assert!(!import_allowed("wasi:sockets/tcp@0.3.0", GuestKind::Python));
     }
 
     #[test]

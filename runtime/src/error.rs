@@ -79,11 +79,14 @@ pub enum RuntimeError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The code is larger than [`RuntimeConfig::max_code_bytes`](crate::RuntimeConfig::max_code_bytes).
-    #[error("connector `{connector}`: code is {size} bytes, over the limit of {limit} bytes")]
+    /// The code is larger than [`RuntimeConfig::max_code_bytes`](crate::RuntimeConfig::max_code_bytes),
+    /// or for an interpreter guest [`RuntimeConfig::max_interpreter_code_bytes`](crate::RuntimeConfig::max_interpreter_code_bytes).
+    #[error("connector `{connector}`: code is {size} bytes, over the limit of {limit} bytes for {kind} code")]
     CodeTooLarge {
         /// The connector.
         connector: String,
+        /// The kind of guest the code is, which chose the limit.
+        kind: crate::GuestKind,
         /// The code's size in bytes.
         size: usize,
         /// The limit in bytes.
@@ -126,13 +129,23 @@ pub enum LoadError {
     },
     /// The component imports something the sandbox does not provide.
     #[error(
-        "connector `{connector}`: code imports `{import}`, which the sandbox does not provide (allowed: sluice:connector@0.1.0, and wasi:io, clocks, random, cli and filesystem without any directories)"
+        "connector `{connector}`: code imports `{import}`, which the sandbox does not provide (allowed: sluice:connector@0.1.0, and wasi:io, clocks, random, cli and filesystem, which sees only the package's assets, read-only)"
     )]
     UnexpectedImport {
         /// The connector.
         connector: String,
         /// The import's full name.
         import: String,
+    },
+    /// The package's `assets` folder cannot be offered to the code.
+    #[error("connector `{connector}`: the assets folder {} cannot be used: {reason}", path.display())]
+    Assets {
+        /// The connector.
+        connector: String,
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The component names the contract's interfaces but with other types.
     #[error("connector `{connector}`: code does not match the sluice:connector@0.1.0 world: {reason}")]

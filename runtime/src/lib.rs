@@ -60,6 +60,8 @@ mod config;
 mod connector;
 #[cfg(feature = "engine")]
 mod error;
+#[cfg(feature = "engine")]
+mod kind;
 mod limits;
 #[cfg(feature = "engine")]
 mod logs;
@@ -75,9 +77,11 @@ pub use backend::{Backend, CallInfo, NoBackend, SendError};
 #[cfg(feature = "engine")]
 pub use config::RuntimeConfig;
 #[cfg(feature = "engine")]
-pub use connector::{CallOutput, Connector, HANDLER_EXPORT, Invocation, WarmUp};
+pub use connector::{ASSETS_GUEST_PATH, CallOutput, Connector, HANDLER_EXPORT, Invocation, LoadOptions, WarmUp};
 #[cfg(feature = "engine")]
 pub use error::{Body, CallError, EngineError, LoadError, RuntimeError};
+#[cfg(feature = "engine")]
+pub use kind::GuestKind;
 pub use limits::Limits;
 #[cfg(feature = "engine")]
 pub use logs::escape_controls;

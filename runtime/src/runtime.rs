@@ -8,7 +8,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, Po
 
 use crate::bindings;
 use crate::config::RuntimeConfig;
-use crate::connector::{self, Connector};
+use crate::connector::{self, Connector, LoadOptions};
 use crate::error::{EngineError, LoadError, RuntimeError};
 use crate::limits::Limits;
 use crate::state::{CallState, MemoryBudget};
@@ -85,16 +85,26 @@ impl Runtime {
     /// This is the per-connector step: do it once when the connector loads,
     /// then [`Connector::call`] as often as needed.
     pub fn load(&self, connector_id: &str, code: &[u8], limits: Limits) -> Result<Connector, LoadError> {
+        self.load_with(connector_id, code, limits, LoadOptions::default())
+    }
+
+    /// [`Runtime::load`] with what the code may use besides its bytes: the
+    /// package's assets folder, read-only.
+    pub fn load_with(
+        &self,
+        connector_id: &str,
+        code: &[u8],
+        limits: Limits,
+        options: LoadOptions,
+    ) -> Result<Connector, LoadError> {
         let inner = &self.inner;
-        connector::load(
-            &inner.engine,
-            &inner.linker,
-            &inner.config,
-            connector_id,
-            code,
-            limits,
-            Arc::clone(&inner.budget),
-        )
+        let host = connector::Host {
+            engine: &inner.engine,
+            linker: &inner.linker,
+            config: &inner.config,
+            budget: &inner.budget,
+        };
+        connector::load(host, connector_id, code, limits, options)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The per-call store data and the host side of the contract's imports.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::backend::{Backend, CallInfo, SendError};
 use crate::bindings::sluice::connector::{backend, call, log, types};
@@ -22,6 +23,9 @@ pub(crate) struct CallState {
     /// through the contract), and building one costs two seeded random
     /// generators and a dozen allocations per call.
     pub(crate) wasi: Option<WasiCtx>,
+    /// The package's assets folder, offered read-only when the WASI
+    /// context is built.
+    pub(crate) assets: Option<Arc<Path>>,
     pub(crate) table: ResourceTable,
     pub(crate) memory: MemoryLimiter,
     pub(crate) logs: Arc<Mutex<LogSink>>,
@@ -43,19 +47,34 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let logs = &self.logs;
-        let ctx = self.wasi.get_or_insert_with(|| new_wasi(logs));
+        let (logs, assets) = (&self.logs, self.assets.as_deref());
+        let ctx = self.wasi.get_or_insert_with(|| new_wasi(logs, assets));
         WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
-/// A call's WASI context: clocks and randomness of its own, no environment,
-/// arguments or directories, and stdout and stderr into the call's log.
-fn new_wasi(logs: &Arc<Mutex<LogSink>>) -> WasiCtx {
-    WasiCtxBuilder::new()
+/// A call's WASI context: clocks and randomness of its own, no environment
+/// or arguments, stdout and stderr into the call's log, no network (sockets,
+/// which only Python guests may import, refuse every use), and no directory
+/// but the package's assets, read-only.
+fn new_wasi(logs: &Arc<Mutex<LogSink>>, assets: Option<&Path>) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    builder
         .stdout(LogStream::new(Arc::clone(logs), LogSource::Stdout))
         .stderr(LogStream::new(Arc::clone(logs), LogSource::Stderr))
-        .build()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    if let Some(assets) = assets {
+        // Opened per call (one `open`), read-only: no write, create, rename
+        // or delete, and cap-std keeps `..` and links inside the folder.
+        if let Err(error) = builder.preopened_dir(assets, crate::ASSETS_GUEST_PATH, FsPerms::ReadOnly) {
+            // The folder was there at load; the operator removed it since.
+            // The code then finds no `/assets`, as its read will say.
+            tracing::warn!(folder = %assets.display(), %error, "the assets folder cannot be opened");
+        }
+    }
+    builder.build()
 }
 
 /// The linear memory every call in flight holds, against the runtime's
