@@ -83,8 +83,8 @@ pub use definition::{
     Definition, Operation, Parameter, ParameterLocation, ParseError, SecurityLocation, SecurityScheme, Visibility,
 };
 pub use load::{
-    MAX_CSX_BYTES, MAX_JSON_FILE_BYTES, MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason,
-    load_package, load_packages,
+    ASSETS_DIR, MAX_ASSETS_BYTES, MAX_ASSETS_DEPTH, MAX_ASSETS_ENTRIES, MAX_CSX_BYTES, MAX_JSON_FILE_BYTES,
+    MAX_SCRIPT_BYTES, MAX_SETTINGS_BYTES, PackageError, PackageErrorReason, load_package, load_packages,
 };
 pub use properties::{
     ConnectionParameter, OAuthSettings, ParameterSet, ParameterSets, ParameterSetsError, Properties, PropertiesError,
@@ -149,6 +149,9 @@ pub struct Package {
     pub allowlist: Allowlist,
     /// The bytes of `script.wasm`, if the package has custom code.
     pub script: Option<Vec<u8>>,
+    /// The package's `assets/` folder, if it has one: files the code reads
+    /// read-only at `/assets` (checked at load: no links, bounded size).
+    pub assets: Option<PathBuf>,
     /// The platform's C# code (`script.csx`) when the package has it and no
     /// `script.wasm`: code that was not ported. Its operations are never
     /// forwarded as if they had no code.

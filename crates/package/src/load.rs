@@ -143,6 +143,7 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         Some(_) => None,
         None => read(dir, CSX_FILE, MAX_CSX_BYTES)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     };
+    let assets = check_assets(dir)?;
     let allowlist = egress_allowlist(&definition, &settings).map_err(|(file, reason)| error(file, reason))?;
 
     let (policies, policy_warnings) = PolicySet::parse(&properties.policy_instances);
@@ -172,9 +173,76 @@ pub fn load_package(dir: &Path) -> Result<Package, PackageError> {
         settings,
         allowlist,
         script,
+        assets,
         unported_code,
         warnings,
     })
+}
+
+/// The folder of files the code may read, read-only (schemas, templates,
+/// lookup tables, an interpreter's modules).
+pub const ASSETS_DIR: &str = "assets";
+/// The most bytes `assets/` may hold, all files together (16 MiB).
+pub const MAX_ASSETS_BYTES: u64 = 16 << 20;
+/// The most files and folders `assets/` may hold (1,000).
+pub const MAX_ASSETS_ENTRIES: usize = 1_000;
+/// How deep folders may nest in `assets/` (16).
+pub const MAX_ASSETS_DEPTH: usize = 16;
+
+/// Checks `assets/` when the package has one: only folders and regular
+/// files (no link, which could point out of the package; no FIFO or
+/// device), at most [`MAX_ASSETS_ENTRIES`] entries, [`MAX_ASSETS_DEPTH`]
+/// levels and [`MAX_ASSETS_BYTES`] in all. The code reads the files while
+/// it runs; this keeps what a package can put in front of it bounded.
+fn check_assets(dir: &Path) -> Result<Option<PathBuf>, PackageError> {
+    let root = dir.join(ASSETS_DIR);
+    let error = |path: &Path, reason| {
+        let inside = path.strip_prefix(dir).unwrap_or(path);
+        PackageError { folder: dir.to_path_buf(), file: inside.display().to_string(), reason }
+    };
+    match std::fs::symlink_metadata(&root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(error(&root, PackageErrorReason::Io(e))),
+        Ok(meta) if meta.file_type().is_symlink() => return Err(error(&root, PackageErrorReason::Symlink)),
+        Ok(meta) if !meta.is_dir() => return Err(error(&root, PackageErrorReason::NotAFile)),
+        Ok(_) => {}
+    }
+    let (mut bytes, mut entries) = (0u64, 0usize);
+    let mut pending = vec![(root.clone(), 0usize)];
+    while let Some((folder, depth)) = pending.pop() {
+        let listing = std::fs::read_dir(&folder).map_err(|e| error(&folder, PackageErrorReason::Io(e)))?;
+        for entry in listing {
+            let entry = entry.map_err(|e| error(&folder, PackageErrorReason::Io(e)))?;
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| error(&path, PackageErrorReason::Io(e)))?;
+            entries += 1;
+            if entries > MAX_ASSETS_ENTRIES {
+                return Err(error(
+                    &root,
+                    PackageErrorReason::Invalid(format!("more than {MAX_ASSETS_ENTRIES} files and folders")),
+                ));
+            }
+            if meta.file_type().is_symlink() {
+                return Err(error(&path, PackageErrorReason::Symlink));
+            } else if meta.is_dir() {
+                if depth + 1 >= MAX_ASSETS_DEPTH {
+                    return Err(error(
+                        &path,
+                        PackageErrorReason::Invalid(format!("folders nest deeper than {MAX_ASSETS_DEPTH} levels")),
+                    ));
+                }
+                pending.push((path, depth + 1));
+            } else if meta.is_file() {
+                bytes = bytes.saturating_add(meta.len());
+                if bytes > MAX_ASSETS_BYTES {
+                    return Err(error(&root, PackageErrorReason::TooLarge { limit: MAX_ASSETS_BYTES }));
+                }
+            } else {
+                return Err(error(&path, PackageErrorReason::NotAFile));
+            }
+        }
+    }
+    Ok(Some(root))
 }
 
 /// The package's own allowlist: the definition's host with each of its

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sluice_egress::{AllowRule, Allowlist, RuleError};
 use sluice_package::{Connection, ConnectionError, Package, PackageError};
 use sluice_policy::ExprContext;
-use sluice_runtime::Runtime;
+use sluice_runtime::{LoadOptions, Runtime};
 
 use crate::config::{ConnectionConfig, MissingEnv};
 
@@ -162,7 +162,7 @@ impl Loader {
         let code = match &package.script {
             Some(bytes) => Some(
                 self.runtime
-                    .load(&package.id, bytes, package.settings.limits)
+                    .load_with(&package.id, bytes, package.settings.limits, code_options(&package))
                     .map_err(|source| LoadFailure::Code { folder: dir.to_path_buf(), source })?,
             ),
             None => None,
@@ -177,6 +177,11 @@ impl Loader {
         }
         Ok(LoadedConnector { package: Arc::new(package), code, connections })
     }
+}
+
+/// What the code may use besides its bytes: the package's assets.
+pub(crate) fn code_options(package: &sluice_package::Package) -> LoadOptions {
+    package.assets.as_ref().map(LoadOptions::with_assets).unwrap_or_default()
 }
 
 /// A connection of the settings file, resolved and checked, with the hosts

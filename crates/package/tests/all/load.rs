@@ -379,3 +379,55 @@ fn a_policy_may_read_a_parameter_of_any_set_and_the_sets_need_no_warning() {
     assert_eq!(package.properties.parameter_set_names(), ["key", "oauth"]);
     assert!(package.signs_in(Some("oauth")) && !package.signs_in(Some("key")));
 }
+
+#[test]
+fn assets_are_found_and_bounded() {
+    let dir = minimal(&scratch("assets"), "with-assets");
+    assert_eq!(load_package(&dir).unwrap().assets, None, "no folder, no assets");
+    std::fs::create_dir_all(dir.join("assets/tables")).unwrap();
+    std::fs::write(dir.join("assets/tables/codes.csv"), "1,one\n").unwrap();
+    assert_eq!(load_package(&dir).unwrap().assets, Some(dir.join(sluice_package::ASSETS_DIR)));
+
+    // Over the size cap, counted across files: refused, naming the cap.
+    let half = vec![b'x'; (sluice_package::MAX_ASSETS_BYTES / 2) as usize];
+    std::fs::write(dir.join("assets/a.bin"), &half).unwrap();
+    std::fs::write(dir.join("assets/tables/b.bin"), &half).unwrap();
+    let err = load_package(&dir).unwrap_err();
+    assert_eq!(err.file, "assets");
+    assert!(matches!(err.reason, PackageErrorReason::TooLarge { limit } if limit == sluice_package::MAX_ASSETS_BYTES));
+    std::fs::remove_file(dir.join("assets/a.bin")).unwrap();
+    assert!(load_package(&dir).is_ok());
+
+    // Too many entries.
+    let many = dir.join("assets/many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..sluice_package::MAX_ASSETS_ENTRIES {
+        std::fs::write(many.join(format!("{i}.txt")), "").unwrap();
+    }
+    let err = load_package(&dir).unwrap_err();
+    assert!(err.to_string().contains("more than 1000 files and folders"), "{err}");
+    std::fs::remove_dir_all(&many).unwrap();
+
+    // Too deep.
+    let deep: PathBuf = (0..sluice_package::MAX_ASSETS_DEPTH).fold(dir.join("assets"), |p, i| p.join(format!("d{i}")));
+    std::fs::create_dir_all(&deep).unwrap();
+    let err = load_package(&dir).unwrap_err();
+    assert!(err.to_string().contains("deeper than 16 levels"), "{err}");
+}
+
+#[test]
+fn a_link_in_the_assets_is_refused_at_load() {
+    for (name, make) in [("file-link", "assets/passwd"), ("folder-link", "assets/up")] {
+        let dir = minimal(&scratch(name), "linked-assets");
+        std::fs::create_dir_all(dir.join("assets")).unwrap();
+        let target = if name == "file-link" { PathBuf::from("/etc/passwd") } else { PathBuf::from("..") };
+        std::os::unix::fs::symlink(target, dir.join(make)).unwrap();
+        let err = load_package(&dir).unwrap_err();
+        assert_eq!(err.file, make);
+        assert!(matches!(err.reason, PackageErrorReason::Symlink), "{err}");
+    }
+    // The folder itself may not be a link either.
+    let dir = minimal(&scratch("assets-link"), "linked-assets");
+    std::os::unix::fs::symlink("/etc", dir.join("assets")).unwrap();
+    assert!(matches!(load_package(&dir).unwrap_err().reason, PackageErrorReason::Symlink));
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
-use sluice_runtime::{Backend, CallError, CallReport, Invocation, LoadError, Runtime, RuntimeError};
+use sluice_runtime::{Backend, CallError, CallReport, Invocation, LoadError, LoadOptions, Runtime, RuntimeError};
 
 use sluice_package::request::RequestError;
 use sluice_package::{Connection, ConnectionError, PackageError, RouteError, SCRIPT_FILE, Secret};
@@ -262,7 +262,8 @@ pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
         build_request(&package, operation, &spec.fixture, &connection)?;
 
     let runtime = Runtime::new(checking_config())?;
-    let connector = runtime.load(&package.id, &code, package.settings.limits)?;
+    let options = package.assets.as_ref().map(LoadOptions::with_assets).unwrap_or_default();
+    let connector = runtime.load_with(&package.id, &code, package.settings.limits, options)?;
     let backend =
         Arc::new(FixtureBackend { entries: spec.fixture.backend.clone(), credentials, recorded: Mutex::default() });
     let output = connector

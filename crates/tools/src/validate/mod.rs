@@ -343,16 +343,6 @@ impl Validator {
             }
             return Ok(());
         };
-        let limit = RuntimeConfig::default().max_code_bytes;
-        if code.len() > limit {
-            out.push(
-                rule::SCRIPT_TOO_LARGE,
-                script_file,
-                ROOT.into(),
-                format!("the code is {} bytes, over the limit of {limit}", code.len()),
-            );
-            return Ok(());
-        }
         let limits = settings.map(|s| s.limits).unwrap_or_default();
         let runtime = match &self.runtime {
             Some(runtime) => runtime.clone(),
@@ -381,9 +371,23 @@ impl Validator {
 }
 
 /// A runtime for checking and running code from the command line: no
-/// instance pool (one call at a time needs none), defaults otherwise.
+/// instance pool (one call at a time needs none), and a compiled-code cache
+/// so that the author's loop (`sluice build`, `validate`, `run`) compiles
+/// a component once: a JavaScript or Python guest takes seconds to compile.
 pub(crate) fn checking_config() -> RuntimeConfig {
-    RuntimeConfig { pooling: false, max_concurrent_calls: 4, ..RuntimeConfig::default() }
+    RuntimeConfig { pooling: false, max_concurrent_calls: 4, cache_dir: user_cache_dir(), ..RuntimeConfig::default() }
+}
+
+/// The compiled-code cache of the command line: `SLUICE_CACHE_DIR` when set
+/// (empty: no cache), else `$XDG_CACHE_HOME/sluice/compiled`, else
+/// `~/.cache/sluice/compiled`.
+fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SLUICE_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(|c| PathBuf::from(c).join("sluice/compiled"))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sluice/compiled")))
 }
 
 /// The folder's name, the connector id.
