@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Run(args)) => i32::from(cli::tools::run_command(args, &mut out, &mut err).await),
             Some(Command::Import { command }) => i32::from(cli::tools::import_command(command, &mut out, &mut err)),
             Some(Command::New(args)) => i32::from(cli::tools::new_command(args, &mut out, &mut err)),
+            Some(Command::Build(args)) => i32::from(cli::tools::build_command(args, &mut out, &mut err)),
             Some(Command::Connectors { command }) => cli::connectors::run(command),
             Some(Command::Connections { command }) => cli::connectors::run_connections(command),
             Some(Command::Serve { config, bootstrap_admin }) => {

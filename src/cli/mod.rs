@@ -68,9 +68,14 @@ pub enum Command {
         #[command(subcommand)]
         command: connectors::ConnectionsCommand,
     },
-    /// Create a connector: a package folder and a guest crate that builds,
-    /// validates and runs as is.
+    /// Create a connector: a package folder and a guest (Rust, JavaScript or
+    /// Python) that builds, validates and runs as is.
     New(tools::NewArgs),
+    /// Build a package's code into its script.wasm, whatever the guest's
+    /// language (Rust, JavaScript, Python), installing the pinned
+    /// JavaScript and Python tools on first use (exit 0: built, 1: the build
+    /// failed, 2: bad input).
+    Build(tools::BuildArgs),
 }
 
 /// `sluice egress`.

@@ -145,6 +145,59 @@ pub struct NewArgs {
     /// own checkout when it exists, else the published crate).
     #[arg(long, value_name = "PATH")]
     pub sdk_path: Option<PathBuf>,
+    /// The guest's language: `rust`, `js` (JavaScript) or `py` (Python).
+    #[arg(long, default_value = "rust", value_parser = parse_language, conflicts_with = "from_csx")]
+    pub lang: new::Language,
+}
+
+fn parse_language(text: &str) -> Result<new::Language, String> {
+    new::Language::ALL
+        .into_iter()
+        .find(|language| language.tag() == text)
+        .ok_or_else(|| format!("`{text}` is not a guest language: use rust, js or py"))
+}
+
+/// `sluice build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The package folder.
+    #[arg(default_value = ".")]
+    pub package: PathBuf,
+    /// The guest folder (default: the package's `guest/`). Its language is
+    /// told by its marker: Cargo.toml (Rust), index.js (JavaScript) or
+    /// app.py (Python).
+    #[arg(long, value_name = "DIR")]
+    pub guest: Option<PathBuf>,
+    /// Where to write the component (default: the package's script.wasm).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Where the JavaScript and Python build tools are installed (default:
+    /// `$SLUICE_TOOLS_DIR`, else `~/.cache/sluice/tools`).
+    #[arg(long, value_name = "DIR")]
+    pub tools: Option<PathBuf>,
+}
+
+/// Runs `sluice build`.
+pub fn build_command(args: BuildArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    use sluice_guest_build::{BuildError, Tools};
+    let guest = args.guest.unwrap_or_else(|| args.package.join("guest"));
+    let component = args.out.unwrap_or_else(|| args.package.join(sluice_package::SCRIPT_FILE));
+    let tools = args.tools.map(Tools::new).unwrap_or_else(Tools::user_default);
+    match sluice_guest_build::build_guest(&guest, &component, &tools) {
+        Ok(built) => {
+            let _ = writeln!(
+                out,
+                "built {} ({}, {:.1} MB, {:.1} s)",
+                built.component.display(),
+                built.language,
+                built.bytes as f64 / 1e6,
+                built.elapsed.as_secs_f64()
+            );
+            EXIT_OK
+        }
+        Err(error @ BuildError::NoGuest(_)) => fail(err, EXIT_USAGE, error),
+        Err(error) => fail(err, EXIT_FAILED, error),
+    }
 }
 
 fn fail(err: &mut dyn Write, code: u8, message: impl std::fmt::Display) -> u8 {
@@ -367,19 +420,14 @@ pub fn new_command(args: NewArgs, out: &mut dyn Write, err: &mut dyn Write) -> u
         };
     }
     let Some(name) = args.name else { return fail(err, EXIT_USAGE, "name the connector, or give --from-csx") };
-    let options = new::NewOptions { name, parent: args.dir, sdk_path };
+    let options = new::NewOptions { name, parent: args.dir, sdk_path, language: args.lang };
     match new::create(&options) {
         Ok(created) => {
             let package = created.package.display();
-            let component = created.component.display();
-            let _ = writeln!(out, "created {package}");
-            let _ = writeln!(out, "  cd {package}/guest && cargo build --target wasm32-wasip2 --release && cd -");
-            let _ = writeln!(out, "  sluice validate {package} --script {package}/guest/{component}");
-            let _ = writeln!(
-                out,
-                "  sluice run {package} ListItems --fixture {} --script {package}/guest/{component}",
-                created.fixture.display()
-            );
+            let _ = writeln!(out, "created {package} ({})", args.lang);
+            let _ = writeln!(out, "  sluice build {package}");
+            let _ = writeln!(out, "  sluice validate {package}");
+            let _ = writeln!(out, "  sluice run {package} ListItems --fixture {}", created.fixture.display());
             EXIT_OK
         }
         Err(error @ (new::NewError::Name(_) | new::NewError::Exists(_))) => fail(err, EXIT_USAGE, error),

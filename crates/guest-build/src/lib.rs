@@ -1,7 +1,15 @@
-//! A build-script helper that compiles a workspace of guest crates to
-//! `wasm32-wasip2` components, for the crates whose build needs them: the
-//! `sluice` binary (the demo embeds the example connectors' code) and
-//! `sluice-test-programs` (the guests the tests and benches run).
+//! Builds sluice guests into components, in any of the languages sluice
+//! takes: Rust (`cargo build --target wasm32-wasip2`), JavaScript
+//! (componentize-js) and Python (componentize-py).
+//!
+//! Two kinds of callers: build scripts, which compile a workspace of guest
+//! crates ([`build_workspace`]) or one guest of another language
+//! ([`build_guest_cached`]) for the crates whose build needs them (the
+//! `sluice` binary's demo, `sluice-test-programs`); and `sluice build`,
+//! which builds an author's guest ([`build_guest`]), whatever its language
+//! ([`detect`]). The JavaScript and Python toolchains are pinned (a
+//! `package-lock.json`, a `requirements.txt` with hashes), embedded in this
+//! crate with their SDKs, and installed on first use ([`Tools`]).
 //!
 //! A fresh clone needs no manual step: the `wasm32-wasip2` target is
 //! installed with rustup when the toolchain lacks it. The guests are built
@@ -16,8 +24,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod guest;
+mod tools;
+
+pub use guest::{Built, Language, build_guest, build_guest_cached, detect};
+pub use tools::Tools;
+
 use std::env;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,11 +38,14 @@ use std::process::Command;
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// A guest build failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The target is missing and rustup could not add it.
+    #[error("the {TARGET} target is not installed: {0}")]
     Target(String),
     /// Cargo could not be started, or the build failed.
+    #[error("building the guest components in {} failed: {reason}", workspace.display())]
     Build {
         /// The guest workspace.
         workspace: PathBuf,
@@ -37,22 +53,49 @@ pub enum BuildError {
         reason: String,
     },
     /// A variable cargo sets for build scripts is missing.
+    #[error("{0} is not set; call this from a build script")]
     Env(&'static str),
+    /// The folder holds no guest of a language sluice builds.
+    #[error("{}: no guest here: expected Cargo.toml (Rust), index.js (JavaScript) or app.py (Python)", .0.display())]
+    NoGuest(PathBuf),
+    /// A tool the language needs is not on this machine.
+    #[error("building {language} code needs `{tool}`, which cannot be run: {reason}")]
+    MissingTool {
+        /// The guest's language.
+        language: Language,
+        /// The program.
+        tool: &'static str,
+        /// Why it cannot run.
+        reason: String,
+    },
+    /// Installing the language's pinned build tools failed.
+    #[error("installing the {language} build tools in {} failed: {reason}", folder.display())]
+    Install {
+        /// The guest's language.
+        language: Language,
+        /// Where they were being installed.
+        folder: PathBuf,
+        /// What the installer said (its last lines).
+        reason: String,
+    },
+    /// The language's build refused the code or failed.
+    #[error("{}: {reason}", guest.display())]
+    Guest {
+        /// The guest folder.
+        guest: PathBuf,
+        /// Why, in the build's words.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::Target(reason) => write!(f, "the {TARGET} target is not installed: {reason}"),
-            BuildError::Build { workspace, reason } => {
-                write!(f, "building the guest components in {} failed: {reason}", workspace.display())
-            }
-            BuildError::Env(name) => write!(f, "{name} is not set; call this from a build script"),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {}
 
 /// Builds every guest crate of the workspace at `workspace` in release mode
 /// and returns the folder holding the components
@@ -106,6 +149,12 @@ fn repository_root(workspace: &Path) -> PathBuf {
         .to_path_buf()
 }
 
+/// Where build scripts put guest components: `<target>/wasm-guests`,
+/// beside the host build (see [`build_workspace`]).
+pub fn guest_output_dir() -> Result<PathBuf, BuildError> {
+    guest_target_dir()
+}
+
 /// `<target>/wasm-guests`. OUT_DIR is `<target>/<profile>/build/<pkg>/out`,
 /// and the target directory is the ancestor cargo marks with `CACHEDIR.TAG`.
 fn guest_target_dir() -> Result<PathBuf, BuildError> {
@@ -118,7 +167,7 @@ fn guest_target_dir() -> Result<PathBuf, BuildError> {
     Ok(target.join("wasm-guests"))
 }
 
-fn ensure_target_installed() -> Result<(), BuildError> {
+pub(crate) fn ensure_target_installed() -> Result<(), BuildError> {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output();
     let installed = sysroot.ok().is_some_and(|out| {

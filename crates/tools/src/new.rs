@@ -1,6 +1,7 @@
 //! `sluice new`: starts a connector: a package folder whose one operation,
-//! `ListItems`, runs custom code, a guest crate for that code, and a fixture,
-//! so that `cargo build`, `sluice validate` and `sluice run` pass from the
+//! `ListItems`, runs custom code, a guest for that code (a Rust crate, or
+//! with `--lang js|py` a JavaScript or Python module), and a fixture, so
+//! that `sluice build`, `sluice validate` and `sluice run` pass from the
 //! first minute.
 //!
 //! ```text
@@ -12,6 +13,8 @@
 //!   guest/                       the code: a sluice-guest crate (cdylib)
 //!     Cargo.toml
 //!     src/lib.rs
+//!   guest/index.js               ... or, with --lang js, a JavaScript module
+//!   guest/app.py                 ... or, with --lang py, a Python module
 //! ```
 //!
 //! `sluice new --from-csx <package>` starts the port of a package whose code
@@ -22,6 +25,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+pub use sluice_guest_build::Language;
 
 /// What to create.
 #[derive(Debug, Clone)]
@@ -31,8 +35,10 @@ pub struct NewOptions {
     /// The folder to create it in.
     pub parent: PathBuf,
     /// The `sluice-guest` crate the guest depends on, by path; `None` for
-    /// the published version.
+    /// the published version. Rust only.
     pub sdk_path: Option<PathBuf>,
+    /// The guest's language.
+    pub language: Language,
 }
 
 /// Where things were created.
@@ -42,9 +48,6 @@ pub struct Created {
     pub package: PathBuf,
     /// The guest crate's folder.
     pub guest: PathBuf,
-    /// The component `cargo build --target wasm32-wasip2 --release` makes,
-    /// relative to the guest crate (its target directory may differ).
-    pub component: PathBuf,
     /// The fixture.
     pub fixture: PathBuf,
 }
@@ -104,12 +107,18 @@ pub fn create(options: &NewOptions) -> Result<Created, NewError> {
     write(package.join(sluice_package::PROPERTIES_FILE), pretty(properties(name)))?;
     let fixture = package.join("fixtures").join("ListItems.json");
     write(fixture.clone(), pretty(fixture_json()))?;
-    write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk_dependency(options.sdk_path.as_deref())))?;
-    write(guest.join("src").join("lib.rs"), LIB_RS.to_string())?;
-    write(guest.join(".gitignore"), "/target\n".to_string())?;
-    let component = Path::new("target/wasm32-wasip2/release").join(format!("{}.wasm", krate.replace('-', "_")));
-    write(package.join("README.md"), readme(name, &component))?;
-    Ok(Created { package, guest, component, fixture })
+    match options.language {
+        Language::JavaScript => write(guest.join("index.js"), INDEX_JS.to_string())?,
+        Language::Python => write(guest.join("app.py"), APP_PY.to_string())?,
+        _ => {
+            write(guest.join("Cargo.toml"), cargo_toml(&krate, &sdk_dependency(options.sdk_path.as_deref())))?;
+            write(guest.join("src").join("lib.rs"), LIB_RS.to_string())?;
+            write(guest.join(".gitignore"), "/target\n".to_string())?;
+        }
+    }
+    write(package.join(".gitignore"), "/script.wasm\n".to_string())?;
+    write(package.join("README.md"), readme(name, options.language))?;
+    Ok(Created { package, guest, fixture })
 }
 
 /// What `--from-csx` created.
@@ -381,19 +390,74 @@ impl Transform for Items {
 sluice_guest::export!(Items);
 "#;
 
-fn readme(name: &str, component: &Path) -> String {
-    let component = component.display();
+/// The canonical transform in JavaScript, for `sluice new --lang js`.
+const INDEX_JS: &str = r#"// The connector's custom code. `ListItems` runs it (see `scriptOperations`
+// in `apiProperties.json`): the backend request gets `x-sluice: 1`, and the
+// backend's JSON list of items comes back as `{"count": n, "items": [...]}`.
+//
+// Build: `sluice build` in the package folder.
+
+import { Response, UpstreamError, log } from "sluice";
+
+export function onRequest(request, ctx) {
+  log.info(`${ctx.operationId} -> ${request.url}`);
+  return request.withHeader("x-sluice", "1");
+}
+
+export function onResponse(response) {
+  if (!response.ok) {
+    return response;
+  }
+  const items = response.json();
+  if (!Array.isArray(items)) {
+    throw new UpstreamError("the backend answered something other than a list of items");
+  }
+  return Response.json(200, { count: items.length, items });
+}
+"#;
+
+/// The canonical transform in Python, for `sluice new --lang py`.
+const APP_PY: &str = r#""""The connector's custom code. `ListItems` runs it (see `scriptOperations`
+in `apiProperties.json`): the backend request gets `x-sluice: 1`, and the
+backend's JSON list of items comes back as `{"count": n, "items": [...]}`.
+
+Build: `sluice build` in the package folder.
+"""
+
+from sluice import Response, UpstreamError, log
+
+
+def on_request(request, ctx):
+    log.info(f"{ctx.operation_id} -> {request.url}")
+    request.headers.set("x-sluice", "1")
+    return request
+
+
+def on_response(response, ctx):
+    if not response.is_success:
+        return response
+    items = response.json()
+    if not isinstance(items, list):
+        raise UpstreamError("the backend answered something other than a list of items")
+    return Response.from_json(200, {"count": len(items), "items": items})
+"#;
+
+fn readme(name: &str, language: Language) -> String {
+    let code = match language {
+        Language::JavaScript => "`guest/index.js`, JavaScript with the `sluice` module",
+        Language::Python => "`guest/app.py`, Python with the `sluice` package",
+        _ => "`guest/`, a Rust crate with `sluice-guest`",
+    };
     format!(
         r#"# {name}
 
 A sluice connector package: `apiDefinition.swagger.json`,
-`apiProperties.json`, and the custom code in `guest/`.
+`apiProperties.json`, and the custom code in {code}.
 
 ```sh
-cd guest && cargo build --target wasm32-wasip2 --release && cd ..
-sluice validate . --script guest/{component}
-sluice run . ListItems --fixture fixtures/ListItems.json --script guest/{component}
-cp guest/{component} script.wasm     # the package as the gateway loads it
+sluice build .        # the code -> script.wasm ({language}; tools install on first use)
+sluice validate .
+sluice run . ListItems --fixture fixtures/ListItems.json
 ```
 
 Before publishing, set `publisher`, `stackOwner` and `iconBrandColor` in
@@ -409,8 +473,13 @@ mod tests {
     #[test]
     fn bad_names_are_refused() {
         for name in ["", "1abc", "a b", "../x", "a/b"] {
-            let err =
-                create(&NewOptions { name: name.into(), parent: std::env::temp_dir(), sdk_path: None }).unwrap_err();
+            let options = NewOptions {
+                name: name.into(),
+                parent: std::env::temp_dir(),
+                sdk_path: None,
+                language: Language::Rust,
+            };
+            let err = create(&options).unwrap_err();
             assert!(matches!(err, NewError::Name(_)), "{name}: {err}");
         }
     }
