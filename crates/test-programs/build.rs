@@ -20,6 +20,7 @@ fn main() {
         }
     }
     let components = components.expect("two workspaces were built");
+    let interpreted = build_interpreted(&manifest, &examples);
     let mut table = String::new();
     for (package, krate) in example_guests(&examples) {
         table.push_str(&format!("    ({package:?}, {:?}),\n", sluice_guest_build::component_file(&krate)));
@@ -30,12 +31,58 @@ fn main() {
          /// Each example package folder with a guest, and its component's file name.\n\
          pub const EXAMPLES: &[(&str, &str)] = &[\n{table}];\n\
          /// The examples that are real published connectors (they carry a PROVENANCE.md), by folder.\n\
-         pub const REAL_CONNECTORS: &[&str] = &[\n{}];\n",
+         pub const REAL_CONNECTORS: &[&str] = &[\n{}];\n\
+         /// The folder holding the JavaScript and Python guests' components, `js/` and `py/`.\n\
+         pub const INTERPRETED_DIR: &str = {:?};\n",
         components.display().to_string(),
-        real.concat()
+        real.concat(),
+        interpreted.display().to_string(),
     );
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("programs.rs"), generated).expect("OUT_DIR is writable");
+}
+
+/// Builds the JavaScript and Python guests: each example's `guest-js/` and
+/// `guest-py/` (as `<lang>/<package>.wasm`) and this crate's `guests-js/*`
+/// and `guests-py/*` (as `<lang>/<name>.wasm`), the two languages side by
+/// side. A guest whose sources did not change is not rebuilt.
+fn build_interpreted(manifest: &Path, examples: &Path) -> PathBuf {
+    use sluice_guest_build::{Tools, build_guest_cached};
+    let out = sluice_guest_build::guest_output_dir().unwrap_or_else(|error| panic!("{error}")).join("interpreted");
+    let tools = Tools::new(out.join("../guest-tools"));
+    let repository = manifest.join("../..");
+    for watched in ["guest-sdk-js", "guest-sdk-py", "wit"] {
+        println!("cargo:rerun-if-changed={}", repository.join(watched).display());
+    }
+    let languages = [("js", "guest-js", "guests-js"), ("py", "guest-py", "guests-py")];
+    std::thread::scope(|scope| {
+        for (tag, example_folder, own_folder) in languages {
+            let (out, tools) = (&out, &tools);
+            let own = manifest.join(own_folder);
+            println!("cargo:rerun-if-changed={}", own.display());
+            scope.spawn(move || {
+                let mut guests: Vec<(PathBuf, String)> = Vec::new();
+                for root in [examples, own.as_path()] {
+                    let Ok(entries) = std::fs::read_dir(root) else { continue };
+                    for entry in entries.filter_map(Result::ok) {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        let guest = if root == examples { entry.path().join(example_folder) } else { entry.path() };
+                        if guest.is_dir() {
+                            guests.push((guest, name));
+                        }
+                    }
+                }
+                guests.sort();
+                for (guest, name) in guests {
+                    let component = out.join(tag).join(format!("{name}.wasm"));
+                    if let Err(error) = build_guest_cached(&guest, &component, tools) {
+                        panic!("{error}");
+                    }
+                }
+            });
+        }
+    });
+    out
 }
 
 /// The example folders that hold a real connector: those with a PROVENANCE.md.

@@ -56,6 +56,68 @@ fn new_connector_builds_validates_and_runs() {
 }
 
 #[test]
+fn new_javascript_and_python_connectors_build_validate_and_run() {
+    for (lang, marker) in [("js", "index.js"), ("py", "app.py")] {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().display().to_string();
+        let output = sluice(&["new", "contoso_items", "--dir", &parent, "--lang", lang]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        let package = dir.path().join("contoso_items");
+        assert!(package.join("guest").join(marker).is_file(), "{lang}: guest/{marker}");
+        assert!(!package.join("guest/Cargo.toml").exists());
+        let package_arg = package.display().to_string();
+
+        // The tools come from SLUICE_TOOLS_DIR (.cargo/config.toml: inside
+        // the target directory, installed by the test guests' build).
+        let built = sluice(&["build", &package_arg]);
+        assert_eq!(built.status.code(), Some(0), "{lang}: {}", text(&built));
+        let language = if lang == "js" { "JavaScript" } else { "Python" };
+        assert!(
+            String::from_utf8_lossy(&built.stdout).contains(&format!("script.wasm ({language}, ")),
+            "{}",
+            text(&built)
+        );
+
+        let validated = sluice(&["validate", &package_arg]);
+        assert_eq!(validated.status.code(), Some(0), "{lang}: {}", text(&validated));
+        let fixture = package.join("fixtures/ListItems.json").display().to_string();
+        let ran = sluice(&["run", &package_arg, "ListItems", "--fixture", &fixture]);
+        assert_eq!(ran.status.code(), Some(0), "{lang}: {}", text(&ran));
+        let out = String::from_utf8_lossy(&ran.stdout);
+        let wrapped: serde_json::Value =
+            serde_json::from_str(out.lines().find(|l| l.starts_with("{\"count\"")).expect("the answer's body"))
+                .unwrap();
+        assert_eq!(
+            wrapped,
+            serde_json::json!({"count": 2, "items": [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]})
+        );
+        assert!(out.contains("info  log    ListItems -> https://api.example.com/v1/items?limit=2"), "{out}");
+    }
+}
+
+#[test]
+fn build_says_what_is_wrong_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().display().to_string();
+    let output = sluice(&["build", &empty]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error:") && stderr.contains("no guest here"), "{stderr}");
+
+    // A JavaScript guest with a syntax error: the build's own words, one line.
+    let guest = dir.path().join("guest");
+    std::fs::create_dir(&guest).unwrap();
+    std::fs::write(guest.join("index.js"), "export function onRequest(request) {\n  return request.withHeader(;\n}\n")
+        .unwrap();
+    let output = sluice(&["build", &empty]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("index.js:2"), "names the file and line: {stderr}");
+    assert!(!dir.path().join("script.wasm").exists());
+}
+
+#[test]
 fn existing_folder_and_bad_names_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let parent = dir.path().display().to_string();

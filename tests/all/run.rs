@@ -315,3 +315,26 @@ fn a_fixture_connection_missing_a_required_parameter_is_refused() {
     let error = harness::Run::new(package.path()).operation("Run").with_fixture(fixture).run_blocking().unwrap_err();
     assert!(error.to_string().contains("required parameter `api_key`"), "{error}");
 }
+
+#[test]
+fn the_packages_assets_are_offered_read_only_offline() {
+    // The package's `assets/` at `/assets`, as the gateway offers it; the
+    // Python and JavaScript test guests read, write and try to leave it.
+    let package = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/packages/assets-reader"));
+    for language in ["js", "py"] {
+        let script = sluice_test_programs::interpreted_path(language, "hostile").display().to_string();
+        let run = |operation: &str| {
+            let output = sluice(&["run", &package.display().to_string(), operation, "--script", &script]);
+            (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+        };
+        let (code, out) = run("ReadAsset");
+        assert_eq!(code, Some(0), "{language}: {out}");
+        assert!(out.contains("\nhello from the assets\n"), "{language}: {out}");
+        for operation in ["WriteAsset", "EscapeAsset"] {
+            let (code, out) = run(operation);
+            assert_eq!(code, Some(0), "{language} {operation}: {out}");
+            assert!(out.starts_with("client error: 403: "), "{language} {operation}: {out}");
+        }
+        assert!(!package.join("assets/new.txt").exists(), "nothing was written");
+    }
+}

@@ -57,6 +57,22 @@ pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
+/// The component of a JavaScript (`"js"`) or Python (`"py"`) guest: an
+/// example's port by package folder (`items-transform`, `Tulip`), or a test
+/// guest of `guests-js/`/`guests-py/` by name (`hostile`).
+///
+/// # Panics
+/// When the guest was not built, which means it does not exist.
+pub fn interpreted_bytes(language: &str, name: &str) -> Vec<u8> {
+    let path = interpreted_path(language, name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The path of [`interpreted_bytes`]' component.
+pub fn interpreted_path(language: &str, name: &str) -> PathBuf {
+    Path::new(INTERPRETED_DIR).join(language).join(format!("{name}.wasm"))
+}
+
 /// The repository's test data folder (`tests/data`).
 pub fn test_data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data")

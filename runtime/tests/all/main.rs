@@ -3,6 +3,7 @@
 //! public API.
 
 mod calls;
+mod interpreted;
 mod limits;
 mod load;
 mod support;

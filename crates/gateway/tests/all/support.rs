@@ -333,6 +333,11 @@ pub fn copy_package(source: &Path, target: &Path, backend: Option<SocketAddr>) {
     std::fs::create_dir_all(target).expect("package dir");
     for entry in std::fs::read_dir(source).expect("package source") {
         let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            // Folders (`assets/`) are copied as they are.
+            copy_package(&entry.path(), &target.join(entry.file_name()), None);
+            continue;
+        }
         if !entry.file_type().unwrap().is_file() {
             continue;
         }

@@ -54,20 +54,25 @@ async fn acs_backend() -> (SocketAddr, Log) {
     .await
 }
 
-async fn acs(connection_string: &str, address: SocketAddr) -> TestGateway {
-    serve(
-        "Azure_Communication_Services_Identity",
-        Some("azure-communication-services-identity-guest"),
-        Some(address),
-        &[("api_key", connection_string)],
-    )
-    .await
+async fn acs(language: &str, connection_string: &str, address: SocketAddr) -> TestGateway {
+    let name = "Azure_Communication_Services_Identity";
+    TestGatewayBuilder::new()
+        .package_from(&example(name), Some(address))
+        .file(name, "script.wasm", code_in(language, name, "azure-communication-services-identity-guest"))
+        .connection(name, "c1", &[("api_key", connection_string)])
+        .start()
+        .await
 }
 
-#[tokio::test]
-async fn acs_requests_are_signed_with_the_connection_strings_key_and_sent_to_its_endpoint() {
+in_every_language!(
+    acs_requests_are_signed_with_the_connection_strings_key_and_sent_to_its_endpoint,
+    acs_invalid_connection_string_is_answered_400_without_a_call,
+    acs_service_errors_pass_through,
+);
+
+async fn acs_requests_are_signed_with_the_connection_strings_key_and_sent_to_its_endpoint(language: &str) {
     let (address, log) = acs_backend().await;
-    let gateway = acs(&format!("endpoint=http://{address}/;accesskey={ACS_KEY}"), address).await;
+    let gateway = acs(language, &format!("endpoint=http://{address}/;accesskey={ACS_KEY}"), address).await;
     let answer = gateway
         .send(
             "POST",
@@ -97,8 +102,7 @@ async fn acs_requests_are_signed_with_the_connection_strings_key_and_sent_to_its
     assert_eq!(seen[1].body, body);
 }
 
-#[tokio::test]
-async fn acs_invalid_connection_string_is_answered_400_without_a_call() {
+async fn acs_invalid_connection_string_is_answered_400_without_a_call(language: &str) {
     let (address, log) = acs_backend().await;
     for (connection_string, reason) in [
         (format!("endpoint=http://{address}/"), "accesskey"),
@@ -106,7 +110,7 @@ async fn acs_invalid_connection_string_is_answered_400_without_a_call() {
         (format!("endpoint=http://{address}/;accesskey=***not base64***"), "base64"),
         (format!("endpoint=not a url;accesskey={ACS_KEY}"), "endpoint"),
     ] {
-        let gateway = acs(&connection_string, address).await;
+        let gateway = acs(language, &connection_string, address).await;
         let answer = gateway.send("POST", "/apim/Azure_Communication_Services_Identity/c1/identities", &[], "{}").await;
         assert_eq!((answer.status, answer.problem_type().as_str()), (400, "code-client-error"), "{connection_string}");
         let detail = answer.json()["detail"].as_str().unwrap().to_string();
@@ -115,10 +119,9 @@ async fn acs_invalid_connection_string_is_answered_400_without_a_call() {
     assert!(log.all().is_empty(), "nothing reached the service");
 }
 
-#[tokio::test]
-async fn acs_service_errors_pass_through() {
+async fn acs_service_errors_pass_through(language: &str) {
     let (address, log) = acs_backend().await;
-    let gateway = acs(&format!("Endpoint=http://{address}/;AccessKey={ACS_KEY}"), address).await;
+    let gateway = acs(language, &format!("Endpoint=http://{address}/;AccessKey={ACS_KEY}"), address).await;
     let answer =
         gateway.send("DELETE", "/apim/Azure_Communication_Services_Identity/c1/identities/8:acs:zzz", &[], "").await;
     assert_eq!(answer.status, 404, "{}", answer.text());

@@ -100,6 +100,32 @@ fn query_pairs(seen: &Seen) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
+/// An example's code in `language`: the Rust guest crate's component
+/// (`rust`), or its JavaScript (`js`) or Python (`py`) port's.
+fn code_in(language: &str, package: &str, krate: &str) -> Vec<u8> {
+    match language {
+        "rust" => guest(krate),
+        other => sluice_test_programs::interpreted_bytes(other, package),
+    }
+}
+
+/// Runs each named async case (taking the language) once per language the
+/// example is written in, as tests `rust::case`, `js::case` and `py::case`:
+/// the ports must pass the Rust guest's own assertions.
+macro_rules! in_every_language {
+    ($($case:ident),* $(,)?) => {
+        mod rust {
+            $(#[tokio::test] async fn $case() { super::$case("rust").await })*
+        }
+        mod js {
+            $(#[tokio::test] async fn $case() { super::$case("js").await })*
+        }
+        mod py {
+            $(#[tokio::test] async fn $case() { super::$case("py").await })*
+        }
+    };
+}
+
 mod annature;
 mod calendly;
 mod communication_services;
@@ -107,6 +133,7 @@ mod direct;
 mod html_to_text;
 mod ibm_watson;
 mod industrial_app_store;
+mod items_transform;
 mod nationalize;
 mod telstra;
 mod tulip;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-async fn tulip() -> (TestGateway, Log) {
+async fn tulip(language: &str) -> (TestGateway, Log) {
     let (address, log) = backend(|seen| {
         if header(seen, "authorization") != format!("Basic {}", BASE64.encode("bot-key:bot-secret")) {
             return json_answer(401, json!({"errorCode": "Unauthorized"}));
@@ -32,7 +32,7 @@ async fn tulip() -> (TestGateway, Log) {
     let gateway = TestGatewayBuilder::new()
         .package_from(&example("Tulip"), Some(address))
         .file("Tulip", "apiProperties.json", properties)
-        .file("Tulip", "script.wasm", guest("tulip-guest"))
+        .file("Tulip", "script.wasm", code_in(language, "Tulip", "tulip-guest"))
         .connection(
             "Tulip",
             "c1",
@@ -43,9 +43,14 @@ async fn tulip() -> (TestGateway, Log) {
     (gateway, log)
 }
 
-#[tokio::test]
-async fn tulip_table_columns_become_a_record_schema() {
-    let (gateway, log) = tulip().await;
+in_every_language!(
+    tulip_table_columns_become_a_record_schema,
+    tulip_unknown_table_error_passes_through,
+    tulip_other_operations_run_no_code,
+);
+
+async fn tulip_table_columns_become_a_record_schema(language: &str) {
+    let (gateway, log) = tulip(language).await;
     let answer = gateway.get("/apim/Tulip/c1/tables/T1").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let property = |kind: &str, label: &str| json!({"type": kind, "description": label, "x-ms-summary": label});
@@ -61,16 +66,14 @@ async fn tulip_table_columns_become_a_record_schema() {
     assert_eq!(log.paths(), ["GET /api/v3/tables/T1"]);
 }
 
-#[tokio::test]
-async fn tulip_unknown_table_error_passes_through() {
-    let (gateway, _log) = tulip().await;
+async fn tulip_unknown_table_error_passes_through(language: &str) {
+    let (gateway, _log) = tulip(language).await;
     let answer = gateway.get("/apim/Tulip/c1/tables/T9").await;
     assert_eq!((answer.status, answer.json()["errorCode"].clone()), (404, json!("NotFound")));
 }
 
-#[tokio::test]
-async fn tulip_other_operations_run_no_code() {
-    let (gateway, _log) = tulip().await;
+async fn tulip_other_operations_run_no_code(language: &str) {
+    let (gateway, _log) = tulip(language).await;
     let answer = gateway.get("/apim/Tulip/c1/tables").await;
     assert_eq!(answer.json(), json!([{"id": "T1", "label": "Orders"}]));
 }
