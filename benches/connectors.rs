@@ -7,9 +7,18 @@
 //! memory of one call (from its `CallReport`) are printed as a Markdown
 //! table row, the figures `examples/README.md` quotes.
 //!
+//! The ports of three of them to JavaScript and Python (`guest-js/`,
+//! `guest-py/`: items-transform, Tulip, Azure Communication Services
+//! Identity) are measured beside their Rust guests, and for the canonical
+//! transform (items-transform) a table per language gives, in one run:
+//! component size, compile time, instantiation and teardown, per-call p50
+//! and p99, fuel, peak memory, and the process's resident memory with 100
+//! calls in flight.
+//!
 //! Run: `cargo bench --bench connectors` (add `-- --quick` for a smoke run).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -35,6 +44,7 @@ impl Backend for Canned {
 }
 
 /// One connector's typical call.
+#[derive(Clone)]
 struct Case {
     /// The example folder.
     name: &'static str,
@@ -212,29 +222,49 @@ impl Case {
     }
 }
 
+/// The examples ported to JavaScript and Python, by folder.
+const PORTED: [&str; 3] = ["items-transform", "Tulip", "Azure_Communication_Services_Identity"];
+
+/// A case's code in `language` (`rust`, `js`, `py`).
+fn code_of(case: &Case, language: &str) -> Vec<u8> {
+    match language {
+        "rust" => {
+            std::fs::read(format!("{GUEST_DIR}/{}.wasm", case.krate)).expect("guest built by sluice-test-programs")
+        }
+        other => sluice_test_programs::interpreted_bytes(other, case.name),
+    }
+}
+
 fn calls(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let runtime =
         Runtime::new(RuntimeConfig { max_concurrent_calls: 16, ..RuntimeConfig::default() }).expect("runtime");
     let mut group = c.benchmark_group("connector");
     eprintln!("| connector | guest bytes | fuel | peak memory bytes |\n|---|---:|---:|---:|");
+    let mut runs = Vec::new();
     for case in cases() {
-        let code =
-            std::fs::read(format!("{GUEST_DIR}/{}.wasm", case.krate)).expect("guest built by sluice-test-programs");
+        for language in ["rust", "js", "py"] {
+            if language == "rust" || PORTED.contains(&case.name) {
+                runs.push((language, case.clone()));
+            }
+        }
+    }
+    for (language, case) in runs {
+        let code = code_of(&case, language);
+        let label = if language == "rust" { case.name.to_string() } else { format!("{} ({language})", case.name) };
         let connector = runtime.load(case.name, &code, Limits::default()).expect("load");
         let backend: Arc<dyn Backend> = Arc::new(Canned(case.backend));
         let output = rt.block_on(connector.call(case.invocation(), Arc::clone(&backend)));
         let status =
             output.result.as_ref().map(|r| r.status().as_u16()).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        assert!(status < 300, "{}: the typical call answered {status}", case.name);
+        assert!(status < 300, "{label}: the typical call answered {status}");
         eprintln!(
-            "| {} | {} | {} | {} |",
-            case.name,
+            "| {label} | {} | {} | {} |",
             code.len(),
             output.report.fuel_consumed.unwrap_or_default(),
             output.report.peak_memory_bytes
         );
-        group.bench_function(case.name, |b| {
+        group.bench_function(&label, |b| {
             b.to_async(&rt).iter(|| async {
                 let output = connector.call(case.invocation(), Arc::clone(&backend)).await;
                 assert!(output.result.is_ok());
@@ -244,5 +274,153 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls);
+/// The canonical transform in each language, measured side by side: what
+/// the issue's table asks for, printed as Markdown before criterion's runs.
+fn languages(c: &mut Criterion) {
+    let items = items_case();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    eprintln!(
+        "\n| canonical transform | component | compile | first instantiation | instantiation | teardown | p50 | p99 | fuel | peak memory | RSS, 100 in flight (growth) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut group = c.benchmark_group("canonical-transform");
+    for language in ["rust", "js", "py"] {
+        let code = code_of(&items, language);
+        // No compiled-code cache: this is the compile a first load pays.
+        let runtime =
+            Runtime::new(RuntimeConfig { max_concurrent_calls: 128, ..RuntimeConfig::default() }).expect("runtime");
+        let started = Instant::now();
+        let connector = runtime.load(language, &code, Limits::default()).expect("load");
+        let compile = started.elapsed();
+        // The first instantiation maps the memory image into a pool slot;
+        // the second is what a call pays once the slot holds it.
+        let cold = rt.block_on(connector.warm_up()).expect("warm up");
+        let warm = rt.block_on(connector.warm_up()).expect("warm up");
+        let backend: Arc<dyn Backend> = Arc::new(Canned(items.backend));
+        let first = rt.block_on(connector.call(items.invocation(), Arc::clone(&backend)));
+        assert!(first.result.is_ok(), "{language}: {:?}", first.result);
+        let samples = if language == "rust" { 5_000 } else { 1_000 };
+        let mut times: Vec<Duration> = (0..samples)
+            .map(|_| {
+                let started = Instant::now();
+                let output = rt.block_on(connector.call(items.invocation(), Arc::clone(&backend)));
+                assert!(output.result.is_ok());
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        let (p50, p99) = (times[times.len() / 2], times[times.len() * 99 / 100]);
+        let (resident, growth) = rt.block_on(resident_in_flight(&connector, &items, 100));
+        eprintln!(
+            "| {language} | {:.1} MB | {:.2} s | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {} | {:.1} MiB | {:.0} MiB (+{:.0} MiB) |",
+            code.len() as f64 / 1e6,
+            compile.as_secs_f64(),
+            micros(cold.instantiation),
+            micros(warm.instantiation),
+            micros(warm.teardown),
+            micros(p50),
+            micros(p99),
+            first.report.fuel_consumed.unwrap_or_default(),
+            first.report.peak_memory_bytes as f64 / f64::from(1 << 20),
+            resident as f64 / f64::from(1 << 20),
+            growth as f64 / f64::from(1 << 20),
+        );
+        group.bench_function(language, |b| {
+            b.to_async(&rt).iter(|| async {
+                let output = connector.call(items.invocation(), Arc::clone(&backend)).await;
+                assert!(output.result.is_ok());
+            })
+        });
+    }
+    group.finish();
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+/// The canonical transform's typical call: ListItems, a JSON array of 20 items.
+fn items_case() -> Case {
+    Case {
+        name: "items-transform",
+        krate: "items_transform",
+        operation: "ListItems",
+        method: "GET",
+        url: "https://items.sluice.example/v1/items?limit=20",
+        headers: vec![("x-api-key", "k".into())],
+        body: Bytes::new(),
+        backend: |_| {
+            json(
+                200,
+                r#"[{"id":1,"name":"one","ok":true},{"id":2,"name":"two","ok":false},{"id":3,"name":"three","ok":true},{"id":4,"name":"four","ok":true},{"id":5,"name":"five","ok":false},{"id":6,"name":"six","ok":true},{"id":7,"name":"seven","ok":true},{"id":8,"name":"eight","ok":false},{"id":9,"name":"nine","ok":true},{"id":10,"name":"ten","ok":true},{"id":11,"name":"eleven","ok":true},{"id":12,"name":"twelve","ok":false},{"id":13,"name":"thirteen","ok":true},{"id":14,"name":"fourteen","ok":true},{"id":15,"name":"fifteen","ok":false},{"id":16,"name":"sixteen","ok":true},{"id":17,"name":"seventeen","ok":true},{"id":18,"name":"eighteen","ok":false},{"id":19,"name":"nineteen","ok":true},{"id":20,"name":"twenty","ok":true}]"#,
+            )
+        },
+    }
+}
+
+/// A backend that holds every call until `count` are waiting, so that they
+/// are all in flight at once, then answers them all.
+struct Gate {
+    answer: fn(&http::Request<Bytes>) -> http::Response<Bytes>,
+    arrived: std::sync::atomic::AtomicUsize,
+    open: tokio::sync::Notify,
+    opened: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Backend for Gate {
+    async fn send(&self, _: &CallInfo, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, SendError> {
+        use std::sync::atomic::Ordering;
+        let notified = self.open.notified();
+        self.arrived.fetch_add(1, Ordering::SeqCst);
+        if !self.opened.load(Ordering::SeqCst) {
+            notified.await;
+        }
+        Ok((self.answer)(&request))
+    }
+}
+
+/// The process's resident memory with `count` calls of the connector in
+/// flight (each waiting in its backend call, its instance alive), and how
+/// much that is over the resident memory before they started.
+async fn resident_in_flight(connector: &sluice_runtime::Connector, case: &Case, count: usize) -> (u64, u64) {
+    use std::sync::atomic::Ordering;
+    let before = resident_bytes();
+    let gate = Arc::new(Gate {
+        answer: case.backend,
+        arrived: Default::default(),
+        open: tokio::sync::Notify::new(),
+        opened: Default::default(),
+    });
+    let calls: Vec<_> = (0..count)
+        .map(|_| {
+            let (connector, gate, invocation) = (connector.clone(), Arc::clone(&gate), case.invocation());
+            tokio::spawn(async move { connector.call(invocation, gate).await })
+        })
+        .collect();
+    while gate.arrived.load(Ordering::SeqCst) < count {
+        // A call that fails before its backend call never arrives.
+        if let Some(done) = calls.iter().position(|call| call.is_finished()) {
+            panic!("call {done} of {count} ended before its backend call; raise the pool or the memory budget");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let during = resident_bytes();
+    gate.opened.store(true, Ordering::SeqCst);
+    gate.open.notify_waiters();
+    for call in calls {
+        let output = call.await.expect("call task");
+        assert!(output.result.is_ok(), "{:?}", output.result);
+    }
+    (during, during.saturating_sub(before))
+}
+
+/// The process's resident set, from `/proc/self/statm` (pages).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+criterion_group!(benches, calls, languages);
 criterion_main!(benches);

@@ -14,7 +14,11 @@ use crate::limits::Limits;
 use crate::state::{CallState, MemoryBudget};
 
 /// Core instances one component may hold. A Rust guest built for
-/// `wasm32-wasip2` has its own module plus a few adapter and shim modules.
+/// `wasm32-wasip2` has its own module plus a few adapter and shim modules;
+/// a Python guest links CPython, libc and a dozen shims as modules of
+/// their own. The pool counts them for every call in flight at this
+/// maximum: counting half, as it once did, let only some 600 Python calls
+/// be in flight of the 1,000 the pool is sized for.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// Linear memories one component may hold (the guest's and an adapter's).
 const MEMORIES_PER_COMPONENT: u32 = 2;
@@ -136,7 +140,7 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         let calls = config.max_concurrent_calls.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(calls)
-            .total_core_instances(calls.saturating_mul(CORE_INSTANCES_PER_COMPONENT / 2))
+            .total_core_instances(calls.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .total_memories(calls.saturating_mul(MEMORIES_PER_COMPONENT))
             .max_memories_per_component(MEMORIES_PER_COMPONENT)

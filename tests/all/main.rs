@@ -5,6 +5,7 @@
 mod connectors;
 mod demo;
 mod egress;
+mod guest_sdks;
 mod import;
 mod new;
 mod remote;

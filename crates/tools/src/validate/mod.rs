@@ -337,7 +337,7 @@ impl Validator {
                     PROPERTIES_FILE,
                     jsonpath::keys(ROOT, &["properties", "scriptOperations"]),
                     format!(
-                        "{what} but the package has no {SCRIPT_FILE}; build the code with `cargo build --target wasm32-wasip2 --release` and copy the component here"
+                        "{what} but the package has no {SCRIPT_FILE}; build the code into it with `sluice build` (Rust, JavaScript or Python)"
                     ),
                 );
             }
