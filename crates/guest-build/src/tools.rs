@@ -139,8 +139,13 @@ pub(crate) fn last_lines(output: &Output, count: usize) -> String {
     if tail.is_empty() { format!("exited with {}", output.status) } else { tail.join(" | ") }
 }
 
-/// Writes embedded files under `folder`, creating folders as needed.
+/// Writes embedded files under `folder`, creating folders as needed. Each
+/// file is written beside and renamed into place, so that a build reading
+/// it meanwhile (the JavaScript and Python builds share the contract's
+/// folder and run side by side) sees the whole file, never half of it.
 fn write_files(folder: &Path, files: &[(&str, &[u8])]) -> Result<(), BuildError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     for (relative, bytes) in files {
         let path = folder.join(relative);
         if std::fs::read(&path).is_ok_and(|existing| existing == *bytes) {
@@ -149,7 +154,10 @@ fn write_files(folder: &Path, files: &[(&str, &[u8])]) -> Result<(), BuildError>
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| BuildError::Io { path: parent.to_path_buf(), source })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| BuildError::Io { path: path.clone(), source })?;
+        let unique = format!("tmp-{}-{}", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
+        let temporary = path.with_extension(unique);
+        std::fs::write(&temporary, bytes).map_err(|source| BuildError::Io { path: temporary.clone(), source })?;
+        std::fs::rename(&temporary, &path).map_err(|source| BuildError::Io { path: path.clone(), source })?;
     }
     Ok(())
 }
