@@ -37,10 +37,16 @@ fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The folder paths in `file` are relative to: the nearest folder above it
-/// with a `Cargo.toml` (what `CARGO_MANIFEST_DIR` is for a `.rs` file, and
-/// the manifest's own folder for a `Cargo.toml`).
+/// The folder paths in `file` are relative to: for JavaScript and Python,
+/// the file's own folder (their imports and `import.meta.url`/`__file__`
+/// paths are); else the nearest folder above it with a `Cargo.toml` (what
+/// `CARGO_MANIFEST_DIR` is for a `.rs` file, and the manifest's own folder
+/// for a `Cargo.toml`).
 fn base_of(file: &Path) -> PathBuf {
+    let script = file.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "js" | "mjs" | "py"));
+    if script && let Some(parent) = file.parent() {
+        return parent.to_path_buf();
+    }
     file.ancestors().skip(1).find(|dir| dir.join("Cargo.toml").is_file()).unwrap_or(&root()).to_path_buf()
 }
 
