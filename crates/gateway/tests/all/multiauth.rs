@@ -66,7 +66,10 @@ struct Setup {
     gateway: TestGateway,
     auth: crate::oauth::Auth,
     backend: Recorder,
-    _key_dir: tempfile::TempDir,
+    /// The gateway's OAuth database lives here: a test must keep it bound
+    /// (`..` would drop it at once, deleting the folder under the running
+    /// gateway, whose next new database connection then fails).
+    key_dir: tempfile::TempDir,
 }
 
 /// A gateway with the connector `multi`, its settings-file connection
@@ -86,7 +89,7 @@ async fn setup() -> Setup {
         .start()
         .await;
     auth.register(gateway.url("/redirect/multi"));
-    Setup { gateway, auth, backend, _key_dir: key_dir }
+    Setup { gateway, auth, backend, key_dir }
 }
 
 /// Signs `connection` in the way a browser would; returns the final answer.
@@ -108,7 +111,7 @@ fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn each_connection_carries_the_credentials_of_the_set_it_chose() {
-    let Setup { gateway, auth, backend, .. } = setup().await;
+    let Setup { gateway, auth, backend, key_dir: _key_dir } = setup().await;
 
     // The API-key set: its key, no token, and no sign-in ever.
     let call = gateway.get("/apim/multi/viakey/items").await;
@@ -153,7 +156,7 @@ async fn each_connection_carries_the_credentials_of_the_set_it_chose() {
 
 #[tokio::test]
 async fn the_management_api_makes_a_connection_of_a_set_and_refuses_a_wrong_choice_naming_the_sets() {
-    let Setup { gateway, auth, backend, .. } = setup().await;
+    let Setup { gateway, auth, backend, key_dir: _key_dir } = setup().await;
     let create = |body: Value| api(&gateway, &gateway.admin_key, "POST", "/api/v1/connections", Some(body));
 
     let made = create(json!({"connector": "multi", "id": "made", "parameter_set": "key",
@@ -238,7 +241,7 @@ async fn a_settings_file_connection_without_a_set_is_refused_naming_the_sets() {
 
 #[tokio::test]
 async fn the_redirect_audit_and_the_connector_show_each_set() {
-    let Setup { gateway, .. } = setup().await;
+    let Setup { gateway, key_dir: _key_dir, .. } = setup().await;
     let audit = gateway.get("/admin/redirect-audit").await.json();
     let rows = audit["connectors"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "only the set on the global redirect URI: {audit}");
