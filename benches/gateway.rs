@@ -28,6 +28,8 @@
 //! Run: `cargo bench --bench gateway` (`-- --quick`, or
 //! `SLUICE_BENCH_QUICK=1`, for a smoke run of a few seconds).
 
+mod plot;
+
 /// The gateway binary's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -35,6 +37,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -48,7 +51,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sluice_gateway::access::DEFAULT_ENVIRONMENT;
 use sluice_gateway::config::{
-    AccessConfig, ConnectionConfig, GatewayConfig, IssuerConfig, MemberConfig, RuntimeSettings, ValueSource,
+    AccessConfig, ConnectionConfig, GatewayConfig, IssuerConfig, MemberConfig, RequestLimits, RuntimeSettings,
+    ValueSource,
 };
 use sluice_gateway::{Gateway, GatewayOptions};
 
@@ -85,15 +89,63 @@ async fn start_backend() -> SocketAddr {
             get(move || {
                 let body = slow.clone();
                 async move {
-                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    tokio::time::sleep(SLOW_BACKEND).await;
                     ([("content-type", "application/json")], body)
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = listen_deep();
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("backend") });
     address
+}
+
+/// The backend in a process of its own (this bench, `SLUICE_BENCH_MODE=backend`),
+/// and its address; it ends when the child handle is dropped (its standard
+/// input closes).
+fn spawn_backend() -> (BackendProcess, SocketAddr) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("the bench's path"))
+        .arg("--bench")
+        .env("SLUICE_BENCH_MODE", "backend")
+        .env_remove("SLUICE_BENCH_INSTRUCTIONS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the backend process");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("its stdout");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("its address");
+    let address = line.trim().parse().unwrap_or_else(|_| panic!("the backend printed `{line}`"));
+    (BackendProcess(child), address)
+}
+
+/// The backend's process, stopped when dropped.
+struct BackendProcess(std::process::Child);
+
+impl Drop for BackendProcess {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+/// [`Mode::Backend`]: serves until standard input closes.
+fn serve_backend() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let address = rt.block_on(start_backend());
+    println!("{address}");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+}
+
+/// A listener on loopback whose queue holds thousands of connections
+/// arriving at once (tokio's `bind` asks for 1,024; the kernel caps it at
+/// `net.core.somaxconn`): the in-flight runs open that many.
+fn listen_deep() -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+    socket.listen(8192).expect("listen")
 }
 
 /// Writes a copy of the example package pointing at `backend`, with or without code.
@@ -158,7 +210,8 @@ async fn start_issuer() -> Issuer {
     Issuer { base, token }
 }
 
-async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
+/// A gateway serving the packages in `dir`, `calls` calls of code in flight at most.
+async fn start_gateway(dir: &Path, issuer: &Issuer, calls: u32) -> (SocketAddr, Gateway) {
     let connection = |connector: &str| ConnectionConfig {
         id: "c".into(),
         connector: connector.into(),
@@ -167,17 +220,26 @@ async fn start_gateway(dir: &Path, issuer: &Issuer) -> (SocketAddr, Gateway) {
         parameter_set: None,
         parameters: [("api_key".to_string(), ValueSource::Literal(API_KEY.into()))].into_iter().collect(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+    let listener = listen_deep();
     let address = listener.local_addr().expect("address");
     let config = GatewayConfig {
         listen: address,
         packages: dir.to_path_buf(),
         environment: Default::default(),
-        requests: Default::default(),
-        // 1,000 calls of one connector in flight, past the default cap of
-        // 250 per connector.
-        runtime: RuntimeSettings { max_calls_per_connector: 1000, ..Default::default() },
-        connections: ["items-transform", "items-plain", "items-slow", "items-deadline"].map(connection).to_vec(),
+        // 5,000 calls in flight, past the defaults (1,000 calls of code in
+        // all, 250 per connector, 4,096 connections).
+        requests: RequestLimits { max_connections: 16_384, ..Default::default() },
+        runtime: RuntimeSettings {
+            max_concurrent_calls: calls,
+            max_calls_per_connector: calls,
+            // Compiled once for every run of the bench: the instruction
+            // count's runs under valgrind load it rather than compile it.
+            cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-compiled")),
+            ..Default::default()
+        },
+        connections: ["items-transform", "items-plain", "items-remote", "items-slow", "items-deadline"]
+            .map(connection)
+            .to_vec(),
         public_url: None,
         metrics_listen: None,
         access: AccessConfig {
@@ -271,12 +333,26 @@ struct Load {
 }
 
 async fn load(client: &HttpClient, url: &str, authorization: &str, concurrency: usize, duration: Duration) -> Load {
+    load_counting(client, url, authorization, concurrency, duration, None).await
+}
+
+/// [`load`], with the CPU time of `other`, a process of its own between
+/// the generator and the backend (nginx), added to this process's.
+async fn load_counting(
+    client: &HttpClient,
+    url: &str,
+    authorization: &str,
+    concurrency: usize,
+    duration: Duration,
+    other: Option<&Nginx>,
+) -> Load {
     // Warm the connection pool and the instance pool first.
     for _ in 0..concurrency.max(8) {
         fetch(client, url, authorization).await;
     }
+    let other_cpu = || other.map_or(Duration::ZERO, Nginx::cpu);
     let started = Instant::now();
-    let cpu = ProcessTime::now();
+    let (cpu, other_before) = (ProcessTime::now(), other_cpu());
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let client = client.clone();
@@ -295,7 +371,8 @@ async fn load(client: &HttpClient, url: &str, authorization: &str, concurrency: 
         latencies.extend(task.await.expect("load task"));
     }
     let elapsed = started.elapsed();
-    let cpu_per_request = cpu.elapsed() / u32::try_from(latencies.len()).expect("request count");
+    let cpu = cpu.elapsed() + other_cpu().saturating_sub(other_before);
+    let cpu_per_request = cpu / u32::try_from(latencies.len()).expect("request count");
     latencies.sort();
     let at = |q| quantile(&latencies, q);
     Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99), cpu_per_request }
@@ -310,24 +387,152 @@ fn resident_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// What one run of this bench does, from `SLUICE_BENCH_MODE`.
+enum Mode {
+    /// Every measurement (no `SLUICE_BENCH_MODE`).
+    All,
+    /// `load:<target>:<concurrency>:<seconds>`: one load run and nothing
+    /// else, for a profiler attached to the process.
+    Load { target: String, concurrency: usize, duration: Duration },
+    /// `count:<target>:<requests>`: exactly so many requests, for callgrind
+    /// ([`instructions`] runs the bench so).
+    Count { target: String, requests: usize },
+    /// `backend`: only the backend, in a process of its own, until its
+    /// standard input closes ([`spawn_backend`] runs the bench so).
+    Backend,
+}
+
+fn mode() -> Mode {
+    let Ok(mode) = std::env::var("SLUICE_BENCH_MODE") else { return Mode::All };
+    let parts: Vec<&str> = mode.split(':').collect();
+    let number = |text: &str| text.parse::<usize>().expect("SLUICE_BENCH_MODE: a number");
+    match parts.as_slice() {
+        ["load", target, concurrency, seconds] => Mode::Load {
+            target: target.to_string(),
+            concurrency: number(concurrency),
+            duration: Duration::from_secs(number(seconds) as u64),
+        },
+        ["count", target, requests] => Mode::Count { target: target.to_string(), requests: number(requests) },
+        ["backend"] => Mode::Backend,
+        _ => panic!("SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>` or `count:<target>:<requests>`"),
+    }
+}
+
+/// Tasks sending requests at once in the instruction count: enough to keep
+/// the gateway's own concurrency in play, few enough for valgrind, which
+/// runs one thread at a time.
+const COUNT_CONCURRENCY: usize = 4;
+
+/// Exactly `requests` requests to `url`, `COUNT_CONCURRENCY` at a time,
+/// after the warm-up every load run has.
+async fn count(client: &HttpClient, url: &str, authorization: &str, requests: usize) {
+    for _ in 0..COUNT_CONCURRENCY {
+        fetch(client, url, authorization).await;
+    }
+    let left = Arc::new(std::sync::atomic::AtomicUsize::new(requests));
+    let tasks: Vec<_> = (0..COUNT_CONCURRENCY)
+        .map(|_| {
+            let (client, left) = (client.clone(), Arc::clone(&left));
+            let (url, authorization) = (url.to_string(), authorization.to_string());
+            tokio::spawn(async move {
+                while left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                    fetch(&client, &url, &authorization).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("count task");
+    }
+}
+
+/// Instructions per request, counted by callgrind: for each target, the
+/// bench runs twice under valgrind, once with `n` requests and once with
+/// `2n`, and the difference over `n` is what one request costs, start-up
+/// and warm-up cancelled out. Instruction counts do not depend on what else
+/// the machine is doing, so two revisions compare without the noise of
+/// timings (`SLUICE_BENCH_INSTRUCTIONS=1 cargo bench --bench gateway`).
+fn instructions() {
+    let requests: usize = std::env::var("SLUICE_BENCH_REQUESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(400);
+    let exe = std::env::current_exe().expect("the bench's path");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("callgrind");
+    std::fs::create_dir_all(&out).expect("callgrind folder");
+    let run = |target: &str, n: usize| -> u64 {
+        let file = out.join(format!("callgrind.out.{target}.{n}"));
+        let output = std::process::Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", file.display()))
+            // wasmtime writes the code it compiled, then runs it.
+            .arg("--smc-check=all-non-file")
+            .arg(&exe)
+            .arg("--bench")
+            .env("SLUICE_BENCH_MODE", format!("count:{target}:{n}"))
+            .env_remove("SLUICE_BENCH_INSTRUCTIONS")
+            .output()
+            .expect("valgrind runs (Debian's package `valgrind`)");
+        assert!(output.status.success(), "valgrind: {}", String::from_utf8_lossy(&output.stderr));
+        let text = std::fs::read_to_string(&file).expect("callgrind's output");
+        text.lines()
+            .find_map(|line| line.strip_prefix("totals:").or_else(|| line.strip_prefix("summary:")))
+            .and_then(|total| total.split_whitespace().next()?.parse().ok())
+            .expect("callgrind's total")
+    };
+    println!(
+        "instructions per request, by callgrind ({requests} and {} requests, {COUNT_CONCURRENCY} at a time; generator, gateway and backend in one process)",
+        2 * requests
+    );
+    let mut per_request = std::collections::HashMap::new();
+    for target in ["code", "no_code", "direct"] {
+        // The two runs of a target side by side: valgrind runs one thread at a time.
+        let (once, twice) = std::thread::scope(|scope| {
+            let twice = scope.spawn(|| run(target, 2 * requests));
+            (run(target, requests), twice.join().expect("valgrind run"))
+        });
+        let instructions = twice.saturating_sub(once) / requests as u64;
+        println!("{target:<10} {instructions:>10} instructions per request");
+        per_request.insert(target, instructions);
+    }
+    println!(
+        "code adds {} instructions per request over no code; the gateway without code adds {} over the backend directly",
+        per_request["code"].saturating_sub(per_request["no_code"]),
+        per_request["no_code"].saturating_sub(per_request["direct"])
+    );
+    println!("profiles: callgrind_annotate --inclusive=yes {}/callgrind.out.<target>.<requests>", out.display());
+}
+
 fn main() {
+    // A child of this bench is told what it is by its mode alone.
+    if matches!(mode(), Mode::Backend) {
+        return serve_backend();
+    }
+    if std::env::var_os("SLUICE_BENCH_INSTRUCTIONS").is_some() {
+        return instructions();
+    }
+    // Three descriptors per call in flight here (client, gateway, egress).
+    let files = rlimit::increase_nofile_limit(u64::MAX).expect("the open-file limit");
+    assert!(files >= 16_000, "5,000 calls in flight need 16,000 open files; the limit is {files}");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let dir = tempfile::tempdir().expect("temp dir");
+    // The backend of the in-flight runs answers from a process of its own:
+    // in this one, 5,000 calls in flight would hold four descriptors each.
+    let remote_backend = matches!(mode(), Mode::All).then(spawn_backend);
     let ((gateway, service), backend, issuer) = rt.block_on(async {
         let backend = start_backend().await;
+        let remote = remote_backend.as_ref().map_or(backend, |(_, remote)| *remote);
         write_package(dir.path(), "items-transform", backend, "/v1", true, "");
         write_package(dir.path(), "items-plain", backend, "/v1", false, "");
-        // What this one measures is memory, not the deadline: 1,000
-        // connections opened at once to the gateway and from it to the
-        // backend can take seconds on two shared cores (1 s SYN retries), and
-        // the default 5 s deadline then cut calls of a 3 s backend.
-        write_package(dir.path(), "items-slow", backend, "/v1/slow", true, "[limits]\ndeadline = \"30s\"\n");
+        write_package(dir.path(), "items-remote", remote, "/v1", false, "");
+        // The default deadline, 5 s: 2 s of slack over the slow backend.
+        write_package(dir.path(), "items-slow", remote, "/v1/slow", true, "");
         let deadline = format!("[limits]\ndeadline = \"{}ms\"\n", DEADLINE.as_millis());
         write_package(dir.path(), "items-deadline", backend, "/v1/slow", true, &deadline);
         let issuer = start_issuer().await;
-        (start_gateway(dir.path(), &issuer).await, backend, issuer)
+        // Under valgrind, whose address space is far smaller than the
+        // pool's reservation for 5,000 calls, a pool for the count's calls.
+        let calls = if matches!(mode(), Mode::Count { .. }) { COUNT_CONCURRENCY as u32 } else { 5000 };
+        (start_gateway(dir.path(), &issuer, calls).await, backend, issuer)
     });
-    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(2048).build_http();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(8192).build_http();
     let oidc = format!("Bearer {}", issuer.token);
     let targets = [
         ("code", format!("http://{gateway}/apim/items-transform/c/items"), admin_key()),
@@ -335,6 +540,24 @@ fn main() {
         ("no_code", format!("http://{gateway}/apim/items-plain/c/items"), admin_key()),
         ("direct", format!("http://{backend}/v1/items"), admin_key()),
     ];
+    let target = |name: &str| {
+        let (_, url, authorization) = targets.iter().find(|(n, _, _)| *n == name).expect("a known target");
+        (url.clone(), authorization.clone())
+    };
+    match mode() {
+        Mode::All | Mode::Backend => {}
+        Mode::Load { target: name, concurrency, duration } => {
+            let (url, authorization) = target(&name);
+            let result = rt.block_on(load(&client, &url, &authorization, concurrency, duration));
+            println!("{name} at {concurrency}: {result:?}");
+            return;
+        }
+        Mode::Count { target: name, requests } => {
+            let (url, authorization) = target(&name);
+            rt.block_on(count(&client, &url, &authorization, requests));
+            return;
+        }
+    }
 
     // Latency of one request at a time, measured by criterion.
     let mut criterion = Criterion::default().configure_from_args();
@@ -371,14 +594,24 @@ fn main() {
     }
     criterion.final_summary();
 
-    // Throughput and tail latency at concurrency 1 and 32.
+    // Throughput and tail latency at concurrency 1 and 32, and nginx in
+    // front of the same backend when it is installed.
+    let nginx = Nginx::start(backend).map_err(|why| println!("\nno nginx beside the gateway: {why}")).ok();
+    let nginx_url = nginx.as_ref().map(|nginx| format!("http://{}/v1/items", nginx.address));
     let duration = if quick() { Duration::from_secs(1) } else { Duration::from_secs(5) };
-    println!("\ngateway load on loopback ({duration:?} per run; generator, gateway and backend share this process)");
+    println!(
+        "\ngateway load on loopback ({duration:?} per run; generator, gateway and backend share this process; nginx's own CPU is added to its row)"
+    );
     println!("{:<10} {:>5} {:>10} {:>10} {:>10} {:>12}", "target", "conc", "req/s", "p50", "p99", "cpu/request");
     let mut results = std::collections::HashMap::new();
+    let mut rows: Vec<(&str, String, String)> = targets.to_vec();
+    if let Some(url) = &nginx_url {
+        rows.push(("nginx", url.clone(), admin_key()));
+    }
     for concurrency in [1, 32] {
-        for (name, url, authorization) in &targets {
-            let result = rt.block_on(load(&client, url, authorization, concurrency, duration));
+        for (name, url, authorization) in &rows {
+            let other = (*name == "nginx").then_some(nginx.as_ref()).flatten();
+            let result = rt.block_on(load_counting(&client, url, authorization, concurrency, duration, other));
             println!(
                 "{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}",
                 result.rps, result.p50, result.p99, result.cpu_per_request
@@ -390,12 +623,117 @@ fn main() {
         let code = results[&("code", concurrency)];
         let plain = results[&("no_code", concurrency)];
         println!(
-            "ratio at {concurrency:>2}: code / no-code throughput {:.2}; code adds {:.2?} at p99 and {:.1?} of CPU per request",
+            "ratio at {concurrency:>2}: code / no-code throughput {:.2} (target ≥ 0.70); code adds {:.2?} at p99 and {:.1?} of CPU per request (target ≤ 25 µs at 32)",
             code.rps / plain.rps,
             code.p99.saturating_sub(plain.p99),
             code.cpu_per_request.saturating_sub(plain.cpu_per_request)
         );
+        let direct = results[&("direct", concurrency)].cpu_per_request;
+        let gateway_adds = plain.cpu_per_request.saturating_sub(direct);
+        if let Some(nginx) = results.get(&("nginx", concurrency)) {
+            let nginx_adds = nginx.cpu_per_request.saturating_sub(direct);
+            println!(
+                "          no code: the gateway adds {gateway_adds:.1?} of CPU per request over the backend directly, nginx {nginx_adds:.1?}: {:.2}× nginx (target ≤ 1.5×)",
+                gateway_adds.as_secs_f64() / nginx_adds.as_secs_f64()
+            );
+        }
     }
+
+    // The same with the generator in a process of its own (wrk), so that
+    // it is not billed: CPU is then the gateway's and the backend's (and
+    // nginx's in its row).
+    let mut external = Vec::new();
+    for (name, url, authorization) in rows.iter().filter(|(name, _, _)| *name != "code_oidc") {
+        let other = (*name == "nginx").then_some(nginx.as_ref()).flatten();
+        let other_cpu = || other.map_or(Duration::ZERO, Nginx::cpu);
+        let (cpu, other_before) = (ProcessTime::now(), other_cpu());
+        let Some(run) = wrk(url, authorization, 32, duration) else {
+            println!("\nno wrk for the external generator's figures (Debian: apt-get install wrk)");
+            break;
+        };
+        let cpu = cpu.elapsed() + other_cpu().saturating_sub(other_before);
+        external.push((*name, run, cpu / u32::try_from(run.requests.max(1)).expect("request count")));
+    }
+    if !external.is_empty() {
+        println!(
+            "\nthe same at concurrency 32 with wrk as the generator, in its own process ({duration:?} per run; CPU of the gateway and backend, and nginx)"
+        );
+        println!("{:<10} {:>10} {:>10} {:>10} {:>12}", "target", "req/s", "p50", "p99", "cpu/request");
+        for (name, run, cpu) in &external {
+            println!("{name:<10} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}", run.rps, run.p50, run.p99, cpu);
+        }
+        let find =
+            |target: &str| external.iter().find(|(name, _, _)| *name == target).map(|(_, run, cpu)| (*run, *cpu));
+        if let (Some((code, code_cpu)), Some((plain, plain_cpu)), Some((_, direct_cpu))) =
+            (find("code"), find("no_code"), find("direct"))
+        {
+            println!(
+                "wrk: code / no-code throughput {:.2}; code adds {:.1?} of CPU per request; no code adds {:.1?} over the backend directly",
+                code.rps / plain.rps,
+                code_cpu.saturating_sub(plain_cpu),
+                plain_cpu.saturating_sub(direct_cpu)
+            );
+            if let Some((_, nginx_cpu)) = find("nginx") {
+                let nginx_adds = nginx_cpu.saturating_sub(direct_cpu);
+                println!(
+                    "wrk: nginx adds {nginx_adds:.1?}; the gateway without code is {:.2}× nginx",
+                    plain_cpu.saturating_sub(direct_cpu).as_secs_f64() / nginx_adds.as_secs_f64()
+                );
+            }
+        }
+    }
+
+    // Gateway CPU per request against concurrency: each target's CPU per
+    // request less the backend's alone at the same concurrency, drawn for
+    // the README.
+    let levels = [1, 4, 16, 64, 256, 1000];
+    let step = if quick() { Duration::from_secs(1) } else { Duration::from_secs(3) };
+    println!(
+        "\ngateway CPU per request against concurrency ({step:?} per point; each target's CPU per request less the backend's alone)"
+    );
+    println!("{:>6} {:>12} {:>12} {:>12} {:>12} {:>10}", "conc", "direct", "no code", "code", "nginx", "code req/s");
+    let mut curves: Vec<(&str, Vec<(f64, f64)>)> = vec![("with code", Vec::new()), ("without code", Vec::new())];
+    if nginx.is_some() {
+        curves.push(("nginx, proxying", Vec::new()));
+    }
+    for concurrency in levels {
+        let at = |name: &str| {
+            let (url, authorization) = match name {
+                "nginx" => (nginx_url.clone().unwrap_or_default(), admin_key()),
+                other => target(other),
+            };
+            let other = (name == "nginx").then_some(nginx.as_ref()).flatten();
+            rt.block_on(load_counting(&client, &url, &authorization, concurrency, step, other))
+        };
+        let direct = at("direct");
+        let plain = at("no_code");
+        let code = at("code");
+        let proxied = nginx.is_some().then(|| at("nginx"));
+        let adds = |load: &Load| load.cpu_per_request.saturating_sub(direct.cpu_per_request);
+        let micros = |load: &Load| adds(load).as_secs_f64() * 1e6;
+        println!(
+            "{concurrency:>6} {:>12.1?} {:>12.1?} {:>12.1?} {:>12} {:>10.0}",
+            direct.cpu_per_request,
+            adds(&plain),
+            adds(&code),
+            proxied.as_ref().map_or("-".to_string(), |load| format!("{:.1?}", adds(load))),
+            code.rps
+        );
+        curves[0].1.push((concurrency as f64, micros(&code)));
+        curves[1].1.push((concurrency as f64, micros(&plain)));
+        if let Some(load) = &proxied {
+            curves[2].1.push((concurrency as f64, micros(load)));
+        }
+    }
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench/gateway-concurrency.svg");
+    let mut drawing = plot::LineChart::new("Gateway CPU per request over the backend's, against concurrency")
+        .x(plot::Axis::log("requests in flight").ticks(levels.map(|level| level as f64)))
+        .y(plot::Axis::linear("CPU per request over the backend alone (µs)"));
+    for (name, points) in curves {
+        drawing = drawing.series(name, points);
+    }
+    drawing.write_svg(&chart).expect("the concurrency chart");
+    println!("chart: {}", chart.display());
 
     // Authentication and the decision, in CPU per call, against the code
     // path's CPU per request measured above.
@@ -415,24 +753,33 @@ fn main() {
         );
     }
 
-    // Resident memory with 1,000 calls of code in flight against a slow backend.
-    let in_flight = 1000;
-    let before = resident_bytes();
-    let peak = rt.block_on(async {
-        let url = format!("http://{gateway}/apim/items-slow/c/items");
-        let calls = spawn_fetches(&client, &url, in_flight, http::StatusCode::OK);
-        tokio::time::sleep(Duration::from_millis(2000)).await;
-        let peak = resident_bytes();
-        for call in calls {
-            call.await.expect("slow call");
-        }
-        peak
-    });
+    // Calls of code in flight against a backend that answers in 3 s, alone
+    // and with a CPU hog on one core: how late, and how much memory.
     println!(
-        "\nresident memory with {in_flight} calls in flight: {:.0} MiB (this whole process; {:.0} MiB before the calls)",
-        peak as f64 / (1 << 20) as f64,
-        before as f64 / (1 << 20) as f64
+        "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients see them; resident memory of this whole process, sampled every 50 ms)"
     );
+    println!(
+        "{:>6} {:>5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "calls", "hog", "failed", "p50", "p90", "p99", "max", "peak RSS"
+    );
+    let mut in_flight_results = Vec::new();
+    for calls in [1000, 5000] {
+        for hog in [false, true] {
+            let result = rt.block_on(in_flight(&client, gateway, calls, hog));
+            println!(
+                "{calls:>6} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB",
+                if hog { "yes" } else { "no" },
+                result.failed,
+                result.p50.as_millis(),
+                result.p90.as_millis(),
+                result.p99.as_millis(),
+                result.max.as_millis(),
+                result.peak_rss as f64 / (1 << 20) as f64
+            );
+            in_flight_results.push((calls, hog, result));
+        }
+    }
+    let in_flight = 1000;
     // Calls reaching their deadline together: how late, after it, their
     // clients have the 504 (256 at once as in the review that found answers
     // 420 ms late, then 1,000).
@@ -465,4 +812,217 @@ async fn deadline_lateness(client: &HttpClient, gateway: SocketAddr, calls: usiz
         late.push(task.await.expect("deadline call").saturating_sub(DEADLINE));
     }
     late
+}
+
+/// How long the slow backend takes to answer.
+const SLOW_BACKEND: Duration = Duration::from_secs(3);
+
+/// What [`in_flight`] saw.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    failed: usize,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+    peak_rss: u64,
+}
+
+/// `calls` calls of code at once to the slow backend, with a process
+/// spinning on one core (`hog`) or without: each call's time as its client
+/// sees it, how many failed, and the process's peak resident memory. The
+/// client first opens its connections with calls without code, so that
+/// what is timed is the gateway's, not TCP's connection set-up.
+async fn in_flight(client: &HttpClient, gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
+    // Through the gateway to the same backend, without code: the
+    // gateway's connections to it open too.
+    let plain = format!("http://{gateway}/apim/items-remote/c/items");
+    for call in spawn_fetches(client, &plain, calls, http::StatusCode::OK) {
+        call.await.expect("opening call");
+    }
+    let mut hog = hog.then(|| {
+        std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("a shell to spin")
+    });
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = Arc::clone(&sampling);
+        tokio::spawn(async move {
+            let mut peak = resident_bytes();
+            while sampling.load(Ordering::Relaxed) {
+                peak = peak.max(resident_bytes());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak
+        })
+    };
+    let url = format!("http://{gateway}/apim/items-slow/c/items");
+    let tasks: Vec<_> = (0..calls)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { try_fetch(&client, &url, &admin_key()).await })
+        })
+        .collect();
+    let mut times = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        match task.await.expect("slow call") {
+            Ok(time) => times.push(time),
+            Err(_) => failed += 1,
+        }
+    }
+    sampling.store(false, Ordering::Relaxed);
+    let peak_rss = sampler.await.expect("sampler");
+    if let Some(hog) = hog.as_mut() {
+        let _ = hog.kill();
+        let _ = hog.wait();
+    }
+    times.sort();
+    let at = |q| if times.is_empty() { Duration::ZERO } else { quantile(&times, q) };
+    InFlight { failed, p50: at(0.50), p90: at(0.90), p99: at(0.99), max: at(1.0), peak_rss }
+}
+
+/// The time to a 200, or what came instead.
+async fn try_fetch(client: &HttpClient, url: &str, authorization: &str) -> Result<Duration, String> {
+    let started = Instant::now();
+    let request = http::Request::get(url)
+        .header("x-api-key", API_KEY)
+        .header("authorization", authorization)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    if status != http::StatusCode::OK {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(started.elapsed())
+}
+
+/// nginx (Debian's package) proxying the backend over kept-alive
+/// connections, as an operator would deploy it for operations without
+/// code: the side-by-side figure for the no-code path. It runs as one
+/// process (`master_process off`), whose CPU time is read from
+/// `/proc/<pid>/schedstat`.
+struct Nginx {
+    child: std::process::Child,
+    address: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// nginx in front of `backend`, or `None` (and why) when it is not
+    /// installed or does not start.
+    fn start(backend: SocketAddr) -> Result<Self, String> {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .ok_or("nginx is not installed (Debian: apt-get install nginx-light)")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let d = dir.path().display();
+        let config = format!(
+            "worker_processes 1;\nmaster_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+             events {{ worker_connections 16384; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               upstream backend {{ server {backend}; keepalive 256; }}\n\
+               server {{\n    listen {address} backlog=8192;\n    location / {{\n      proxy_pass http://backend;\n\
+                   proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n"
+        );
+        let config_path = dir.path().join("nginx.conf");
+        std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+        let mut child = std::process::Command::new(binary)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&config_path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{binary}: {e}"))?;
+        for _ in 0..250 {
+            if std::net::TcpStream::connect(address).is_ok() {
+                return Ok(Self { child, address, _dir: dir });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+                return Err(format!("nginx exited ({status}): {log}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("nginx did not start listening in 5 s".into())
+    }
+
+    /// The CPU time nginx has used so far.
+    fn cpu(&self) -> Duration {
+        let schedstat = std::fs::read_to_string(format!("/proc/{}/schedstat", self.child.id())).unwrap_or_default();
+        let nanos = schedstat.split_whitespace().next().and_then(|n| n.parse().ok()).expect("nginx's schedstat");
+        Duration::from_nanos(nanos)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What wrk measured of one run.
+#[derive(Debug, Clone, Copy)]
+struct Wrk {
+    requests: u64,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// `wrk` (Debian's package), the load generator in a process of its own:
+/// one thread, `concurrency` connections, `duration`. `None` when wrk is
+/// not installed.
+fn wrk(url: &str, authorization: &str, concurrency: usize, duration: Duration) -> Option<Wrk> {
+    let output = std::process::Command::new("wrk")
+        .args(["-t", "1", "-c", &concurrency.to_string(), "-d", &format!("{}s", duration.as_secs().max(1))])
+        .args(["--latency", "-H", &format!("x-api-key: {API_KEY}"), "-H", &format!("authorization: {authorization}")])
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk: {text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!text.contains("Non-2xx"), "wrk saw failed requests: {text}");
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("wrk printed no `{prefix}`: {text}"))
+            .to_string()
+    };
+    let latency = |text: String| -> Duration {
+        let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
+        let number: f64 = number.parse().expect("a latency");
+        Duration::from_secs_f64(match unit {
+            "us" => number / 1e6,
+            "ms" => number / 1e3,
+            "s" => number,
+            other => panic!("wrk latency unit `{other}`"),
+        })
+    };
+    let requests = text
+        .lines()
+        .find(|line| line.contains("requests in"))
+        .and_then(|line| line.split_whitespace().next()?.parse().ok())
+        .expect("wrk's request count");
+    Some(Wrk {
+        requests,
+        rps: field("Requests/sec:").parse().expect("req/s"),
+        p50: latency(field("50%")),
+        p99: latency(field("99%")),
+    })
 }

@@ -36,7 +36,13 @@ struct Wrapped {
 /// The backend's answer: `[{"id": 1, "name": "item1", "ok": true}, ...]`,
 /// 20 items, about 700 bytes.
 pub fn backend_answer() -> Bytes {
-    let items: Vec<Item> = (1..=20).map(|i| Item { id: i, name: format!("item{i}"), ok: true }).collect();
+    items_answer(20)
+}
+
+/// A backend answer of `count` canonical items, ids 1 to `count`: the
+/// canonical answer at other sizes.
+pub fn items_answer(count: u64) -> Bytes {
+    let items: Vec<Item> = (1..=count).map(|i| Item { id: i, name: format!("item{i}"), ok: true }).collect();
     Bytes::from(serde_json::to_vec(&items).expect("items serialize"))
 }
 
