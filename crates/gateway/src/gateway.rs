@@ -109,11 +109,19 @@ impl StartError {
     }
 }
 
-/// The gateway.
+/// The gateway. Cheap to clone: one reference count, which matters since
+/// every request clones it several times (each middleware's state, the
+/// handler's, the code's backend) on whichever core serves it.
 #[derive(Debug, Clone)]
 pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+/// What a [`Gateway`] shares.
+#[derive(Debug)]
+struct Inner {
     /// Every environment by id, the default one included.
-    environments: Arc<HashMap<String, Arc<Environment>>>,
+    environments: HashMap<String, Arc<Environment>>,
     default: Arc<Environment>,
     metrics: Arc<Metrics>,
     activity: Arc<Activity>,
@@ -287,16 +295,18 @@ impl Gateway {
         ));
         let public_host = config.public_url.as_ref().and_then(authorities);
         let gateway = Self {
-            environments: Arc::new(environments),
-            default,
-            metrics,
-            activity: Arc::default(),
-            access,
-            catalog,
-            limits: config.requests,
-            public_host,
-            public_url: config.public_url.clone(),
-            replica,
+            inner: Arc::new(Inner {
+                environments,
+                default,
+                metrics,
+                activity: Arc::default(),
+                access,
+                catalog,
+                limits: config.requests,
+                public_host,
+                public_url: config.public_url.clone(),
+                replica,
+            }),
         };
         crate::replicas::follow(gateway.clone(), store, config.store.resync_interval);
         Ok(gateway)
@@ -304,51 +314,51 @@ impl Gateway {
 
     /// Which replica this is: on every span and metric series.
     pub fn replica(&self) -> &str {
-        &self.replica
+        &self.inner.replica
     }
 
     /// The environment with this id, if there is one.
     pub fn environment(&self, id: &str) -> Option<&Arc<Environment>> {
-        self.environments.get(id)
+        self.inner.environments.get(id)
     }
 
     /// The default environment, which a single-environment settings file is.
     pub fn default_environment(&self) -> &Arc<Environment> {
-        &self.default
+        &self.inner.default
     }
 
     /// Every environment, the default one first, then by id.
     pub fn environments(&self) -> Vec<&Arc<Environment>> {
-        let mut all: Vec<&Arc<Environment>> = self.environments.values().collect();
+        let mut all: Vec<&Arc<Environment>> = self.inner.environments.values().collect();
         all.sort_by_key(|e| (e.id() != DEFAULT_ENVIRONMENT, e.id().to_string()));
         all
     }
 
     /// Publishing, updating, downloading and deleting connectors.
     pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+        &self.inner.catalog
     }
 
     /// Who may do what: authentication, the snapshot, shares.
     pub fn access(&self) -> &Arc<Access> {
-        &self.access
+        &self.inner.access
     }
 
     /// The `host[:port]` requests must carry in `Host` when `public_url`
     /// is set (the port only when it is not the scheme's default).
     pub fn public_host(&self) -> Option<&str> {
-        self.public_host.as_ref().map(|(host, _)| &**host)
+        self.inner.public_host.as_ref().map(|(host, _)| &**host)
     }
 
     /// The configured `public_url`, if any.
     pub fn public_url(&self) -> Option<&url::Url> {
-        self.public_url.as_ref()
+        self.inner.public_url.as_ref()
     }
 
     /// Whether a request's `Host` names this gateway: always when no
     /// `public_url` is set, else only `public_url`'s host (and port).
     pub fn serves_host(&self, host: &str) -> bool {
-        match &self.public_host {
+        match &self.inner.public_host {
             None => true,
             Some((short, full)) => host.eq_ignore_ascii_case(short) || host.eq_ignore_ascii_case(full),
         }
@@ -356,18 +366,18 @@ impl Gateway {
 
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.inner.metrics
     }
 
     /// The last hour's calls of each connector, as this gateway answered
     /// them.
     pub fn activity(&self) -> &Arc<Activity> {
-        &self.activity
+        &self.inner.activity
     }
 
     /// The limits on incoming requests.
     pub fn request_limits(&self) -> &RequestLimits {
-        &self.limits
+        &self.inner.limits
     }
 }
 
