@@ -68,29 +68,44 @@ pub async fn serve(
 
 /// A stream that fails once nothing has moved in either direction for
 /// `idle`.
+///
+/// A read or write only notes the time: the timer is moved when it fires
+/// early, not on every read and write, since moving a tokio timer takes the
+/// timer wheel's lock, and a request makes several reads and writes.
 struct Watched<S> {
     stream: S,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
+    /// When something last moved.
+    moved_at: Instant,
 }
 
 impl<S> Watched<S> {
     fn new(stream: S, idle: Duration) -> Self {
-        Self { stream, idle, timer: Box::pin(tokio::time::sleep(idle)) }
+        Self { stream, idle, timer: Box::pin(tokio::time::sleep(idle)), moved_at: Instant::now() }
     }
 
     fn moved(&mut self) {
-        let deadline = Instant::now() + self.idle;
-        self.timer.as_mut().reset(deadline);
+        self.moved_at = Instant::now();
     }
 
     /// `Pending` while there is time left; the timeout error once there is not.
     fn idle_check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        match self.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle for too long"))
+        loop {
+            match self.timer.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let deadline = self.moved_at + self.idle;
+                    if deadline <= Instant::now() {
+                        return Poll::Ready(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the connection was idle for too long",
+                        ));
+                    }
+                    // Something moved since the timer was set: wait out the rest.
+                    self.timer.as_mut().reset(deadline);
+                }
             }
-            Poll::Pending => Poll::Pending,
         }
     }
 }

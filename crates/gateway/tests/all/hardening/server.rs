@@ -85,6 +85,30 @@ async fn an_idle_kept_alive_connection_is_closed() {
 }
 
 #[tokio::test]
+async fn a_connection_that_keeps_moving_outlives_the_idle_timeout() {
+    // The idle timer is moved only when it fires: a connection whose
+    // requests keep coming, each well within the idle timeout, stays open
+    // for many times that timeout.
+    let gateway = TestGatewayBuilder::new().requests(|r| r.idle_timeout = Duration::from_millis(300)).start().await;
+    let mut stream = TcpStream::connect(gateway.address).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    while started.elapsed() < Duration::from_millis(1500) {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let n =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.expect("an answer").unwrap();
+        assert!(
+            String::from_utf8_lossy(&buffer[..n]).starts_with("HTTP/1.1 200"),
+            "closed after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Then, left alone, it is closed.
+    assert!(closed_within(&mut stream, Duration::from_secs(3)).await.is_some(), "the idle connection stays open");
+}
+
+#[tokio::test]
 async fn connections_beyond_the_cap_wait_for_one_to_close() {
     let gateway = TestGatewayBuilder::new().requests(|r| r.max_connections = 2).start().await;
     let first = TcpStream::connect(gateway.address).await.unwrap();
