@@ -22,7 +22,7 @@ use crate::metrics::{KindLabels, OperationLabels};
 /// not see them, go on its calls to the backend's origin.
 pub(super) async fn run(
     gateway: &Gateway,
-    scope: &Scope,
+    scope: Arc<Scope>,
     code: &sluice_runtime::Connector,
     call: &Call<'_>,
     request: http::Request<Bytes>,
@@ -31,7 +31,7 @@ pub(super) async fn run(
 ) -> Result<http::Response<Bytes>, CallFailure> {
     let backend = Arc::new(CodeBackend {
         gateway: gateway.clone(),
-        scope: scope.clone(),
+        scope: Arc::clone(&scope),
         credentials: Mutex::new(credentials),
         signed_in: Mutex::new(signed_in),
     });
@@ -45,6 +45,7 @@ pub(super) async fn run(
     let output = code.call_started_at(invocation, backend, call.received).await;
     // A failed call is logged once, by the server; the code's own lines say
     // why at debug level then.
+    let scope = &*scope;
     emit_logs(scope, &output.report, output.result.is_err());
     tracing::debug!(
         fuel = output.report.fuel_consumed,
@@ -128,7 +129,7 @@ fn original_url(parts: &http::request::Parts) -> String {
 /// refresh after a 401.
 struct CodeBackend {
     gateway: Gateway,
-    scope: Scope,
+    scope: Arc<Scope>,
     credentials: Mutex<Option<SendCredentials>>,
     signed_in: Mutex<Option<SignedIn>>,
 }

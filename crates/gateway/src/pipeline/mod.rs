@@ -62,7 +62,7 @@ pub struct Call<'a> {
 
 /// What the steps after routing share: the call's connector, connection and
 /// operation, and its secrets.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Scope {
     pub(crate) environment: Arc<Environment>,
     pub(crate) connector: Arc<LoadedConnector>,
@@ -102,7 +102,8 @@ pub async fn run(
     let secrets = CallSecrets::new(&connection.connection, token.as_deref());
     let query = call.parts.uri.query().unwrap_or_default();
     let client = ClientRequest { method: &call.parts.method, query, headers: &call.parts.headers, body: &call.body };
-    let scope = Scope {
+    // Shared with the code's backend calls, which outlive this borrow.
+    let scope = Arc::new(Scope {
         environment: Arc::clone(environment),
         connector: Arc::clone(&connector),
         connection: Arc::clone(&connection),
@@ -110,7 +111,7 @@ pub async fn run(
         operation_id: operation_id.clone(),
         secrets,
         trace: call.trace.clone(),
-    };
+    });
     let signed_in = token.clone().map(|token| SignedIn { token });
     let package = &connector.package;
     // Where the request went, for the response policies' next links.
@@ -130,7 +131,7 @@ pub async fn run(
                 (request, Some(credentials))
             };
             backend_url = request.uri().clone();
-            code::run(gateway, &scope, code, &call, request, credentials, signed_in).await?
+            code::run(gateway, Arc::clone(&scope), code, &call, request, credentials, signed_in).await?
         }
         _ => {
             let prepared = Prepare { gateway, scope: &scope, route: &route, client: &client, token: token.as_deref() };
