@@ -163,13 +163,14 @@ pub async fn run(listen: SocketAddr) -> Result<()> {
     };
     // The sample backend listens on loopback, which egress never allows from
     // configuration; the demo grants it in code.
+    let max_connections = config.requests.max_connections;
     let gateway = Gateway::start(config, GatewayOptions { grant_loopback: true, ..Default::default() }).await?;
     // Every call needs a caller: the demo's admin, with a key made now (its
     // database is in memory, so the key ends with the demo).
     let issued = gateway.access().bootstrap_admin(DEMO_ADMIN, "Demo admin", "demo").await?;
     // Bound before the lines are printed, so that they name the real port
     // (`--listen 127.0.0.1:0` picks a free one).
-    let listener = crate::serve::bind(listen).await?;
+    let listener = crate::serve::bind(listen, max_connections).await?;
     let listen = listener.local_addr()?;
     println!("sluice demo: packages in {}, sample backend on {backend}", dir.display());
     println!("demo api key: {}", issued.key);

@@ -68,7 +68,7 @@ pub async fn serve(config_path: PathBuf, bootstrap_admin: Option<&str>) -> Resul
     let config = GatewayConfig::load(&config_path)?;
     let traces = init_serve_tracing(&config.telemetry)?;
     let (listen, metrics_listen) = (config.listen, config.metrics_listen);
-    let listener = bind(listen).await?;
+    let listener = bind(listen, config.requests.max_connections).await?;
     let gateway = start_when_reachable(config, &listener).await?;
     if let Some(principal) = bootstrap_admin {
         let issued = gateway
@@ -148,9 +148,21 @@ fn listener_clone(listener: &tokio::net::TcpListener) -> Result<std::net::TcpLis
     Ok(listener)
 }
 
-/// Binds the gateway's address.
-pub async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))
+/// Binds the gateway's address with a listen queue as long as the
+/// connections it serves at once (`max_connections`): a burst of clients
+/// connecting together waits in the queue, where a short one (tokio's
+/// default is 1,024) drops their SYNs and each drop costs a client a
+/// retry 1 s, then 3 s, 7 s... later. The kernel caps the queue at
+/// `net.core.somaxconn`.
+pub async fn bind(listen: SocketAddr, max_connections: usize) -> Result<tokio::net::TcpListener> {
+    let context = || format!("listening on {listen}");
+    let socket = if listen.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+        .with_context(context)?;
+    // As tokio's own `bind`: a restarted gateway rebinds at once.
+    socket.set_reuseaddr(true).with_context(context)?;
+    socket.bind(listen).with_context(context)?;
+    let backlog = u32::try_from(max_connections).unwrap_or(u32::MAX).max(1024);
+    socket.listen(backlog).with_context(context)
 }
 
 /// On SIGHUP, re-reads the settings file and applies each environment's
@@ -229,4 +241,29 @@ pub async fn run(
         let _ = tokio::signal::ctrl_c().await;
     };
     sluice_gateway::server::serve_gateway(listener, gateway, shutdown).await.context("serving")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// Clients past tokio's default queue of 1,024, none of them accepted
+    /// yet: the kernel finishes a connect as soon as the connection is
+    /// queued, and drops the SYN of one that does not fit (its client then
+    /// waits a second or more for the retry). 1,500 fits in Linux's default
+    /// `somaxconn` (4,096 since 5.4).
+    #[tokio::test]
+    async fn connections_past_tokios_default_queue_are_queued() -> anyhow::Result<()> {
+        let listener = super::bind("127.0.0.1:0".parse()?, 4096).await?;
+        let address = listener.local_addr()?;
+        let mut streams = Vec::new();
+        for queued in 0..1500 {
+            let connect = tokio::net::TcpStream::connect(address);
+            let stream = tokio::time::timeout(Duration::from_millis(900), connect).await.map_err(|_| {
+                anyhow::anyhow!("connection {queued} waited for a SYN retry: the listen queue was full")
+            })??;
+            streams.push(stream);
+        }
+        Ok(())
+    }
 }
