@@ -400,6 +400,8 @@ enum Mode {
     /// `backend`: only the backend, in a process of its own, until its
     /// standard input closes ([`spawn_backend`] runs the bench so).
     Backend,
+    /// `inflight:<calls>`: only the in-flight runs, alone and with the hog.
+    InFlight { calls: usize },
 }
 
 fn mode() -> Mode {
@@ -414,6 +416,7 @@ fn mode() -> Mode {
         },
         ["count", target, requests] => Mode::Count { target: target.to_string(), requests: number(requests) },
         ["backend"] => Mode::Backend,
+        ["inflight", calls] => Mode::InFlight { calls: number(calls) },
         _ => panic!("SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>` or `count:<target>:<requests>`"),
     }
 }
@@ -515,13 +518,14 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The backend of the in-flight runs answers from a process of its own:
     // in this one, 5,000 calls in flight would hold four descriptors each.
-    let remote_backend = matches!(mode(), Mode::All).then(spawn_backend);
+    let remote_backend = matches!(mode(), Mode::All | Mode::InFlight { .. }).then(spawn_backend);
     let ((gateway, service), backend, issuer) = rt.block_on(async {
         let backend = start_backend().await;
         let remote = remote_backend.as_ref().map_or(backend, |(_, remote)| *remote);
         write_package(dir.path(), "items-transform", backend, "/v1", true, "");
         write_package(dir.path(), "items-plain", backend, "/v1", false, "");
-        write_package(dir.path(), "items-remote", remote, "/v1", false, "");
+        // Without code, as slow: the in-flight runs open their connections with it.
+        write_package(dir.path(), "items-remote", remote, "/v1/slow", false, "");
         // The default deadline, 5 s: 2 s of slack over the slow backend.
         write_package(dir.path(), "items-slow", remote, "/v1/slow", true, "");
         let deadline = format!("[limits]\ndeadline = \"{}ms\"\n", DEADLINE.as_millis());
@@ -550,6 +554,12 @@ fn main() {
             let (url, authorization) = target(&name);
             let result = rt.block_on(load(&client, &url, &authorization, concurrency, duration));
             println!("{name} at {concurrency}: {result:?}");
+            return;
+        }
+        Mode::InFlight { calls } => {
+            for hog in [false, true] {
+                println!("{calls} in flight, hog {hog}: {:?}", rt.block_on(in_flight(&client, gateway, calls, hog)));
+            }
             return;
         }
         Mode::Count { target: name, requests } => {
@@ -834,8 +844,9 @@ struct InFlight {
 /// client first opens its connections with calls without code, so that
 /// what is timed is the gateway's, not TCP's connection set-up.
 async fn in_flight(client: &HttpClient, gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
-    // Through the gateway to the same backend, without code: the
-    // gateway's connections to it open too.
+    // Through the gateway to the same backend, without code and as slow,
+    // so that all of them are open at once: the client's connections to the
+    // gateway and the gateway's to the backend.
     let plain = format!("http://{gateway}/apim/items-remote/c/items");
     for call in spawn_fetches(client, &plain, calls, http::StatusCode::OK) {
         call.await.expect("opening call");
