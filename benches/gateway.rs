@@ -402,6 +402,9 @@ enum Mode {
     Backend,
     /// `inflight:<calls>`: only the in-flight runs, alone and with the hog.
     InFlight { calls: usize },
+    /// `clients:<gateway>:<calls>`: the clients of an in-flight run, in a
+    /// process of their own ([`in_flight`] runs the bench so).
+    Clients { gateway: SocketAddr, calls: usize },
 }
 
 fn mode() -> Mode {
@@ -417,6 +420,10 @@ fn mode() -> Mode {
         ["count", target, requests] => Mode::Count { target: target.to_string(), requests: number(requests) },
         ["backend"] => Mode::Backend,
         ["inflight", calls] => Mode::InFlight { calls: number(calls) },
+        ["clients", host, port, calls] => Mode::Clients {
+            gateway: format!("{host}:{port}").parse().expect("SLUICE_BENCH_MODE: the gateway's address"),
+            calls: number(calls),
+        },
         _ => panic!("SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>` or `count:<target>:<requests>`"),
     }
 }
@@ -505,8 +512,10 @@ fn instructions() {
 
 fn main() {
     // A child of this bench is told what it is by its mode alone.
-    if matches!(mode(), Mode::Backend) {
-        return serve_backend();
+    match mode() {
+        Mode::Backend => return serve_backend(),
+        Mode::Clients { gateway, calls } => return clients(gateway, calls),
+        _ => {}
     }
     if std::env::var_os("SLUICE_BENCH_INSTRUCTIONS").is_some() {
         return instructions();
@@ -549,7 +558,7 @@ fn main() {
         (url.clone(), authorization.clone())
     };
     match mode() {
-        Mode::All | Mode::Backend => {}
+        Mode::All | Mode::Backend | Mode::Clients { .. } => {}
         Mode::Load { target: name, concurrency, duration } => {
             let (url, authorization) = target(&name);
             let result = rt.block_on(load(&client, &url, &authorization, concurrency, duration));
@@ -558,7 +567,7 @@ fn main() {
         }
         Mode::InFlight { calls } => {
             for hog in [false, true] {
-                println!("{calls} in flight, hog {hog}: {:?}", rt.block_on(in_flight(&client, gateway, calls, hog)));
+                println!("{calls} in flight, hog {hog}: {:?}", in_flight(gateway, calls, hog));
             }
             return;
         }
@@ -766,27 +775,26 @@ fn main() {
     // Calls of code in flight against a backend that answers in 3 s, alone
     // and with a CPU hog on one core: how late, and how much memory.
     println!(
-        "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients see them; resident memory of this whole process, sampled every 50 ms)"
+        "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients, a process of their own, see them; resident memory of this process, the gateway's, before and at its peak, sampled every 50 ms)"
     );
     println!(
-        "{:>6} {:>5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "calls", "hog", "failed", "p50", "p90", "p99", "max", "peak RSS"
+        "{:>6} {:>5} {:>8} {:>11} {:>10} {:>10} {:>10} {:>11} {:>11}",
+        "calls", "hog", "failed", "p50", "p90", "p99", "max", "RSS before", "peak RSS"
     );
-    let mut in_flight_results = Vec::new();
     for calls in [1000, 5000] {
         for hog in [false, true] {
-            let result = rt.block_on(in_flight(&client, gateway, calls, hog));
+            let result = in_flight(gateway, calls, hog);
             println!(
-                "{calls:>6} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB",
+                "{calls:>6} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB {:>7.0} MiB",
                 if hog { "yes" } else { "no" },
                 result.failed,
                 result.p50.as_millis(),
                 result.p90.as_millis(),
                 result.p99.as_millis(),
                 result.max.as_millis(),
+                result.before as f64 / (1 << 20) as f64,
                 result.peak_rss as f64 / (1 << 20) as f64
             );
-            in_flight_results.push((calls, hog, result));
         }
     }
     let in_flight = 1000;
@@ -831,6 +839,7 @@ const SLOW_BACKEND: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     failed: usize,
+    before: u64,
     p50: Duration,
     p90: Duration,
     p99: Duration,
@@ -840,56 +849,94 @@ struct InFlight {
 
 /// `calls` calls of code at once to the slow backend, with a process
 /// spinning on one core (`hog`) or without: each call's time as its client
-/// sees it, how many failed, and the process's peak resident memory. The
-/// client first opens its connections with calls without code, so that
-/// what is timed is the gateway's, not TCP's connection set-up.
-async fn in_flight(client: &HttpClient, gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
-    // Through the gateway to the same backend, without code and as slow,
-    // so that all of them are open at once: the client's connections to the
-    // gateway and the gateway's to the backend.
-    let plain = format!("http://{gateway}/apim/items-remote/c/items");
-    for call in spawn_fetches(client, &plain, calls, http::StatusCode::OK) {
-        call.await.expect("opening call");
-    }
+/// sees it, how many failed, and the peak resident memory of this process,
+/// which then holds the gateway alone (the clients are a child process,
+/// [`Mode::Clients`], the backend another). The clients first open their
+/// connections with as many slow calls without code, so that what is timed
+/// is the gateway's, not TCP's connection set-up.
+fn in_flight(gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
+    use std::io::{BufRead as _, Write as _};
+    let mut clients = std::process::Command::new(std::env::current_exe().expect("the bench's path"))
+        .arg("--bench")
+        .env("SLUICE_BENCH_MODE", format!("clients:{gateway}:{calls}"))
+        .env("SLUICE_BENCH_CALLER", admin_key())
+        .env_remove("SLUICE_BENCH_INSTRUCTIONS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the clients' process");
+    let mut said = std::io::BufReader::new(clients.stdout.take().expect("their stdout")).lines();
+    let mut next = || said.next().expect("a line from the clients").expect("their stdout");
+    assert_eq!(next(), "ready", "the clients open their connections first");
     let mut hog = hog.then(|| {
         std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().expect("a shell to spin")
     });
+    let before = resident_bytes();
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
         let sampling = Arc::clone(&sampling);
-        tokio::spawn(async move {
+        std::thread::spawn(move || {
             let mut peak = resident_bytes();
             while sampling.load(Ordering::Relaxed) {
                 peak = peak.max(resident_bytes());
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                std::thread::sleep(Duration::from_millis(50));
             }
             peak
         })
     };
-    let url = format!("http://{gateway}/apim/items-slow/c/items");
-    let tasks: Vec<_> = (0..calls)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(async move { try_fetch(&client, &url, &admin_key()).await })
-        })
-        .collect();
-    let mut times = Vec::new();
-    let mut failed = 0;
-    for task in tasks {
-        match task.await.expect("slow call") {
-            Ok(time) => times.push(time),
-            Err(_) => failed += 1,
-        }
-    }
+    writeln!(clients.stdin.as_mut().expect("their stdin"), "go").expect("the clients go");
+    let result = next();
     sampling.store(false, Ordering::Relaxed);
-    let peak_rss = sampler.await.expect("sampler");
+    let peak_rss = sampler.join().expect("sampler");
     if let Some(hog) = hog.as_mut() {
         let _ = hog.kill();
         let _ = hog.wait();
     }
+    let _ = clients.wait();
+    let numbers: Vec<u64> = result.split_whitespace().map(|n| n.parse().expect("a number")).collect();
+    let [failed, p50, p90, p99, max] = numbers[..] else { panic!("the clients said `{result}`") };
+    let ms = Duration::from_millis;
+    InFlight { failed: failed as usize, p50: ms(p50), p90: ms(p90), p99: ms(p99), max: ms(max), before, peak_rss }
+}
+
+/// [`Mode::Clients`]: opens `calls` connections to `gateway` with slow
+/// calls without code, says `ready`, and on `go` makes `calls` calls of code
+/// at once; then prints how many failed and the p50, p90, p99 and max of
+/// the others, in milliseconds.
+fn clients(gateway: SocketAddr, calls: usize) {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let caller = std::env::var("SLUICE_BENCH_CALLER").expect("SLUICE_BENCH_CALLER");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(2 * calls).build_http();
+    let burst = |path: &str| {
+        let url = format!("http://{gateway}/apim/{path}/c/items");
+        (0..calls)
+            .map(|_| {
+                let (client, url, caller) = (client.clone(), url.clone(), caller.clone());
+                rt.spawn(async move { try_fetch(&client, &url, &caller).await })
+            })
+            .collect::<Vec<_>>()
+    };
+    rt.block_on(async {
+        for call in burst("items-remote") {
+            call.await.expect("opening call").expect("opening call answered");
+        }
+    });
+    println!("ready");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("go");
+    let (mut times, mut failed) = (Vec::new(), 0);
+    rt.block_on(async {
+        for call in burst("items-slow") {
+            match call.await.expect("slow call") {
+                Ok(time) => times.push(time),
+                Err(_) => failed += 1,
+            }
+        }
+    });
     times.sort();
-    let at = |q| if times.is_empty() { Duration::ZERO } else { quantile(&times, q) };
-    InFlight { failed, p50: at(0.50), p90: at(0.90), p99: at(0.99), max: at(1.0), peak_rss }
+    let at = |q| if times.is_empty() { 0 } else { quantile(&times, q).as_millis() };
+    println!("{failed} {} {} {} {}", at(0.50), at(0.90), at(0.99), at(1.0));
 }
 
 /// The time to a 200, or what came instead.
