@@ -1,32 +1,39 @@
 //! The gateway end to end on loopback: what custom code does to a real
-//! operation's throughput and latency, and what 1,000 calls in flight cost in
-//! memory.
+//! operation's throughput, latency and CPU, what the gateway without code
+//! costs beside nginx, and what thousands of calls in flight cost.
 //!
-//! Three targets, each a real HTTP server on 127.0.0.1: the operation with
-//! the canonical transform as code (`items-transform`, `ListItems`), the same
-//! operation without code (`items-plain`), and the backend called directly.
-//! The load generator runs in this process (tokio + hyper, one pooled
-//! client, N tasks each sending requests back to back), as do the gateway
-//! and the backend: on a 2-core machine they share the cores, so the figures
-//! are a floor for a dedicated gateway.
+//! Targets, each a real HTTP server on 127.0.0.1: the operation with the
+//! canonical transform as code (`items-transform`, `ListItems`), the same
+//! operation without code (`items-plain`), the backend called directly, and
+//! nginx (Debian's package, when installed) proxying that backend. The load
+//! generator runs in this process (tokio + hyper, one pooled client, N tasks
+//! each sending requests back to back), as do the gateway and the backend:
+//! on a 2-core machine they share the cores, so the figures are a floor for
+//! a dedicated gateway. The same runs are repeated with wrk (Debian's
+//! package, when installed) as the generator in a process of its own.
 //!
-//! Each load run also reports the process's CPU time per request (user and
-//! system, every thread): with the cores shared, that is what code costs the
-//! machine, and it is steadier than throughput between runs. The allocator
-//! is mimalloc, as in the `sluice` binary.
+//! Each load run also reports CPU time per request (user and system, every
+//! thread of this process, plus nginx's process in its row): with the cores
+//! shared, that is what each path costs the machine, and it is steadier
+//! than throughput between runs. The allocator is mimalloc, as in the
+//! `sluice` binary. The CPU per request is also drawn against concurrency,
+//! 1 to 1,000 (`docs/bench/gateway-concurrency.svg`).
 //!
 //! Every request carries a caller: the code path is measured twice, with an
 //! API key and with an OpenID Connect token of a local issuer (verified
 //! once, then remembered); and what authentication and the authorization
-//! decision cost is measured in process, in CPU per call, beside the code
-//! path's CPU per request.
+//! decision cost is measured in process, in CPU per call.
 //!
-//! Last, how late 1,000 calls of code are answered when all of them reach
-//! their deadline at once (a backend that answers after 3 s, a 1 s
-//! deadline), as their clients see it.
+//! Then 1,000 and 5,000 calls of code in flight behind a backend that
+//! answers in 3 s, alone and with a process spinning on one core: their
+//! latencies as their clients see them, and the gateway's memory (clients
+//! and backend are child processes). Last, how late 256 and 1,000 calls are
+//! answered when all of them reach a 1 s deadline at once.
 //!
 //! Run: `cargo bench --bench gateway` (`-- --quick`, or
-//! `SLUICE_BENCH_QUICK=1`, for a smoke run of a few seconds).
+//! `SLUICE_BENCH_QUICK=1`, for a smoke run). `SLUICE_BENCH_INSTRUCTIONS=1`
+//! counts instructions per request under callgrind instead (see
+//! [`instructions`]); `SLUICE_BENCH_MODE` runs one part alone (see [`Mode`]).
 
 mod plot;
 
