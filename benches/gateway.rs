@@ -751,7 +751,12 @@ fn main() {
             curves[2].1.push((concurrency as f64, micros(load)));
         }
     }
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench/gateway-concurrency.svg");
+    // A quick run's chart goes under target/tmp, leaving the README's alone.
+    let chart = if quick() {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-concurrency.svg")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/bench/gateway-concurrency.svg")
+    };
     let mut drawing = plot::LineChart::new("Gateway CPU per request over the backend's, against concurrency")
         .x(plot::Axis::log("requests in flight").ticks(levels.map(|level| level as f64)))
         .y(plot::Axis::linear("CPU per request over the backend alone (µs)"));
