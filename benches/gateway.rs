@@ -107,15 +107,28 @@ async fn start_backend() -> SocketAddr {
     address
 }
 
+/// This bench again, as a child told its part by `mode` (`SLUICE_BENCH_MODE`),
+/// run by `wrapper` (valgrind and its options) when there is one.
+fn bench_child(wrapper: &[String], mode: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the bench's path");
+    let mut command = match wrapper.split_first() {
+        Some((program, options)) => {
+            let mut command = std::process::Command::new(program);
+            command.args(options).arg(exe);
+            command
+        }
+        None => std::process::Command::new(exe),
+    };
+    command.arg("--bench").env("SLUICE_BENCH_MODE", mode).env_remove("SLUICE_BENCH_INSTRUCTIONS");
+    command
+}
+
 /// The backend in a process of its own (this bench, `SLUICE_BENCH_MODE=backend`),
 /// and its address; it ends when the child handle is dropped (its standard
 /// input closes).
 fn spawn_backend() -> (BackendProcess, SocketAddr) {
     use std::io::BufRead as _;
-    let mut child = std::process::Command::new(std::env::current_exe().expect("the bench's path"))
-        .arg("--bench")
-        .env("SLUICE_BENCH_MODE", "backend")
-        .env_remove("SLUICE_BENCH_INSTRUCTIONS")
+    let mut child = bench_child(&[], "backend")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -290,37 +303,47 @@ fn admin_key() -> String {
     format!("Bearer {}", CALLER_KEY.get().expect("gateway started"))
 }
 
+/// The time to a 200, body included; anything else ends the bench.
 async fn fetch(client: &HttpClient, url: &str, authorization: &str) -> Duration {
-    fetch_status(client, url, authorization, http::StatusCode::OK).await
+    try_fetch(client, url, authorization, http::StatusCode::OK).await.unwrap_or_else(|error| panic!("{url}: {error}"))
 }
 
-/// The time to an answer of `expected` status, body included.
-async fn fetch_status(client: &HttpClient, url: &str, authorization: &str, expected: http::StatusCode) -> Duration {
+/// The time to an answer of `expected` status, body included, or what came
+/// instead.
+async fn try_fetch(
+    client: &HttpClient,
+    url: &str,
+    authorization: &str,
+    expected: http::StatusCode,
+) -> Result<Duration, String> {
     let started = Instant::now();
     let request = http::Request::get(url)
         .header("x-api-key", API_KEY)
         .header("authorization", authorization)
         .body(Full::new(Bytes::new()))
-        .expect("request");
-    let response = client.request(request).await.expect("answer");
+        .map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
     let status = response.status();
-    let body = response.into_body().collect().await.expect("body").to_bytes();
-    assert_eq!(status, expected, "{url}: {}", String::from_utf8_lossy(&body));
-    started.elapsed()
+    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    if status != expected {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(started.elapsed())
 }
 
 /// `calls` requests to `url` at once, each a task answering its time to an
-/// `expected` answer.
+/// `expected` answer, or what came instead.
 fn spawn_fetches(
     client: &HttpClient,
     url: &str,
+    authorization: &str,
     calls: usize,
     expected: http::StatusCode,
-) -> Vec<tokio::task::JoinHandle<Duration>> {
+) -> Vec<tokio::task::JoinHandle<Result<Duration, String>>> {
     (0..calls)
         .map(|_| {
-            let (client, url) = (client.clone(), url.to_string());
-            tokio::spawn(async move { fetch_status(&client, &url, &admin_key(), expected).await })
+            let (client, url, authorization) = (client.clone(), url.to_string(), authorization.to_string());
+            tokio::spawn(async move { try_fetch(&client, &url, &authorization, expected).await })
         })
         .collect()
 }
@@ -343,6 +366,24 @@ async fn load(client: &HttpClient, url: &str, authorization: &str, concurrency: 
     load_counting(client, url, authorization, concurrency, duration, None).await
 }
 
+/// The CPU time this process has spent since a start, and nginx's process
+/// too when it is between the generator and the backend.
+struct CpuMeter<'a> {
+    process: ProcessTime,
+    nginx: Option<(&'a Nginx, Duration)>,
+}
+
+impl<'a> CpuMeter<'a> {
+    fn start(nginx: Option<&'a Nginx>) -> Self {
+        Self { process: ProcessTime::now(), nginx: nginx.map(|nginx| (nginx, nginx.cpu())) }
+    }
+
+    fn elapsed(&self) -> Duration {
+        let nginx = self.nginx.map_or(Duration::ZERO, |(nginx, before)| nginx.cpu().saturating_sub(before));
+        self.process.elapsed() + nginx
+    }
+}
+
 /// [`load`], with the CPU time of `other`, a process of its own between
 /// the generator and the backend (nginx), added to this process's.
 async fn load_counting(
@@ -357,9 +398,8 @@ async fn load_counting(
     for _ in 0..concurrency.max(8) {
         fetch(client, url, authorization).await;
     }
-    let other_cpu = || other.map_or(Duration::ZERO, Nginx::cpu);
     let started = Instant::now();
-    let (cpu, other_before) = (ProcessTime::now(), other_cpu());
+    let cpu = CpuMeter::start(other);
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let client = client.clone();
@@ -378,8 +418,7 @@ async fn load_counting(
         latencies.extend(task.await.expect("load task"));
     }
     let elapsed = started.elapsed();
-    let cpu = cpu.elapsed() + other_cpu().saturating_sub(other_before);
-    let cpu_per_request = cpu / u32::try_from(latencies.len()).expect("request count");
+    let cpu_per_request = cpu.elapsed() / u32::try_from(latencies.len()).expect("request count");
     latencies.sort();
     let at = |q| quantile(&latencies, q);
     Load { rps: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99), cpu_per_request }
@@ -431,7 +470,9 @@ fn mode() -> Mode {
             gateway: format!("{host}:{port}").parse().expect("SLUICE_BENCH_MODE: the gateway's address"),
             calls: number(calls),
         },
-        _ => panic!("SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>` or `count:<target>:<requests>`"),
+        _ => panic!(
+            "SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>`, `count:<target>:<requests>`, `inflight:<calls>`, `backend` or `clients:<gateway>:<calls>`"
+        ),
     }
 }
 
@@ -471,20 +512,18 @@ async fn count(client: &HttpClient, url: &str, authorization: &str, requests: us
 /// timings (`SLUICE_BENCH_INSTRUCTIONS=1 cargo bench --bench gateway`).
 fn instructions() {
     let requests: usize = std::env::var("SLUICE_BENCH_REQUESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(400);
-    let exe = std::env::current_exe().expect("the bench's path");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("callgrind");
     std::fs::create_dir_all(&out).expect("callgrind folder");
     let run = |target: &str, n: usize| -> u64 {
         let file = out.join(format!("callgrind.out.{target}.{n}"));
-        let output = std::process::Command::new("valgrind")
-            .arg("--tool=callgrind")
-            .arg(format!("--callgrind-out-file={}", file.display()))
+        let valgrind = [
+            "valgrind".to_string(),
+            "--tool=callgrind".to_string(),
+            format!("--callgrind-out-file={}", file.display()),
             // wasmtime writes the code it compiled, then runs it.
-            .arg("--smc-check=all-non-file")
-            .arg(&exe)
-            .arg("--bench")
-            .env("SLUICE_BENCH_MODE", format!("count:{target}:{n}"))
-            .env_remove("SLUICE_BENCH_INSTRUCTIONS")
+            "--smc-check=all-non-file".to_string(),
+        ];
+        let output = bench_child(&valgrind, &format!("count:{target}:{n}"))
             .output()
             .expect("valgrind runs (Debian's package `valgrind`)");
         assert!(output.status.success(), "valgrind: {}", String::from_utf8_lossy(&output.stderr));
@@ -518,8 +557,9 @@ fn instructions() {
 }
 
 fn main() {
+    let mode = mode();
     // A child of this bench is told what it is by its mode alone.
-    match mode() {
+    match mode {
         Mode::Backend => return serve_backend(),
         Mode::Clients { gateway, calls } => return clients(gateway, calls),
         _ => {}
@@ -534,7 +574,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The backend of the in-flight runs answers from a process of its own:
     // in this one, 5,000 calls in flight would hold four descriptors each.
-    let remote_backend = matches!(mode(), Mode::All | Mode::InFlight { .. }).then(spawn_backend);
+    let remote_backend = matches!(mode, Mode::All | Mode::InFlight { .. }).then(spawn_backend);
     let ((gateway, service), backend, issuer) = rt.block_on(async {
         let backend = start_backend().await;
         let remote = remote_backend.as_ref().map_or(backend, |(_, remote)| *remote);
@@ -549,7 +589,7 @@ fn main() {
         let issuer = start_issuer().await;
         // Under valgrind, whose address space is far smaller than the
         // pool's reservation for 5,000 calls, a pool for the count's calls.
-        let calls = if matches!(mode(), Mode::Count { .. }) { COUNT_CONCURRENCY as u32 } else { 5000 };
+        let calls = if matches!(mode, Mode::Count { .. }) { COUNT_CONCURRENCY as u32 } else { 5000 };
         (start_gateway(dir.path(), &issuer, calls).await, backend, issuer)
     });
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(8192).build_http();
@@ -564,7 +604,7 @@ fn main() {
         let (_, url, authorization) = targets.iter().find(|(n, _, _)| *n == name).expect("a known target");
         (url.clone(), authorization.clone())
     };
-    match mode() {
+    match mode {
         Mode::All | Mode::Backend | Mode::Clients { .. } => {}
         Mode::Load { target: name, concurrency, duration } => {
             let (url, authorization) = target(&name);
@@ -630,14 +670,15 @@ fn main() {
     );
     println!("{:<10} {:>5} {:>10} {:>10} {:>10} {:>12}", "target", "conc", "req/s", "p50", "p99", "cpu/request");
     let mut results = std::collections::HashMap::new();
+    // nginx, for its own row: its process's CPU counts there.
+    let in_front = |name: &str| if name == "nginx" { nginx.as_ref() } else { None };
     let mut rows: Vec<(&str, String, String)> = targets.to_vec();
     if let Some(url) = &nginx_url {
         rows.push(("nginx", url.clone(), admin_key()));
     }
     for concurrency in [1, 32] {
         for (name, url, authorization) in &rows {
-            let other = (*name == "nginx").then_some(nginx.as_ref()).flatten();
-            let result = rt.block_on(load_counting(&client, url, authorization, concurrency, duration, other));
+            let result = rt.block_on(load_counting(&client, url, authorization, concurrency, duration, in_front(name)));
             println!(
                 "{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}",
                 result.rps, result.p50, result.p99, result.cpu_per_request
@@ -670,15 +711,12 @@ fn main() {
     // nginx's in its row).
     let mut external = Vec::new();
     for (name, url, authorization) in rows.iter().filter(|(name, _, _)| *name != "code_oidc") {
-        let other = (*name == "nginx").then_some(nginx.as_ref()).flatten();
-        let other_cpu = || other.map_or(Duration::ZERO, Nginx::cpu);
-        let (cpu, other_before) = (ProcessTime::now(), other_cpu());
+        let cpu = CpuMeter::start(in_front(name));
         let Some(run) = wrk(url, authorization, 32, duration) else {
             println!("\nno wrk for the external generator's figures (Debian: apt-get install wrk)");
             break;
         };
-        let cpu = cpu.elapsed() + other_cpu().saturating_sub(other_before);
-        external.push((*name, run, cpu / u32::try_from(run.requests.max(1)).expect("request count")));
+        external.push((*name, run, cpu.elapsed() / u32::try_from(run.requests.max(1)).expect("request count")));
     }
     if !external.is_empty() {
         println!(
@@ -728,8 +766,7 @@ fn main() {
                 "nginx" => (nginx_url.clone().unwrap_or_default(), admin_key()),
                 other => target(other),
             };
-            let other = (name == "nginx").then_some(nginx.as_ref()).flatten();
-            rt.block_on(load_counting(&client, &url, &authorization, concurrency, step, other))
+            rt.block_on(load_counting(&client, &url, &authorization, concurrency, step, in_front(name)))
         };
         let direct = at("direct");
         let plain = at("no_code");
@@ -809,11 +846,10 @@ fn main() {
             );
         }
     }
-    let in_flight = 1000;
     // Calls reaching their deadline together: how late, after it, their
     // clients have the 504 (256 at once as in the review that found answers
     // 420 ms late, then 1,000).
-    for calls in [256, in_flight] {
+    for calls in [256, 1000] {
         let mut late = rt.block_on(deadline_lateness(&client, gateway, calls));
         late.sort();
         let at = |q| quantile(&late, q);
@@ -832,14 +868,15 @@ fn main() {
 /// so that what is timed is the gateway's, not connection set-up.
 async fn deadline_lateness(client: &HttpClient, gateway: SocketAddr, calls: usize) -> Vec<Duration> {
     let plain = format!("http://{gateway}/apim/items-plain/c/items");
-    for call in spawn_fetches(client, &plain, calls, http::StatusCode::OK) {
-        call.await.expect("opening call");
+    for call in spawn_fetches(client, &plain, &admin_key(), calls, http::StatusCode::OK) {
+        call.await.expect("opening call").unwrap_or_else(|error| panic!("{plain}: {error}"));
     }
     let url = format!("http://{gateway}/apim/items-deadline/c/items");
-    let tasks = spawn_fetches(client, &url, calls, http::StatusCode::GATEWAY_TIMEOUT);
+    let tasks = spawn_fetches(client, &url, &admin_key(), calls, http::StatusCode::GATEWAY_TIMEOUT);
     let mut late = Vec::new();
     for task in tasks {
-        late.push(task.await.expect("deadline call").saturating_sub(DEADLINE));
+        let time = task.await.expect("deadline call").unwrap_or_else(|error| panic!("{url}: {error}"));
+        late.push(time.saturating_sub(DEADLINE));
     }
     late
 }
@@ -868,11 +905,8 @@ struct InFlight {
 /// is the gateway's, not TCP's connection set-up.
 fn in_flight(gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
     use std::io::{BufRead as _, Write as _};
-    let mut clients = std::process::Command::new(std::env::current_exe().expect("the bench's path"))
-        .arg("--bench")
-        .env("SLUICE_BENCH_MODE", format!("clients:{gateway}:{calls}"))
+    let mut clients = bench_child(&[], &format!("clients:{gateway}:{calls}"))
         .env("SLUICE_BENCH_CALLER", admin_key())
-        .env_remove("SLUICE_BENCH_INSTRUCTIONS")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -920,18 +954,12 @@ fn clients(gateway: SocketAddr, calls: usize) {
     let caller = std::env::var("SLUICE_BENCH_CALLER").expect("SLUICE_BENCH_CALLER");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(2 * calls).build_http();
-    let burst = |path: &str| {
-        let url = format!("http://{gateway}/apim/{path}/c/items");
-        (0..calls)
-            .map(|_| {
-                let (client, url, caller) = (client.clone(), url.clone(), caller.clone());
-                rt.spawn(async move { try_fetch(&client, &url, &caller).await })
-            })
-            .collect::<Vec<_>>()
-    };
+    let url = |path: &str| format!("http://{gateway}/apim/{path}/c/items");
+    let burst = |url: &str| spawn_fetches(&client, url, &caller, calls, http::StatusCode::OK);
     rt.block_on(async {
-        for call in burst("items-remote") {
-            call.await.expect("opening call").expect("opening call answered");
+        let opening = url("items-remote");
+        for call in burst(&opening) {
+            call.await.expect("opening call").unwrap_or_else(|error| panic!("{opening}: {error}"));
         }
     });
     println!("ready");
@@ -939,7 +967,7 @@ fn clients(gateway: SocketAddr, calls: usize) {
     std::io::stdin().read_line(&mut line).expect("go");
     let (mut times, mut failed) = (Vec::new(), 0);
     rt.block_on(async {
-        for call in burst("items-slow") {
+        for call in burst(&url("items-slow")) {
             match call.await.expect("slow call") {
                 Ok(time) => times.push(time),
                 Err(_) => failed += 1,
@@ -949,23 +977,6 @@ fn clients(gateway: SocketAddr, calls: usize) {
     times.sort();
     let at = |q| if times.is_empty() { 0 } else { quantile(&times, q).as_millis() };
     println!("{failed} {} {} {} {}", at(0.50), at(0.90), at(0.99), at(1.0));
-}
-
-/// The time to a 200, or what came instead.
-async fn try_fetch(client: &HttpClient, url: &str, authorization: &str) -> Result<Duration, String> {
-    let started = Instant::now();
-    let request = http::Request::get(url)
-        .header("x-api-key", API_KEY)
-        .header("authorization", authorization)
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let response = client.request(request).await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    if status != http::StatusCode::OK {
-        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
-    }
-    Ok(started.elapsed())
 }
 
 /// nginx (Debian's package) proxying the backend over kept-alive
