@@ -114,6 +114,33 @@ impl Target {
         let port = parsed.port().unwrap_or(scheme.default_port());
         Ok(Self { scheme, host, port })
     }
+
+    /// [`Target::parse`] for a request's URI, as the HTTP client dials it:
+    /// its scheme, and its authority's host, canonicalised as a URL's host
+    /// is ([`canonical_host`]), and port. Only the authority is parsed, not
+    /// the whole URL again: this runs on every request sent.
+    #[cfg(feature = "client")]
+    pub fn of_uri(uri: &http::Uri) -> Result<Self, UrlError> {
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
+            Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
+            Some(other) => return Err(UrlError::Scheme(other.to_ascii_lowercase())),
+            None => return Err(UrlError::NoHost),
+        };
+        let authority = uri.authority().ok_or(UrlError::NoHost)?;
+        let host = canonical_host(authority.host())?;
+        // `http` keeps a port past 65535 as text, and `port_u16` is `None`
+        // for it as for no port at all: that one is no target.
+        let after_host = authority.as_str().rsplit('@').next().unwrap_or_default();
+        let after_host = after_host.rsplit_once(']').map_or(after_host, |(_, rest)| rest);
+        let port_text = after_host.split_once(':').map_or("", |(_, port)| port);
+        let port = match authority.port_u16() {
+            Some(port) => port,
+            None if port_text.is_empty() => scheme.default_port(),
+            None => return Err(UrlError::Invalid(url::ParseError::InvalidPort)),
+        };
+        Ok(Self { scheme, host, port })
+    }
 }
 
 impl fmt::Display for Target {
@@ -216,5 +243,43 @@ mod tests {
         assert_eq!(canonical_host("[::1]").unwrap(), Host::Ip("::1".parse().unwrap()));
         assert_eq!(canonical_host("0x7f000001").unwrap(), Host::Ip("127.0.0.1".parse().unwrap()));
         assert_eq!(canonical_host("Eu.Allowed.Example.").unwrap(), Host::Name("eu.allowed.example".into()));
+    }
+
+    /// The spellings the URL tests above use, and more: a request's URI
+    /// names the target the whole URL would. (`http` refuses a
+    /// percent-encoded host outright.)
+    #[cfg(feature = "client")]
+    #[test]
+    fn a_uri_names_the_target_its_url_does() {
+        for url in [
+            "http://2130706433/",
+            "http://0x7f000001/x",
+            "http://0177.0.0.1/",
+            "http://127.1:8080/",
+            "HTTPS://Example.COM./a?b=c",
+            "https://xn--bcher-kva.example/",
+            "https://user:pw@example.com:8443/",
+            "http://[::1]:9000/",
+            "http://[0:0::1]/",
+            "https://example.com:443/",
+            "http://example.com:80/",
+            "http://a..b/",
+            "http://8.8.4.4:99999/",
+            "https://9.9.9.9:65536/",
+            "http://h:080/",
+            "http://h:/",
+        ] {
+            let uri: http::Uri = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(Target::of_uri(&uri), Target::parse(url), "{url}");
+        }
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn a_uri_that_is_no_target_is_refused() {
+        let of = |text: &str| Target::of_uri(&text.parse::<http::Uri>().unwrap());
+        assert_eq!(of("ftp://example.com/"), Err(UrlError::Scheme("ftp".into())));
+        assert_eq!(of("/relative"), Err(UrlError::NoHost));
+        assert!(matches!(of("http://a..b/"), Err(UrlError::EmptyLabel(_))));
     }
 }

@@ -332,15 +332,14 @@ impl EgressClient {
         if uri.scheme().is_none() || uri.authority().is_none() {
             return Err(EgressError::InvalidRequest { reason: format!("uri `{uri}` is not absolute") });
         }
-        let url = uri.to_string();
         // Deny what the allowlist alone denies before touching the pools:
         // no lookup, no connection, no pool for a policy that grants nothing.
-        let target = match Target::parse(&url) {
+        let target = match Target::of_uri(uri) {
             Ok(target) => target,
-            Err(e) => return Err(denied(&url, e.into())),
+            Err(e) => return Err(denied(&uri.to_string(), e.into())),
         };
         if policy.allowlist.grant(&target).is_none() {
-            return Err(denied(&url, DenyReason::NotGranted { target }));
+            return Err(denied(&uri.to_string(), DenyReason::NotGranted { target }));
         }
         let client = self.pool_for(policy);
         let (mut parts, body) = request.into_parts();
@@ -354,11 +353,10 @@ impl EgressClient {
             parts.headers.insert(http::header::HOST, host);
         }
         let request = Request::from_parts(parts, Full::new(body));
-        let target = target.to_string();
         let exchange = exchange(&client, request, &target, options.max_response_bytes);
         match tokio::time::timeout(options.timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(EgressError::Timeout { target, after: options.timeout }),
+            Err(_) => Err(EgressError::Timeout { target: target.to_string(), after: options.timeout }),
         }
     }
 
@@ -408,12 +406,12 @@ fn denied(url: &str, reason: DenyReason) -> EgressError {
 async fn exchange(
     client: &HyperClient,
     request: Request<Full<Bytes>>,
-    target: &str,
+    target: &Target,
     limit: usize,
 ) -> Result<Response<Bytes>, EgressError> {
     let method = request.method().clone();
     let response = client.request(request).await.map_err(|e| from_hyper(e, target))?;
-    let too_large = || EgressError::BodyTooLarge { target: target.to_owned(), limit };
+    let too_large = || EgressError::BodyTooLarge { target: target.to_string(), limit };
     // A HEAD response declares the length of a body it does not carry.
     let declared = (method != http::Method::HEAD)
         .then(|| response.headers().get(http::header::CONTENT_LENGTH))
@@ -428,7 +426,7 @@ async fn exchange(
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
         Err(source) => {
-            return Err(EgressError::Failed { target: target.to_owned(), source });
+            return Err(EgressError::Failed { target: target.to_string(), source });
         }
     };
     Ok(Response::from_parts(parts, body))
@@ -436,7 +434,8 @@ async fn exchange(
 
 /// Maps a hyper client error back to what happened, finding the connector's
 /// own error in its source chain.
-fn from_hyper(error: hyper_util::client::legacy::Error, target: &str) -> EgressError {
+fn from_hyper(error: hyper_util::client::legacy::Error, target: &Target) -> EgressError {
+    let target = &target.to_string();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
     while let Some(e) = source {
         if let Some(connect) = e.downcast_ref::<ConnectError>() {
@@ -508,7 +507,7 @@ impl tower_service::Service<Uri> for PolicyConnector {
 
 impl PolicyConnector {
     async fn connect(self, uri: Uri) -> Result<EgressStream, ConnectError> {
-        let target = Target::parse(&uri.to_string()).map_err(|e| ConnectError::Denied(DenyReason::Url(e)))?;
+        let target = Target::of_uri(&uri).map_err(|e| ConnectError::Denied(DenyReason::Url(e)))?;
         // The one lookup for this connection: what it vets is what we dial.
         let addrs = match self.policy.check_target(&target, &*self.resolver).await {
             Decision::Allow { addrs, .. } => addrs,

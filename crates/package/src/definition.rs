@@ -42,6 +42,10 @@ pub struct Definition {
     /// clears an unauthenticated status. `None` when the file names none
     /// (or one it does not define, which is a load warning).
     pub test_connection: Option<String>,
+    /// `{scheme}://{host}` parsed, for [`Definition::backend_url`]: parsing
+    /// the host (IDNA and all) is most of what parsing a URL costs, and the
+    /// host is the same for every call.
+    pub(crate) origin: std::sync::OnceLock<Option<(String, url::Url)>>,
 }
 
 /// One operation (a method on a path).
@@ -385,6 +389,7 @@ impl Definition {
             operations,
             security_definitions,
             definitions: raw.definitions,
+            origin: std::sync::OnceLock::new(),
         })
     }
 

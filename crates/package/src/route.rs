@@ -180,13 +180,51 @@ impl Definition {
         path.push_str(rest);
         let base = self.base_path.trim_end_matches('/');
         let path = if path.starts_with('/') || path.is_empty() { path } else { format!("/{path}") };
+        let query = query.trim_start_matches('?');
+        if let Some(origin) = self.parsed_origin(scheme, host) {
+            // The URL parser's path and query states, without the host's
+            // again: the same URL, unless the text holds what would end the
+            // path early (`?`, `#`) or be trimmed from the whole URL's ends.
+            let mut full_path = String::with_capacity(base.len() + path.len());
+            full_path.push_str(base);
+            full_path.push_str(&path);
+            if !full_path.contains(['?', '#']) && !full_path.contains(|c: char| c <= ' ') {
+                let mut url = origin.clone();
+                url.set_path(&full_path);
+                if !query.is_empty() {
+                    url.set_query(Some(query));
+                }
+                return Ok(url);
+            }
+        }
         let mut text = format!("{scheme}://{host}{base}{path}");
         if !query.is_empty() {
             text.push('?');
-            text.push_str(query.trim_start_matches('?'));
+            text.push_str(query);
         }
         url::Url::parse(&text)
             .map_err(|e| BackendUrlError::Invalid { operation: operation.id.clone(), reason: e.to_string() })
+    }
+
+    /// `{scheme}://{host}` parsed once and kept, when it is a bare origin
+    /// (no path, query or fragment a host text could smuggle in).
+    fn parsed_origin(&self, scheme: &str, host: &str) -> Option<&url::Url> {
+        let (text, url) = self
+            .origin
+            .get_or_init(|| {
+                let text = format!("{scheme}://{host}");
+                let url = url::Url::parse(&text).ok()?;
+                let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+                bare.then_some((text, url))
+            })
+            .as_ref()?;
+        // The fields are public: a definition changed after its first call
+        // is served by the whole parse.
+        let same = text.len() == scheme.len() + 3 + host.len()
+            && text.starts_with(scheme)
+            && text[scheme.len()..].starts_with("://")
+            && text.ends_with(host);
+        same.then_some(url)
     }
 }
 
@@ -287,5 +325,84 @@ mod tests {
         let params: IndexMap<String, String> = [("p".to_string(), "a/b".to_string())].into_iter().collect();
         let url = def.backend_url(def.operation("F").unwrap(), &params, "").unwrap();
         assert_eq!(url.as_str(), "https://h/f/a%252Fb");
+    }
+
+    /// The URL built on the parsed origin is the one the whole text parses
+    /// to, whatever the host, the template, the values and the query.
+    #[test]
+    fn backend_url_is_the_whole_urls_parse() {
+        let hosts = [
+            "api.example.com",
+            "API.Example.COM.",
+            "127.0.0.1:8080",
+            "[::1]:9000",
+            "xn--bcher-kva.example",
+            "bücher.example",
+            "h/prefix",
+            "u:p@h",
+        ];
+        let templates = [
+            "/items",
+            "/a/{p}/b",
+            "/{p}",
+            "",
+            "/",
+            "/a b/{p}",
+            "/a\\b/{p}",
+            "/a/./b/../{p}",
+            "/x?y=1",
+            "/x#frag",
+            "/é/{p}",
+            "//double/{p}",
+            "/a%2Fb/{p}",
+            "/a/{p}/ ",
+        ];
+        let values = ["v", "a/b", "a b", "..x", "%2e%2e", "é", "a?b#c"];
+        let queries = ["", "x=1&y=%20", "?a=b", "q='quote'&r=<>", "a=%zz"];
+        let mut checked = 0;
+        for host in hosts {
+            for template in templates {
+                let doc = json!({ "swagger": "2.0", "host": host, "basePath": "/base/", "schemes": ["http"],
+                    "paths": { template: { "get": { "operationId": "A",
+                        "parameters": [ { "name": "p", "in": "path", "type": "string" } ] } } } });
+                let Ok(def) = Definition::parse(doc.to_string().as_bytes(), &mut Vec::new()) else { continue };
+                let Some(operation) = def.operation("A") else { continue };
+                for value in values {
+                    let params: IndexMap<String, String> = [("p".to_string(), value.to_string())].into_iter().collect();
+                    for query in queries {
+                        // Twice: the first call fills the cached origin, the second uses it.
+                        let first = def.backend_url(operation, &params, query).map(|u| u.to_string());
+                        let second = def.backend_url(operation, &params, query).map(|u| u.to_string());
+                        let path = substitute(&operation.path, value);
+                        let path = if path.starts_with('/') || path.is_empty() { path } else { format!("/{path}") };
+                        let query = query.trim_start_matches('?');
+                        let text =
+                            format!("http://{host}/base{path}{}{query}", if query.is_empty() { "" } else { "?" });
+                        let whole = url::Url::parse(&text).map(|u| u.to_string());
+                        assert_eq!(first.as_ref().ok(), whole.as_ref().ok(), "{text}");
+                        assert_eq!(second.as_ref().ok(), whole.as_ref().ok(), "{text}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    /// `{p}` replaced as `backend_url` replaces it (one encoded segment).
+    fn substitute(template: &str, value: &str) -> String {
+        template.replace("{p}", &utf8_percent_encode(value, SEGMENT).to_string())
+    }
+
+    #[test]
+    fn a_definition_changed_after_a_call_is_not_served_the_old_host() {
+        let doc =
+            json!({ "swagger": "2.0", "host": "old.example", "paths": { "/a": { "get": { "operationId": "A" } } } });
+        let mut def = Definition::parse(doc.to_string().as_bytes(), &mut Vec::new()).unwrap();
+        let url = def.backend_url(def.operation("A").unwrap(), &IndexMap::new(), "").unwrap();
+        assert_eq!(url.as_str(), "https://old.example/a");
+        def.host = Some("new.example".into());
+        let url = def.backend_url(def.operation("A").unwrap(), &IndexMap::new(), "").unwrap();
+        assert_eq!(url.as_str(), "https://new.example/a");
     }
 }

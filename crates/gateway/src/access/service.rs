@@ -532,7 +532,9 @@ impl Access {
         if self.verifier.is_empty() {
             return Err(Unauthenticated::NoIssuer);
         }
-        Ok(self.verifier.verify(credential, now()).await?)
+        // Boxed: the verification's future (a key set fetch inside) would
+        // otherwise be carried, and copied, by every request's future.
+        Ok(Box::pin(self.verifier.verify(credential, now())).await?)
     }
 
     /// Creates the first admin of the gateway (an admin of the default

@@ -206,7 +206,8 @@ async fn token(
         return Ok(None);
     }
     let oauth = environment.oauth()?;
-    Ok(Some(oauth.access_token(&connector.package, connection_id, &connection.connection).await?))
+    // Boxed, as it is rare and large: every call's future would carry it.
+    Ok(Some(Box::pin(oauth.access_token(&connector.package, connection_id, &connection.connection)).await?))
 }
 
 /// What step 3 builds the backend request from, when the request is the

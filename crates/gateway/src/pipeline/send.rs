@@ -45,11 +45,11 @@ pub(super) async fn send_refreshing(
         return Ok((response, Refresh::NotNeeded));
     }
     // The provider may have revoked the token early: refresh once and retry.
+    // Boxed, as it is rare and large: every call's future would carry it.
     let refreshed = match scope.environment.oauth() {
         Ok(oauth) => {
-            oauth
-                .refresh(&scope.connector.package, &scope.connection_id, &scope.connection.connection, &signed_in.token)
-                .await
+            let connection = &scope.connection.connection;
+            Box::pin(oauth.refresh(&scope.connector.package, &scope.connection_id, connection, &signed_in.token)).await
         }
         Err(error) => Err(error),
     };
@@ -73,7 +73,9 @@ async fn send_once(
     crate::telemetry::propagate(request.headers_mut());
     let network = scope.environment.network();
     let policy = network.policy(&scope.connection.allowlist);
-    let Some(trace) = &scope.trace else { return network.client().send(&policy, request, options).await };
+    // The client's future is boxed, so that the futures of the call around
+    // it stay small: they are moved, whole, as each is started.
+    let Some(trace) = &scope.trace else { return Box::pin(network.client().send(&policy, request, options)).await };
     // A test of the operation shows what was sent, secrets redacted.
     let started = std::time::Instant::now();
     let method = request.method().to_string();
@@ -90,7 +92,7 @@ async fn send_once(
             (name.to_string(), shown)
         })
         .collect();
-    let result = network.client().send(&policy, request, options).await;
+    let result = Box::pin(network.client().send(&policy, request, options)).await;
     let outcome = match &result {
         Ok(response) => Ok(response.status().as_u16()),
         Err(error) => Err(scope.secrets.redact(&error.to_string())),

@@ -190,9 +190,12 @@ fn check_limits(gateway: &Gateway, request: &Request<Body>) -> Result<(), Gatewa
 /// that belong to one hop.
 fn into_axum(response: http::Response<Bytes>) -> Response {
     let (mut parts, body) = response.into_parts();
-    for name in HOP_BY_HOP {
+    // One pass over the few headers an answer has, rather than a lookup
+    // for each of the names it seldom carries.
+    let names: Vec<_> = parts.headers.keys().filter(|name| HOP_BY_HOP.contains(&name.as_str())).cloned().collect();
+    for name in names {
         parts.headers.remove(name);
     }
     parts.headers.remove(header::CONTENT_LENGTH);
-    (parts, body).into_response()
+    Response::from_parts(parts, Body::from(body))
 }
