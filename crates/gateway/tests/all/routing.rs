@@ -186,3 +186,31 @@ async fn healthz_answers() {
     let answer = gateway.get("/healthz").await;
     assert_eq!((answer.status, answer.text().as_str()), (200, "ok"));
 }
+
+/// A `HEAD` call answers as the router answers one: the length of the
+/// answer it leaves out, and no body.
+#[tokio::test]
+async fn a_head_call_answers_its_length_without_a_body() {
+    let (gateway, _recorder) = shop(api_key_header(), api_key_parameter(), &[("api_key", "k1")]).await;
+    let get = gateway.get("/apim/shop/c1/orders/42").await;
+    assert_eq!(get.status, 200, "{}", get.text());
+    let head = gateway.send("HEAD", "/apim/shop/c1/orders/42", &[], "").await;
+    // The definition has no HEAD operation: the gateway says so, as it
+    // would to a GET, but sends no body.
+    assert_ne!(head.status, 200);
+    let length: usize = head.headers["content-length"].to_str().unwrap().parse().unwrap();
+    assert!(length > 0);
+    assert!(head.body.is_empty());
+}
+
+/// Ids in the path are percent-decoded, in the default environment and
+/// in a named one's path alike; an id that is not UTF-8 once decoded is
+/// refused before anything runs.
+#[tokio::test]
+async fn encoded_ids_name_the_connector_and_connection() {
+    let (gateway, recorder) = shop(api_key_header(), api_key_parameter(), &[("api_key", "k1")]).await;
+    assert_eq!(gateway.get("/apim/sh%6Fp/c%31/orders/42").await.status, 200);
+    assert_eq!(recorder.last().path_and_query, "/v1/orders/42");
+    let bad = gateway.get("/apim/shop/c%FF/orders/42").await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+}
