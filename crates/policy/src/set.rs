@@ -120,6 +120,12 @@ impl PolicySet {
             .any(|p| matches!(p.kind, Kind::MarkUnauthenticated { status: marked } if marked == status))
     }
 
+    /// Whether some response policy applies to `operation_id`: a caller
+    /// with none to apply need not build their context.
+    pub fn has_response_policies(&self, operation_id: &str) -> bool {
+        self.in_section(Section::Response, operation_id).next().is_some()
+    }
+
     /// Whether a request policy of `operation_id` makes a backend call of its
     /// own (`setvaluefromurl`), which only
     /// [`PolicySet::apply_request_fetching`] can make.

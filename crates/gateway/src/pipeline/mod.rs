@@ -154,6 +154,9 @@ pub async fn run(
     };
     gateway.access().observe_answer(&answer).await;
 
+    if !package.policies.has_response_policies(operation_id) {
+        return Ok(response);
+    }
     let values = connection.connection.values();
     let query = client.query_pairs();
     // Made only for a connector that reads it: most calls need no URL of their own.

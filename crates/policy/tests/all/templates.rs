@@ -932,6 +932,13 @@ fn setconnectionstatustounauthenticated_names_the_status_that_marks_the_connecti
     let scoped = set_of_one_scoped_to("ListTickets");
     assert!(scoped.marks_unauthenticated("ListTickets", http::StatusCode::UNAUTHORIZED));
     assert!(!scoped.marks_unauthenticated("Other", http::StatusCode::UNAUTHORIZED));
+    // A response policy the caller must run for the one operation only.
+    assert!(scoped.has_response_policies("ListTickets") && !scoped.has_response_policies("Other"));
+    let request_only = crate::support::set(json!([{ "templateId": "setheader", "parameters": {
+        "x-ms-apimTemplateParameter.name": "x-a", "x-ms-apimTemplateParameter.value": "1",
+        "x-ms-apimTemplateParameter.existsAction": "override", "x-ms-apimTemplate-policySection": "Request" }}]));
+    assert_eq!(request_only.policies().len(), 1);
+    assert!(!request_only.has_response_policies("AnyOperation"));
     for bad in [json!("abc"), json!(200), json!(99), json!(700)] {
         let warning =
             refused("setconnectionstatustounauthenticated", json!({ "x-ms-apimTemplateParameter.statusCode": bad }));
