@@ -613,8 +613,8 @@ fn main() {
             return;
         }
         Mode::InFlight { calls } => {
-            for hog in [false, true] {
-                println!("{calls} in flight, hog {hog}: {:?}", in_flight(gateway, calls, hog));
+            for (slots, hog) in BURSTS {
+                println!("{calls} in flight, {slots} slots, hog {hog}: {:?}", in_flight(gateway, calls, hog));
             }
             return;
         }
@@ -827,14 +827,14 @@ fn main() {
         "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients, a process of their own, see them; resident memory of this process, the gateway's, before and at its peak, sampled every 50 ms)"
     );
     println!(
-        "{:>6} {:>5} {:>8} {:>11} {:>10} {:>10} {:>10} {:>11} {:>11}",
-        "calls", "hog", "failed", "p50", "p90", "p99", "max", "RSS before", "peak RSS"
+        "{:>6} {:>5} {:>5} {:>8} {:>11} {:>10} {:>10} {:>10} {:>11} {:>11}",
+        "calls", "slots", "hog", "failed", "p50", "p90", "p99", "max", "RSS before", "peak RSS"
     );
     for calls in [1000, 5000] {
-        for hog in [false, true] {
+        for (slots, hog) in BURSTS {
             let result = in_flight(gateway, calls, hog);
             println!(
-                "{calls:>6} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB {:>7.0} MiB",
+                "{calls:>6} {slots:>5} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB {:>7.0} MiB",
                 if hog { "yes" } else { "no" },
                 result.failed,
                 result.p50.as_millis(),
@@ -883,6 +883,14 @@ async fn deadline_lateness(client: &HttpClient, gateway: SocketAddr, calls: usiz
 
 /// How long the slow backend takes to answer.
 const SLOW_BACKEND: Duration = Duration::from_secs(3);
+
+/// The in-flight bursts of each size, in order: the first mostly on pool
+/// slots this code has not run in yet (each such call maps the code's
+/// memory image into its slot and faults its pages in, as in a gateway's
+/// first burst of a connector; of 5,000, the bursts of 1,000 before have
+/// warmed 1,000), then the same again on the slots it left warm, alone
+/// and with the hog.
+const BURSTS: [(&str, bool); 3] = [("cold", false), ("warm", false), ("warm", true)];
 
 /// What [`in_flight`] saw.
 #[derive(Debug, Clone, Copy)]

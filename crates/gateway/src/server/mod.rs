@@ -23,14 +23,18 @@
 //! An environment that does not exist, and one the caller is not a member
 //! of, answer 404 `unknown-environment` alike ([`entered`]).
 //!
-//! The layer ([`correlate`]) gives each request its correlation id (the
-//! client's when it sends a sane one) and a span carrying it, and turns a
-//! handler's [`GatewayError`] into its problem+json answer, logged once.
-//! Inside it, [`check_host`] answers 421 to a request for a host other than
-//! `public_url`'s (a DNS-rebinding page driving a gateway on loopback), and
-//! [`authenticate`] answers 401 to a request without a caller, on every
+//! The first step ([`correlated`]) gives each request its correlation id
+//! (the client's when it sends a sane one) and a span carrying it, and turns
+//! a handler's [`GatewayError`] into its problem+json answer, logged once.
+//! Inside it, [`host_checked`] answers 421 to a request for a host other
+//! than `public_url`'s (a DNS-rebinding page driving a gateway on loopback),
+//! and [`authenticated`] answers 401 to a request without a caller, on every
 //! route but `/healthz`, the console's files and the provider's redirects
 //! (which the sign-in's browser-binding cookie authenticates).
+//!
+//! The router's layers run these steps; a call of an operation, the path
+//! that carries nearly all the traffic, runs them without the router
+//! ([`GatewayService`], [`call_operation`]).
 
 mod admin;
 mod listen;
