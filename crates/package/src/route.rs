@@ -220,10 +220,7 @@ impl Definition {
             .as_ref()?;
         // The fields are public: a definition changed after its first call
         // is served by the whole parse.
-        let same = text.len() == scheme.len() + 3 + host.len()
-            && text.starts_with(scheme)
-            && text[scheme.len()..].starts_with("://")
-            && text.ends_with(host);
+        let same = text.strip_prefix(scheme).and_then(|rest| rest.strip_prefix("://")) == Some(host);
         same.then_some(url)
     }
 }

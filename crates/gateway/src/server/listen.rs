@@ -22,8 +22,9 @@ use tokio::time::{Instant, Sleep};
 use crate::config::RequestLimits;
 
 /// Serves `app` (the gateway's service, or a router as
-/// `hyper_util::service::TowerToHyperService` makes it one) on `listener` under `limits` until `shutdown` completes;
-/// connections already open finish on their own.
+/// `hyper_util::service::TowerToHyperService` makes it one) on `listener`
+/// under `limits` until `shutdown` completes; connections already open
+/// finish on their own.
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,
