@@ -166,8 +166,11 @@ impl EgressClientBuilder {
         self
     }
 
-    /// How many distinct policies keep a connection pool at once; past it,
-    /// the least recently used pool is dropped. Default 1024.
+    /// How many distinct policies keep connection pools at once; past it,
+    /// the least recently used policy's pools are dropped. (A policy has
+    /// one pool for callers on multi-threaded runtimes, and one per thread
+    /// that calls from a single-threaded runtime, as the gateway's workers
+    /// do.) Default 1024.
     pub fn max_pools(mut self, max: usize) -> Self {
         self.max_pools = max.max(1);
         self
@@ -281,8 +284,10 @@ pub struct EgressClient {
 }
 
 struct Inner {
-    /// One hyper client, hence one connection pool, per policy.
-    pools: Mutex<HashMap<Policy, (HyperClient, Instant)>>,
+    /// One hyper client, hence one connection pool, per policy, and per
+    /// thread for callers on single-threaded runtimes (see [`Home`]); and
+    /// when the policy was last used.
+    pools: Mutex<HashMap<Policy, (Pools, Instant)>>,
     resolver: Arc<dyn Resolver>,
     tls: TlsConnector,
     connect_timeout: Duration,
@@ -362,13 +367,19 @@ impl EgressClient {
 
     fn pool_for(&self, policy: &Policy) -> HyperClient {
         let inner = &self.inner;
+        let home = Home::current();
         // A poisoned lock only means another call panicked mid-insert; the
         // map itself is still consistent.
         let mut pools = inner.pools.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        if let Some((client, used)) = pools.get_mut(policy) {
+        if let Some((clients, used)) = pools.get_mut(policy) {
             *used = now;
-            return client.clone();
+            if let Some((_, client)) = clients.iter().find(|(h, _)| *h == home) {
+                return client.clone();
+            }
+            let client = self.new_pool(policy);
+            clients.push((home, client.clone()));
+            return client;
         }
         if pools.len() >= inner.max_pools {
             let oldest = pools.iter().min_by_key(|(_, (_, used))| *used).map(|(policy, _)| policy.clone());
@@ -376,6 +387,13 @@ impl EgressClient {
                 pools.remove(&oldest);
             }
         }
+        let client = self.new_pool(policy);
+        pools.insert(policy.clone(), (vec![(home, client.clone())], now));
+        client
+    }
+
+    fn new_pool(&self, policy: &Policy) -> HyperClient {
+        let inner = &self.inner;
         // An environment's private roots are trusted only for its linked
         // subnets: a connector of their own, chosen per dialed address.
         let private_roots = policy.environment.private_roots();
@@ -388,13 +406,33 @@ impl EgressClient {
             connect_timeout: inner.connect_timeout,
             dialer: inner.dialer.clone(),
         };
-        let client = Client::builder(TokioExecutor::new())
+        Client::builder(TokioExecutor::new())
             .pool_idle_timeout(inner.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .build(connector);
-        pools.insert(policy.clone(), (client.clone(), now));
-        client
+            .build(connector)
+    }
+}
+
+/// A policy's connection pools, by where their connections live.
+type Pools = Vec<(Home, HyperClient)>;
+
+/// Where a pool's connections live. A hyper client runs each connection as
+/// a task on the runtime that opened it; a caller on a single-threaded
+/// runtime gets pools of its own, so that its backend calls never wake a
+/// task on another thread. Callers on a multi-threaded runtime share one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Home {
+    Shared,
+    Thread(std::thread::ThreadId),
+}
+
+impl Home {
+    fn current() -> Self {
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => Self::Thread(std::thread::current().id()),
+            _ => Self::Shared,
+        }
     }
 }
 
@@ -646,6 +684,51 @@ mod tests {
         let e = client.send(&policy, request, SendOptions::default()).await.unwrap_err();
         assert_eq!(e.to_string(), "egress denied: no allow rule grants https://b.example:443");
         assert!(client.inner.pools.lock().unwrap().is_empty());
+    }
+
+    /// The homes of the pools `client` keeps for `policy`.
+    fn homes(client: &EgressClient, policy: &Policy) -> Vec<Home> {
+        client
+            .inner
+            .pools
+            .lock()
+            .unwrap()
+            .get(policy)
+            .map(|(pools, _)| pools.iter().map(|(h, _)| *h).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn single_threaded_runtimes_get_pools_of_their_own_and_others_share_one() {
+        let client = EgressClient::new();
+        let policy = Policy::new(Allowlist::parse(["https://a.example"]).unwrap(), Default::default());
+        let on_own_runtime = || {
+            let client = client.clone();
+            let policy = policy.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                runtime.block_on(async {
+                    // Twice: the second call finds the first's pool.
+                    drop(client.pool_for(&policy));
+                    drop(client.pool_for(&policy));
+                });
+                std::thread::current().id()
+            })
+            .join()
+            .unwrap()
+        };
+        let (a, b) = (on_own_runtime(), on_own_runtime());
+        assert_eq!(homes(&client, &policy), [Home::Thread(a), Home::Thread(b)]);
+        let shared = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        for _ in 0..4 {
+            let (client, policy) = (client.clone(), policy.clone());
+            shared.block_on(shared.spawn(async move { drop(client.pool_for(&policy)) })).unwrap();
+        }
+        assert_eq!(homes(&client, &policy), [Home::Thread(a), Home::Thread(b), Home::Shared]);
+        // Outside any runtime: shared too.
+        drop(client.pool_for(&policy));
+        assert_eq!(homes(&client, &policy).len(), 3);
+        assert_eq!(client.inner.pools.lock().unwrap().len(), 1, "one policy, one entry");
     }
 
     #[test]

@@ -471,6 +471,19 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
+/// The most `[requests] workers` a settings file may ask for.
+pub const MAX_WORKERS: usize = 1024;
+
+fn workers<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let count = usize::deserialize(deserializer)?;
+    if count > MAX_WORKERS {
+        return Err(serde::de::Error::custom(format_args!(
+            "workers = {count}: at most {MAX_WORKERS} threads serve connections (0 serves them on the main runtime)"
+        )));
+    }
+    Ok(count)
+}
+
 /// Limits on what clients send.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -502,6 +515,12 @@ pub struct RequestLimits {
     /// Client connections served at once; more wait in the listen queue
     /// until one closes. Default: 4096.
     pub max_connections: usize,
+    /// Threads that serve client connections, each with a single-threaded
+    /// runtime of its own that runs a connection's calls from start to end;
+    /// 0 serves them as tasks of the caller's runtime. At most
+    /// [`MAX_WORKERS`]. Default: one per CPU.
+    #[serde(deserialize_with = "workers")]
+    pub workers: usize,
     /// Largest package archive the management API takes, in bytes; more is
     /// answered 413. Default: 32 MiB.
     pub max_package_bytes: usize,
@@ -521,6 +540,7 @@ impl Default for RequestLimits {
             body_read_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(60),
             max_connections: 4096,
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
             max_package_bytes: 32 << 20,
             max_package_expanded_bytes: 64 << 20,
         }
@@ -785,6 +805,18 @@ mod tests {
             assert!(matches!(error, ConfigError::Environments { .. }), "{error}");
             assert!(error.to_string().contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_are_bounded() {
+        let parse = |text: &str| toml::from_str::<GatewayConfig>(&format!("packages = \"p\"\n{text}"));
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(parse("").unwrap().requests.workers, cpus);
+        assert_eq!(parse("[requests]\nworkers = 0\n").unwrap().requests.workers, 0);
+        assert_eq!(parse("[requests]\nworkers = 1024\n").unwrap().requests.workers, 1024);
+        let error = parse("[requests]\nworkers = 1025\n").unwrap_err().to_string();
+        assert!(error.contains("workers = 1025: at most 1024 threads"), "{error}");
+        assert!(parse("[requests]\nworkers = -1\n").is_err());
     }
 
     #[test]

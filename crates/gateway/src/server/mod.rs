@@ -56,6 +56,7 @@ use hyper_util::service::TowerToHyperService;
 use tracing::Instrument;
 
 use crate::access::{Caller, DEFAULT_ENVIRONMENT, Denied, Directory};
+use crate::config::RequestLimits;
 use crate::environment::Environment;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
@@ -302,7 +303,8 @@ pub async fn serve_metrics(
     gateway: Gateway,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let limits = *gateway.request_limits();
+    // A scrape now and then: served on the caller's runtime, no threads of its own.
+    let limits = RequestLimits { workers: 0, ..*gateway.request_limits() };
     let app = Router::new().route("/metrics", get(admin::open_metrics)).with_state(gateway);
     serve(listener, TowerToHyperService::new(app), limits, shutdown).await
 }

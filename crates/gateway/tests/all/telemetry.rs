@@ -44,7 +44,8 @@ async fn recorded_the_call_is_the_clients_child_and_the_backend_requests_parent(
         opentelemetry_sdk::trace::SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
     let subscriber =
         tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("tests")));
-    // This test's runtime has one thread, which serves the gateway too.
+    // Scoped to this thread; the gateway started below logs here from its
+    // worker threads too.
     let _recording = tracing::subscriber::set_default(subscriber);
     let (gateway, recorder) = shop().await;
     let answer = gateway.send("GET", "/apim/shop/main/items", &[("traceparent", CLIENT)], "").await;
