@@ -9,8 +9,13 @@
 //! generator runs in this process (tokio + hyper, one pooled client, N tasks
 //! each sending requests back to back), as do the gateway and the backend:
 //! on a 2-core machine they share the cores, so the figures are a floor for
-//! a dedicated gateway. The same runs are repeated with wrk (Debian's
-//! package, when installed) as the generator in a process of its own.
+//! a dedicated gateway. The same runs are repeated, at concurrency 1 and
+//! 32, with every part in a process of its own: wrk (Debian's package, when
+//! installed) as the generator, this process as the gateway, and the
+//! backend in a child process; there the CPU per request is the gateway's
+//! alone (nginx's alone in its row), as a deployment would see it.
+//! `SLUICE_BENCH_WORKERS=N` sets the gateway's `[requests] workers` (0: the
+//! connections served on this process's runtime).
 //!
 //! Each load run also reports CPU time per request (user and system, every
 //! thread of this process, plus nginx's process in its row): with the cores
@@ -248,7 +253,14 @@ async fn start_gateway(dir: &Path, issuer: &Issuer, calls: u32) -> (SocketAddr, 
         environment: Default::default(),
         // 5,000 calls in flight, past the defaults (1,000 calls of code in
         // all, 250 per connector, 4,096 connections).
-        requests: RequestLimits { max_connections: 16_384, ..Default::default() },
+        requests: RequestLimits {
+            max_connections: 16_384,
+            workers: std::env::var("SLUICE_BENCH_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(RequestLimits::default().workers),
+            ..Default::default()
+        },
         runtime: RuntimeSettings {
             max_concurrent_calls: calls,
             max_calls_per_connector: calls,
@@ -257,9 +269,17 @@ async fn start_gateway(dir: &Path, issuer: &Issuer, calls: u32) -> (SocketAddr, 
             cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-compiled")),
             ..Default::default()
         },
-        connections: ["items-transform", "items-plain", "items-remote", "items-slow", "items-deadline"]
-            .map(connection)
-            .to_vec(),
+        connections: [
+            "items-transform",
+            "items-plain",
+            "items-apart",
+            "items-apart-plain",
+            "items-remote",
+            "items-slow",
+            "items-deadline",
+        ]
+        .map(connection)
+        .to_vec(),
         public_url: None,
         metrics_listen: None,
         access: AccessConfig {
@@ -451,6 +471,9 @@ enum Mode {
     /// `clients:<gateway>:<calls>`: the clients of an in-flight run, in a
     /// process of their own ([`in_flight`] runs the bench so).
     Clients { gateway: SocketAddr, calls: usize },
+    /// `apart:<concurrency>:<seconds>`: only the runs with generator,
+    /// gateway and backend each in a process of its own ([`apart`]).
+    Apart { concurrency: usize, duration: Duration },
 }
 
 fn mode() -> Mode {
@@ -466,12 +489,15 @@ fn mode() -> Mode {
         ["count", target, requests] => Mode::Count { target: target.to_string(), requests: number(requests) },
         ["backend"] => Mode::Backend,
         ["inflight", calls] => Mode::InFlight { calls: number(calls) },
+        ["apart", concurrency, seconds] => {
+            Mode::Apart { concurrency: number(concurrency), duration: Duration::from_secs(number(seconds) as u64) }
+        }
         ["clients", host, port, calls] => Mode::Clients {
             gateway: format!("{host}:{port}").parse().expect("SLUICE_BENCH_MODE: the gateway's address"),
             calls: number(calls),
         },
         _ => panic!(
-            "SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>`, `count:<target>:<requests>`, `inflight:<calls>`, `backend` or `clients:<gateway>:<calls>`"
+            "SLUICE_BENCH_MODE: `load:<target>:<concurrency>:<seconds>`, `count:<target>:<requests>`, `inflight:<calls>`, `apart:<concurrency>:<seconds>`, `backend` or `clients:<gateway>:<calls>`"
         ),
     }
 }
@@ -574,12 +600,16 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The backend of the in-flight runs answers from a process of its own:
     // in this one, 5,000 calls in flight would hold four descriptors each.
-    let remote_backend = matches!(mode, Mode::All | Mode::InFlight { .. }).then(spawn_backend);
+    let remote_backend = matches!(mode, Mode::All | Mode::InFlight { .. } | Mode::Apart { .. }).then(spawn_backend);
     let ((gateway, service), backend, issuer) = rt.block_on(async {
         let backend = start_backend().await;
         let remote = remote_backend.as_ref().map_or(backend, |(_, remote)| *remote);
         write_package(dir.path(), "items-transform", backend, "/v1", true, "");
         write_package(dir.path(), "items-plain", backend, "/v1", false, "");
+        // The same two in front of the backend's own process, for the runs
+        // with every part in a process of its own.
+        write_package(dir.path(), "items-apart", remote, "/v1", true, "");
+        write_package(dir.path(), "items-apart-plain", remote, "/v1", false, "");
         // Without code, as slow: the in-flight runs open their connections with it.
         write_package(dir.path(), "items-remote", remote, "/v1/slow", false, "");
         // The default deadline, 5 s: 2 s of slack over the slow backend.
@@ -610,6 +640,12 @@ fn main() {
             let (url, authorization) = target(&name);
             let result = rt.block_on(load(&client, &url, &authorization, concurrency, duration));
             println!("{name} at {concurrency}: {result:?}");
+            return;
+        }
+        Mode::Apart { concurrency, duration } => {
+            let remote = remote_backend.as_ref().map(|(_, remote)| *remote).expect("the backend's process");
+            let nginx = Nginx::start(remote).map_err(|why| println!("no nginx: {why}")).ok();
+            apart(gateway, remote, nginx.as_ref(), &[concurrency], duration);
             return;
         }
         Mode::InFlight { calls } => {
@@ -706,45 +742,12 @@ fn main() {
         }
     }
 
-    // The same with the generator in a process of its own (wrk), so that
-    // it is not billed: CPU is then the gateway's and the backend's (and
-    // nginx's in its row).
-    let mut external = Vec::new();
-    for (name, url, authorization) in rows.iter().filter(|(name, _, _)| *name != "code_oidc") {
-        let cpu = CpuMeter::start(in_front(name));
-        let Some(run) = wrk(url, authorization, 32, duration) else {
-            println!("\nno wrk for the external generator's figures (Debian: apt-get install wrk)");
-            break;
-        };
-        external.push((*name, run, cpu.elapsed() / u32::try_from(run.requests.max(1)).expect("request count")));
-    }
-    if !external.is_empty() {
-        println!(
-            "\nthe same at concurrency 32 with wrk as the generator, in its own process ({duration:?} per run; CPU of the gateway and backend, and nginx)"
-        );
-        println!("{:<10} {:>10} {:>10} {:>10} {:>12}", "target", "req/s", "p50", "p99", "cpu/request");
-        for (name, run, cpu) in &external {
-            println!("{name:<10} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}", run.rps, run.p50, run.p99, cpu);
-        }
-        let find =
-            |target: &str| external.iter().find(|(name, _, _)| *name == target).map(|(_, run, cpu)| (*run, *cpu));
-        if let (Some((code, code_cpu)), Some((plain, plain_cpu)), Some((_, direct_cpu))) =
-            (find("code"), find("no_code"), find("direct"))
-        {
-            println!(
-                "wrk: code / no-code throughput {:.2}; code adds {:.1?} of CPU per request; no code adds {:.1?} over the backend directly",
-                code.rps / plain.rps,
-                code_cpu.saturating_sub(plain_cpu),
-                plain_cpu.saturating_sub(direct_cpu)
-            );
-            if let Some((_, nginx_cpu)) = find("nginx") {
-                let nginx_adds = nginx_cpu.saturating_sub(direct_cpu);
-                println!(
-                    "wrk: nginx adds {nginx_adds:.1?}; the gateway without code is {:.2}× nginx",
-                    plain_cpu.saturating_sub(direct_cpu).as_secs_f64() / nginx_adds.as_secs_f64()
-                );
-            }
-        }
+    // The same with every part in a process of its own: wrk, the gateway
+    // (this process) and the backend (a child), so that neither generator
+    // nor backend is billed to the gateway or shares its threads.
+    if let Some((_, remote)) = &remote_backend {
+        let nginx = Nginx::start(*remote).map_err(|why| println!("\nno nginx beside the gateway: {why}")).ok();
+        apart(gateway, *remote, nginx.as_ref(), &[1, 32], duration);
     }
 
     // Gateway CPU per request against concurrency: each target's CPU per
@@ -1060,6 +1063,61 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The load runs with wrk as the generator, this process as the gateway
+/// and the backend's own process behind it (and nginx in front of that
+/// backend), at each of `levels`: each row's CPU is that of this process,
+/// plus nginx's in its row, so it is what each proxy alone spends, and the
+/// direct row is what this process spends while idle.
+fn apart(gateway: SocketAddr, backend: SocketAddr, nginx: Option<&Nginx>, levels: &[usize], duration: Duration) {
+    let mut rows = vec![
+        ("code", format!("http://{gateway}/apim/items-apart/c/items")),
+        ("no_code", format!("http://{gateway}/apim/items-apart-plain/c/items")),
+        ("direct", format!("http://{backend}/v1/items")),
+    ];
+    if let Some(nginx) = nginx {
+        rows.push(("nginx", format!("http://{}/v1/items", nginx.address)));
+    }
+    println!(
+        "\nwrk as the generator, the gateway (this process) and the backend each in a process of its own ({duration:?} per run; CPU of the gateway alone, or of nginx alone in its row)"
+    );
+    println!("{:<10} {:>5} {:>10} {:>10} {:>10} {:>12}", "target", "conc", "req/s", "p50", "p99", "cpu/request");
+    for &concurrency in levels {
+        let mut runs = Vec::new();
+        for (name, url) in &rows {
+            let cpu = CpuMeter::start(if *name == "nginx" { nginx } else { None });
+            let Some(run) = wrk(url, &admin_key(), concurrency, duration) else {
+                println!("no wrk for these runs (Debian: apt-get install wrk)");
+                return;
+            };
+            let cpu = cpu.elapsed() / u32::try_from(run.requests.max(1)).expect("request count");
+            println!(
+                "{name:<10} {concurrency:>5} {:>10.0} {:>10.1?} {:>10.1?} {:>12.1?}",
+                run.rps, run.p50, run.p99, cpu
+            );
+            runs.push((*name, run, cpu));
+        }
+        let find = |target: &str| runs.iter().find(|(name, _, _)| *name == target).map(|(_, run, cpu)| (*run, *cpu));
+        let (Some((code, code_cpu)), Some((plain, plain_cpu)), Some((_, idle))) =
+            (find("code"), find("no_code"), find("direct"))
+        else {
+            continue;
+        };
+        let plain_adds = plain_cpu.saturating_sub(idle);
+        println!(
+            "apart at {concurrency:>2}: code / no-code throughput {:.2}; code adds {:.1?} of CPU per request; the gateway without code spends {plain_adds:.1?}",
+            code.rps / plain.rps,
+            code_cpu.saturating_sub(plain_cpu),
+        );
+        if let Some((_, nginx_cpu)) = find("nginx") {
+            let nginx_adds = nginx_cpu.saturating_sub(idle);
+            println!(
+                "apart at {concurrency:>2}: nginx spends {nginx_adds:.1?}; the gateway without code is {:.2}× nginx",
+                plain_adds.as_secs_f64() / nginx_adds.as_secs_f64()
+            );
+        }
     }
 }
 
