@@ -358,7 +358,9 @@ impl EgressClient {
             parts.headers.insert(http::header::HOST, host);
         }
         let request = Request::from_parts(parts, Full::new(body));
-        let exchange = exchange(&client, request, &target, options.max_response_bytes);
+        // Boxed: hyper's exchange is a large future, and every caller's
+        // future would otherwise carry it, and be moved whole as it starts.
+        let exchange = Box::pin(exchange(&client, request, &target, options.max_response_bytes));
         match tokio::time::timeout(options.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(EgressError::Timeout { target: target.to_string(), after: options.timeout }),

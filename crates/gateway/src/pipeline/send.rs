@@ -73,9 +73,7 @@ async fn send_once(
     crate::telemetry::propagate(request.headers_mut());
     let network = scope.environment.network();
     let policy = network.policy(&scope.connection.allowlist);
-    // The client's future is boxed, so that the futures of the call around
-    // it stay small: they are moved, whole, as each is started.
-    let Some(trace) = &scope.trace else { return Box::pin(network.client().send(&policy, request, options)).await };
+    let Some(trace) = &scope.trace else { return network.client().send(&policy, request, options).await };
     // A test of the operation shows what was sent, secrets redacted.
     let started = std::time::Instant::now();
     let method = request.method().to_string();
@@ -92,7 +90,7 @@ async fn send_once(
             (name.to_string(), shown)
         })
         .collect();
-    let result = Box::pin(network.client().send(&policy, request, options)).await;
+    let result = network.client().send(&policy, request, options).await;
     let outcome = match &result {
         Ok(response) => Ok(response.status().as_u16()),
         Err(error) => Err(scope.secrets.redact(&error.to_string())),
