@@ -109,9 +109,7 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for GatewaySe
 #[derive(Debug, PartialEq)]
 struct OperationRoute {
     environment: Option<String>,
-    connector: String,
-    connection: String,
-    path: String,
+    target: operation::Target,
 }
 
 impl OperationRoute {
@@ -133,7 +131,7 @@ impl OperationRoute {
         let connector = decode(parts.next()?)?;
         let connection = decode(parts.next()?)?;
         let path = parts.next().unwrap_or_default().to_string();
-        Some(Self { environment, connector, connection, path })
+        Some(Self { environment, target: operation::Target { connector, connection, path } })
     }
 }
 
@@ -142,10 +140,9 @@ impl OperationRoute {
 /// body for `HEAD`).
 async fn call_operation(gateway: Gateway, route: OperationRoute, request: Request) -> Response {
     let method = request.method().clone();
-    let OperationRoute { environment, connector, connection, path } = route;
+    let OperationRoute { environment, target } = route;
     let gateway = &gateway;
     let environment = environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT);
-    let target = operation::Target { connector, connection, path };
     let mut response = correlated(gateway, request, |request| {
         host_checked(gateway, request, |request| {
             authenticated(gateway, request, |request| {
@@ -461,12 +458,9 @@ mod tests {
     use super::*;
 
     fn route(environment: Option<&str>, connector: &str, connection: &str, path: &str) -> Option<OperationRoute> {
-        Some(OperationRoute {
-            environment: environment.map(str::to_string),
-            connector: connector.into(),
-            connection: connection.into(),
-            path: path.into(),
-        })
+        let target =
+            operation::Target { connector: connector.into(), connection: connection.into(), path: path.into() };
+        Some(OperationRoute { environment: environment.map(str::to_string), target })
     }
 
     /// The shorter way in takes exactly the paths the router's operation

@@ -54,6 +54,7 @@ pub(super) async fn path(
 
 /// What a call names: the connector, the connection, and the operation
 /// path under it (raw, without its first `/`).
+#[derive(Debug, PartialEq)]
 pub(super) struct Target {
     pub(super) connector: String,
     pub(super) connection: String,
