@@ -94,14 +94,19 @@ pub enum EgressError {
 pub struct SendOptions {
     /// Total time for the call: resolution, connection, request and the whole
     /// response body. Default 30 seconds.
-    pub timeout: Duration,
+    ///
+    /// `None` when the caller already bounds the call, e.g. with a deadline
+    /// around everything it does: a timer of the client's own would only
+    /// duplicate it, and on a single-threaded runtime each timer earlier
+    /// than all the others costs a wake-up of the runtime's thread.
+    pub timeout: Option<Duration>,
     /// Largest response body accepted, in bytes. Default 10 MiB.
     pub max_response_bytes: usize,
 }
 
 impl Default for SendOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), max_response_bytes: 10 * 1024 * 1024 }
+        Self { timeout: Some(Duration::from_secs(30)), max_response_bytes: 10 * 1024 * 1024 }
     }
 }
 
@@ -361,13 +366,18 @@ impl EgressClient {
         // Boxed: hyper's exchange is a large future, and every caller's
         // future would otherwise carry it, and be moved whole as it starts.
         let exchange = Box::pin(exchange(&client, request, &target, options.max_response_bytes));
-        match tokio::time::timeout(options.timeout, exchange).await {
+        let Some(timeout) = options.timeout else {
+            return exchange.await;
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(EgressError::Timeout { target: target.to_string(), after: options.timeout }),
+            Err(_) => Err(EgressError::Timeout { target: target.to_string(), after: timeout }),
         }
     }
 
-    fn pool_for(&self, policy: &Policy) -> HyperClient {
+    /// The pool for `policy` on this thread, as an `Arc`: a hyper client's
+    /// own clone copies its connector and builders, a dozen reference counts.
+    fn pool_for(&self, policy: &Policy) -> Arc<HyperClient> {
         let inner = &self.inner;
         let home = Home::current();
         // A poisoned lock only means another call panicked mid-insert; the
@@ -377,7 +387,7 @@ impl EgressClient {
         if let Some((clients, used)) = pools.get_mut(policy) {
             *used = now;
             if let Some((_, client)) = clients.iter().find(|(h, _)| *h == home) {
-                return client.clone();
+                return Arc::clone(client);
             }
             let client = self.new_pool(policy);
             clients.push((home, client.clone()));
@@ -394,7 +404,7 @@ impl EgressClient {
         client
     }
 
-    fn new_pool(&self, policy: &Policy) -> HyperClient {
+    fn new_pool(&self, policy: &Policy) -> Arc<HyperClient> {
         let inner = &self.inner;
         // An environment's private roots are trusted only for its linked
         // subnets: a connector of their own, chosen per dialed address.
@@ -408,16 +418,17 @@ impl EgressClient {
             connect_timeout: inner.connect_timeout,
             dialer: inner.dialer.clone(),
         };
-        Client::builder(TokioExecutor::new())
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(inner.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
-            .build(connector)
+            .build(connector);
+        Arc::new(client)
     }
 }
 
 /// A policy's connection pools, by where their connections live.
-type Pools = Vec<(Home, HyperClient)>;
+type Pools = Vec<(Home, Arc<HyperClient>)>;
 
 /// Where a pool's connections live. A hyper client runs each connection as
 /// a task on the runtime that opened it; a caller on a single-threaded

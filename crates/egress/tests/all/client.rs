@@ -240,9 +240,21 @@ async fn silent_backend_times_out() -> Result<()> {
     let client = EgressClient::new();
     let policy = loopback_policy(&["*://*:*"]);
     let url = format!("http://127.0.0.1:{}/", server.addr.port());
-    let options = SendOptions { timeout: Duration::from_millis(200), ..SendOptions::default() };
+    let options = SendOptions { timeout: Some(Duration::from_millis(200)), ..SendOptions::default() };
     let e = client.send(&policy, get(&url), options).await.unwrap_err();
     assert!(matches!(e, EgressError::Timeout { .. }), "{e:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_timeout_the_call_waits_for_its_callers_bound() -> Result<()> {
+    let server = TestServer::start(|_| None).await;
+    let client = EgressClient::new();
+    let policy = loopback_policy(&["*://*:*"]);
+    let url = format!("http://127.0.0.1:{}/", server.addr.port());
+    let options = SendOptions { timeout: None, ..SendOptions::default() };
+    let bounded = tokio::time::timeout(Duration::from_millis(300), client.send(&policy, get(&url), options)).await;
+    assert!(bounded.is_err(), "the call ended by itself: {bounded:?}");
     Ok(())
 }
 

@@ -456,7 +456,7 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(network: &Network, url: &str
         .header(http::header::ACCEPT, "application/json")
         .body(Bytes::new())
         .map_err(|e| format!("`{url}`: {e}"))?;
-    let options = SendOptions { timeout: FETCH_TIMEOUT, max_response_bytes: MAX_DOCUMENT_BYTES };
+    let options = SendOptions { timeout: Some(FETCH_TIMEOUT), max_response_bytes: MAX_DOCUMENT_BYTES };
     let response = network.client().send(&policy, request, options).await.map_err(|e| format!("`{url}`: {e}"))?;
     if !response.status().is_success() {
         return Err(format!("`{url}` answered {}", response.status()));

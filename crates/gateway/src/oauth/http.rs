@@ -67,7 +67,7 @@ pub(super) async fn send(
     let policy = network.policy_for_origin(endpoint).map_err(unusable)?;
     let (parts, body) = request.into_parts();
     let request = http::Request::from_parts(parts, Bytes::from(body));
-    let options = SendOptions { timeout: PROVIDER_TIMEOUT, max_response_bytes: MAX_PROVIDER_ANSWER };
+    let options = SendOptions { timeout: Some(PROVIDER_TIMEOUT), max_response_bytes: MAX_PROVIDER_ANSWER };
     let response = network.client().send(&policy, request, options).await?;
     let (parts, body) = response.into_parts();
     Ok(http::Response::from_parts(parts, body.to_vec()))

@@ -169,10 +169,9 @@ impl Backend for CodeBackend {
         };
         applied.map_err(|error| SendError::InvalidRequest(self.scope.secrets.redact(&error.to_string())))?;
         let signed_in = lock(&self.signed_in).clone();
-        let options = SendOptions {
-            timeout: call.deadline.saturating_duration_since(Instant::now()),
-            max_response_bytes: call.max_response_bytes,
-        };
+        // No timeout of the client's own: the call's deadline, around the
+        // whole run of the code, already ends this request with the call.
+        let options = SendOptions { timeout: None, max_response_bytes: call.max_response_bytes };
         let (response, refresh) = send_refreshing(&self.scope, request, options, signed_in.as_ref())
             .await
             .map_err(|error| self.send_error(call, error))?;

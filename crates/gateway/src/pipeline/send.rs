@@ -123,7 +123,7 @@ pub(super) async fn direct(
 /// timeout, and the connector's response size limit.
 pub(super) fn options(gateway: &Gateway, scope: &Scope) -> SendOptions {
     SendOptions {
-        timeout: gateway.request_limits().backend_timeout,
+        timeout: Some(gateway.request_limits().backend_timeout),
         max_response_bytes: scope.connector.package.settings.limits.response_body_bytes,
     }
 }
