@@ -265,16 +265,6 @@ impl Connection {
         self.values.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect()
     }
 
-    /// Replaces every value equal to `secret` by `with`, for the masked view
-    /// of a connection whose code may not see its secrets.
-    pub(crate) fn replace_value(&mut self, secret: &str, with: &str) {
-        for value in self.values.values_mut() {
-            if value.expose() == secret {
-                *value = Secret::new(with);
-            }
-        }
-    }
-
     /// The names of the parameters whose values are secrets.
     pub fn secret_names(&self) -> &[String] {
         &self.secret_names

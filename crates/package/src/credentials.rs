@@ -21,6 +21,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, header};
+use indexmap::IndexMap;
 
 use crate::connection::Connection;
 use crate::{Package, SecurityLocation, SecurityScheme};
@@ -289,14 +290,16 @@ impl SendCredentials {
         Self { package, connection: connection.clone(), token: token.map(str::to_string), origin: None, placeholders }
     }
 
-    /// The connection as the code's request policies see it: each secret
-    /// value replaced by its placeholder.
-    pub fn masked_connection(&self) -> Connection {
-        let mut masked = self.connection.clone();
-        for placeholder in &self.placeholders {
-            masked.replace_value(&placeholder.secret, &placeholder.marker);
+    /// The connection's values by name as the code's request policies see
+    /// them: each secret value replaced by its placeholder.
+    pub fn masked_values(&self) -> IndexMap<String, String> {
+        let mut values = self.connection.values();
+        for value in values.values_mut() {
+            if let Some(placeholder) = self.placeholders.iter().find(|p| p.secret == *value) {
+                value.clone_from(&placeholder.marker);
+            }
         }
-        masked
+        values
     }
 
     /// Sets the origin the credentials go to: the code's request's.

