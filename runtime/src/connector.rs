@@ -499,7 +499,7 @@ fn from_wit_response(response: types::Response, limits: &Limits) -> Result<http:
     for header in response.headers {
         let name = http::HeaderName::from_bytes(header.name.as_bytes())
             .map_err(|_| invalid(format!("`{}` is not a valid header name", header.name)))?;
-        let value = http::HeaderValue::from_str(&header.value)
+        let value = state::header_value(header.value)
             .map_err(|_| invalid(format!("the value of header `{}` is not a valid header value", header.name)))?;
         builder = builder.header(name, value);
     }
