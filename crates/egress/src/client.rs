@@ -14,16 +14,15 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -279,8 +278,6 @@ impl crate::Environment {
     }
 }
 
-type HyperClient = Client<PolicyConnector, Full<Bytes>>;
-
 /// The egress client: one per process, shared by every connector. Cheap to
 /// clone.
 #[derive(Clone)]
@@ -289,9 +286,9 @@ pub struct EgressClient {
 }
 
 struct Inner {
-    /// One hyper client, hence one connection pool, per policy, and per
-    /// thread for callers on single-threaded runtimes (see [`Home`]); and
-    /// when the policy was last used.
+    /// One connection pool per policy, and per thread for callers on
+    /// single-threaded runtimes (see [`Home`]); and when the policy was last
+    /// used.
     pools: Mutex<HashMap<Policy, (Pools, Instant)>>,
     resolver: Arc<dyn Resolver>,
     tls: TlsConnector,
@@ -351,21 +348,26 @@ impl EgressClient {
         if policy.allowlist.grant(&target).is_none() {
             return Err(denied(&uri.to_string(), DenyReason::NotGranted { target }));
         }
-        let client = self.pool_for(policy);
+        let pool = self.pool_for(policy);
         let (mut parts, body) = request.into_parts();
         // The connector speaks HTTP/1.1 only.
         parts.version = Version::HTTP_11;
         // The URL says where the request goes; a Host header must not send
-        // it to another virtual host of the same address.
-        if let Some(authority) = parts.uri.authority()
-            && let Ok(host) = http::HeaderValue::from_str(authority.as_str())
-        {
-            parts.headers.insert(http::header::HOST, host);
+        // it to another virtual host of the same address. User information
+        // in the URL is no part of it, and is never sent.
+        if let Some(authority) = parts.uri.authority() {
+            let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+            if let Ok(host) = http::HeaderValue::from_str(host) {
+                parts.headers.insert(http::header::HOST, host);
+            }
         }
+        // The request line carries the path and query only: the connection
+        // already goes to the origin.
+        parts.uri = origin_form(&parts.uri)?;
         let request = Request::from_parts(parts, Full::new(body));
-        // Boxed: hyper's exchange is a large future, and every caller's
-        // future would otherwise carry it, and be moved whole as it starts.
-        let exchange = Box::pin(exchange(&client, request, &target, options.max_response_bytes));
+        // Boxed: the exchange is a large future, and every caller's future
+        // would otherwise carry it, and be moved whole as it starts.
+        let exchange = Box::pin(exchange(&pool, request, &target, options.max_response_bytes));
         let Some(timeout) = options.timeout else {
             return exchange.await;
         };
@@ -375,9 +377,8 @@ impl EgressClient {
         }
     }
 
-    /// The pool for `policy` on this thread, as an `Arc`: a hyper client's
-    /// own clone copies its connector and builders, a dozen reference counts.
-    fn pool_for(&self, policy: &Policy) -> Arc<HyperClient> {
+    /// The pool for `policy` on this thread.
+    fn pool_for(&self, policy: &Policy) -> Arc<Pool> {
         let inner = &self.inner;
         let home = Home::current();
         // A poisoned lock only means another call panicked mid-insert; the
@@ -404,7 +405,7 @@ impl EgressClient {
         client
     }
 
-    fn new_pool(&self, policy: &Policy) -> Arc<HyperClient> {
+    fn new_pool(&self, policy: &Policy) -> Arc<Pool> {
         let inner = &self.inner;
         // An environment's private roots are trusted only for its linked
         // subnets: a connector of their own, chosen per dialed address.
@@ -418,20 +419,15 @@ impl EgressClient {
             connect_timeout: inner.connect_timeout,
             dialer: inner.dialer.clone(),
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(inner.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
-        Arc::new(client)
+        Arc::new(Pool { connector, idle_timeout: inner.pool_idle_timeout, idle: Mutex::new(Idle::default()) })
     }
 }
 
 /// A policy's connection pools, by where their connections live.
-type Pools = Vec<(Home, Arc<HyperClient>)>;
+type Pools = Vec<(Home, Arc<Pool>)>;
 
-/// Where a pool's connections live. A hyper client runs each connection as
-/// a task on the runtime that opened it; a caller on a single-threaded
+/// Where a pool's connections live. Each connection runs as a task on the
+/// runtime that opened it; a caller on a single-threaded
 /// runtime gets pools of its own, so that its backend calls never wake a
 /// task on another thread. Callers on a multi-threaded runtime share one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -454,14 +450,144 @@ fn denied(url: &str, reason: DenyReason) -> EgressError {
     EgressError::Denied { reason }
 }
 
+/// The request line's form of `uri`: its path and query, `/` if empty.
+fn origin_form(uri: &Uri) -> Result<Uri, EgressError> {
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query =
+        Some(uri.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
+    Uri::from_parts(parts).map_err(|e| EgressError::InvalidRequest { reason: format!("uri `{uri}`: {e}") })
+}
+
+/// One policy's connections on one [`Home`]: the idle ones by origin, and
+/// the connector that opens new ones.
+struct Pool {
+    connector: PolicyConnector,
+    idle_timeout: Duration,
+    idle: Mutex<Idle>,
+}
+
+/// A sender to a connection's task, as hyper's HTTP/1.1 client hands it out.
+type Sender = SendRequest<Full<Bytes>>;
+
+/// The idle connections of a [`Pool`].
+#[derive(Default)]
+struct Idle {
+    /// By origin; in each list, the most recently used last.
+    by_origin: Vec<(Target, Vec<(Sender, Instant)>)>,
+    /// Whether a task is closing the connections idle for too long.
+    sweeping: bool,
+}
+
+impl Pool {
+    fn idle(&self) -> MutexGuard<'_, Idle> {
+        // A poisoned lock only means another call panicked while holding
+        // it; the lists themselves are still consistent.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used idle connection to `target` that is ready for
+    /// a request. Those found closed or idle too long are dropped, which
+    /// closes them.
+    fn checkout(&self, target: &Target) -> Option<Sender> {
+        let now = Instant::now();
+        let mut idle = self.idle();
+        let (_, list) = idle.by_origin.iter_mut().find(|(origin, _)| origin == target)?;
+        while let Some((sender, since)) = list.pop() {
+            if now.saturating_duration_since(since) < self.idle_timeout && sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Opens a connection to `target` and starts its task on this runtime.
+    async fn connect(&self, target: &Target) -> Result<Sender, EgressError> {
+        let stream = self.connector.connect(target).await.map_err(|e| from_connect(e, target))?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| failed(target, e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "egress connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Takes back a sender whose response was read whole: at once if its
+    /// connection is ready for the next request, else once it is. A closed
+    /// one is dropped.
+    fn give_back(self: &Arc<Self>, target: &Target, mut sender: Sender) {
+        if sender.is_ready() {
+            return self.park(target, sender);
+        }
+        if sender.is_closed() {
+            return;
+        }
+        let (pool, target) = (Arc::downgrade(self), target.clone());
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok()
+                && let Some(pool) = pool.upgrade()
+            {
+                pool.park(&target, sender);
+            }
+        });
+    }
+
+    fn park(self: &Arc<Self>, target: &Target, sender: Sender) {
+        let mut idle = self.idle();
+        let entry = (sender, Instant::now());
+        match idle.by_origin.iter_mut().find(|(origin, _)| origin == target) {
+            Some((_, list)) => list.push(entry),
+            None => idle.by_origin.push((target.clone(), vec![entry])),
+        }
+        if !idle.sweeping {
+            idle.sweeping = true;
+            tokio::spawn(sweep(Arc::downgrade(self), self.idle_timeout));
+        }
+    }
+}
+
+/// Closes a pool's connections once they have been idle for `after`, while
+/// the pool lives and has idle connections.
+async fn sweep(pool: Weak<Pool>, after: Duration) {
+    loop {
+        tokio::time::sleep(after).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let now = Instant::now();
+        let mut idle = pool.idle();
+        for (_, list) in &mut idle.by_origin {
+            list.retain(|(sender, since)| now.saturating_duration_since(*since) < after && !sender.is_closed());
+        }
+        idle.by_origin.retain(|(_, list)| !list.is_empty());
+        if idle.by_origin.is_empty() {
+            idle.sweeping = false;
+            return;
+        }
+    }
+}
+
 async fn exchange(
-    client: &HyperClient,
-    request: Request<Full<Bytes>>,
+    pool: &Arc<Pool>,
+    mut request: Request<Full<Bytes>>,
     target: &Target,
     limit: usize,
 ) -> Result<Response<Bytes>, EgressError> {
     let method = request.method().clone();
-    let response = client.request(request).await.map_err(|e| from_hyper(e, target))?;
+    let (sender, response) = loop {
+        let (mut sender, reused) = match pool.checkout(target) {
+            Some(sender) => (sender, true),
+            None => (pool.connect(target).await?, false),
+        };
+        match sender.try_send_request(request).await {
+            Ok(response) => break (sender, response),
+            Err(mut e) => match e.take_message() {
+                // A pooled connection closed before the request was written
+                // (e.g. the backend's idle timeout): nothing was sent, so
+                // it goes again, on another connection.
+                Some(unsent) if reused => request = unsent,
+                _ => return Err(failed(target, e.into_error())),
+            },
+        }
+    };
     let too_large = || EgressError::BodyTooLarge { target: target.to_string(), limit };
     // A HEAD response declares the length of a body it does not carry.
     let declared = (method != http::Method::HEAD)
@@ -480,34 +606,27 @@ async fn exchange(
             return Err(EgressError::Failed { target: target.to_string(), source });
         }
     };
+    // Only a connection whose response was read whole can carry another.
+    pool.give_back(target, sender);
     Ok(Response::from_parts(parts, body))
 }
 
-/// Maps a hyper client error back to what happened, finding the connector's
-/// own error in its source chain.
-fn from_hyper(error: hyper_util::client::legacy::Error, target: &Target) -> EgressError {
-    let target = &target.to_string();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
-    while let Some(e) = source {
-        if let Some(connect) = e.downcast_ref::<ConnectError>() {
-            return match connect {
-                ConnectError::Denied(reason) => EgressError::Denied { reason: reason.clone() },
-                ConnectError::Unreachable { source, .. } => EgressError::Unreachable {
-                    target: target.to_owned(),
-                    source: io::Error::new(source.kind(), source.to_string()),
-                },
-                ConnectError::Timeout { after, .. } => {
-                    EgressError::Timeout { target: target.to_owned(), after: *after }
-                }
-                ConnectError::Tls { .. } => EgressError::Failed { target: target.to_owned(), source: Box::new(error) },
-            };
-        }
-        source = e.source();
-    }
-    EgressError::Failed { target: target.to_owned(), source: Box::new(error) }
+fn failed(target: &Target, error: hyper::Error) -> EgressError {
+    EgressError::Failed { target: target.to_string(), source: Box::new(error) }
 }
 
-/// The connector's failures; mapped to [`EgressError`] by [`from_hyper`].
+/// What the connector's failure means for the call.
+fn from_connect(error: ConnectError, target: &Target) -> EgressError {
+    let target = target.to_string();
+    match error {
+        ConnectError::Denied(reason) => EgressError::Denied { reason },
+        ConnectError::Unreachable { source, .. } => EgressError::Unreachable { target, source },
+        ConnectError::Timeout { after, .. } => EgressError::Timeout { target, after },
+        error @ ConnectError::Tls { .. } => EgressError::Failed { target, source: Box::new(error) },
+    }
+}
+
+/// The connector's failures; mapped to [`EgressError`] by [`from_connect`].
 #[derive(Debug, Error)]
 enum ConnectError {
     #[error("egress denied: {0}")]
@@ -528,7 +647,8 @@ enum ConnectError {
     },
 }
 
-/// hyper's connector for one policy: check, then dial vetted addresses only.
+/// Opens connections under one policy: check, then dial vetted addresses
+/// only.
 #[derive(Clone)]
 struct PolicyConnector {
     policy: Arc<Policy>,
@@ -541,30 +661,14 @@ struct PolicyConnector {
     dialer: Option<Arc<dyn Dialer>>,
 }
 
-impl tower_service::Service<Uri> for PolicyConnector {
-    type Response = TokioIo<EgressStream>;
-    type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ConnectError>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { this.connect(uri).await.map(TokioIo::new) })
-    }
-}
-
 impl PolicyConnector {
-    async fn connect(self, uri: Uri) -> Result<EgressStream, ConnectError> {
-        let target = Target::of_uri(&uri).map_err(|e| ConnectError::Denied(DenyReason::Url(e)))?;
+    async fn connect(&self, target: &Target) -> Result<EgressStream, ConnectError> {
         // The one lookup for this connection: what it vets is what we dial.
-        let addrs = match self.policy.check_target(&target, &*self.resolver).await {
+        let addrs = match self.policy.check_target(target, &*self.resolver).await {
             Decision::Allow { addrs, .. } => addrs,
             Decision::Deny { reason } => return Err(ConnectError::Denied(reason)),
         };
-        let (tcp, dialed) = self.dial(&target, &addrs).await?;
+        let (tcp, dialed) = self.dial(target, &addrs).await?;
         if target.scheme == Scheme::Http {
             return Ok(EgressStream::Plain(tcp));
         }
@@ -618,12 +722,6 @@ impl PolicyConnector {
 enum EgressStream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Connection for EgressStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
 }
 
 impl AsyncRead for EgressStream {

@@ -187,6 +187,84 @@ async fn pooled_connection_not_reused_after_environment_change() -> Result<()> {
 }
 
 #[tokio::test]
+async fn idle_connection_closed_after_the_idle_timeout() -> Result<()> {
+    let server = TestServer::ok("ok").await;
+    let client = EgressClient::builder().pool_idle_timeout(Duration::from_millis(100)).build();
+    let policy = loopback_policy(&["*://*:*"]);
+    let url = format!("http://127.0.0.1:{}/", server.addr.port());
+    client.send(&policy, get(&url), SendOptions::default()).await?;
+    // No further call: the pool closes the idle connection by itself.
+    wait_for("the idle connection to close", || server.closed() == 1).await;
+    client.send(&policy, get(&url), SendOptions::default()).await?;
+    assert_eq!((server.accepted(), server.requests()), (2, 2));
+    Ok(())
+}
+
+#[tokio::test]
+async fn pooled_connection_the_backend_closed_is_replaced() -> Result<()> {
+    // Answers one request per connection, then closes it without saying so
+    // first, as a backend's own idle timeout does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = stream.write_all(response("200 OK", &[], "once").as_bytes()).await;
+            drop(stream);
+        }
+    });
+    let client = EgressClient::new();
+    let policy = loopback_policy(&["*://*:*"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    for _ in 0..3 {
+        let response = client.send(&policy, get(&url), SendOptions::default()).await?;
+        assert_eq!(response.body(), "once");
+        // Time for the client to see the close.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn host_header_names_the_urls_host_without_user_information() -> Result<()> {
+    let server = TestServer::start(|head| {
+        let host = head.lines().find(|l| l.to_ascii_lowercase().starts_with("host:")).unwrap_or_default().to_owned();
+        Some(response("200 OK", &[], &host))
+    })
+    .await;
+    let client = EgressClient::new();
+    let policy = loopback_policy(&["*://*:*"]);
+    let port = server.addr.port();
+    let response =
+        client.send(&policy, get(&format!("http://user:secret@127.0.0.1:{port}/")), SendOptions::default()).await?;
+    assert_eq!(response.body(), &format!("host: 127.0.0.1:{port}"));
+    Ok(())
+}
+
+/// Waits up to five seconds for `done`, polling.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited five seconds for {what}");
+}
+
+#[tokio::test]
 async fn oversized_response_body_rejected() -> Result<()> {
     let server = TestServer::ok("0123456789abcdef").await;
     let client = EgressClient::new();
@@ -195,6 +273,9 @@ async fn oversized_response_body_rejected() -> Result<()> {
     let options = SendOptions { max_response_bytes: 8, ..SendOptions::default() };
     let e = client.send(&policy, get(&url), options).await.unwrap_err();
     assert!(matches!(e, EgressError::BodyTooLarge { limit: 8, .. }), "{e:?}");
+    // The body was not read: its connection cannot carry another call.
+    client.send(&policy, get(&url), SendOptions::default()).await?;
+    assert_eq!(server.accepted(), 2);
     Ok(())
 }
 
@@ -231,6 +312,9 @@ async fn oversized_chunked_body_rejected_while_streaming() -> Result<()> {
     let options = SendOptions { max_response_bytes: 16, ..SendOptions::default() };
     let ok = client.send(&policy, get(&url), options).await?;
     assert_eq!(ok.body(), "0123456789abcdef");
+    // The first connection was dropped mid-body; the second is pooled.
+    client.send(&policy, get(&url), options).await?;
+    assert_eq!((server.accepted(), server.requests()), (2, 3));
     Ok(())
 }
 

@@ -190,7 +190,8 @@ pub fn response(status: &str, headers: &[(&str, &str)], body: &str) -> String {
 
 type Responder = dyn Fn(&str) -> Option<String> + Send + Sync;
 
-/// A loopback HTTP/1.1 server on port 0 that counts accepted connections.
+/// A loopback HTTP/1.1 server on port 0 that counts accepted connections,
+/// and those the client has since closed.
 /// The responder gets the request head and returns the raw response, or
 /// `None` to hold the connection without answering. Connections are kept
 /// alive unless the response says `connection: close`.
@@ -198,6 +199,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
 }
 
 impl TestServer {
@@ -206,15 +208,20 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let respond: Arc<Responder> = Arc::new(respond);
-        let (acc, req) = (accepted.clone(), requests.clone());
+        let (acc, req, done) = (accepted.clone(), requests.clone(), closed.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 acc.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(stream, respond.clone(), req.clone()));
+                let (respond, req, done) = (respond.clone(), req.clone(), done.clone());
+                tokio::spawn(async move {
+                    serve(stream, respond, req).await;
+                    done.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
-        Self { addr, accepted, requests }
+        Self { addr, accepted, requests, closed }
     }
 
     /// Like [`TestServer::start`], over TLS with `config`; records the SNI
@@ -228,6 +235,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
         let respond: Arc<Responder> = Arc::new(respond);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let (acc, req) = (accepted.clone(), requests.clone());
@@ -246,7 +254,7 @@ impl TestServer {
                 });
             }
         });
-        Self { addr, accepted, requests }
+        Self { addr, accepted, requests, closed }
     }
 
     /// A server answering every request with 200 and `body`, keeping
@@ -261,6 +269,12 @@ impl TestServer {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Connections that ended, by the client's close or the server's own
+    /// (plain HTTP only).
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 
