@@ -153,6 +153,31 @@ impl fmt::Display for Target {
 /// numeric IPv4 forms, trailing dot removed). IPv6 addresses may be given
 /// with or without brackets.
 pub fn canonical_host(host: &str) -> Result<Host, UrlError> {
+    // Most hosts are written canonically already; they skip the full parse
+    // (percent-decoding, IDNA mapping, the IPv4 number forms), which runs
+    // on every request sent.
+    if is_canonical_name(host) {
+        return Ok(Host::Name(host.to_owned()));
+    }
+    parse_host(host)
+}
+
+/// Whether the full parse would return `host` unchanged as a name: labels
+/// of lowercase ASCII letters, digits and hyphens, none empty, none
+/// punycode (`xn--`, which IDNA must decode to validate), and a last label
+/// that starts with a letter, so that no reading of it is an IPv4 number.
+fn is_canonical_name(host: &str) -> bool {
+    let last = host.rsplit('.').next().unwrap_or_default();
+    last.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with("xn--")
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// [`canonical_host`] by the WHATWG host parser, for any spelling.
+fn parse_host(host: &str) -> Result<Host, UrlError> {
     let bracketed;
     let host = if host.contains(':') && !host.starts_with('[') {
         bracketed = format!("[{host}]");
@@ -243,6 +268,36 @@ mod tests {
         assert_eq!(canonical_host("[::1]").unwrap(), Host::Ip("::1".parse().unwrap()));
         assert_eq!(canonical_host("0x7f000001").unwrap(), Host::Ip("127.0.0.1".parse().unwrap()));
         assert_eq!(canonical_host("Eu.Allowed.Example.").unwrap(), Host::Name("eu.allowed.example".into()));
+    }
+
+    /// The shortcut for hosts already canonical agrees with the full parse
+    /// on every string of up to five characters from an alphabet that
+    /// covers its edges: letters that start `xn--` and hex numbers, digits,
+    /// hyphens, dots, and a capital.
+    #[test]
+    fn canonical_names_skip_the_parse_without_changing_its_answer() {
+        const ALPHABET: &[u8] = b"axn09-.X";
+        let mut shortcut = 0;
+        let mut host = Vec::new();
+        for len in 1..=5u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                host.clear();
+                for _ in 0..len {
+                    host.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                let host = std::str::from_utf8(&host).unwrap();
+                if is_canonical_name(host) {
+                    shortcut += 1;
+                    assert_eq!(parse_host(host), Ok(Host::Name(host.to_owned())), "{host}");
+                }
+            }
+        }
+        assert!(shortcut > 5_000, "the shortcut took only {shortcut} hosts");
+        for host in ["xn--bcher-kva.example", "a.0x1f", "a.09", "A.example", "a.example.", "a_b.example"] {
+            assert!(!is_canonical_name(host), "{host}");
+        }
+        assert!(is_canonical_name("api-1.eu.example"));
     }
 
     /// The spellings the URL tests above use, and more: a request's URI
