@@ -13,8 +13,7 @@ use crate::error::PolicyError;
 use crate::expr::ExprContext;
 use crate::fetch::{self, NoFetch, ValueFetch, ValueFromUrl, ValueTarget};
 use crate::policy::{Policy, Section, parse_instance};
-use crate::target::Target;
-use crate::templates::{self, Body, Kind, RequestParts, ResponseParts};
+use crate::templates::{self, Body, Kind, LazyTarget, RequestParts, ResponseParts};
 
 /// A connector's policies, in the order they apply.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,28 +170,20 @@ impl PolicySet {
         let Some(first) = applicable.peek() else {
             return Ok(());
         };
-        let url_error = |policy: &str, url: String, reason: String| PolicyError::InvalidUrl {
-            policy: policy.to_string(),
-            url,
-            reason,
-        };
-        let target = Target::split(request.uri(), &self.base_path)
-            .map_err(|e| url_error(first.title(), request.uri().to_string(), e))?;
-        let original_target = target.clone();
+        let mut last_title: &str = (*first).title();
         let original_method = request.method().clone();
         let (mut parts, body) = std::mem::take(request).into_parts();
         let mut req = RequestParts {
-            target,
+            target: LazyTarget::new(&parts.uri, &self.base_path),
             method: &mut parts.method,
             original_method,
             headers: &mut parts.headers,
             body: Body::new(body.clone(), true, self.request_body_limit),
             path_params,
         };
-        let mut last_title = first.title().to_string();
         let mut outcome = Ok(());
         for policy in applicable {
-            last_title = policy.title().to_string();
+            last_title = policy.title();
             // `@headers` reads the request as the earlier policies left it,
             // as the platform's does: certified packages set a header and
             // read it back in the next policy (`Bearer @headers('Authorization')`).
@@ -214,11 +205,17 @@ impl PolicySet {
         }
         let RequestParts { target, body: edited, .. } = req;
         let new_body = edited.finish();
-        if outcome.is_ok() && target != original_target {
+        if outcome.is_ok()
+            && let Some(target) = target.edited()
+        {
             match target.to_uri() {
                 Ok(uri) => parts.uri = uri,
                 Err(reason) => {
-                    outcome = Err(url_error(&last_title, format!("{}{}", target.prefix, target.path), reason))
+                    outcome = Err(PolicyError::InvalidUrl {
+                        policy: last_title.to_string(),
+                        url: format!("{}{}", target.prefix, target.path),
+                        reason,
+                    })
                 }
             }
         }
@@ -286,7 +283,7 @@ async fn set_value_from_url(
     ctx: &ExprContext<'_>,
     fetch: &dyn ValueFetch,
 ) -> Result<(), PolicyError> {
-    let url = templates::endpoint_url(policy, &value.url, &req.target, req.path_params, ctx)?;
+    let url = templates::endpoint_url(policy, &value.url, req.target.get(policy)?, req.path_params, ctx)?;
     let request = fetch::value_request(policy, &value.method, &url, req.headers)?;
     let response = fetch
         .fetch(policy, request)
@@ -298,8 +295,9 @@ async fn set_value_from_url(
             req.headers.insert(name.clone(), fetch::header_value(policy, name, &fetched)?);
         }
         ValueTarget::Query(name) => {
-            req.target.query.remove(name);
-            req.target.query.push(name, &fetched);
+            let query = &mut req.target.get(policy)?.query;
+            query.remove(name);
+            query.push(name, &fetched);
         }
         ValueTarget::Body(path) => templates::set_body_value(policy, &mut req.body, path, fetched)?,
     }

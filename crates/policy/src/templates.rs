@@ -611,12 +611,51 @@ pub(crate) struct ResponseParts<'r> {
 
 /// The request as request policies edit it.
 pub(crate) struct RequestParts<'r> {
-    pub(crate) target: Target,
+    pub(crate) target: LazyTarget<'r>,
     pub(crate) method: &'r mut Method,
     pub(crate) original_method: Method,
     pub(crate) headers: &'r mut HeaderMap,
     pub(crate) body: Body,
     pub(crate) path_params: &'r IndexMap<String, String>,
+}
+
+/// The backend URL, split into [`Target`]'s parts only when a policy first
+/// reads or edits it: most request policies only set headers.
+pub(crate) struct LazyTarget<'r> {
+    uri: &'r http::Uri,
+    base_path: &'r str,
+    /// The split, and the URL as it was before any policy edited it.
+    split: Option<(Target, Target)>,
+}
+
+impl<'r> LazyTarget<'r> {
+    /// `uri`, to be split with the definition's `base_path`.
+    pub(crate) fn new(uri: &'r http::Uri, base_path: &'r str) -> Self {
+        Self { uri, base_path, split: None }
+    }
+
+    /// The parts, split now if no policy has asked before; `policy` is the
+    /// one asking, named if the URL cannot be split.
+    pub(crate) fn get(&mut self, policy: &str) -> Result<&mut Target, PolicyError> {
+        let split = match self.split.take() {
+            Some(split) => split,
+            None => {
+                let target = Target::split(self.uri, self.base_path).map_err(|reason| PolicyError::InvalidUrl {
+                    policy: policy.to_string(),
+                    url: self.uri.to_string(),
+                    reason,
+                })?;
+                (target.clone(), target)
+            }
+        };
+        let (target, _) = self.split.insert(split);
+        Ok(target)
+    }
+
+    /// The edited URL's parts, if a policy changed them.
+    pub(crate) fn edited(self) -> Option<Target> {
+        self.split.filter(|(target, original)| target != original).map(|(target, _)| target)
+    }
 }
 
 fn render(policy: &str, template: &Template, ctx: &ExprContext<'_>) -> Result<String, PolicyError> {
@@ -663,7 +702,7 @@ impl Kind {
         match self {
             Kind::SetHeader { name, value, exists } => set_header(policy, req.headers, name, value, *exists, ctx),
             Kind::SetQueryParameter { name, value, exists } => {
-                let query = &mut req.target.query;
+                let query = &mut req.target.get(policy)?.query;
                 match exists {
                     ExistsAction::Skip if query.contains(name) => return Ok(()),
                     ExistsAction::Override => query.remove(name),
@@ -677,7 +716,7 @@ impl Kind {
                 if let Some(new_path) = new_path {
                     let rendered = render(policy, new_path, ctx)?;
                     let filled = fill_placeholders(policy, &rendered, req.path_params)?;
-                    route_to(policy, &mut req.target, &filled)?;
+                    route_to(policy, req.target.get(policy)?, &filled)?;
                 }
                 match method {
                     Some(MethodSpec::Original) => *req.method = req.original_method.clone(),
@@ -687,7 +726,8 @@ impl Kind {
                 Ok(())
             }
             Kind::DynamicHostUrl { url, subdomain } => {
-                req.target.prefix = evaluate_base_url(policy, url, *subdomain, ctx)?;
+                let prefix = evaluate_base_url(policy, url, *subdomain, ctx)?;
+                req.target.get(policy)?.prefix = prefix;
                 Ok(())
             }
             _ => self.apply_body(policy, &mut req.body, ctx),

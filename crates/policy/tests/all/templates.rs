@@ -135,6 +135,30 @@ fn dynamichosturl_rejects_a_value_that_is_not_a_url() {
     assert_eq!(req.uri().to_string(), "https://h/x", "request is left as it was");
 }
 
+/// The URL is split into its parts only for a policy that edits it: a set
+/// of header policies never looks at it, and a URL that cannot be split is
+/// refused in the name of the first policy that edits it.
+#[test]
+fn only_a_policy_that_edits_the_url_splits_it() {
+    let header = json!({ "templateId": "setheader", "title": "Tag", "parameters": {
+        "x-ms-apimTemplateParameter.name": "X-A",
+        "x-ms-apimTemplateParameter.value": "a" }});
+    let query = json!({ "templateId": "setqueryparameter", "title": "Version", "parameters": {
+        "x-ms-apimTemplateParameter.name": "v",
+        "x-ms-apimTemplateParameter.value": "1" }});
+    let call = Call::new(&[]);
+    let mut relative = request("GET", "/x", "");
+    set(json!([header.clone()])).apply_request("Op", &no_params(), &mut relative, &call.ctx()).unwrap();
+    assert_eq!(relative.uri(), "/x");
+    assert_eq!(relative.headers()["x-a"], "a");
+    let mut relative = request("GET", "/x", "");
+    let err = set(json!([header, query])).apply_request("Op", &no_params(), &mut relative, &call.ctx()).unwrap_err();
+    match err {
+        PolicyError::InvalidUrl { policy, url, .. } => assert_eq!((policy.as_str(), url.as_str()), ("Version", "/x")),
+        other => panic!("{other}"),
+    }
+}
+
 #[test]
 fn setproperty_sets_request_and_response_properties() {
     let set = set(json!([
