@@ -192,7 +192,7 @@ impl EgressClientBuilder {
         let tls = self.tls.unwrap_or_else(default_tls_config);
         EgressClient {
             inner: Arc::new(Inner {
-                pools: Mutex::new(HashMap::new()),
+                pools: Mutex::new(HashMap::default()),
                 resolver: self.resolver,
                 tls: TlsConnector::from(tls),
                 connect_timeout: self.connect_timeout,
@@ -289,7 +289,7 @@ struct Inner {
     /// One connection pool per policy, and per thread for callers on
     /// single-threaded runtimes (see [`Home`]); and when the policy was last
     /// used.
-    pools: Mutex<HashMap<Policy, (Pools, Instant)>>,
+    pools: Mutex<HashMap<Policy, (Pools, Instant), foldhash::fast::RandomState>>,
     resolver: Arc<dyn Resolver>,
     tls: TlsConnector,
     connect_timeout: Duration,

@@ -16,7 +16,9 @@
 //! several gateways on one database each shows the calls it answered
 //! itself, and a restart starts from an empty hour.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::FastMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,11 +31,11 @@ pub const MINUTES: usize = 60;
 pub struct Activity {
     /// Environment → connector → its ring. A new ring is the only write
     /// of the outer maps; a call locks just its own ring.
-    rings: RwLock<HashMap<String, Connectors>>,
+    rings: RwLock<FastMap<String, Connectors>>,
 }
 
 /// One environment's rings, by connector.
-type Connectors = HashMap<String, Arc<Mutex<Ring>>>;
+type Connectors = FastMap<String, Arc<Mutex<Ring>>>;
 
 /// One minute of a connector's calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,8 +59,8 @@ struct Ring {
 struct Bucket {
     /// The minute it counts, in minutes since the Unix epoch.
     minute: u64,
-    calls: HashMap<String, u64>,
-    errors: HashMap<String, u64>,
+    calls: FastMap<String, u64>,
+    errors: FastMap<String, u64>,
 }
 
 impl Activity {
@@ -114,7 +116,7 @@ impl Activity {
                     .as_ref()
                     .map(|ring| &ring.buckets[(minute % MINUTES as u64) as usize])
                     .filter(|bucket| bucket.minute == minute);
-                let sorted = |counts: &HashMap<String, u64>| counts.iter().map(|(k, n)| (k.clone(), *n)).collect();
+                let sorted = |counts: &FastMap<String, u64>| counts.iter().map(|(k, n)| (k.clone(), *n)).collect();
                 Minute {
                     start: minute * 60,
                     calls: bucket.map(|b| sorted(&b.calls)).unwrap_or_default(),
@@ -154,7 +156,7 @@ pub fn status_kind(status: http::StatusCode) -> Option<String> {
 }
 
 /// Adds one to `key`'s count, allocating its name only the first time.
-fn count(counts: &mut HashMap<String, u64>, key: &str) {
+fn count(counts: &mut FastMap<String, u64>, key: &str) {
     match counts.get_mut(key) {
         Some(n) => *n += 1,
         None => {

@@ -45,3 +45,9 @@ pub mod store;
 pub mod telemetry;
 
 pub use gateway::{Gateway, GatewayOptions, StartError};
+
+/// The hash map of what the gateway reads on every call (connectors,
+/// people, keys, connections, activity): foldhash, seeded at random per
+/// process, costs a fraction of the standard SipHash on their short keys.
+/// Every key is a name or an id that a signed-in person created.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -20,7 +20,9 @@ pub mod keys;
 pub mod oidc;
 mod service;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::FastMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -195,10 +197,10 @@ pub struct OpenedConnection {
 #[derive(Debug, Default)]
 pub struct People {
     /// A principal's groups among the gateway's own.
-    groups_of: HashMap<Arc<str>, Vec<Arc<str>>>,
-    display_names: HashMap<Arc<str>, String>,
+    groups_of: FastMap<Arc<str>, Vec<Arc<str>>>,
+    display_names: FastMap<Arc<str>, String>,
     groups: HashSet<Arc<str>>,
-    keys: HashMap<String, keys::StoredKey>,
+    keys: FastMap<String, keys::StoredKey>,
 }
 
 impl People {
@@ -263,7 +265,7 @@ impl People {
 
 /// One `Arc<str>` per distinct id, so that a snapshot holds each id once.
 #[derive(Default)]
-struct Interner(HashMap<String, Arc<str>>);
+struct Interner(FastMap<String, Arc<str>>);
 
 impl Interner {
     fn get(&mut self, id: &str) -> Arc<str> {
@@ -278,14 +280,14 @@ impl Interner {
 #[derive(Debug, Default)]
 pub struct Directory {
     people: Arc<People>,
-    roles: HashMap<Arc<str>, Role>,
-    connector_owners: HashMap<String, Arc<str>>,
-    connector_shares: HashMap<String, Vec<(Arc<str>, Right)>>,
+    roles: FastMap<Arc<str>, Role>,
+    connector_owners: FastMap<String, Arc<str>>,
+    connector_shares: FastMap<String, Vec<(Arc<str>, Right)>>,
     /// Owners of connections, from the settings file.
-    connection_owners: HashMap<(String, String), Arc<str>>,
-    connection_shares: HashMap<(String, String), Vec<Arc<str>>>,
+    connection_owners: FastMap<(String, String), Arc<str>>,
+    connection_shares: FastMap<(String, String), Vec<Arc<str>>>,
     /// Connections made through the gateway.
-    stored: HashMap<(String, String), Arc<StoredConnection>>,
+    stored: FastMap<(String, String), Arc<StoredConnection>>,
 }
 
 impl Directory {
@@ -296,7 +298,7 @@ impl Directory {
     pub fn build(
         people: Arc<People>,
         rows: crate::store::EnvironmentRows,
-        connection_owners: &HashMap<(String, String), String>,
+        connection_owners: &FastMap<(String, String), String>,
         stored: Vec<((String, String), StoredConnection)>,
     ) -> Self {
         let mut names = Interner::default();
@@ -547,7 +549,7 @@ mod tests {
             connector_shares: vec![("Shop".into(), "eve".into(), "can-edit".into())],
             ..EnvironmentRows::default()
         };
-        let directory = Directory::build(Arc::default(), rows, &HashMap::new(), Vec::new());
+        let directory = Directory::build(Arc::default(), rows, &FastMap::default(), Vec::new());
         assert_eq!(directory.connector_right(&caller("eve", &[]), "Shop"), None);
     }
 

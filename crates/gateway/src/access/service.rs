@@ -3,7 +3,7 @@
 //! checked against the acting caller's rights, written to the store, and
 //! followed by a new snapshot, so that the next call sees it.
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -142,9 +142,9 @@ impl std::fmt::Debug for IssuedKey {
 struct Scope {
     registry: Arc<Registry>,
     /// Owners the settings file gives its connections.
-    connection_owners: HashMap<(String, String), String>,
+    connection_owners: FastMap<(String, String), String>,
     /// States of stored connections, built on first use per package version.
-    states: std::sync::Mutex<HashMap<(String, String), CachedState>>,
+    states: std::sync::Mutex<FastMap<(String, String), CachedState>>,
 }
 
 /// One environment, as the access service opens it.
@@ -168,7 +168,7 @@ pub struct EnvironmentSeed<'a> {
 #[derive(Debug, Default)]
 struct Snapshot {
     people: Arc<People>,
-    directories: HashMap<String, Arc<Directory>>,
+    directories: FastMap<String, Arc<Directory>>,
 }
 
 /// A backend's answer to a call, as [`Access::observe_answer`] reads it.
@@ -199,7 +199,7 @@ pub struct ObservedAnswer<'a> {
 #[derive(Debug)]
 pub struct Access {
     store: Arc<dyn AccessStore>,
-    environments: HashMap<String, Scope>,
+    environments: FastMap<String, Scope>,
     snapshot: ArcSwap<Snapshot>,
     verifier: Verifier,
     /// The key connection values are sealed with, if the gateway has one.
@@ -220,7 +220,7 @@ impl Access {
         environments: &[EnvironmentSeed<'_>],
         key: Option<SecretKey>,
     ) -> Result<Self, AccessError> {
-        let mut scopes = HashMap::new();
+        let mut scopes = FastMap::default();
         for seed in environments {
             store.put_environment(seed.id, seed.display_name).await?;
             for member in seed.members {
@@ -236,7 +236,7 @@ impl Access {
                 check_id(owner)?;
                 store.put_connector_owner(seed.id, connector, owner).await?;
             }
-            let mut connection_owners = HashMap::new();
+            let mut connection_owners = FastMap::default();
             for connection in seed.connections {
                 if let Some(owner) = &connection.owner {
                     check_id(owner)?;
@@ -283,7 +283,7 @@ impl Access {
     pub async fn refresh(&self) -> Result<(), AccessError> {
         let _one_at_a_time = self.rebuilding.lock().await;
         let people = Arc::new(People::build(self.store.people_rows().await?));
-        let mut directories = HashMap::new();
+        let mut directories = FastMap::default();
         for (id, scope) in &self.environments {
             let mut rows = self.store.environment_rows(id).await?;
             let stored =

@@ -1,7 +1,7 @@
 //! Loading one package folder into a [`LoadedConnector`]: the package, its
 //! compiled code, and its connections with the hosts each may reach.
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub struct LoadedConnector {
     /// Its compiled code, if it has `script.wasm`.
     pub code: Option<sluice_runtime::Connector>,
     /// Its connections by id; a refused one keeps the reason.
-    pub connections: HashMap<String, Result<Arc<ConnectionState>, Arc<ConnectionRefused>>>,
+    pub connections: FastMap<String, Result<Arc<ConnectionState>, Arc<ConnectionRefused>>>,
 }
 
 /// A connection with the hosts its calls may go to.
@@ -167,7 +167,7 @@ impl Loader {
             ),
             None => None,
         };
-        let mut connections = HashMap::new();
+        let mut connections = FastMap::default();
         for config in self.connections.iter().filter(|c| c.connector == package.id) {
             let state = settings_connection(&package, config).map(Arc::new).map_err(Arc::new);
             if let Err(reason) = &state {

@@ -6,7 +6,7 @@
 
 mod load;
 
-use std::collections::HashMap;
+use crate::FastMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
@@ -71,7 +71,7 @@ pub struct Registry {
     environment: Arc<str>,
     root: PathBuf,
     loader: Arc<Loader>,
-    entries: ArcSwap<HashMap<String, (Fingerprint, Entry)>>,
+    entries: ArcSwap<FastMap<String, (Fingerprint, Entry)>>,
     reloading: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
 }
@@ -173,7 +173,7 @@ impl Registry {
     pub async fn reload(&self) {
         let _one_at_a_time = self.reloading.lock().await;
         let current = self.entries.load_full();
-        let mut next = HashMap::new();
+        let mut next = FastMap::default();
         for dir in package_dirs(&self.root) {
             let Some(id) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
             let fingerprint = fingerprint(&dir);
