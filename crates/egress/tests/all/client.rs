@@ -253,6 +253,63 @@ async fn host_header_names_the_urls_host_without_user_information() -> Result<()
     Ok(())
 }
 
+/// Calls at once each get a connection of their own, and every one of them
+/// is pooled for the calls after: a second round as large opens none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_pool_every_connection_they_opened() -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Answers each request with its request line once all 16 of a round
+    // have arrived, so that the calls of a round overlap; keeps
+    // connections alive.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let round_in = Arc::new(tokio::sync::Barrier::new(16));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let round_in = round_in.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).into_owned();
+                    buf.clear();
+                    round_in.wait().await;
+                    let line = head.lines().next().unwrap_or_default();
+                    if stream.write_all(response("200 OK", &[], line).as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let client = EgressClient::new();
+    let policy = loopback_policy(&["*://*:*"]);
+    for round in 0..2 {
+        let calls: Vec<_> = (0..16)
+            .map(|i| {
+                let (client, policy) = (client.clone(), policy.clone());
+                let url = format!("http://127.0.0.1:{port}/{round}/{i}");
+                tokio::spawn(async move { client.send(&policy, get(&url), SendOptions::default()).await })
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await??.body(), &format!("GET /{round}/{i} HTTP/1.1"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 16, "after round {round}");
+    }
+    Ok(())
+}
+
 /// Waits up to five seconds for `done`, polling.
 async fn wait_for(what: &str, done: impl Fn() -> bool) {
     for _ in 0..500 {
