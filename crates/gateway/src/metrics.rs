@@ -7,6 +7,8 @@
 //! the exposition. Every series of a connector carries its environment
 //! first, since connector ids are only unique inside one.
 
+use std::sync::{PoisonError, RwLock};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -137,6 +139,25 @@ pub struct Metrics {
     pub client_closed: Family<OperationLabels, Counter>,
     /// Requests refused with 401, by the kind of credential they carried.
     pub unauthenticated: Family<CredentialLabels, Counter>,
+    /// The series of each operation answered so far, by environment,
+    /// connector and operation: what [`Metrics::answered`] and
+    /// [`Metrics::code_ran`] count into without building and hashing
+    /// their labels again. They are the families' own series (a metric's
+    /// clone shares its value), and families never drop a series.
+    series: RwLock<Series>,
+}
+
+/// Environment → connector → operation → its series.
+type Series = crate::FastMap<String, crate::FastMap<String, crate::FastMap<String, OperationSeries>>>;
+
+/// The series one operation counts into on every call.
+#[derive(Debug, Clone)]
+struct OperationSeries {
+    latency: Histogram,
+    code_invocations: Counter,
+    fuel_consumed: Counter,
+    /// `requests`, by status: the few an operation answers with.
+    requests: Vec<(u16, Counter)>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -199,7 +220,82 @@ impl Metrics {
             stale_connectors,
             client_closed,
             unauthenticated,
+            series: RwLock::default(),
         }
+    }
+
+    /// Counts an answered request and its latency, in seconds. The names
+    /// are the registry's, or [`UNKNOWN`].
+    pub fn answered(&self, environment: &str, connector: &str, operation: &str, status: u16, seconds: f64) {
+        let counted = self.with_series(environment, connector, operation, |series| {
+            let (_, requests) = series.requests.iter().find(|(s, _)| *s == status)?;
+            requests.inc();
+            series.latency.observe(seconds);
+            Some(())
+        });
+        if counted.is_some() {
+            return;
+        }
+        let requests =
+            self.requests.get_or_create(&RequestLabels::new(environment, connector, operation, status)).clone();
+        requests.inc();
+        let mut all = self.series.write().unwrap_or_else(PoisonError::into_inner);
+        let series = self.series_of(&mut all, environment, connector, operation);
+        series.latency.observe(seconds);
+        if !series.requests.iter().any(|(s, _)| *s == status) {
+            series.requests.push((status, requests));
+        }
+    }
+
+    /// Counts a call of custom code and the fuel it consumed.
+    pub fn code_ran(&self, environment: &str, connector: &str, operation: &str, fuel: Option<u64>) {
+        let count = |series: &OperationSeries| {
+            series.code_invocations.inc();
+            if let Some(fuel) = fuel {
+                series.fuel_consumed.inc_by(fuel);
+            }
+            Some(())
+        };
+        if self.with_series(environment, connector, operation, count).is_none() {
+            let mut all = self.series.write().unwrap_or_else(PoisonError::into_inner);
+            count(self.series_of(&mut all, environment, connector, operation));
+        }
+    }
+
+    /// `f` of the operation's series, if it has been counted before.
+    fn with_series<T>(
+        &self,
+        environment: &str,
+        connector: &str,
+        operation: &str,
+        f: impl FnOnce(&OperationSeries) -> Option<T>,
+    ) -> Option<T> {
+        let all = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        f(all.get(environment)?.get(connector)?.get(operation)?)
+    }
+
+    /// The operation's series, taken from the families the first time.
+    fn series_of<'s>(
+        &self,
+        all: &'s mut Series,
+        environment: &str,
+        connector: &str,
+        operation: &str,
+    ) -> &'s mut OperationSeries {
+        all.entry(environment.to_owned())
+            .or_default()
+            .entry(connector.to_owned())
+            .or_default()
+            .entry(operation.to_owned())
+            .or_insert_with(|| {
+                let labels = OperationLabels::new(environment, connector, operation);
+                OperationSeries {
+                    latency: self.latency.get_or_create(&labels).clone(),
+                    code_invocations: self.code_invocations.get_or_create(&labels).clone(),
+                    fuel_consumed: self.fuel_consumed.get_or_create(&labels).clone(),
+                    requests: Vec::new(),
+                }
+            })
     }
 }
 
@@ -225,6 +321,30 @@ mod tests {
         let text = metrics.render();
         assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
         assert!(text.contains(r#"connector="x\"} 1\nfake{a=\"""#), "{text}");
+    }
+
+    #[test]
+    fn answers_and_runs_of_code_count_into_the_rendered_series() {
+        let metrics = Metrics::default();
+        for status in [200, 200, 404, 200] {
+            metrics.answered("sales", "c", "Op", status, 0.001);
+        }
+        for fuel in [Some(40), None, Some(2)] {
+            metrics.code_ran("sales", "c", "Op", fuel);
+        }
+        metrics.answered("sales", "x\"} 1\nfake{a=\"", "Op", 200, 0.001);
+        let text = metrics.render();
+        let series = r#"{environment="sales",connector="c",operation="Op""#;
+        for line in [
+            format!("sluice_requests_total{series},status=\"200\"}} 3"),
+            format!("sluice_requests_total{series},status=\"404\"}} 1"),
+            format!("sluice_request_duration_seconds_count{series}}} 4"),
+            format!("sluice_code_invocations_total{series}}} 3"),
+            format!("sluice_fuel_consumed_total{series}}} 42"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(!text.lines().any(|l| l.starts_with("fake")), "{text}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use sluice_runtime::{Backend, CallError, CallInfo, CallReport, Invocation, LogLe
 use super::send::{Refresh, count_denial, send_refreshing};
 use super::{Call, CallFailure, Scope, SignedIn};
 use crate::gateway::Gateway;
-use crate::metrics::{KindLabels, OperationLabels};
+use crate::metrics::KindLabels;
 
 /// Runs the operation's code on `request`; `credentials`, when the code may
 /// not see them, go on its calls to the backend's origin.
@@ -77,11 +77,12 @@ pub(super) async fn run(
         });
     }
     let metrics = gateway.metrics();
-    let labels = OperationLabels::new(scope.environment.id(), &scope.connector.package.id, &scope.operation_id);
-    metrics.code_invocations.get_or_create(&labels).inc();
-    if let Some(fuel) = output.report.fuel_consumed {
-        metrics.fuel_consumed.get_or_create(&labels).inc_by(fuel);
-    }
+    metrics.code_ran(
+        scope.environment.id(),
+        &scope.connector.package.id,
+        &scope.operation_id,
+        output.report.fuel_consumed,
+    );
     output.result.map_err(|error| {
         if error.is_sandbox_stop() || matches!(error, CallError::Capacity(_) | CallError::Host(_)) {
             let kind = crate::kinds::call_error_kind(&error);

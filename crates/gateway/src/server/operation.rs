@@ -18,7 +18,7 @@ use super::{ConnectionPath, CorrelationId, InEnvironment};
 use crate::access::Caller;
 use crate::environment::Environment;
 use crate::gateway::Gateway;
-use crate::metrics::{OperationLabels, RequestLabels, UNKNOWN};
+use crate::metrics::{OperationLabels, UNKNOWN};
 use crate::pipeline::{self, Call};
 use crate::problem::GatewayError;
 
@@ -144,11 +144,8 @@ async fn serve(
     }
     let connector = if known { connector.as_str() } else { UNKNOWN };
     let operation = if operation_id.is_empty() { UNKNOWN } else { operation_id.as_str() };
-    let metrics = gateway.metrics();
     let status = response.status().as_u16();
-    metrics.requests.get_or_create(&RequestLabels::new(environment.id(), connector, operation, status)).inc();
-    let labels = OperationLabels::new(environment.id(), connector, operation);
-    metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    gateway.metrics().answered(environment.id(), connector, operation, status, started.elapsed().as_secs_f64());
     response
 }
 
