@@ -260,7 +260,8 @@ impl Connection {
         self.values.get(name).map(Secret::expose)
     }
 
-    /// All values by name, for policy expressions.
+    /// All values by name, copied. Policy expressions read the connection
+    /// itself, a [`sluice_policy::ConnectionValues`].
     pub fn values(&self) -> IndexMap<String, String> {
         self.values.iter().map(|(k, v)| (k.clone(), v.expose().to_string())).collect()
     }
@@ -282,6 +283,13 @@ impl Connection {
     /// `text` with every secret value of this connection replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         redact(&self.secrets(), text)
+    }
+}
+
+/// Policy expressions read the values in place: no copy of the secrets.
+impl sluice_policy::ConnectionValues for Connection {
+    fn value(&self, name: &str) -> Option<&str> {
+        Connection::value(self, name)
     }
 }
 

@@ -202,8 +202,7 @@ pub fn prepare(
 ) -> Result<http::Request<Bytes>, RequestError> {
     let query = client.query_pairs();
     let mut request = credentialed(package, route, client, &query, connection, token)?;
-    let values = connection.values();
-    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
+    let ctx = ExprContext { connection_parameters: connection, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
     Ok(request)
 }
@@ -221,8 +220,7 @@ pub async fn prepare_fetching(
 ) -> Result<http::Request<Bytes>, RequestError> {
     let query = client.query_pairs();
     let mut request = credentialed(package, route, client, &query, connection, token)?;
-    let values = connection.values();
-    let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
+    let ctx = ExprContext { connection_parameters: connection, headers: client.headers, query: &query, gateway: None };
     let operation = &route.operation.id;
     package.policies.apply_request_fetching(operation, &route.path_params, &mut request, &ctx, fetch).await?;
     Ok(request)

@@ -157,15 +157,18 @@ pub async fn run(
     if !package.policies.has_response_policies(operation_id) {
         return Ok(response);
     }
-    let values = connection.connection.values();
     let query = client.query_pairs();
     // Made only for a connector that reads it: most calls need no URL of their own.
     let connection_url =
         connector.package.policies.reads_gateway_route().then(|| connection_url(gateway, environment, &call)).flatten();
     let route =
         connection_url.as_deref().map(|connection_url| GatewayRoute { connection_url, backend_url: &backend_url });
-    let ctx =
-        ExprContext { connection_parameters: &values, headers: &call.parts.headers, query: &query, gateway: route };
+    let ctx = ExprContext {
+        connection_parameters: &connection.connection,
+        headers: &call.parts.headers,
+        query: &query,
+        gateway: route,
+    };
     connector
         .package
         .policies

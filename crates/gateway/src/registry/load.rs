@@ -219,9 +219,8 @@ pub fn connection_state(
 /// What a refusal says is redacted of the connection's secrets: it reaches
 /// the log and the answers of calls through the connection.
 fn dynamic_host_rules(package: &Package, connection: &Connection) -> Result<Allowlist, ConnectionRefused> {
-    let values = connection.values();
     let headers = http::HeaderMap::new();
-    let ctx = ExprContext { connection_parameters: &values, headers: &headers, query: &[], gateway: None };
+    let ctx = ExprContext { connection_parameters: connection, headers: &headers, query: &[], gateway: None };
     let secrets = sluice_package::credentials::CallSecrets::new(connection, None);
     let urls = package.policies.dynamic_host_urls(&ctx).map_err(|source| ConnectionRefused::DynamicHost {
         connection: connection.id.clone(),
