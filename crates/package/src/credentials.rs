@@ -241,6 +241,36 @@ impl Origin {
         })?;
         Some(Self { scheme, host, port })
     }
+
+    /// Whether `uri` has this origin: `Origin::of(uri) == Some(self)`,
+    /// without the copies.
+    pub fn is_origin_of(&self, uri: &http::Uri) -> bool {
+        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
+            return false;
+        };
+        let default_port = if scheme.eq_ignore_ascii_case("https") {
+            Some(443)
+        } else if scheme.eq_ignore_ascii_case("http") {
+            Some(80)
+        } else {
+            None
+        };
+        scheme.eq_ignore_ascii_case(&self.scheme)
+            && host.trim_end_matches('.').eq_ignore_ascii_case(&self.host)
+            && uri.port_u16().or(default_port) == Some(self.port)
+    }
+}
+
+/// The connection's values with each secret value replaced by its
+/// placeholder ([`SendCredentials::masked`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MaskedValues<'a>(&'a SendCredentials);
+
+impl sluice_policy::ConnectionValues for MaskedValues<'_> {
+    fn value(&self, name: &str) -> Option<&str> {
+        let value = self.0.connection.value(name)?;
+        Some(self.0.placeholders.iter().find(|p| p.secret == value).map_or(value, |p| p.marker.as_str()))
+    }
 }
 
 /// A secret value the code's request carries as a placeholder instead.
@@ -290,8 +320,13 @@ impl SendCredentials {
         Self { package, connection: connection.clone(), token: token.map(str::to_string), origin: None, placeholders }
     }
 
-    /// The connection's values by name as the code's request policies see
-    /// them: each secret value replaced by its placeholder.
+    /// The connection's values as the code's request policies read them:
+    /// each secret value replaced by its placeholder. A view, not a copy.
+    pub fn masked(&self) -> MaskedValues<'_> {
+        MaskedValues(self)
+    }
+
+    /// [`SendCredentials::masked`], copied into a map by name.
     pub fn masked_values(&self) -> IndexMap<String, String> {
         let mut values = self.connection.values();
         for value in values.values_mut() {
@@ -324,7 +359,7 @@ impl SendCredentials {
     /// request to any other origin (another host, port, or `http` where the
     /// backend is `https`) is left as it is.
     pub fn apply(&self, request: &mut http::Request<Bytes>) -> Result<(), CredentialError> {
-        if self.origin.is_none() || Origin::of(request.uri()) != self.origin {
+        if !self.origin.as_ref().is_some_and(|origin| origin.is_origin_of(request.uri())) {
             return Ok(());
         }
         self.fill_placeholders(request)?;

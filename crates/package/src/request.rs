@@ -258,7 +258,7 @@ pub fn prepare_for_code(
     let query = client.query_pairs();
     let mut request = build(package, route, client, &query)?;
     let mut send = SendCredentials::new(std::sync::Arc::clone(package), connection, token);
-    let values = send.masked_values();
+    let values = send.masked();
     let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
     send.set_origin(request.uri());

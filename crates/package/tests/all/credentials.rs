@@ -89,6 +89,39 @@ fn only_the_backend_origin_gets_the_credentials() {
     }
 }
 
+/// The comparison without copies answers as comparing the copies does.
+#[test]
+fn an_origin_is_compared_as_its_copy_would_be() {
+    use sluice_package::credentials::Origin;
+    let origin = Origin::of(&"https://api.example.com/v1/a".parse().unwrap()).unwrap();
+    for uri in [
+        "https://api.example.com/v1/a",
+        "HTTPS://API.Example.COM./x",
+        "https://api.example.com:443/",
+        "https://api.example.com:444/",
+        "http://api.example.com/",
+        "http://api.example.com:443/",
+        "https://api.example.co/",
+        "ftp://api.example.com/",
+        "/relative",
+    ] {
+        let uri: http::Uri = uri.parse().unwrap();
+        assert_eq!(origin.is_origin_of(&uri), Origin::of(&uri).as_ref() == Some(&origin), "{uri}");
+    }
+}
+
+/// The view the code's request policies read gives what the copy holds.
+#[test]
+fn the_masked_view_reads_as_the_masked_copy() {
+    use sluice_package::policy::ConnectionValues as _;
+    let (credentials, masked, _dir) = credentials();
+    let view = credentials.masked();
+    for (name, value) in &masked {
+        assert_eq!(view.value(name), Some(value.as_str()), "{name}");
+    }
+    assert_eq!(view.value("absent"), None);
+}
+
 #[test]
 fn a_header_the_code_set_is_kept() {
     let (credentials, _, _dir) = credentials();
