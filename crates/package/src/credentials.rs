@@ -234,11 +234,7 @@ impl Origin {
     pub fn of(uri: &http::Uri) -> Option<Self> {
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let host = uri.host()?.trim_end_matches('.').to_ascii_lowercase();
-        let port = uri.port_u16().or(match scheme.as_str() {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        })?;
+        let port = uri.port_u16().or(default_port(&scheme))?;
         Some(Self { scheme, host, port })
     }
 
@@ -248,16 +244,20 @@ impl Origin {
         let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
             return false;
         };
-        let default_port = if scheme.eq_ignore_ascii_case("https") {
-            Some(443)
-        } else if scheme.eq_ignore_ascii_case("http") {
-            Some(80)
-        } else {
-            None
-        };
         scheme.eq_ignore_ascii_case(&self.scheme)
             && host.trim_end_matches('.').eq_ignore_ascii_case(&self.host)
-            && uri.port_u16().or(default_port) == Some(self.port)
+            && uri.port_u16().or(default_port(scheme)) == Some(self.port)
+    }
+}
+
+/// The port a URL of `scheme` (in any case) goes to when it names none.
+fn default_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("https") {
+        Some(443)
+    } else if scheme.eq_ignore_ascii_case("http") {
+        Some(80)
+    } else {
+        None
     }
 }
 
@@ -268,8 +268,7 @@ pub struct MaskedValues<'a>(&'a SendCredentials);
 
 impl sluice_policy::ConnectionValues for MaskedValues<'_> {
     fn value(&self, name: &str) -> Option<&str> {
-        let value = self.0.connection.value(name)?;
-        Some(self.0.placeholders.iter().find(|p| p.secret == value).map_or(value, |p| p.marker.as_str()))
+        self.0.connection.value(name).map(|value| self.0.shown(value))
     }
 }
 
@@ -330,11 +329,15 @@ impl SendCredentials {
     pub fn masked_values(&self) -> IndexMap<String, String> {
         let mut values = self.connection.values();
         for value in values.values_mut() {
-            if let Some(placeholder) = self.placeholders.iter().find(|p| p.secret == *value) {
-                value.clone_from(&placeholder.marker);
-            }
+            *value = self.shown(value).to_owned();
         }
         values
+    }
+
+    /// A connection value as the code sees it: its placeholder if it is a
+    /// secret, else itself.
+    fn shown<'v>(&'v self, value: &'v str) -> &'v str {
+        self.placeholders.iter().find(|p| p.secret == value).map_or(value, |p| p.marker.as_str())
     }
 
     /// Sets the origin the credentials go to: the code's request's.
