@@ -275,29 +275,35 @@ mod tests {
         assert_eq!(canonical_host("Eu.Allowed.Example.").unwrap(), Host::Name("eu.allowed.example".into()));
     }
 
+    /// Calls `check` with every string of 1 to `max_len` characters drawn
+    /// from `alphabet`.
+    fn every_string(alphabet: &[u8], max_len: u32, mut check: impl FnMut(&str)) {
+        let mut text = Vec::new();
+        for len in 1..=max_len {
+            for mut n in 0..alphabet.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                check(std::str::from_utf8(&text).unwrap());
+            }
+        }
+    }
+
     /// The shortcut for hosts already canonical agrees with the full parse
     /// on every string of up to five characters from an alphabet that
     /// covers its edges: letters that start `xn--` and hex numbers, digits,
     /// hyphens, dots, and a capital.
     #[test]
     fn canonical_names_skip_the_parse_without_changing_its_answer() {
-        const ALPHABET: &[u8] = b"axn09-.X";
         let mut shortcut = 0;
-        let mut host = Vec::new();
-        for len in 1..=5u32 {
-            for mut n in 0..ALPHABET.len().pow(len) {
-                host.clear();
-                for _ in 0..len {
-                    host.push(ALPHABET[n % ALPHABET.len()]);
-                    n /= ALPHABET.len();
-                }
-                let host = std::str::from_utf8(&host).unwrap();
-                if is_canonical_name(host) {
-                    shortcut += 1;
-                    assert_eq!(parse_host(host), Ok(Host::Name(host.to_owned())), "{host}");
-                }
+        every_string(b"axn09-.X", 5, |host| {
+            if is_canonical_name(host) {
+                shortcut += 1;
+                assert_eq!(parse_host(host), Ok(Host::Name(host.to_owned())), "{host}");
             }
-        }
+        });
         assert!(shortcut > 5_000, "the shortcut took only {shortcut} hosts");
         for host in ["xn--bcher-kva.example", "a.0x1f", "a.09", "A.example", "a.example.", "a_b.example"] {
             assert!(!is_canonical_name(host), "{host}");
@@ -310,23 +316,12 @@ mod tests {
     /// the edges of the octets.
     #[test]
     fn dotted_decimal_addresses_skip_the_parse_without_changing_its_answer() {
-        const ALPHABET: &[u8] = b"019.x";
-        let mut host = Vec::new();
         let mut checked = 0;
         let mut check = |host: &str| {
             assert_eq!(canonical_host(host), parse_host(host), "{host}");
             checked += 1;
         };
-        for len in 1..=7u32 {
-            for mut n in 0..ALPHABET.len().pow(len) {
-                host.clear();
-                for _ in 0..len {
-                    host.push(ALPHABET[n % ALPHABET.len()]);
-                    n /= ALPHABET.len();
-                }
-                check(std::str::from_utf8(&host).unwrap());
-            }
-        }
+        every_string(b"019.x", 7, &mut check);
         for host in ["255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "0x1.2.3.4", "1.2.3.4.", "127.0.0.1"] {
             check(host);
         }

@@ -649,7 +649,6 @@ enum ConnectError {
 
 /// Opens connections under one policy: check, then dial vetted addresses
 /// only.
-#[derive(Clone)]
 struct PolicyConnector {
     policy: Arc<Policy>,
     resolver: Arc<dyn Resolver>,

@@ -17,10 +17,10 @@
 //! itself, and a restart starts from an empty hour.
 
 use std::collections::BTreeMap;
-
-use crate::FastMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::FastMap;
 
 /// How many minutes the activity covers: the current one and the 59
 /// before it.

@@ -21,10 +21,10 @@ pub mod oidc;
 mod service;
 
 use std::collections::HashSet;
-
-use crate::FastMap;
 use std::fmt;
 use std::sync::Arc;
+
+use crate::FastMap;
 
 pub use service::{Access, AccessError, EnvironmentSeed, IssuedKey, ObservedAnswer, PrincipalKind, Unauthenticated};
 

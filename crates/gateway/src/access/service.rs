@@ -2,8 +2,6 @@
 //! are made from, and changes members, keys and shares. Every change is
 //! checked against the acting caller's rights, written to the store, and
 //! followed by a new snapshot, so that the next call sees it.
-
-use crate::FastMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -14,6 +12,7 @@ use super::{
     Caller, Credential, DEFAULT_ENVIRONMENT, Denied, Directory, OpenedConnection, People, Right, Role,
     StoredConnection, valid_connection_id, valid_principal_id,
 };
+use crate::FastMap;
 use crate::config::{ConnectionConfig, IssuerConfig, MemberConfig};
 use crate::network::Network;
 use crate::registry::{ConnectionRefused, ConnectionState, LoadedConnector, Registry};

@@ -1,7 +1,5 @@
 //! Loading one package folder into a [`LoadedConnector`]: the package, its
 //! compiled code, and its connections with the hosts each may reach.
-
-use crate::FastMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,6 +8,7 @@ use sluice_package::{Connection, ConnectionError, Package, PackageError};
 use sluice_policy::ExprContext;
 use sluice_runtime::{LoadOptions, Runtime};
 
+use crate::FastMap;
 use crate::config::{ConnectionConfig, MissingEnv};
 
 /// A connector ready to serve: its package, compiled code and connections.

@@ -5,14 +5,13 @@
 //! it to the end, so a reload never fails or changes a call in flight.
 
 mod load;
-
-use crate::FastMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::FastMap;
 use crate::metrics::{ConnectorLabels, Metrics};
 
 pub use load::{
