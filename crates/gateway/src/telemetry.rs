@@ -42,8 +42,14 @@ pub fn adopt(span: &tracing::Span, client: &opentelemetry::Context) {
 
 /// Runs `serving` with the client's trace context at hand for the backend
 /// calls it makes.
-pub async fn serving<F: std::future::Future>(client: opentelemetry::Context, serving: F) -> F::Output {
-    CLIENT.scope(client, serving).await
+///
+/// Not an `async fn`: one would hold `serving` twice, as its argument and
+/// inside the scope it awaits, and every call's future would carry both.
+pub fn serving<F: std::future::Future>(
+    client: opentelemetry::Context,
+    serving: F,
+) -> impl std::future::Future<Output = F::Output> {
+    CLIENT.scope(client, serving)
 }
 
 /// Sets a backend request's trace context: the current span's when traces

@@ -21,14 +21,14 @@
 //!   URI, shared by every environment.
 //!
 //! An environment that does not exist, and one the caller is not a member
-//! of, answer 404 `unknown-environment` alike ([`entered`]).
+//! of, answer 404 `unknown-environment` alike ([`enter_environment`]).
 //!
 //! The first step ([`correlated`]) gives each request its correlation id
 //! (the client's when it sends a sane one) and a span carrying it, and turns
 //! a handler's [`GatewayError`] into its problem+json answer, logged once.
-//! Inside it, [`host_checked`] answers 421 to a request for a host other
+//! Inside it, [`host_refusal`] answers 421 to a request for a host other
 //! than `public_url`'s (a DNS-rebinding page driving a gateway on loopback),
-//! and [`authenticated`] answers 401 to a request without a caller, on every
+//! and [`authenticate_caller`] answers 401 to a request without a caller, on every
 //! route but `/healthz`, the console's files and the provider's redirects
 //! (which the sign-in's browser-binding cookie authenticates).
 //!
@@ -143,14 +143,21 @@ async fn call_operation(gateway: Gateway, route: OperationRoute, request: Reques
     let OperationRoute { environment, target } = route;
     let gateway = &gateway;
     let environment = environment.as_deref().unwrap_or(DEFAULT_ENVIRONMENT);
-    let mut response = correlated(gateway, request, |request| {
-        host_checked(gateway, request, |request| {
-            authenticated(gateway, request, |request| {
-                // Boxed: each step's future holds the next one's, and is
-                // moved whole as it starts.
-                entered(gateway, environment, request, |request| Box::pin(operation::call(gateway, target, request)))
-            })
-        })
+    // The steps in one future, not each in its own: a step's future would
+    // hold the request and the next step's future beside its own.
+    let mut response = correlated(gateway, request, |mut request| async move {
+        if let Some(refusal) = host_refusal(gateway, &request) {
+            return refusal;
+        }
+        if let Err(refusal) = authenticate_caller(gateway, &mut request).await {
+            return refusal;
+        }
+        if let Err(refusal) = enter_environment(gateway, environment, &mut request) {
+            return refusal.into_response();
+        }
+        // Boxed: the operation's future is most of the call's, and would
+        // otherwise be moved whole as each step starts.
+        Box::pin(operation::call(gateway, target, request)).await
     })
     .await;
     answer_as_routed(&method, &mut response);
@@ -197,7 +204,7 @@ pub fn router(gateway: Gateway) -> Router {
         .with_state(gateway)
 }
 
-/// The routes of one environment, which [`entered`] puts the request in.
+/// The routes of one environment, which [`enter_environment`] puts the request in.
 fn environment_routes() -> Router<Gateway> {
     Router::new()
         .route("/connections/{connector}/{connection}/signin", get(signin::start))
@@ -250,32 +257,33 @@ struct ConnectionPath {
     connection: String,
 }
 
-/// [`entered`] for the routes at the root: the default environment.
-async fn enter_default(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    entered(&gateway, DEFAULT_ENVIRONMENT, request, |request| next.run(request)).await
+/// [`enter_environment`] for the routes at the root: the default environment.
+async fn enter_default(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
+    match enter_environment(&gateway, DEFAULT_ENVIRONMENT, &mut request) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
-/// [`entered`] for the routes under `/environments/{environment}`.
+/// [`enter_default`] for the routes under `/environments/{environment}`.
 async fn enter_named(
     State(gateway): State<Gateway>,
     Path(EnvironmentPath { environment }): Path<EnvironmentPath>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    entered(&gateway, &environment, request, |request| next.run(request)).await
+    match enter_environment(&gateway, &environment, &mut request) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 /// Puts an authenticated request in the environment `id`, for a caller who
 /// is one of its members; anyone else is told there is no such environment
 /// (404), whether there is one or not.
-async fn entered<F: Future<Output = Response>>(
-    gateway: &Gateway,
-    id: &str,
-    mut request: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
+fn enter_environment(gateway: &Gateway, id: &str, request: &mut Request) -> Result<(), GatewayError> {
     let Some(caller) = request.extensions().get::<Caller>() else {
-        return GatewayError::Unauthenticated.into_response();
+        return Err(GatewayError::Unauthenticated);
     };
     let entered = gateway
         .environment(id)
@@ -287,9 +295,9 @@ async fn entered<F: Future<Output = Response>>(
     match entered {
         Ok(entered) => {
             request.extensions_mut().insert(entered);
-            next(request).await
+            Ok(())
         }
-        Err(denied) => GatewayError::Denied(denied).into_response(),
+        Err(denied) => Err(GatewayError::Denied(denied)),
     }
 }
 
@@ -309,15 +317,14 @@ pub async fn serve_metrics(
 /// 421 for a request whose `Host` is not `public_url`'s, when it is set;
 /// `/healthz` answers whatever the host (probes use addresses).
 async fn check_host(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    host_checked(&gateway, request, |request| next.run(request)).await
+    match host_refusal(&gateway, &request) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
 }
 
-/// [`check_host`], for any next step.
-async fn host_checked<F: Future<Output = Response>>(
-    gateway: &Gateway,
-    request: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
+/// [`check_host`]'s answer when it refuses `request`.
+fn host_refusal(gateway: &Gateway, request: &Request) -> Option<Response> {
     if let Some(expected) = gateway.public_host()
         && request.uri().path() != "/healthz"
     {
@@ -330,24 +337,23 @@ async fn host_checked<F: Future<Output = Response>>(
         if !gateway.serves_host(host) {
             let host: String = host.chars().take(256).collect();
             tracing::debug!(%expected, "request for another host");
-            return GatewayError::MisdirectedHost { host }.into_response();
+            return Some(GatewayError::MisdirectedHost { host }.into_response());
         }
     }
-    next(request).await
+    None
 }
 
 /// 401 for a request without a caller; the caller, in the request's
 /// extensions, for the handler.
-async fn authenticate(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    authenticated(&gateway, request, |request| next.run(request)).await
+async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
+    match authenticate_caller(&gateway, &mut request).await {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
 }
 
-/// [`authenticate`], for any next step.
-async fn authenticated<F: Future<Output = Response>>(
-    gateway: &Gateway,
-    mut request: Request,
-    next: impl FnOnce(Request) -> F,
-) -> Response {
+/// [`authenticate`]'s step: the caller put in `request`, or the refusal.
+async fn authenticate_caller(gateway: &Gateway, request: &mut Request) -> Result<(), Response> {
     let authorization = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
     match gateway.access().authenticate(authorization).await {
         Ok(caller) => {
@@ -355,14 +361,14 @@ async fn authenticated<F: Future<Output = Response>>(
             // a backend, nor the code.
             request.headers_mut().remove(header::AUTHORIZATION);
             request.extensions_mut().insert(caller);
-            next(request).await
+            Ok(())
         }
         Err(reason) => {
             // What the token said (an issuer, a key id) is the client's text.
             tracing::info!(reason = %sluice_runtime::escape_controls(reason.to_string()), "caller not authenticated");
             let labels = crate::metrics::CredentialLabels { credential: reason.credential() };
             gateway.metrics().unauthenticated.get_or_create(&labels).inc();
-            GatewayError::Unauthenticated.into_response()
+            Err(GatewayError::Unauthenticated.into_response())
         }
     }
 }

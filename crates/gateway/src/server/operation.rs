@@ -69,7 +69,7 @@ pub(super) async fn call(gateway: &Gateway, target: Target, mut request: Request
     let found =
         (extensions.remove::<CorrelationId>(), extensions.remove::<Caller>(), extensions.remove::<InEnvironment>());
     let (Some(correlation), Some(caller), Some(entered)) = found else {
-        // The steps before insert all three; without a caller, as `entered`
+        // The steps before insert all three; without a caller, as `enter_environment`
         // answers, the call is not authenticated.
         return GatewayError::Unauthenticated.into_response();
     };
