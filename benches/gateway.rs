@@ -445,10 +445,24 @@ async fn load_counting(
 }
 
 fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+    proc_self_bytes("status", "VmRSS:")
+}
+
+/// This process's proportional set size: its resident memory with each
+/// page shared with other mappings or processes counted as its share.
+/// Where `VmRSS` counts a file page once for every mapping of it (the
+/// code's data image is mapped once per pool slot), this counts it once.
+/// The kernel walks every mapping to answer, so it is read once per run,
+/// not sampled.
+fn proportional_bytes() -> u64 {
+    proc_self_bytes("smaps_rollup", "Pss:")
+}
+
+/// The `field` of `/proc/self/<file>`, in bytes (0 if unreadable).
+fn proc_self_bytes(file: &str, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/self/{file}")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
@@ -880,17 +894,17 @@ fn main() {
     // Calls of code in flight against a backend that answers in 3 s, alone
     // and with a CPU hog on one core: how late, and how much memory.
     println!(
-        "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients, a process of their own, see them; resident memory of this process, the gateway's, before and at its peak, sampled every 50 ms)"
+        "\n{SLOW_BACKEND:?} backend, calls of code in flight at once (as their clients, a process of their own, see them; resident memory of this process, the gateway's, before and at its peak, sampled every 50 ms, and its proportional set size once every call is in)"
     );
     println!(
-        "{:>6} {:>5} {:>5} {:>8} {:>11} {:>10} {:>10} {:>10} {:>11} {:>11}",
-        "calls", "slots", "hog", "failed", "p50", "p90", "p99", "max", "RSS before", "peak RSS"
+        "{:>6} {:>5} {:>5} {:>8} {:>11} {:>10} {:>10} {:>10} {:>11} {:>11} {:>11}",
+        "calls", "slots", "hog", "failed", "p50", "p90", "p99", "max", "RSS before", "peak RSS", "PSS, all in"
     );
     for calls in [1000, 5000] {
         for (slots, hog) in BURSTS {
             let result = in_flight(gateway, calls, hog);
             println!(
-                "{calls:>6} {slots:>5} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB {:>7.0} MiB",
+                "{calls:>6} {slots:>5} {:>5} {:>8} {:>8} ms {:>7} ms {:>7} ms {:>7} ms {:>7.0} MiB {:>7.0} MiB {:>7.0} MiB",
                 if hog { "yes" } else { "no" },
                 result.failed,
                 result.p50.as_millis(),
@@ -898,7 +912,8 @@ fn main() {
                 result.p99.as_millis(),
                 result.max.as_millis(),
                 result.before as f64 / (1 << 20) as f64,
-                result.peak_rss as f64 / (1 << 20) as f64
+                result.peak_rss as f64 / (1 << 20) as f64,
+                result.pss_in_flight as f64 / (1 << 20) as f64
             );
         }
     }
@@ -958,6 +973,9 @@ struct InFlight {
     p99: Duration,
     max: Duration,
     peak_rss: u64,
+    /// [`proportional_bytes`] 1 s before the backend answers, every call
+    /// started and none answered.
+    pss_in_flight: u64,
 }
 
 /// `calls` calls of code at once to the slow backend, with a process
@@ -986,18 +1004,22 @@ fn in_flight(gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
     let sampler = {
         let sampling = Arc::clone(&sampling);
         std::thread::spawn(move || {
-            let mut peak = resident_bytes();
+            let started = Instant::now();
+            let (mut peak, mut pss) = (resident_bytes(), 0);
             while sampling.load(Ordering::Relaxed) {
                 peak = peak.max(resident_bytes());
+                if pss == 0 && started.elapsed() >= SLOW_BACKEND - Duration::from_secs(1) {
+                    pss = proportional_bytes();
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            peak
+            (peak, pss)
         })
     };
     writeln!(clients.stdin.as_mut().expect("their stdin"), "go").expect("the clients go");
     let result = next();
     sampling.store(false, Ordering::Relaxed);
-    let peak_rss = sampler.join().expect("sampler");
+    let (peak_rss, pss_in_flight) = sampler.join().expect("sampler");
     if let Some(hog) = hog.as_mut() {
         let _ = hog.kill();
         let _ = hog.wait();
@@ -1006,7 +1028,16 @@ fn in_flight(gateway: SocketAddr, calls: usize, hog: bool) -> InFlight {
     let numbers: Vec<u64> = result.split_whitespace().map(|n| n.parse().expect("a number")).collect();
     let [failed, p50, p90, p99, max] = numbers[..] else { panic!("the clients said `{result}`") };
     let ms = Duration::from_millis;
-    InFlight { failed: failed as usize, p50: ms(p50), p90: ms(p90), p99: ms(p99), max: ms(max), before, peak_rss }
+    InFlight {
+        failed: failed as usize,
+        p50: ms(p50),
+        p90: ms(p90),
+        p99: ms(p99),
+        max: ms(max),
+        before,
+        peak_rss,
+        pss_in_flight,
+    }
 }
 
 /// [`Mode::Clients`]: opens `calls` connections to `gateway` with slow
