@@ -284,7 +284,7 @@ struct Placeholder {
 #[derive(Clone)]
 pub struct SendCredentials {
     package: std::sync::Arc<Package>,
-    connection: Connection,
+    connection: std::sync::Arc<Connection>,
     token: Option<String>,
     origin: Option<Origin>,
     placeholders: Vec<Placeholder>,
@@ -305,7 +305,7 @@ impl SendCredentials {
     /// The credentials of `connection` (and its sign-in `token`) for the
     /// code of `package`, with a fresh placeholder for each secret value.
     /// The origin is set once the code's request is built.
-    pub fn new(package: std::sync::Arc<Package>, connection: &Connection, token: Option<&str>) -> Self {
+    pub fn new(package: std::sync::Arc<Package>, connection: std::sync::Arc<Connection>, token: Option<&str>) -> Self {
         let placeholders = connection
             .secret_names()
             .iter()
@@ -316,7 +316,7 @@ impl SendCredentials {
                 secret: secret.to_string(),
             })
             .collect();
-        Self { package, connection: connection.clone(), token: token.map(str::to_string), origin: None, placeholders }
+        Self { package, connection, token: token.map(str::to_string), origin: None, placeholders }
     }
 
     /// The connection's values as the code's request policies read them:

@@ -249,7 +249,7 @@ pub fn prepare_for_code(
     package: &std::sync::Arc<Package>,
     route: &Route<'_>,
     client: &ClientRequest<'_>,
-    connection: &Connection,
+    connection: &std::sync::Arc<Connection>,
     token: Option<&str>,
 ) -> Result<(http::Request<Bytes>, SendCredentials), RequestError> {
     if package.policies.fetches_for(&route.operation.id) {
@@ -257,7 +257,7 @@ pub fn prepare_for_code(
     }
     let query = client.query_pairs();
     let mut request = build(package, route, client, &query)?;
-    let mut send = SendCredentials::new(std::sync::Arc::clone(package), connection, token);
+    let mut send = SendCredentials::new(std::sync::Arc::clone(package), std::sync::Arc::clone(connection), token);
     let values = send.masked();
     let ctx = ExprContext { connection_parameters: &values, headers: client.headers, query: &query, gateway: None };
     package.policies.apply_request(&route.operation.id, &route.path_params, &mut request, &ctx)?;
@@ -383,7 +383,8 @@ mod tests {
         let headers = headers(&[("x-tenant", "t1")]);
         let body = Bytes::new();
         let client = ClientRequest { method: &Method::GET, query: "", headers: &headers, body: &body };
-        let error = prepare_for_code(&package, &route, &client, &connection(&package), None).unwrap_err();
+        let error =
+            prepare_for_code(&package, &route, &client, &std::sync::Arc::new(connection(&package)), None).unwrap_err();
         assert!(matches!(&error, RequestError::FetchBeforeCode { operation } if operation == "GetOrder"), "{error}");
         assert!(error.to_string().contains("sees_credentials"), "the fix is named: {error}");
         // Without code, the plain `prepare` cannot make the call either, and says so.

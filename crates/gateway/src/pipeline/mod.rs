@@ -164,7 +164,7 @@ pub async fn run(
     let route =
         connection_url.as_deref().map(|connection_url| GatewayRoute { connection_url, backend_url: &backend_url });
     let ctx = ExprContext {
-        connection_parameters: &connection.connection,
+        connection_parameters: &*connection.connection,
         headers: &call.parts.headers,
         query: &query,
         gateway: route,

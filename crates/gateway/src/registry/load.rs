@@ -25,8 +25,9 @@ pub struct LoadedConnector {
 /// A connection with the hosts its calls may go to.
 #[derive(Debug)]
 pub struct ConnectionState {
-    /// The connection's values.
-    pub connection: Connection,
+    /// The connection's values, shared with the credentials of its code's
+    /// calls.
+    pub connection: Arc<Connection>,
     /// The hosts its calls may reach: the package's, and its
     /// `dynamichosturl` results for this connection.
     pub allowlist: Allowlist,
@@ -211,7 +212,7 @@ pub fn connection_state(
     let connection = Connection::with_set(id, &package.id, &package.properties, set, values)?;
     let mut allowlist = package.allowlist.clone();
     allowlist.extend(dynamic_host_rules(package, &connection)?.rules().iter().cloned());
-    Ok(ConnectionState { connection, allowlist })
+    Ok(ConnectionState { connection: Arc::new(connection), allowlist })
 }
 
 /// Rules for the hosts `dynamichosturl` policies send to for this connection.

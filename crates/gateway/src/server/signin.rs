@@ -78,7 +78,7 @@ pub(crate) async fn begin(
     };
     // A connection whose values no longer fit the package signs in all the
     // same, unless its provider is made of them.
-    let values = lookup.as_ref().ok().map(|state| &state.connection);
+    let values = lookup.as_ref().ok().map(|state| &*state.connection);
     // The browser keeps its binding across sign-ins; a new one gets one.
     let binding = match loopback_port {
         // A client's secret is its own, never a browser's cookie.
@@ -229,7 +229,11 @@ pub(crate) fn connection_values<'a>(
     environment: &'a Environment,
 ) -> impl Fn(&LoadedConnector, &str) -> Option<sluice_package::Connection> + Send + Sync + 'a {
     move |loaded, id| {
-        gateway.access().connection(environment.id(), loaded, id)?.ok().map(|state| state.connection.clone())
+        gateway
+            .access()
+            .connection(environment.id(), loaded, id)?
+            .ok()
+            .map(|state| sluice_package::Connection::clone(&state.connection))
     }
 }
 

@@ -49,7 +49,7 @@ fn package_and_connection() -> (Arc<Package>, Connection, tempfile::TempDir) {
 
 fn credentials() -> (SendCredentials, IndexMap<String, String>, tempfile::TempDir) {
     let (package, connection, dir) = package_and_connection();
-    let mut credentials = SendCredentials::new(package, &connection, None);
+    let mut credentials = SendCredentials::new(package, Arc::new(connection), None);
     credentials.set_origin(&"https://api.example.com/v1/a".parse().unwrap());
     let masked = credentials.masked_values();
     (credentials, masked, dir)

@@ -87,7 +87,8 @@ pub(super) fn build_request(
             if sees_credentials {
                 (request::prepare(package, &route, &client, connection, None)?, None)
             } else {
-                let (request, credentials) = request::prepare_for_code(package, &route, &client, connection, None)?;
+                let connection = Arc::new(connection.clone());
+                let (request, credentials) = request::prepare_for_code(package, &route, &client, &connection, None)?;
                 (request, Some(credentials))
             }
         }
@@ -104,7 +105,7 @@ pub(super) fn build_request(
                     .map_err(RequestError::from)?;
                 connection.values()
             } else {
-                let send = SendCredentials::new(Arc::clone(package), connection, None);
+                let send = SendCredentials::new(Arc::clone(package), Arc::new(connection.clone()), None);
                 let values = send.masked_values();
                 credentials = Some(send);
                 values
