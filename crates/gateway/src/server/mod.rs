@@ -26,7 +26,7 @@
 //! The first step ([`correlated`]) gives each request its correlation id
 //! (the client's when it sends a sane one) and a span carrying it, and turns
 //! a handler's [`GatewayError`] into its problem+json answer, logged once.
-//! Inside it, [`host_refusal`] answers 421 to a request for a host other
+//! Inside it, [`host_served`] answers 421 to a request for a host other
 //! than `public_url`'s (a DNS-rebinding page driving a gateway on loopback),
 //! and [`authenticate_caller`] answers 401 to a request without a caller, on every
 //! route but `/healthz`, the console's files and the provider's redirects
@@ -146,18 +146,17 @@ async fn call_operation(gateway: Gateway, route: OperationRoute, request: Reques
     // The steps in one future, not each in its own: a step's future would
     // hold the request and the next step's future beside its own.
     let mut response = correlated(gateway, request, |mut request| async move {
-        if let Some(refusal) = host_refusal(gateway, &request) {
-            return refusal;
+        let steps = async {
+            host_served(gateway, &request)?;
+            authenticate_caller(gateway, &mut request).await?;
+            enter_environment(gateway, environment, &mut request)
+        };
+        match steps.await {
+            // Boxed: the operation's future is most of the call's, and would
+            // otherwise be moved whole as each step starts.
+            Ok(()) => Box::pin(operation::call(gateway, target, request)).await,
+            Err(refusal) => refusal.into_response(),
         }
-        if let Err(refusal) = authenticate_caller(gateway, &mut request).await {
-            return refusal;
-        }
-        if let Err(refusal) = enter_environment(gateway, environment, &mut request) {
-            return refusal.into_response();
-        }
-        // Boxed: the operation's future is most of the call's, and would
-        // otherwise be moved whole as each step starts.
-        Box::pin(operation::call(gateway, target, request)).await
     })
     .await;
     answer_as_routed(&method, &mut response);
@@ -265,7 +264,7 @@ async fn enter_default(State(gateway): State<Gateway>, mut request: Request, nex
     }
 }
 
-/// [`enter_default`] for the routes under `/environments/{environment}`.
+/// [`enter_environment`] for the routes under `/environments/{environment}`.
 async fn enter_named(
     State(gateway): State<Gateway>,
     Path(EnvironmentPath { environment }): Path<EnvironmentPath>,
@@ -317,14 +316,14 @@ pub async fn serve_metrics(
 /// 421 for a request whose `Host` is not `public_url`'s, when it is set;
 /// `/healthz` answers whatever the host (probes use addresses).
 async fn check_host(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    match host_refusal(&gateway, &request) {
-        Some(refusal) => refusal,
-        None => next.run(request).await,
+    match host_served(&gateway, &request) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
-/// [`check_host`]'s answer when it refuses `request`.
-fn host_refusal(gateway: &Gateway, request: &Request) -> Option<Response> {
+/// [`check_host`]'s step: whether the gateway serves `request`'s host.
+fn host_served(gateway: &Gateway, request: &Request) -> Result<(), GatewayError> {
     if let Some(expected) = gateway.public_host()
         && request.uri().path() != "/healthz"
     {
@@ -337,10 +336,10 @@ fn host_refusal(gateway: &Gateway, request: &Request) -> Option<Response> {
         if !gateway.serves_host(host) {
             let host: String = host.chars().take(256).collect();
             tracing::debug!(%expected, "request for another host");
-            return Some(GatewayError::MisdirectedHost { host }.into_response());
+            return Err(GatewayError::MisdirectedHost { host });
         }
     }
-    None
+    Ok(())
 }
 
 /// 401 for a request without a caller; the caller, in the request's
@@ -348,12 +347,12 @@ fn host_refusal(gateway: &Gateway, request: &Request) -> Option<Response> {
 async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
     match authenticate_caller(&gateway, &mut request).await {
         Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
 /// [`authenticate`]'s step: the caller put in `request`, or the refusal.
-async fn authenticate_caller(gateway: &Gateway, request: &mut Request) -> Result<(), Response> {
+async fn authenticate_caller(gateway: &Gateway, request: &mut Request) -> Result<(), GatewayError> {
     let authorization = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
     match gateway.access().authenticate(authorization).await {
         Ok(caller) => {
@@ -368,7 +367,7 @@ async fn authenticate_caller(gateway: &Gateway, request: &mut Request) -> Result
             tracing::info!(reason = %sluice_runtime::escape_controls(reason.to_string()), "caller not authenticated");
             let labels = crate::metrics::CredentialLabels { credential: reason.credential() };
             gateway.metrics().unauthenticated.get_or_create(&labels).inc();
-            Err(GatewayError::Unauthenticated.into_response())
+            Err(GatewayError::Unauthenticated)
         }
     }
 }

@@ -252,9 +252,9 @@ pub async fn run(spec: RunSpec) -> Result<RunOutcome, RunError> {
         Some(values) => {
             let values = values.iter().map(|(name, value)| (name.clone(), Secret::new(value.clone()))).collect();
             let set = spec.fixture.parameter_set.as_deref();
-            Connection::with_set("fixture", &package.id, &package.properties, set, values)?
+            Arc::new(Connection::with_set("fixture", &package.id, &package.properties, set, values)?)
         }
-        None => Connection::empty(&package.id),
+        None => Arc::new(Connection::empty(&package.id)),
     };
     // As in the gateway: the code may not see the credentials unless the
     // package says so; they go on its calls to the backend's origin.

@@ -28,7 +28,7 @@ pub(super) fn build_request(
     package: &Arc<Package>,
     operation: &sluice_package::Operation,
     fixture: &Fixture,
-    connection: &Connection,
+    connection: &Arc<Connection>,
 ) -> Result<Prepared, RunError> {
     let sees_credentials = package.settings.code.sees_credentials;
     let spec = &fixture.request;
@@ -87,8 +87,7 @@ pub(super) fn build_request(
             if sees_credentials {
                 (request::prepare(package, &route, &client, connection, None)?, None)
             } else {
-                let connection = Arc::new(connection.clone());
-                let (request, credentials) = request::prepare_for_code(package, &route, &client, &connection, None)?;
+                let (request, credentials) = request::prepare_for_code(package, &route, &client, connection, None)?;
                 (request, Some(credentials))
             }
         }
@@ -105,7 +104,7 @@ pub(super) fn build_request(
                     .map_err(RequestError::from)?;
                 connection.values()
             } else {
-                let send = SendCredentials::new(Arc::clone(package), Arc::new(connection.clone()), None);
+                let send = SendCredentials::new(Arc::clone(package), Arc::clone(connection), None);
                 let values = send.masked_values();
                 credentials = Some(send);
                 values
